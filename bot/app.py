@@ -1,0 +1,208 @@
+"""The composition root: builds the python-telegram-bot ``Application`` and its services.
+
+Long-lived resources (the database) open in ``post_init`` and close in
+``post_shutdown``; nothing happens at import time. ``running()`` starts the application
+the way ``run_polling`` does, so the tests drive exactly what production runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass, field
+
+from telegram import BotCommand, Update
+from telegram.constants import ParseMode
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, CallbackContext, ContextTypes, Defaults, ExtBot
+
+from bot import i18n
+from bot.access import Access
+from bot.i18n import _
+from bot.importing import Importer
+from bot.lifecycle import Lifecycle
+from bot.services import Desk
+from bot.settings import Settings
+from bot.storage import Store
+
+log = logging.getLogger("dingdan")
+
+
+@dataclass
+class Services:
+    settings: Settings
+    store: Store
+    desk: Desk
+    importer: Importer
+    access: Access
+    #: (user, name, username, language, chat, kind, title) already written: skip the write.
+    seen: set[tuple[object, ...]] = field(default_factory=set)
+
+
+class DeskContext(CallbackContext[ExtBot[None], dict, dict, dict]):  # type: ignore[type-arg]
+    """The callback context with the desk's services and what the early handler learnt."""
+
+    def __init__(self, application: Application, chat_id: int | None = None, user_id: int | None = None) -> None:  # type: ignore[type-arg]
+        super().__init__(application=application, chat_id=chat_id, user_id=user_id)
+        self.locale: str = i18n.DEFAULT_LOCALE
+
+    @property
+    def services(self) -> Services:
+        return self.application.bot_data["services"]  # type: ignore[no-any-return]
+
+    @property
+    def settings(self) -> Settings:
+        return self.services.settings
+
+
+class RedactToken(logging.Filter):
+    """Keep the bot token out of every log line (URLs of Bot API calls carry it)."""
+
+    def __init__(self, token: str) -> None:
+        super().__init__()
+        self.token = token
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.token and self.token in record.getMessage():
+            record.msg = record.getMessage().replace(self.token, "<token>")
+            record.args = ()
+        return True
+
+
+def protect_token(token: str) -> None:
+    # httpx logs every request URL at INFO; those URLs contain the token.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    redact = RedactToken(token)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(redact)
+    for name in ("telegram", "httpx", "dingdan", "apscheduler"):
+        logging.getLogger(name).addFilter(redact)
+
+
+def build_application(settings: Settings) -> Application:  # type: ignore[type-arg]
+    """The bot, wired: services, handlers (see ``handlers.register``), rate limiter."""
+    from handlers import register  # the edge depends on the core, never the reverse
+
+    i18n.load_all()  # a missing catalog stops start-up here, not mid-conversation
+    application = (
+        ApplicationBuilder()
+        .token(settings.token)
+        .base_url(settings.api_url)
+        .base_file_url(settings.base_file_url)
+        .defaults(Defaults(parse_mode=ParseMode.HTML, disable_web_page_preview=True))
+        .context_types(ContextTypes(context=DeskContext))
+        # Telegram allows ~30 messages/s overall and 20/minute into one group; a 429 is
+        # retried once after the time Telegram asks for, instead of reaching the handler.
+        .rate_limiter(AIORateLimiter(max_retries=2))
+        # Updates run concurrently: the desk serialises per order, not per bot.
+        .concurrent_updates(64)
+        .post_init(_post_init)
+        .post_shutdown(_post_shutdown)
+        .build()
+    )
+    application.bot_data["settings"] = settings
+    register(application)
+    return application
+
+
+async def _post_init(application: Application) -> None:  # type: ignore[type-arg]
+    settings: Settings = application.bot_data["settings"]
+    store = Store(settings.db_path)
+    await store.open()
+    lifecycle = Lifecycle()
+
+    async def status_of(chat_id: int, user_id: int) -> str:
+        member = await application.bot.get_chat_member(chat_id, user_id)
+        return str(member.status)
+
+    application.bot_data["services"] = Services(
+        settings=settings,
+        store=store,
+        desk=Desk(store, lifecycle, settings.clock),
+        importer=Importer(store, lifecycle, settings.clock),
+        access=Access(store, status_of, settings.clock),
+    )
+    await set_command_menus(application)
+
+
+async def _post_shutdown(application: Application) -> None:  # type: ignore[type-arg]
+    services: Services | None = application.bot_data.pop("services", None)
+    if services is not None:
+        await services.store.close()
+
+
+def command_menu() -> list[BotCommand]:
+    """The command menu in the current language."""
+    return [
+        BotCommand("ship", _("Ship an order: order, carrier, tracking number")),
+        BotCommand("cancel", _("Cancel an unshipped order with Amazon's reason")),
+        BotCommand("refund", _("Refund a shipped order, in full or in part")),
+        BotCommand("return", _("Record a buyer's return request")),
+        BotCommand("received", _("Record that a returned item arrived")),
+        BotCommand("delivered", _("Mark an order delivered")),
+        BotCommand("lost", _("Mark an order lost by the carrier")),
+        BotCommand("address", _("What to do when the buyer changes the address")),
+        BotCommand("correct", _("Correct the tracking number of a shipped order")),
+        BotCommand("order", _("Show an order")),
+        BotCommand("orders", _("List orders, the most urgent first")),
+        BotCommand("history", _("Everything that happened to an order")),
+        BotCommand("lang", _("Choose your language")),
+        BotCommand("help", _("How to use dingdan")),
+        BotCommand("start", _("Start dingdan in this group")),
+    ]
+
+
+async def set_command_menus(application: Application) -> None:  # type: ignore[type-arg]
+    # Telegram's "zh" menu cannot tell Simplified from Traditional: it gets Simplified,
+    # and each person can still switch the bot's replies with /lang.
+    for language_code, locale in (("", "en"), ("en", "en"), ("zh", "zh_Hans")):
+        with i18n.using(locale):
+            commands = command_menu()
+        try:
+            await application.bot.set_my_commands(commands, language_code=language_code or None)
+        except Exception:  # noqa: BLE001 - menus are a convenience; the bot works without them
+            log.warning("could not set the %s command menu", locale or "default", exc_info=True)
+
+
+@asynccontextmanager
+async def running(settings: Settings, *, poll_timeout: float | None = None) -> AsyncIterator[Application]:  # type: ignore[type-arg]
+    """Run the bot with long polling until the block ends, as ``run_polling`` would."""
+    protect_token(settings.token)
+    application = build_application(settings)
+    await application.initialize()
+    try:
+        await _post_init(application)
+        assert application.updater is not None
+        await application.updater.start_polling(
+            poll_interval=0.0,
+            timeout=int(poll_timeout if poll_timeout is not None else settings.poll_timeout),
+            allowed_updates=Update.ALL_TYPES,
+            drop_pending_updates=False,
+        )
+        await application.start()
+        try:
+            yield application
+        finally:
+            if application.updater.running:
+                await application.updater.stop()
+            if application.running:
+                await application.stop()
+    finally:
+        await application.shutdown()
+        await _post_shutdown(application)
+
+
+async def serve(settings: Settings) -> None:
+    """Run until SIGINT/SIGTERM."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    async with running(settings) as application:
+        me = application.bot
+        log.info("dingdan is running as @%s (database %s)", me.username, settings.db_path)
+        await stop.wait()
+    log.info("dingdan stopped")

@@ -1,0 +1,41 @@
+"""``dingdan run`` and ``dingdan import FILE``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from pathlib import Path
+
+from bot.settings import ConfigError, Settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="dingdan", description="订单 dingdan: an Amazon order desk in Telegram")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("run", help="run the bot with long polling (token from DINGDAN_TOKEN)")
+    imp = sub.add_parser("import", help="import a Seller Central order report into a team")
+    imp.add_argument("file", type=Path)
+    imp.add_argument("--team", type=int, help="the team's group chat id (default: the only team)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        if args.command == "run":
+            settings = Settings.from_env()
+            from bot.app import serve
+
+            asyncio.run(serve(settings))
+            return 0
+        from bot.commandline import import_file
+
+        return asyncio.run(import_file(args.file, args.team))
+    except ConfigError as err:
+        print(f"dingdan: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,57 @@
+"""``dingdan import FILE``: the same import as a document in the chat, from the server's shell.
+
+Useful for files over Telegram's 20 MB download limit. It needs no bot token.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import sys
+from pathlib import Path
+
+from bot import i18n
+from bot.domain import Actor, Refusal
+from bot.importing import Importer
+from bot.lifecycle import Lifecycle
+from bot.settings import ConfigError, utc_now
+from bot.storage import Store
+
+
+async def import_file(path: Path, team_id: int | None) -> int:
+    from handlers import render
+    from handlers.files import summary
+
+    db = Path(os.environ.get("DINGDAN_DB", "").strip() or "dingdan.sqlite3")
+    if not db.exists():
+        raise ConfigError(f"no database at {db}: run the bot and /start it in your team's group first (or set DINGDAN_DB)")
+    i18n.set_current(i18n.normalise(os.environ.get("LANG", "").split(".")[0]) or "en")
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise ConfigError(f"cannot read {path}: {err.strerror}") from None
+    store = Store(db)
+    await store.open()
+    try:
+        teams = await store.teams()
+        if team_id is None:
+            if len(teams) != 1:
+                names = ", ".join(f"{t.team_id} ({t.title})" for t in teams) or "none"
+                raise ConfigError(f"say which team with --team; teams: {names}")
+            team = teams[0]
+        else:
+            found = [t for t in teams if t.team_id == team_id]
+            if not found:
+                raise ConfigError(f"no team {team_id}")
+            team = found[0]
+        importer = Importer(store, Lifecycle(), utc_now)
+        try:
+            result = await importer.import_file(team.team_id, data, filename=path.name,
+                                                actor=Actor.importer(f"{path.name} (command line)"))  # fmt: skip
+        except Refusal as refusal:
+            print(html.unescape(render.refusal(refusal)), file=sys.stderr)
+            return 1
+        print(html.unescape(summary(result, team.timezone)))
+        return 0
+    finally:
+        await store.close()

@@ -1,0 +1,342 @@
+"""The order lifecycle: one table a seller can read, one machine for the whole process.
+
+The table says which action may follow which goods state, what must hold for it
+(small named guards), and which state it leads to. Refusals say *why* in a code the
+Telegram edge turns into a sentence with advice. Nothing here does I/O: the service
+fires an action on a detached ``Order`` and then stores the order and its event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from transitions.extensions.asyncio import AsyncMachine
+
+from bot.domain import Goods, Money, Order, Refusal
+
+P, U, PS, S, D, L, C = (
+    Goods.pending,
+    Goods.unshipped,
+    Goods.partially_shipped,
+    Goods.shipped,
+    Goods.delivered,
+    Goods.lost,
+    Goods.cancelled,
+)
+RQ, RR, RC = Goods.return_requested, Goods.return_received, Goods.return_closed
+
+#: States in which the goods have left the seller (some or all of them).
+AFTER_SHIPMENT = frozenset({PS, S, D, L, RQ, RR, RC})
+#: States in which a return is under way or done.
+RETURNING = frozenset({RQ, RR, RC})
+
+
+# --- guards: small named predicates over the order and what the person asked -------
+
+
+@dataclass(frozen=True)
+class Guard:
+    """A named condition. When it fails, the action is refused with ``refusal``."""
+
+    name: str
+    holds: Callable[[Order, Mapping[str, Any]], bool]
+    refusal: Callable[[Order, Mapping[str, Any]], Refusal]
+
+
+def _refund_amount(order: Order, asked: Mapping[str, Any]) -> Decimal | None:
+    amount = asked.get("amount")
+    return order.refundable if amount is None else amount
+
+
+has_tracking = Guard(
+    "has_tracking",
+    lambda o, a: bool(a.get("carrier")) and bool(a.get("tracking")),
+    lambda o, a: Refusal("missing_tracking", carrier=a.get("carrier") or ""),
+)
+has_cancel_reason = Guard(
+    "has_cancel_reason",
+    lambda o, a: bool(a.get("reason")),
+    lambda o, a: Refusal("missing_reason"),
+)
+not_fully_refunded = Guard(
+    "not_fully_refunded",
+    lambda o, a: o.money is not Money.refunded,
+    lambda o, a: Refusal("already_refunded", amount=o.refunded, currency=o.currency),
+)
+refund_amount_known = Guard(
+    "refund_amount_known",
+    # Unshipped Orders reports carry no prices: then the person must say how much.
+    lambda o, a: _refund_amount(o, a) is not None,
+    lambda o, a: Refusal("refund_amount_needed", order=o.order_id),
+)
+refund_within_total = Guard(
+    "refund_within_total",
+    lambda o, a: o.refundable is None or (_refund_amount(o, a) or Decimal(0)) <= o.refundable,
+    lambda o, a: Refusal(
+        "refund_too_much",
+        amount=_refund_amount(o, a),
+        refundable=o.refundable,
+        currency=o.currency,
+    ),
+)
+refund_in_order_currency = Guard(
+    "refund_in_order_currency",
+    lambda o, a: not a.get("currency") or not o.currency or a["currency"] == o.currency,
+    lambda o, a: Refusal("refund_currency", order=o.order_id, currency=o.currency, typed=a.get("currency")),
+)
+tracking_changes = Guard(
+    "tracking_changes",
+    lambda o, a: (a.get("carrier"), a.get("tracking")) != (o.carrier, o.tracking),
+    lambda o, a: Refusal("tracking_unchanged", tracking=o.tracking),
+)
+
+
+# --- effects: what an allowed action writes on the order (pure mutations) -----------
+
+
+def _ship(order: Order, asked: Mapping[str, Any]) -> None:
+    order.carrier = asked["carrier"]
+    order.carrier_name = asked.get("carrier_name", "") or ""
+    order.tracking = asked["tracking"]
+    order.shipped_at = asked.get("at") or order.shipped_at
+    for item in order.items:
+        item.quantity_shipped = item.quantity
+
+
+def _correct_tracking(order: Order, asked: Mapping[str, Any]) -> None:
+    order.carrier = asked["carrier"]
+    order.carrier_name = asked.get("carrier_name", "") or ""
+    order.tracking = asked["tracking"]
+
+
+def _refund(order: Order, asked: Mapping[str, Any]) -> None:
+    amount = _refund_amount(order, asked)
+    assert amount is not None  # guarded by refund_amount_known
+    order.refunded += amount
+    if order.total is not None and order.refunded >= order.total:
+        order.money = Money.refunded
+    else:
+        order.money = Money.partially_refunded
+
+
+def _return(order: Order, asked: Mapping[str, Any]) -> None:
+    if asked.get("reason"):
+        order.return_reason = asked["reason"]
+
+
+def _receive(order: Order, asked: Mapping[str, Any]) -> None:
+    _return(order, asked)
+    if asked.get("disposition"):
+        order.disposition = asked["disposition"]
+
+
+def _amazon_shipped(order: Order, asked: Mapping[str, Any]) -> None:
+    for item in order.items:
+        item.quantity_shipped = item.quantity
+
+
+def _nothing(order: Order, asked: Mapping[str, Any]) -> None:
+    return None
+
+
+# --- the table -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Rule:
+    action: str
+    sources: frozenset[Goods]
+    dest: Goods | None  # None: the goods stay where they are (a money or detail change)
+    guards: tuple[Guard, ...] = ()
+    effect: Callable[[Order, Mapping[str, Any]], None] = _nothing
+
+
+def rule(
+    action: str,
+    sources: Iterable[Goods],
+    dest: Goods | None,
+    guards: Iterable[Guard] = (),
+    effect: Callable[[Order, Mapping[str, Any]], None] = _nothing,
+) -> Rule:
+    return Rule(action, frozenset(sources), dest, tuple(guards), effect)
+
+
+# fmt: off
+RULES: tuple[Rule, ...] = (
+    #     action               may follow                      leads to  must hold                                   and writes
+    # People in the chat
+    rule("ship",              {U, PS},                         S,        [has_tracking],                             _ship),
+    rule("correct_tracking",  {PS, S, D, L},                   None,     [has_tracking, tracking_changes],           _correct_tracking),
+    rule("cancel",            {P, U},                          C,        [has_cancel_reason]),
+    rule("deliver",           {S, L},                          D),
+    rule("mark_lost",         {S},                             L),
+    rule("request_return",    {PS, S, D, L},                   RQ,       [],                                         _return),
+    rule("receive_return",    {PS, S, D, L, RQ},               RR,       [],                                         _receive),
+    rule("restock",           {RR},                            RC),
+    rule("dispose",           {RR},                            RC),
+    rule("send_back",         {RR},                            RC),
+    rule("refund",            AFTER_SHIPMENT,                  None,     [not_fully_refunded, refund_in_order_currency,
+                                                                          refund_amount_known, refund_within_total], _refund),
+    # Amazon says so (order reports, later the Selling Partner API)
+    rule("verify_payment",    {P},                             U),
+    rule("amazon_partially_shipped", {P, U},                   PS),
+    rule("amazon_shipped",    {P, U, PS},                      S,        [],                                         _amazon_shipped),
+    rule("amazon_cancelled",  {P, U, PS},                      C),
+)
+# fmt: on
+
+RULES_BY_ACTION: dict[str, Rule] = {r.action: r for r in RULES}
+ACTIONS = frozenset(RULES_BY_ACTION)
+
+#: Why an action is refused in a state it may not follow; the edge adds the advice.
+_AFTER = dict.fromkeys(AFTER_SHIPMENT - {PS}, "already_shipped")
+REFUSALS: dict[str, dict[Goods, str]] = {
+    "ship": {P: "ship_pending", C: "ship_cancelled", **_AFTER},
+    "correct_tracking": {P: "correct_not_shipped", U: "correct_not_shipped", C: "ship_cancelled",
+                         RQ: "correct_in_return", RR: "correct_in_return", RC: "correct_in_return"},
+    "cancel": {C: "already_cancelled", **dict.fromkeys(AFTER_SHIPMENT, "cancel_after_shipment")},
+    "deliver": {P: "not_shipped_yet", U: "not_shipped_yet", PS: "not_shipped_yet", C: "order_cancelled",
+                D: "already_delivered", **dict.fromkeys(RETURNING, "in_return")},
+    "mark_lost": {P: "not_shipped_yet", U: "not_shipped_yet", PS: "not_shipped_yet", C: "order_cancelled",
+                  D: "lost_but_delivered", L: "already_lost", **dict.fromkeys(RETURNING, "in_return")},
+    "request_return": {P: "not_shipped_yet", U: "not_shipped_yet", C: "order_cancelled",
+                       **dict.fromkeys(RETURNING, "already_returning")},
+    "receive_return": {P: "not_shipped_yet", U: "not_shipped_yet", C: "order_cancelled",
+                       RR: "already_received", RC: "return_closed_already"},
+    **{decision: {RC: "return_closed_already", **{s: "return_not_received" for s in Goods if s not in (RR, RC)}}
+       for decision in ("restock", "dispose", "send_back")},
+    "refund": {P: "refund_before_shipment", U: "refund_before_shipment", C: "refund_cancelled"},
+}
+
+#: Allowed, but the person must confirm first (the usual advice is to wait).
+CONFIRM: dict[tuple[str, Goods], str] = {
+    ("refund", RQ): "refund_before_return_arrives",
+    **{("correct_tracking", s): "confirm_tracking_correction" for s in (PS, S, D, L)},
+}
+
+
+def refusal_for(action: str, order: Order) -> Refusal:
+    code = REFUSALS.get(action, {}).get(order.goods, "not_allowed")
+    return Refusal(code, order=order.order_id, state=order.goods.value, action=action)
+
+
+def confirmation_needed(action: str, order: Order) -> str | None:
+    return CONFIRM.get((action, order.goods))
+
+
+@dataclass(frozen=True)
+class Change:
+    """What one action did to one order: the lifecycle's part of an event."""
+
+    action: str
+    from_goods: Goods
+    to_goods: Goods
+    from_money: Money
+    to_money: Money
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+
+class _Attached:
+    """The order while one action runs on it: transitions sets ``goods`` on this.
+
+    A separate object (identity equality) because the machine looks models up with
+    ``in`` and removes them with ``list.remove``: two equal ``Order`` dataclasses of the
+    same order must never be confused.
+    """
+
+    def __init__(self, order: Order, asked: Mapping[str, Any]) -> None:
+        self.order = order
+        self.asked = asked
+        self.refusal: Refusal | None = None
+        self.applied = False
+
+    @property
+    def goods(self) -> Goods:
+        return self.order.goods
+
+    @goods.setter
+    def goods(self, value: Goods | str) -> None:
+        self.order.goods = Goods(value)
+
+
+class Lifecycle:
+    """The one process-wide machine. Orders are attached for one action, then detached."""
+
+    def __init__(self) -> None:
+        transitions = []
+        for r in RULES:
+            transitions.append(
+                {
+                    "trigger": r.action,
+                    "source": sorted(s.name for s in r.sources),
+                    "dest": r.dest.name if r.dest is not None else None,  # None: internal
+                    "conditions": [self._check(g) for g in r.guards],
+                    "after": [self._apply(r.effect)],
+                }
+            )
+        self.machine = AsyncMachine(
+            model=None,
+            states=Goods,
+            transitions=transitions,
+            initial=None,
+            auto_transitions=False,
+            send_event=True,
+            # One action at a time per order (pytransitions #640); the service also
+            # serialises per order across tasks and checks a version when saving.
+            queued="model",
+            model_attribute="goods",
+        )
+
+    @staticmethod
+    def _check(guard: Guard) -> Callable[[Any], bool]:
+        def condition(event: Any) -> bool:
+            model: _Attached = event.model
+            if guard.holds(model.order, model.asked):
+                return True
+            model.refusal = guard.refusal(model.order, model.asked)
+            return False
+
+        condition.__name__ = guard.name
+        return condition
+
+    @staticmethod
+    def _apply(effect: Callable[[Order, Mapping[str, Any]], None]) -> Callable[[Any], None]:
+        def after(event: Any) -> None:
+            model: _Attached = event.model
+            effect(model.order, model.asked)
+            model.applied = True
+
+        return after
+
+    def allowed(self, action: str, goods: Goods) -> bool:
+        rule_ = RULES_BY_ACTION.get(action)
+        return rule_ is not None and goods in rule_.sources
+
+    async def fire(self, order: Order, action: str, **asked: Any) -> Change:
+        """Apply ``action`` to ``order`` in place, or raise the ``Refusal`` that says why not."""
+        if action not in RULES_BY_ACTION:
+            raise Refusal("not_allowed", order=order.order_id, state=order.goods.value, action=action)
+        if not self.allowed(action, order.goods):
+            raise refusal_for(action, order)
+        before_goods, before_money = order.goods, order.money
+        model = _Attached(order, asked)
+        self.machine.add_model(model, initial=order.goods.name)
+        try:
+            # With a queue, trigger() answers True even when a guard said no: the
+            # after-callback marks what really happened.
+            await model.trigger(action)  # type: ignore[attr-defined]
+        finally:
+            self.machine.remove_model(model)
+        if not model.applied:
+            raise model.refusal or refusal_for(action, order)
+        return Change(action, before_goods, order.goods, before_money, order.money, dict(asked))
+
+
+def describe_table() -> list[tuple[str, list[str], str]]:
+    """The table as plain rows (action, may follow, leads to), for docs and tests."""
+    return [(r.action, sorted(s.value for s in r.sources), r.dest.value if r.dest else "(same)") for r in RULES]
+
+

@@ -1,0 +1,71 @@
+"""Configuration: read once from the environment into one frozen object."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+TELEGRAM_API_URL = "https://api.telegram.org/bot"
+
+
+class ConfigError(Exception):
+    """The environment does not describe a runnable bot; the message says what to set."""
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Settings:
+    token: str = field(repr=False)
+    db_path: Path = Path("dingdan.sqlite3")
+    timezone: str = "Asia/Shanghai"
+    api_url: str = TELEGRAM_API_URL
+    file_url: str | None = None
+    # Injected in tests so deadlines can be checked without sleeping.
+    clock: Callable[[], datetime] = field(default=utc_now, repr=False, compare=False)
+    # Telegram's flood limits; tests may not change these (they drive the real limiter).
+    poll_timeout: float = 10.0
+
+    @property
+    def base_file_url(self) -> str:
+        if self.file_url:
+            return self.file_url
+        # PTB's default file URL mirrors the API URL: .../bot -> .../file/bot
+        if self.api_url.endswith("/bot"):
+            return self.api_url[: -len("/bot")] + "/file/bot"
+        return self.api_url.rstrip("/") + "/file/bot"
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        token = env.get("DINGDAN_TOKEN", "").strip()
+        if not token:
+            raise ConfigError(
+                "DINGDAN_TOKEN is not set. Create a bot with @BotFather and run: "
+                "export DINGDAN_TOKEN='<the token BotFather gave you>'"
+            )
+        timezone = env.get("DINGDAN_TIMEZONE", "Asia/Shanghai").strip() or "Asia/Shanghai"
+        try:
+            ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ConfigError(
+                f"DINGDAN_TIMEZONE={timezone!r} is not a time zone name; use one like Asia/Shanghai or America/New_York."
+            ) from None
+        api_url = env.get("DINGDAN_API_URL", "").strip() or TELEGRAM_API_URL
+        return cls(
+            token=token,
+            db_path=Path(env.get("DINGDAN_DB", "").strip() or "dingdan.sqlite3"),
+            timezone=timezone,
+            api_url=api_url,
+            file_url=env.get("DINGDAN_FILE_URL", "").strip() or None,
+        )

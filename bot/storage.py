@@ -1,0 +1,574 @@
+"""SQLite storage through aiosqlite: one writer, one reader, versioned migrations.
+
+Writes have one owner: a lock around one connection, each transaction a few awaits
+(aiosqlite pays a thread hop per await). Reads use a second connection, which in WAL
+mode sees committed data only. Order updates are guarded by the ``version`` column so a
+lost race is detected, never silently overwritten.
+
+This module is the only one that speaks SQL; the interface is small so a server
+database can take over later.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from bot.domain import Actor, Event, Goods, Money, Order, OrderItem
+
+# SQLite allows 32766 host parameters per statement; stay well below it.
+_CHUNK = 900
+
+ORDER_COLUMNS = (
+    "team_id order_id digits_rev goods money channel currency total refunded purchased_at ship_by "
+    "deliver_by service_level buyer_name ship_city ship_state ship_postal_code ship_country "
+    "ship_address carrier carrier_name tracking shipped_at return_reason disposition version "
+    "created_at updated_at"
+).split()
+_ORDER_SELECT = ", ".join(ORDER_COLUMNS)
+_ORDER_INSERT = (
+    f"INSERT INTO orders ({_ORDER_SELECT}) VALUES ({', '.join('?' * len(ORDER_COLUMNS))})"
+)
+_ORDER_UPDATE_COLUMNS = [c for c in ORDER_COLUMNS if c not in ("team_id", "order_id", "digits_rev", "created_at")]
+_ORDER_UPDATE = (
+    f"UPDATE orders SET {', '.join(f'{c} = ?' for c in _ORDER_UPDATE_COLUMNS)} "
+    "WHERE team_id = ? AND order_id = ? AND version = ?"
+)
+_ITEM_COLUMNS = "team_id, order_id, item_id, sku, title, quantity, quantity_shipped, price"
+_EVENT_COLUMNS = (
+    "team_id, order_id, at, actor_kind, actor_id, actor_name, chat_id, action, "
+    "from_goods, to_goods, from_money, to_money, details"
+)
+
+
+def iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat(timespec="seconds")
+
+
+def from_iso(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value)
+
+
+def _dec(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def digits_reversed(order_id: str) -> str:
+    return "".join(ch for ch in reversed(order_id) if ch.isdigit())
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime):
+        return iso(value)
+    if hasattr(value, "value"):  # enums
+        return value.value
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def dumps(details: Any) -> str:
+    return json.dumps(details, default=_json_default, ensure_ascii=False, separators=(",", ":"))
+
+
+def order_row(order: Order, now: datetime) -> tuple[Any, ...]:
+    """The order as an ``orders`` row, in ``ORDER_COLUMNS`` order."""
+    return (
+        order.team_id, order.order_id, digits_reversed(order.order_id), order.goods.value,
+        order.money.value, order.channel, order.currency, _dec(order.total), str(order.refunded),
+        iso(order.purchased_at), iso(order.ship_by), iso(order.deliver_by), order.service_level,
+        order.buyer_name, order.ship_city, order.ship_state, order.ship_postal_code,
+        order.ship_country, order.ship_address, order.carrier, order.carrier_name,
+        order.tracking, iso(order.shipped_at), order.return_reason, order.disposition,
+        order.version, iso(now), iso(now),
+    )  # fmt: skip
+
+
+def item_rows(order: Order) -> list[tuple[Any, ...]]:
+    return [
+        (order.team_id, order.order_id, i.item_id, i.sku, i.title, i.quantity, i.quantity_shipped, _dec(i.price))
+        for i in order.items
+    ]
+
+
+def event_row(event: Event) -> tuple[Any, ...]:
+    a = event.actor
+    return (
+        event.team_id, event.order_id, iso(event.at), a.kind, a.id, a.name, a.chat_id, event.trigger,
+        event.from_goods, event.to_goods, event.from_money, event.to_money, dumps(dict(event.details)),
+    )  # fmt: skip
+
+
+def _order_from_row(row: Sequence[Any]) -> Order:
+    r = dict(zip(ORDER_COLUMNS, row, strict=True))
+    return Order(
+        team_id=r["team_id"], order_id=r["order_id"], goods=Goods(r["goods"]), money=Money(r["money"]),
+        channel=r["channel"], currency=r["currency"],
+        total=None if r["total"] is None else Decimal(r["total"]), refunded=Decimal(r["refunded"]),
+        purchased_at=from_iso(r["purchased_at"]), ship_by=from_iso(r["ship_by"]),
+        deliver_by=from_iso(r["deliver_by"]), service_level=r["service_level"],
+        buyer_name=r["buyer_name"], ship_city=r["ship_city"], ship_state=r["ship_state"],
+        ship_postal_code=r["ship_postal_code"], ship_country=r["ship_country"],
+        ship_address=r["ship_address"], carrier=r["carrier"], carrier_name=r["carrier_name"],
+        tracking=r["tracking"], shipped_at=from_iso(r["shipped_at"]), return_reason=r["return_reason"],
+        disposition=r["disposition"], version=r["version"],
+    )  # fmt: skip
+
+
+def _event_from_row(row: Sequence[Any]) -> Event:
+    (event_id, team_id, order_id, at, kind, actor_id, actor_name, chat_id, action,
+     from_goods, to_goods, from_money, to_money, details) = row  # fmt: skip
+    return Event(
+        id=event_id, team_id=team_id, order_id=order_id, at=datetime.fromisoformat(at),
+        actor=Actor(kind=kind, id=actor_id, name=actor_name, chat_id=chat_id), trigger=action,
+        from_goods=from_goods, to_goods=to_goods, from_money=from_money, to_money=to_money,
+        details=json.loads(details),
+    )
+
+
+@dataclass(frozen=True)
+class Team:
+    team_id: int
+    title: str
+    timezone: str
+
+
+@dataclass(frozen=True)
+class User:
+    user_id: int
+    name: str
+    username: str | None
+    telegram_language: str | None
+    language: str | None
+    active_team: int | None
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    token: str
+    team_id: int
+    user_id: int
+    chat_id: int
+    order_id: str
+    action: str
+    details: dict[str, Any]
+    expires_at: datetime
+
+
+class Store:
+    """The database. Open with :meth:`open`, close with :meth:`close`."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = str(path)
+        self._writer: aiosqlite.Connection | None = None
+        self._reader: aiosqlite.Connection | None = None
+        self._write_lock = asyncio.Lock()
+
+    # --- life ---------------------------------------------------------------------
+
+    async def open(self) -> None:
+        self._writer = await self._connect()
+        await self._migrate(self._writer)
+        self._reader = await self._connect()
+
+    async def _connect(self) -> aiosqlite.Connection:
+        conn = await aiosqlite.connect(self.path, isolation_level=None)
+        await conn.executescript(
+            "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL; "
+            "PRAGMA busy_timeout=5000;"
+        )
+        return conn
+
+    async def close(self) -> None:
+        for conn in (self._reader, self._writer):
+            if conn is not None:
+                await conn.close()
+        self._reader = self._writer = None
+
+    @property
+    def reader(self) -> aiosqlite.Connection:
+        assert self._reader is not None, "Store.open() first"
+        return self._reader
+
+    async def _migrate(self, conn: aiosqlite.Connection) -> None:
+        await conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)"
+        )
+        async with conn.execute("SELECT version FROM schema_migrations") as cur:
+            applied = {row[0] for row in await cur.fetchall()}
+        for version, sql in migrations():
+            if version in applied:
+                continue
+            # executescript commits first; wrap the script so a failure leaves nothing half-done.
+            await conn.executescript(
+                f"BEGIN IMMEDIATE;\n{sql}\nINSERT INTO schema_migrations VALUES ({version}, datetime('now'));\nCOMMIT;"
+            )
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """The one way to write: serialised, all or nothing."""
+        assert self._writer is not None, "Store.open() first"
+        async with self._write_lock:
+            conn = self._writer
+            await conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                await conn.execute("ROLLBACK")
+                raise
+            else:
+                await conn.execute("COMMIT")
+
+    async def _fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        async with self.reader.execute(sql, params) as cur:
+            return list(await cur.fetchall())
+
+    async def _fetchone(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        async with self.reader.execute(sql, params) as cur:
+            return await cur.fetchone()
+
+    # --- teams, chats, people -------------------------------------------------------
+
+    async def create_team(self, team_id: int, title: str, timezone: str, by: int, at: datetime) -> bool:
+        """Make a group a team; False when it already was one (its settings are kept)."""
+        async with self.transaction() as tx:
+            async with tx.execute("SELECT 1 FROM teams WHERE team_id = ?", (team_id,)) as cur:
+                existed = await cur.fetchone() is not None
+            if existed:
+                await tx.execute("UPDATE teams SET title = ? WHERE team_id = ?", (title, team_id))
+            else:
+                await tx.execute(
+                    "INSERT INTO teams (team_id, title, timezone, started_by, started_at) VALUES (?, ?, ?, ?, ?)",
+                    (team_id, title, timezone, by, iso(at)),
+                )
+        return not existed
+
+    async def team(self, team_id: int) -> Team | None:
+        row = await self._fetchone("SELECT team_id, title, timezone FROM teams WHERE team_id = ?", (team_id,))
+        return Team(*row) if row else None
+
+    async def teams(self) -> list[Team]:
+        rows = await self._fetchall("SELECT team_id, title, timezone FROM teams ORDER BY started_at")
+        return [Team(*r) for r in rows]
+
+    async def forget_team(self, team_id: int) -> None:
+        async with self.transaction() as tx:
+            await tx.execute("DELETE FROM teams WHERE team_id = ?", (team_id,))
+
+    async def seen(
+        self,
+        *,
+        user_id: int,
+        name: str,
+        username: str | None,
+        telegram_language: str | None,
+        chat_id: int,
+        chat_kind: str,
+        chat_title: str,
+        at: datetime,
+    ) -> None:
+        """Remember who wrote where (one transaction, two statements)."""
+        async with self.transaction() as tx:
+            await tx.execute(
+                "INSERT INTO users (user_id, name, username, telegram_language, updated_at) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT (user_id) DO UPDATE SET name = excluded.name, username = excluded.username, "
+                "telegram_language = excluded.telegram_language, updated_at = excluded.updated_at",
+                (user_id, name, username, telegram_language, iso(at)),
+            )
+            await tx.execute(
+                "INSERT INTO chats (chat_id, kind, title, updated_at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (chat_id) DO UPDATE SET kind = excluded.kind, title = excluded.title, "
+                "updated_at = excluded.updated_at",
+                (chat_id, chat_kind, chat_title, iso(at)),
+            )
+
+    async def user(self, user_id: int) -> User | None:
+        row = await self._fetchone(
+            "SELECT user_id, name, username, telegram_language, language, active_team FROM users WHERE user_id = ?",
+            (user_id,),
+        )
+        return User(*row) if row else None
+
+    async def chat_language(self, chat_id: int) -> str | None:
+        row = await self._fetchone("SELECT language FROM chats WHERE chat_id = ?", (chat_id,))
+        return row[0] if row else None
+
+    async def set_user_language(self, user_id: int, language: str | None) -> None:
+        async with self.transaction() as tx:
+            await tx.execute("UPDATE users SET language = ? WHERE user_id = ?", (language, user_id))
+
+    async def set_chat_language(self, chat_id: int, language: str | None) -> None:
+        async with self.transaction() as tx:
+            await tx.execute("UPDATE chats SET language = ? WHERE chat_id = ?", (language, chat_id))
+
+    async def set_member(self, team_id: int, user_id: int, status: str, at: datetime, *, active: bool) -> None:
+        """Record a membership check; an active member's private chat then serves this team."""
+        async with self.transaction() as tx:
+            await tx.execute(
+                "INSERT INTO members (team_id, user_id, status, checked_at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (team_id, user_id) DO UPDATE SET status = excluded.status, checked_at = excluded.checked_at",
+                (team_id, user_id, status, iso(at)),
+            )
+            if active:
+                await tx.execute("UPDATE users SET active_team = ? WHERE user_id = ?", (team_id, user_id))
+
+    async def member(self, team_id: int, user_id: int) -> tuple[str, datetime] | None:
+        row = await self._fetchone(
+            "SELECT status, checked_at FROM members WHERE team_id = ? AND user_id = ?", (team_id, user_id)
+        )
+        return (row[0], datetime.fromisoformat(row[1])) if row else None
+
+    async def teams_of(self, user_id: int) -> list[int]:
+        """Teams the user was last seen a member of, the most recently checked first."""
+        rows = await self._fetchall(
+            "SELECT team_id FROM members WHERE user_id = ? AND status IN ('creator','administrator','member','restricted') "
+            "ORDER BY checked_at DESC",
+            (user_id,),
+        )
+        return [r[0] for r in rows]
+
+    # --- orders -----------------------------------------------------------------------
+
+    async def find_order_ids(self, team_id: int, *, full: str | None = None, tail: str | None = None,
+                             limit: int = 6) -> list[str]:  # fmt: skip
+        if full is not None:
+            row = await self._fetchone(
+                "SELECT order_id FROM orders WHERE team_id = ? AND order_id = ?", (team_id, full)
+            )
+            return [row[0]] if row else []
+        assert tail is not None
+        prefix = tail[::-1]
+        # A range on the reversed digits: the index answers "ids ending in ...".
+        rows = await self._fetchall(
+            "SELECT order_id FROM orders WHERE team_id = ? AND digits_rev >= ? AND digits_rev < ? "
+            "ORDER BY purchased_at DESC LIMIT ?",
+            (team_id, prefix, prefix + ":", limit),
+        )
+        return [r[0] for r in rows]
+
+    async def order(self, team_id: int, order_id: str) -> Order | None:
+        row = await self._fetchone(
+            f"SELECT {_ORDER_SELECT} FROM orders WHERE team_id = ? AND order_id = ?", (team_id, order_id)
+        )
+        if row is None:
+            return None
+        order = _order_from_row(row)
+        items = await self._fetchall(
+            "SELECT item_id, sku, title, quantity, quantity_shipped, price FROM order_items "
+            "WHERE team_id = ? AND order_id = ? ORDER BY item_id",
+            (team_id, order_id),
+        )
+        order.items = [
+            OrderItem(i, sku, title, q, qs, None if p is None else Decimal(p)) for i, sku, title, q, qs, p in items
+        ]
+        return order
+
+    async def orders_by_ids(self, team_id: int, order_ids: Sequence[str]) -> dict[str, Order]:
+        """Many orders with their items, in few queries (imports)."""
+        found: dict[str, Order] = {}
+        for start in range(0, len(order_ids), _CHUNK):
+            chunk = list(order_ids[start : start + _CHUNK])
+            marks = ", ".join("?" * len(chunk))
+            rows = await self._fetchall(
+                f"SELECT {_ORDER_SELECT} FROM orders WHERE team_id = ? AND order_id IN ({marks})", [team_id, *chunk]
+            )
+            for row in rows:
+                o = _order_from_row(row)
+                found[o.order_id] = o
+            if not rows:
+                continue
+            items = await self._fetchall(
+                "SELECT order_id, item_id, sku, title, quantity, quantity_shipped, price FROM order_items "
+                f"WHERE team_id = ? AND order_id IN ({marks}) ORDER BY order_id, item_id",
+                [team_id, *chunk],
+            )
+            for oid, i, sku, title, q, qs, p in items:
+                found[oid].items.append(OrderItem(i, sku, title, q, qs, None if p is None else Decimal(p)))
+        return found
+
+    async def save(self, order: Order, event: Event, *, now: datetime) -> bool:
+        """Write the changed order and its event together, if nobody changed it meanwhile.
+
+        ``order.version`` is the version it was loaded at; on success it is bumped.
+        """
+        async with self.transaction() as tx:
+            ok = await self._update(tx, order, now)
+            if ok:
+                await tx.execute(f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES ({', '.join('?' * 13)})",
+                                 event_row(event))  # fmt: skip
+        if ok:
+            order.version += 1
+        return ok
+
+    @staticmethod
+    async def _update(tx: aiosqlite.Connection, order: Order, now: datetime) -> bool:
+        row = dict(zip(ORDER_COLUMNS, order_row(order, now), strict=True))
+        row["version"] = order.version + 1
+        params = [row[c] for c in _ORDER_UPDATE_COLUMNS] + [order.team_id, order.order_id, order.version]
+        cur = await tx.execute(_ORDER_UPDATE, params)
+        if cur.rowcount != 1:
+            return False
+        await tx.executemany(
+            "UPDATE order_items SET quantity_shipped = ? WHERE team_id = ? AND order_id = ? AND item_id = ?",
+            [(i.quantity_shipped, order.team_id, order.order_id, i.item_id) for i in order.items],
+        )
+        return True
+
+    async def write_import(
+        self,
+        *,
+        team_id: int,
+        new: Sequence[tuple[Order, Event]],
+        changed: Sequence[tuple[Order, Sequence[Event]]],
+        record: dict[str, Any],
+        now: datetime,
+    ) -> bool:
+        """One file's effect in one transaction: new orders, changed orders, their events.
+
+        False (and nothing written) when a changed order moved on since it was read; the
+        caller reads again and retries.
+        """
+        async with self.transaction() as tx:
+            await tx.executemany(_ORDER_INSERT, [order_row(o, now) for o, _ in new])
+            await tx.executemany(
+                f"INSERT INTO order_items ({_ITEM_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [row for o, _ in new for row in item_rows(o)],
+            )
+            events = [event_row(e) for _, e in new]
+            for order, order_events in changed:
+                if not await self._update_with_items(tx, order, now):
+                    raise Conflict
+                events.extend(event_row(e) for e in order_events)
+            await tx.executemany(f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES ({', '.join('?' * 13)})", events)
+            await tx.execute(
+                "INSERT INTO imports (team_id, sha256, kind, filename, at, actor_id, chat_id, rows, new, updated, "
+                "unchanged, refused) VALUES (:team_id, :sha256, :kind, :filename, :at, :actor_id, :chat_id, :rows, "
+                ":new, :updated, :unchanged, :refused)",
+                {**record, "team_id": team_id, "at": iso(now)},
+            )
+        for order, _ in changed:
+            order.version += 1
+        return True
+
+    async def _update_with_items(self, tx: aiosqlite.Connection, order: Order, now: datetime) -> bool:
+        if not await self._update(tx, order, now):
+            return False
+        # A later report may add items or change their details.
+        await tx.executemany(
+            f"INSERT INTO order_items ({_ITEM_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (team_id, order_id, item_id) DO UPDATE SET sku = excluded.sku, title = excluded.title, "
+            "quantity = excluded.quantity, quantity_shipped = excluded.quantity_shipped, price = excluded.price",
+            item_rows(order),
+        )
+        return True
+
+    async def list_orders(
+        self, team_id: int, states: Iterable[Goods], *, offset: int, limit: int
+    ) -> tuple[list[Order], int]:
+        """Orders in these states, the most urgent (earliest ship-by) first, and how many in all."""
+        states = [s.value for s in states]
+        marks = ", ".join("?" * len(states))
+        total = await self._fetchone(
+            f"SELECT count(*) FROM orders WHERE team_id = ? AND goods IN ({marks})", [team_id, *states]
+        )
+        rows = await self._fetchall(
+            f"SELECT {_ORDER_SELECT} FROM orders WHERE team_id = ? AND goods IN ({marks}) "
+            "ORDER BY ship_by IS NULL, ship_by, purchased_at, order_id LIMIT ? OFFSET ?",
+            [team_id, *states, limit, offset],
+        )
+        return [_order_from_row(r) for r in rows], total[0]
+
+    async def count_by_state(self, team_id: int) -> dict[str, int]:
+        rows = await self._fetchall("SELECT goods, count(*) FROM orders WHERE team_id = ? GROUP BY goods", (team_id,))
+        return dict(rows)
+
+    async def events(self, team_id: int, order_id: str, *, limit: int = 50, newest_first: bool = False) -> list[Event]:
+        order = "DESC" if newest_first else "ASC"
+        rows = await self._fetchall(
+            f"SELECT event_id, {_EVENT_COLUMNS} FROM events WHERE team_id = ? AND order_id = ? "
+            f"ORDER BY event_id {order} LIMIT ?",
+            (team_id, order_id, limit),
+        )
+        return [_event_from_row(r) for r in rows]
+
+    async def last_event(self, team_id: int, order_id: str, actions: Iterable[str] = ()) -> Event | None:
+        actions = list(actions)
+        where = f" AND action IN ({', '.join('?' * len(actions))})" if actions else ""
+        row = await self._fetchone(
+            f"SELECT event_id, {_EVENT_COLUMNS} FROM events WHERE team_id = ? AND order_id = ?{where} "
+            "ORDER BY event_id DESC LIMIT 1",
+            (team_id, order_id, *actions),
+        )
+        return _event_from_row(row) if row else None
+
+    async def imported_before(self, team_id: int, sha256: str) -> datetime | None:
+        row = await self._fetchone(
+            "SELECT at FROM imports WHERE team_id = ? AND sha256 = ? ORDER BY import_id LIMIT 1", (team_id, sha256)
+        )
+        return datetime.fromisoformat(row[0]) if row else None
+
+    # --- confirmations --------------------------------------------------------------
+
+    async def add_confirmation(self, c: Confirmation, now: datetime) -> None:
+        async with self.transaction() as tx:
+            await tx.execute("DELETE FROM confirmations WHERE expires_at < ?", (iso(now),))
+            await tx.execute(
+                "INSERT INTO confirmations (token, team_id, user_id, chat_id, order_id, action, details, created_at, "
+                "expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (c.token, c.team_id, c.user_id, c.chat_id, c.order_id, c.action, dumps(c.details), iso(now),
+                 iso(c.expires_at)),
+            )  # fmt: skip
+
+    async def take_confirmation(self, token: str) -> Confirmation | None:
+        """The question and its answer are used once: the row goes as it is read."""
+        async with self.transaction() as tx:
+            async with tx.execute(
+                "SELECT token, team_id, user_id, chat_id, order_id, action, details, expires_at FROM confirmations "
+                "WHERE token = ?",
+                (token,),
+            ) as cur:
+                row = await cur.fetchone()
+            if row is None:
+                return None
+            await tx.execute("DELETE FROM confirmations WHERE token = ?", (token,))
+        return _confirmation_from_row(row)
+
+    async def peek_confirmation(self, token: str) -> Confirmation | None:
+        row = await self._fetchone(
+            "SELECT token, team_id, user_id, chat_id, order_id, action, details, expires_at FROM confirmations "
+            "WHERE token = ?",
+            (token,),
+        )
+        return _confirmation_from_row(row) if row else None
+
+
+def _confirmation_from_row(row: Sequence[Any]) -> Confirmation:
+    token, team_id, user_id, chat_id, order_id, action, details, expires_at = row
+    return Confirmation(
+        token, team_id, user_id, chat_id, order_id, action, json.loads(details), datetime.fromisoformat(expires_at)
+    )
+
+
+class Conflict(Exception):
+    """An order changed between reading and writing an import; the transaction is undone."""
+
+
+
+def migrations() -> list[tuple[int, str]]:
+    """The schema scripts shipped in ``bot/migrations``, by version number."""
+    found = []
+    for entry in resources.files("bot.migrations").iterdir():
+        name = entry.name
+        if name.endswith(".sql") and name[:4].isdigit():
+            found.append((int(name[:4]), entry.read_text(encoding="utf-8")))
+    return sorted(found)

@@ -1,0 +1,58 @@
+"""The Telegram edge: parse what a person typed or pressed, call one service, answer.
+
+All registration happens here, in order; the comments say why the order matters.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from telegram import Update
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, TypeHandler, filters
+
+
+def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    from handlers import aftersale, common, files, fulfilment, keywords, lookup, settings
+
+    # Group -1 runs first for every update: who is this, in which chat, which language.
+    application.add_handler(TypeHandler(Update, common.remember), group=-1)
+
+    # Group 0: the first matching handler answers. Commands work as /ship and /ship@botname.
+    commands = {
+        "start": settings.start,
+        "help": settings.show_help,
+        "lang": settings.lang,
+        "ship": fulfilment.ship,
+        "correct": fulfilment.correct,
+        "cancel": fulfilment.cancel,
+        "delivered": fulfilment.delivered,
+        "lost": fulfilment.lost,
+        "address": fulfilment.address,
+        "refund": aftersale.refund,
+        "return": aftersale.request_return,
+        "received": aftersale.received,
+        "order": lookup.show_order,
+        "orders": lookup.list_orders,
+        "history": lookup.history,
+    }
+    for name, callback in commands.items():
+        application.add_handler(CommandHandler(name, callback))
+
+    # Buttons are routed by the prefix of their callback data (64 bytes at most).
+    buttons = {
+        "cf": aftersale.confirm_button,  # cf:<token>: yes to a question
+        "cn": aftersale.decline_button,  # cn:<token>: no to a question
+        "rd": aftersale.decision_button,  # rd:<order>:<restock|dispose|send_back>
+        "ac": fulfilment.address_cancel_button,  # ac:<order>: cancel, address undeliverable
+        "ol": lookup.page_button,  # ol:<list>:<page>
+        "lg": settings.lang_button,  # lg:<me|chat>:<locale>
+    }
+    for prefix, callback in buttons.items():
+        application.add_handler(CallbackQueryHandler(callback, pattern=f"^{prefix}:"))
+
+    # Reports arrive as documents; Chinese keyword messages as plain text (they need the
+    # bot to see group messages: privacy mode off, or the bot an administrator).
+    application.add_handler(MessageHandler(filters.Document.ALL, files.document))
+    application.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, keywords.keyword))
+
+    application.add_error_handler(common.on_error)  # type: ignore[arg-type]

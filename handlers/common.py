@@ -1,0 +1,158 @@
+"""What every handler shares: who is this, which team, which language, and how to answer.
+
+The early ``remember`` handler (registered in a group before all others) records the
+person and chat and sets the reader's language for the rest of the update.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from functools import wraps
+from typing import Any
+
+from telegram import InlineKeyboardMarkup, Message, Update
+from telegram.constants import ChatType, MessageLimit
+from telegram.error import TelegramError
+
+from bot import i18n
+from bot.app import DeskContext
+from bot.domain import Actor, Refusal
+from bot.i18n import _
+from bot.storage import Team
+from handlers import render
+
+log = logging.getLogger("dingdan.handlers")
+
+Callback = Callable[[Update, DeskContext], Awaitable[None]]
+
+
+def is_private(update: Update) -> bool:
+    chat = update.effective_chat
+    return chat is not None and chat.type == ChatType.PRIVATE
+
+
+def actor_of(update: Update) -> Actor:
+    user, chat = update.effective_user, update.effective_chat
+    assert user is not None and chat is not None
+    return Actor(kind="user", id=user.id, name=display_name(update), chat_id=chat.id)
+
+
+def display_name(update: Update) -> str:
+    user = update.effective_user
+    assert user is not None
+    return user.full_name or (f"@{user.username}" if user.username else str(user.id))
+
+
+async def remember(update: Update, context: DeskContext) -> None:
+    """Record who wrote where, and set the reader's language for this update."""
+    user, chat = update.effective_user, update.effective_chat
+    if user is None or chat is None or "services" not in context.application.bot_data:
+        return
+    services = context.services
+    store = services.store
+    name = user.full_name or ""
+    seen_as = (user.id, name, user.username, user.language_code, chat.id, chat.type, chat.title or "")
+    if seen_as not in services.seen:
+        # Written once per change of name, language or chat title, not once per message.
+        await store.seen(
+            user_id=user.id, name=name, username=user.username, telegram_language=user.language_code,
+            chat_id=chat.id, chat_kind=chat.type, chat_title=chat.title or "", at=context.settings.clock(),
+        )  # fmt: skip
+        services.seen.add(seen_as)
+    known = await store.user(user.id)
+    chat_language = None if chat.type == ChatType.PRIVATE else await store.chat_language(chat.id)
+    context.locale = i18n.resolve(known.language if known else None, chat_language, user.language_code)
+    i18n.set_current(context.locale)
+
+
+async def team_of(update: Update, context: DeskContext) -> Team:
+    """The team this person acts for from this chat, or a refusal (not a team, not a member)."""
+    user, chat = update.effective_user, update.effective_chat
+    assert user is not None and chat is not None
+    services = context.services
+    team_id = await services.access.team_for(chat.id, chat.type == ChatType.PRIVATE, user.id)
+    team = await services.store.team(team_id)
+    if team is None:
+        raise Refusal("not_a_team")
+    return team
+
+
+def zone_of(context: DeskContext, team: Team | None = None) -> str:
+    return team.timezone if team is not None else context.settings.timezone
+
+
+async def answer(update: Update, text: str, markup: InlineKeyboardMarkup | None = None) -> Message | None:
+    """Reply in the chat the update came from (quoting the command in groups)."""
+    message = update.effective_message
+    if update.callback_query is not None or message is None:
+        chat = update.effective_chat
+        assert chat is not None
+        return await update.get_bot().send_message(chat.id, fit(text), reply_markup=markup)
+    return await message.reply_text(fit(text), reply_markup=markup)
+
+
+def fit(text: str) -> str:
+    """Telegram refuses messages over 4096 characters; lists are paged before this."""
+    limit = MessageLimit.MAX_TEXT_LENGTH
+    if len(text) <= limit:
+        return text
+    cut = text.rfind("\n", 0, limit - 2)
+    return text[: cut if cut > 0 else limit - 2] + "\n…"
+
+
+def handles_refusals(func: Callback) -> Callback:
+    """Turn a refusal anywhere in the handler into one clear reply in the reader's language."""
+
+    @wraps(func)
+    async def wrapper(update: Update, context: DeskContext) -> None:
+        try:
+            await func(update, context)
+        except Refusal as refusal:
+            zone = context.settings.timezone
+            text = render.refusal(refusal, zone=zone)
+            if update.callback_query is not None:
+                await _answer_callback(update, text)
+            else:
+                await answer(update, text)
+
+    return wrapper
+
+
+async def _answer_callback(update: Update, text: str) -> None:
+    query = update.callback_query
+    assert query is not None
+    plain = html.unescape(_strip_tags(text))
+    try:
+        # A short refusal fits the pop-up; a long one also goes into the chat.
+        await query.answer(plain[:200], show_alert=True)
+    except TelegramError:
+        pass
+    if len(plain) > 200:
+        await answer(update, text)
+
+
+def _strip_tags(text: str) -> str:
+    return re.sub(r"<[^>]+>", "", text)
+
+
+async def on_error(update: object, context: DeskContext) -> None:
+    """Log what went wrong and tell the person politely; never show a traceback in the chat."""
+    log.error("error while handling an update", exc_info=context.error)
+    if not isinstance(update, Update) or update.effective_chat is None:
+        return
+    try:
+        i18n.set_current(getattr(context, "locale", i18n.DEFAULT_LOCALE))
+        text = _("Sorry, something went wrong on my side and nothing was changed. Please try again in a moment.")
+        if update.callback_query is not None:
+            await update.callback_query.answer(text[:200], show_alert=True)
+        else:
+            await answer(update, text)
+    except Exception:  # noqa: BLE001 - the error handler must not fail in turn
+        log.warning("could not tell the person about the error", exc_info=True)
+
+
+def code(value: Any) -> str:
+    return f"<code>{html.escape(str(value))}</code>"

@@ -1,0 +1,136 @@
+"""Fulfilment: ship, correct tracking, cancel, delivered, lost, address changes."""
+
+from __future__ import annotations
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+
+from bot.app import DeskContext
+from bot.carriers import check_tracking, resolve_carrier
+from bot.domain import Goods
+from bot.i18n import _
+from bot.parsing import parse_order_ref, resolve_cancel_reason
+from handlers import render
+from handlers.common import actor_of, answer, handles_refusals, team_of
+from handlers.outcomes import reply_outcome, usage
+
+
+@handles_refusals
+async def ship(update: Update, context: DeskContext) -> None:
+    """/ship ORDER CARRIER TRACKING (发货 ORDER 顺丰 SF…): confirm a shipment."""
+    args = context.args or []
+    if len(args) < 3:
+        await usage(update, "ship", args)
+        return
+    team = await team_of(update, context)
+    ref = parse_order_ref(args[0])
+    # Carrier names may have spaces ("Royal Mail", "DHL eCommerce"); the tracking number is last.
+    carrier = resolve_carrier(" ".join(args[1:-1]))
+    tracking = check_tracking(carrier, args[-1])
+    outcome = await context.services.desk.ship(
+        team.team_id, ref, actor_of(update), carrier=carrier.code,
+        carrier_name=carrier.name if carrier.code == "Other" else "", tracking=tracking,
+    )  # fmt: skip
+    await reply_outcome(update, context, team, outcome)
+
+
+@handles_refusals
+async def correct(update: Update, context: DeskContext) -> None:
+    """/correct ORDER CARRIER TRACKING: replace a shipped order's tracking number (asks first)."""
+    args = context.args or []
+    if len(args) < 3:
+        await usage(update, "correct", args)
+        return
+    team = await team_of(update, context)
+    ref = parse_order_ref(args[0])
+    carrier = resolve_carrier(" ".join(args[1:-1]))
+    tracking = check_tracking(carrier, args[-1])
+    outcome = await context.services.desk.act(
+        team.team_id, ref, "correct_tracking", actor_of(update), carrier=carrier.code,
+        carrier_name=carrier.name if carrier.code == "Other" else "", tracking=tracking,
+    )  # fmt: skip
+    await reply_outcome(update, context, team, outcome)
+
+
+@handles_refusals
+async def cancel(update: Update, context: DeskContext) -> None:
+    """/cancel ORDER REASON (取消 ORDER 缺货): cancel before shipment with Amazon's reason."""
+    args = context.args or []
+    if len(args) < 2:
+        await usage(update, "cancel", args)
+        return
+    team = await team_of(update, context)
+    ref = parse_order_ref(args[0])
+    reason = resolve_cancel_reason(" ".join(args[1:]))
+    outcome = await context.services.desk.act(team.team_id, ref, "cancel", actor_of(update), reason=reason)
+    await reply_outcome(update, context, team, outcome)
+
+
+async def _simple(update: Update, context: DeskContext, command: str, action: str) -> None:
+    args = context.args or []
+    if len(args) != 1:
+        await usage(update, command, args)
+        return
+    team = await team_of(update, context)
+    outcome = await context.services.desk.act(team.team_id, parse_order_ref(args[0]), action, actor_of(update))
+    await reply_outcome(update, context, team, outcome)
+
+
+@handles_refusals
+async def delivered(update: Update, context: DeskContext) -> None:
+    """/delivered ORDER (送达 ORDER): the carrier delivered it."""
+    await _simple(update, context, "delivered", "deliver")
+
+
+@handles_refusals
+async def lost(update: Update, context: DeskContext) -> None:
+    """/lost ORDER (丢件 ORDER): the carrier lost it."""
+    await _simple(update, context, "lost", "mark_lost")
+
+
+@handles_refusals
+async def address(update: Update, context: DeskContext) -> None:
+    """/address ORDER (改地址 ORDER): the buyer wants another address; say what Amazon's policy allows."""
+    args = context.args or []
+    if len(args) != 1:
+        await usage(update, "address", args)
+        return
+    team = await team_of(update, context)
+    order = await context.services.desk.load(team.team_id, parse_order_ref(args[0]))
+    if order.goods in (Goods.pending, Goods.unshipped):
+        text = _(
+            "Order {order} has not shipped. Amazon does not let sellers change the address: cancel it with the "
+            "reason “address undeliverable” and ask the buyer to order again with the right address.",
+            order=order.order_id,
+        )
+        markup = InlineKeyboardMarkup(
+            [[InlineKeyboardButton(_("Cancel the order (address undeliverable)"), callback_data=f"ac:{order.order_id}")]]
+        )
+        await answer(update, text, markup)
+    elif order.goods in (Goods.shipped, Goods.partially_shipped):
+        await answer(update, _(
+            "Order {order} has already shipped with {carrier} {tracking} and cannot be redirected through Amazon. "
+            "Ask {carrier} to intercept the parcel, or ask the buyer to refuse it and order again.",
+            order=order.order_id, carrier=order.carrier_name or order.carrier, tracking=order.tracking,
+        ))  # fmt: skip
+    else:
+        await answer(update, _(
+            "Order {order} is {state}; changing its address no longer applies.",
+            order=order.order_id, state=render.state_name(order.goods),
+        ))  # fmt: skip
+
+
+@handles_refusals
+async def address_cancel_button(update: Update, context: DeskContext) -> None:
+    """The one-tap cancel under the address advice."""
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    order_id = query.data.split(":", 1)[1]
+    team = await team_of(update, context)
+    outcome = await context.services.desk.act(
+        team.team_id, order_id, "cancel", actor_of(update), reason="ShippingAddressUndeliverable"
+    )
+    await query.answer()
+    await query.edit_message_reply_markup(None)
+    await reply_outcome(update, context, team, outcome)
+
+

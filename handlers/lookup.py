@@ -1,0 +1,159 @@
+"""Looking things up: one order's card, lists of orders, an order's history."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+
+from bot.app import DeskContext
+from bot.domain import Event, Goods, Order
+from bot.i18n import _, duration, money, ngettext, when
+from bot.parsing import parse_order_ref
+from handlers import render
+from handlers.common import answer, handles_refusals, is_private, team_of
+from handlers.outcomes import usage
+
+PER_PAGE = 10
+#: What "/orders" shows without a state: what still needs shipping.
+OPEN = (Goods.pending, Goods.unshipped, Goods.partially_shipped)
+#: Words a person may use for a list, in English and Chinese.
+LIST_WORDS: dict[str, tuple[Goods, ...]] = {
+    "open": OPEN, "todo": OPEN, "待处理": OPEN, "待處理": OPEN,
+    "all": tuple(Goods), "全部": tuple(Goods),
+    "returns": (Goods.return_requested, Goods.return_received), "退货": (Goods.return_requested, Goods.return_received),
+    "退貨": (Goods.return_requested, Goods.return_received),
+}  # fmt: skip
+for _state in Goods:
+    LIST_WORDS[_state.value] = (_state,)
+    LIST_WORDS[_state.value.replace("_", "")] = (_state,)
+for _words, _state in (
+    (("等待中",), Goods.pending), (("未发货", "未發貨"), Goods.unshipped),
+    (("部分发货", "部分發貨"), Goods.partially_shipped), (("已发货", "已發貨"), Goods.shipped),
+    (("已送达", "已送達"), Goods.delivered), (("丢件", "丟件"), Goods.lost), (("已取消",), Goods.cancelled),
+    (("退货中", "退貨中"), Goods.return_requested), (("退货已到", "退貨已到"), Goods.return_received),
+    (("退货已处理", "退貨已處理"), Goods.return_closed),
+):  # fmt: skip
+    for _word in _words:
+        LIST_WORDS[_word] = (_state,)
+
+
+def card(order: Order, events: list[Event], zone: str, *, private: bool, now: datetime) -> str:
+    lines = [_("<b>Order {order}</b>", order=order.order_id)]
+    lines.append(_("State: {state}; money: {money}", state=render.state_name(order.goods),
+                   money=_(render.MONEY_NAMES[order.money])))  # fmt: skip
+    if order.ship_by and order.goods in OPEN:
+        left = order.ship_by - now
+        if left.total_seconds() >= 0:
+            lines.append(_("Ship by {when} (in {left}).", when=when(order.ship_by, zone),
+                           left=render_duration(left)))  # fmt: skip
+        else:
+            lines.append(_("Ship by {when}: late by {late}!", when=when(order.ship_by, zone),
+                           late=render_duration(-left)))  # fmt: skip
+    if order.purchased_at:
+        lines.append(_("Ordered {when}", when=when(order.purchased_at, zone)))
+    if order.total is not None:
+        lines.append(_("Total {total}; refunded {refunded}", total=money(order.total, order.currency),
+                       refunded=money(order.refunded, order.currency)))  # fmt: skip
+    elif order.refunded:
+        lines.append(_("Refunded {refunded}", refunded=money(order.refunded, order.currency)))
+    if order.tracking:
+        lines.append(_("Shipped with {carrier} {tracking}", carrier=order.carrier_name or order.carrier,
+                       tracking=order.tracking))  # fmt: skip
+    if order.return_reason or order.disposition:
+        lines.append(_("Return: {reason} {disposition}", reason=order.return_reason, disposition=order.disposition))
+    # Buyer data stays out of the group: only the person asking in private sees it.
+    if private and order.buyer_name:
+        lines.append(_("Buyer: {name}, {address}", name=order.buyer_name,
+                       address=", ".join(p for p in (order.ship_address, order.ship_city, order.ship_state,
+                                                     order.ship_postal_code, order.ship_country) if p)))  # fmt: skip
+    elif order.ship_city or order.ship_country:
+        lines.append(_("Ships to {place}", place=", ".join(p for p in (order.ship_city, order.ship_country) if p)))
+    lines.append(ngettext("{count} item:", "{count} items:", len(order.items)))
+    for item in order.items:
+        lines.append(_("• {quantity} × {sku} {title} ({shipped} shipped)", quantity=item.quantity, sku=item.sku,
+                       title=item.title, shipped=item.quantity_shipped))  # fmt: skip
+    if events:
+        lines.append(_("Latest:"))
+        lines.extend(render.event_line(e, zone) for e in events)
+    return "\n".join(lines)
+
+
+def render_duration(delta: timedelta) -> str:
+    return duration(delta, direction=False)
+
+
+@handles_refusals
+async def show_order(update: Update, context: DeskContext) -> None:
+    """/order ORDER (查询 ORDER): the order's card."""
+    args = context.args or []
+    if len(args) != 1:
+        await usage(update, "order", args)
+        return
+    team = await team_of(update, context)
+    order, events = await context.services.desk.card(team.team_id, parse_order_ref(args[0]))
+    await answer(update, card(order, events, team.timezone, private=is_private(update), now=context.settings.clock()))
+
+
+@handles_refusals
+async def history(update: Update, context: DeskContext) -> None:
+    """/history ORDER (历史 ORDER): every event of the order, oldest first."""
+    args = context.args or []
+    if len(args) != 1:
+        await usage(update, "history", args)
+        return
+    team = await team_of(update, context)
+    order, events = await context.services.desk.history(team.team_id, parse_order_ref(args[0]))
+    lines = [_("History of order {order}:", order=order.order_id)]
+    lines += [render.event_line(e, team.timezone) for e in events]
+    await answer(update, "\n".join(lines))
+
+
+@handles_refusals
+async def list_orders(update: Update, context: DeskContext) -> None:
+    """/orders [STATE] (订单 [状态]): orders page by page, the earliest ship-by first."""
+    args = context.args or []
+    if args and args[0] not in LIST_WORDS and args[0].lower() not in LIST_WORDS:
+        # "订单 6689831": a person asking for one order by its number.
+        try:
+            parse_order_ref(args[0])
+        except Exception:  # noqa: BLE001 - not an order either: say which lists exist
+            await answer(update, _("I don't know the list “{word}”. Try /orders, /orders all, /orders shipped or /orders returns.",
+                                   word=args[0]))  # fmt: skip
+            return
+        await show_order(update, context)
+        return
+    word = (args[0].lower() if args and args[0].lower() in LIST_WORDS else args[0]) if args else "open"
+    await _send_page(update, context, word, 0)
+
+
+@handles_refusals
+async def page_button(update: Update, context: DeskContext) -> None:
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    _prefix, word, page = query.data.split(":", 2)
+    await query.answer()
+    await _send_page(update, context, word, int(page), edit=True)
+
+
+async def _send_page(update: Update, context: DeskContext, word: str, page: int, *, edit: bool = False) -> None:
+    team = await team_of(update, context)
+    states = LIST_WORDS.get(word, OPEN)
+    orders, total = await context.services.desk.orders(team.team_id, states, page=page, per_page=PER_PAGE)
+    if total == 0:
+        text = _("No orders in this list.")
+    else:
+        pages = (total + PER_PAGE - 1) // PER_PAGE
+        head = ngettext("{count} order, page {page} of {pages}:", "{count} orders, page {page} of {pages}:", total,
+                        page=page + 1, pages=pages)  # fmt: skip
+        text = "\n".join([head, *(render.order_line(o, team.timezone) for o in orders)])
+    buttons = []
+    if page > 0:
+        buttons.append(InlineKeyboardButton(_("◀ Previous"), callback_data=f"ol:{word}:{page - 1}"))
+    if (page + 1) * PER_PAGE < total:
+        buttons.append(InlineKeyboardButton(_("Next ▶"), callback_data=f"ol:{word}:{page + 1}"))
+    markup = InlineKeyboardMarkup([buttons]) if buttons else None
+    if edit and update.callback_query is not None:
+        await update.callback_query.edit_message_text(text, reply_markup=markup)
+    else:
+        await answer(update, text, markup)

@@ -1,0 +1,113 @@
+"""How an action's outcome reads: what was done, or the question to confirm it."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+
+from bot.app import DeskContext
+from bot.domain import Order
+from bot.i18n import N_, _, money
+from bot.services import Ask, Done
+from bot.storage import Team
+from handlers import render
+from handlers.common import answer
+
+USAGE: dict[str, str] = {
+    "ship": N_("Send: /ship ORDER CARRIER TRACKING, for example /ship 113-4417305-6689831 UPS 1Z999AA10123456784 or 发货 6689831 顺丰 SF1234567890123"),
+    "correct": N_("Send: /correct ORDER CARRIER NEW-TRACKING, for example /correct 6689831 UPS 1Z999AA10123456784"),
+    "cancel": N_("Send: /cancel ORDER REASON, for example /cancel 113-4417305-6689831 NoInventory or 取消 6689831 缺货"),
+    "refund": N_("Send: /refund ORDER [AMOUNT] [REASON], for example /refund 6689831 (in full) or /refund 6689831 12.50"),
+    "return": N_("Send: /return ORDER [REASON], for example /return 6689831 defective"),
+    "received": N_("Send: /received ORDER, for example /received 6689831 or 收到退货 6689831"),
+    "delivered": N_("Send: /delivered ORDER, for example /delivered 6689831"),
+    "lost": N_("Send: /lost ORDER, for example /lost 6689831"),
+    "address": N_("Send: /address ORDER, for example /address 6689831"),
+    "order": N_("Send: /order ORDER, for example /order 6689831 or 查询 6689831"),
+    "history": N_("Send: /history ORDER, for example /history 6689831"),
+}
+
+
+async def usage(update: Update, command: str, args: list[str]) -> None:
+    await answer(update, _(USAGE[command]))
+
+
+def decision_buttons(order_id: str) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup([[
+        InlineKeyboardButton(_("Restock"), callback_data=f"rd:{order_id}:restock"),
+        InlineKeyboardButton(_("Dispose"), callback_data=f"rd:{order_id}:dispose"),
+        InlineKeyboardButton(_("Send back"), callback_data=f"rd:{order_id}:send_back"),
+    ]])  # fmt: skip
+
+
+def done_text(done: Done, zone: str) -> str:
+    order, d = done.order, done.event.details
+    oid = order.order_id
+    match done.change.action:
+        case "ship":
+            return _("Order {order} shipped with {carrier}, tracking number {tracking}.", order=oid,
+                     carrier=order.carrier_name or order.carrier, tracking=order.tracking)  # fmt: skip
+        case "correct_tracking":
+            return _("Tracking number of order {order} corrected to {carrier} {tracking}.", order=oid,
+                     carrier=order.carrier_name or order.carrier, tracking=order.tracking)  # fmt: skip
+        case "cancel":
+            return _("Order {order} cancelled ({reason}). Remember to cancel it in Seller Central too if it was not cancelled there.",
+                     order=oid, reason=render.reason_name(d.get("reason", "")))  # fmt: skip
+        case "deliver":
+            return _("Order {order} marked delivered.", order=oid)
+        case "mark_lost":
+            return _("Order {order} marked lost. Contact the carrier and refund the buyer with /refund {order}.", order=oid)
+        case "request_return":
+            return _("Return requested for order {order}. When the item arrives, send /received {order}.", order=oid)
+        case "receive_return":
+            return _("The return of order {order} has arrived. What should happen to the item?", order=oid)
+        case "restock":
+            return _("The return of order {order} is closed: the item goes back into stock.", order=oid)
+        case "dispose":
+            return _("The return of order {order} is closed: the item is disposed of.", order=oid)
+        case "send_back":
+            return _("The return of order {order} is closed: the item is sent back.", order=oid)
+        case "refund":
+            amount = money(Decimal(str(d["amount"])), order.currency)
+            if order.money.value == "refunded":
+                return _("Order {order} refunded in full: {amount}.", order=oid, amount=amount)
+            return _("Refunded {amount} on order {order}; {left} can still be refunded.", order=oid, amount=amount,
+                     left=money(order.refundable, order.currency))  # fmt: skip
+    return _("Order {order} is now {state}.", order=oid, state=render.state_name(order.goods))
+
+
+def ask_text(ask: Ask) -> str:
+    order: Order = ask.order
+    if ask.code == "refund_before_return_arrives":
+        amount = ask.details.get("amount")
+        shown = money(Decimal(str(amount)) if amount is not None else order.refundable, order.currency)
+        return _(
+            "The return of order {order} is still on its way back. The usual advice is to refund when it arrives. "
+            "Refund {amount} now anyway?",
+            order=order.order_id, amount=shown,
+        )  # fmt: skip
+    return _(
+        "Order {order} was shipped with {old_carrier} {old_tracking}. Replace that with {carrier} {tracking}?",
+        order=order.order_id, old_carrier=order.carrier_name or order.carrier, old_tracking=order.tracking,
+        carrier=ask.details.get("carrier_name") or ask.details.get("carrier"), tracking=ask.details.get("tracking"),
+    )  # fmt: skip
+
+
+def ask_buttons(ask: Ask) -> InlineKeyboardMarkup:
+    if ask.code == "refund_before_return_arrives":
+        yes, no = _("Refund now"), _("Wait for the return")
+    else:
+        yes, no = _("Replace the tracking number"), _("Keep it")
+    return InlineKeyboardMarkup([[
+        InlineKeyboardButton(yes, callback_data=f"cf:{ask.token}"),
+        InlineKeyboardButton(no, callback_data=f"cn:{ask.token}"),
+    ]])  # fmt: skip
+
+
+async def reply_outcome(update: Update, context: DeskContext, team: Team, outcome: Done | Ask) -> None:
+    if isinstance(outcome, Ask):
+        await answer(update, ask_text(outcome), ask_buttons(outcome))
+        return
+    markup = decision_buttons(outcome.order.order_id) if outcome.change.action == "receive_return" else None
+    await answer(update, done_text(outcome, team.timezone), markup)

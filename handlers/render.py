@@ -1,0 +1,256 @@
+"""How the desk's answers read, in the reader's language.
+
+Refusals arrive as codes with parameters; each code has one whole sentence (with its
+advice) here. States, actions and reasons have display names per language.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from bot.domain import Event, Goods, Money, Order, Refusal
+from bot.i18n import N_, Raw, _, day, money, ngettext, when
+
+# Translators: the states of the goods of an Amazon order (DESIGN.md §2).
+STATE_NAMES: dict[str, str] = {
+    Goods.pending: N_("pending"),
+    Goods.unshipped: N_("unshipped"),
+    Goods.partially_shipped: N_("partially shipped"),
+    Goods.shipped: N_("shipped"),
+    Goods.delivered: N_("delivered"),
+    Goods.lost: N_("lost"),
+    Goods.cancelled: N_("cancelled"),
+    Goods.return_requested: N_("return requested"),
+    Goods.return_received: N_("return received"),
+    Goods.return_closed: N_("return closed"),
+}
+MONEY_NAMES: dict[str, str] = {
+    Money.none: N_("not refunded"),
+    Money.partially_refunded: N_("partially refunded"),
+    Money.refunded: N_("refunded"),
+}
+# Translators: what happened to an order, as shown in its history.
+ACTION_NAMES: dict[str, str] = {
+    "imported": N_("imported from a report"),
+    "import_update": N_("updated from a report"),
+    "ship": N_("shipped"),
+    "correct_tracking": N_("tracking corrected"),
+    "cancel": N_("cancelled"),
+    "deliver": N_("marked delivered"),
+    "mark_lost": N_("marked lost"),
+    "request_return": N_("return requested"),
+    "receive_return": N_("return received"),
+    "restock": N_("restocked"),
+    "dispose": N_("disposed of"),
+    "send_back": N_("sent back"),
+    "refund": N_("refunded"),
+    "verify_payment": N_("payment verified by Amazon"),
+    "amazon_partially_shipped": N_("partially shipped (Amazon)"),
+    "amazon_shipped": N_("shipped (Amazon)"),
+    "amazon_cancelled": N_("cancelled by Amazon"),
+}
+# Translators: Amazon's cancellation reasons.
+REASON_NAMES: dict[str, str] = {
+    "BuyerCanceled": N_("buyer cancelled"),
+    "NoInventory": N_("out of stock"),
+    "ShippingAddressUndeliverable": N_("address undeliverable"),
+    "CustomerExchange": N_("customer exchange"),
+    "PricingError": N_("pricing error"),
+    "GeneralAdjustment": N_("general adjustment"),
+    "CarrierCreditDecision": N_("carrier credit decision"),
+    "RiskAssessmentInformationNotValid": N_("risk assessment information not valid"),
+    "CarrierCoverageFailure": N_("carrier coverage failure"),
+    "CustomerReturn": N_("customer return"),
+    "MerchandiseNotReceived": N_("merchandise not received"),
+}
+REPORT_NAMES: dict[str, str] = {
+    "unshipped_orders": N_("Unshipped Orders report"),
+    "order_report": N_("Order report"),
+    "fba_returns": N_("FBA customer returns report"),
+    "mfn_returns": N_("MFN returns report"),
+}
+
+REFUSALS: dict[str, str] = {
+    # the order named
+    "unknown_order": N_("I can't find order {ref} in this team's orders. Check the number, or import the latest order report first."),
+    "ambiguous_order": N_("More than one order ends in {ref}: {candidates}. Type more digits or the full order number."),
+    "bad_order_ref": N_("“{text}” is not an order number. Type the full Amazon order number (like 113-4417305-6689831) or its last 4 or more digits."),
+    # the lifecycle
+    "ship_pending": N_("Order {order} is still pending: Amazon has not verified the payment yet. Never ship a pending order; wait until it becomes unshipped."),
+    "ship_cancelled": N_("Order {order} was cancelled, so it cannot be shipped."),
+    "already_shipped": N_("Order {order} has already been shipped (it is now {state}). To change its tracking number, send /correct with the order, carrier and new tracking number."),
+    "correct_not_shipped": N_("Order {order} has not been shipped yet, so there is no tracking number to correct. Ship it with /ship."),
+    "correct_in_return": N_("Order {order} is being returned ({state}); its outbound tracking number can no longer be changed."),
+    "already_cancelled": N_("Order {order} is already cancelled."),
+    "cancel_after_shipment": N_("Order {order} has already been shipped and cannot be cancelled. Ask the buyer to refuse the delivery or return it, then refund."),
+    "not_shipped_yet": N_("Order {order} has not been shipped yet ({state}); do that first."),
+    "order_cancelled": N_("Order {order} was cancelled; there is nothing more to do with it."),
+    "already_delivered": N_("Order {order} is already marked delivered."),
+    "in_return": N_("Order {order} is being returned ({state}); this no longer applies."),
+    "lost_but_delivered": N_("Order {order} was delivered, so it cannot be marked lost. If the buyer says it never arrived, refund with /refund."),
+    "already_lost": N_("Order {order} is already marked lost. If it turns up, mark it delivered with /delivered."),
+    "already_returning": N_("A return is already recorded for order {order} ({state})."),
+    "already_received": N_("The return of order {order} has already arrived. Decide what to do with it: restock, dispose or send back."),
+    "return_closed_already": N_("The return of order {order} has already been dealt with."),
+    "return_not_received": N_("The return of order {order} has not arrived yet ({state}). Record its arrival with /received first."),
+    "refund_before_shipment": N_("Order {order} has not been shipped ({state}): cancel it with /cancel instead of refunding."),
+    "refund_cancelled": N_("Order {order} was cancelled before shipment; Amazon does not charge the buyer, so there is nothing to refund."),
+    "already_refunded": N_("Order {order} has already been refunded in full ({amount})."),
+    "refund_amount_needed": N_("I don't know the total of order {order} (the report had no prices). Say how much to refund, for example: /refund {order} 12.50"),
+    "refund_too_much": N_("You can refund at most {refundable} on order {order}; {amount} is too much."),
+    "refund_currency": N_("Order {order} is paid in {currency}; you typed an amount in {typed}."),
+    "tracking_unchanged": N_("Order {order} already has tracking number {tracking}; nothing to change."),
+    "not_allowed": N_("That can't be done to order {order} while it is {state}."),
+    "changed_meanwhile": N_("Someone changed order {order} at the same moment; nothing was done. Look at it with /order and try again."),
+    # carriers, tracking, amounts, reasons
+    "unknown_carrier": N_("I don't know the carrier “{text}”. Use an Amazon carrier code such as {suggestions}, a Chinese name such as 顺丰 or 云途, or Other:NAME."),
+    "missing_carrier": N_("Say which carrier ships it. Example: /ship 113-4417305-6689831 UPS 1Z999AA10123456784"),
+    "missing_carrier_name": N_("With Other, name the carrier too, for example Other:Cainiao (Amazon needs the carrier's name)."),
+    "bad_tracking": N_("“{tracking}” does not look like a {carrier} tracking number (for example {example}). Check it and send the command again."),
+    "missing_tracking": N_("A tracking number is needed to ship with {carrier}. Example: /ship 113-4417305-6689831 UPS 1Z999AA10123456784"),
+    "bad_amount": N_("“{text}” is not an amount. Type it like 12.50, 12,50 or $12.50."),
+    "unknown_reason": N_("I don't know the reason “{text}”. Use one of Amazon's reasons: {choices}."),
+    "missing_reason": N_("Amazon needs a reason to cancel. Example: /cancel 113-4417305-6689831 NoInventory (or 缺货)."),
+    "unknown_decision": N_("Choose restock, dispose or send back for a returned item (“{text}” is none of them)."),
+    # confirmations
+    "confirmation_gone": N_("This question has already been answered."),
+    "confirmation_not_yours": N_("Only the person who asked can answer this question."),
+    "confirmation_expired": N_("This question has expired; send the command again."),
+    # who may use the desk
+    "not_a_team": N_("This group is not using dingdan yet. A group administrator can start it by sending /start here."),
+    "not_a_member": N_("I only work for members of a team group that uses dingdan. Ask your team to add you to their group, then try again."),
+    "not_admin": N_("Only an administrator of this group can do that."),
+    # files
+    "file_empty": N_("The file is empty. Download the report from Seller Central again and send it here."),
+    "file_binary": N_("This is not a text report (it looks like a spreadsheet, archive or picture). Download the report from Seller Central as a tab-separated text file and send that."),
+    "file_encoding": N_("I can't read the characters in this file. Save it as UTF-8 (or download it from Seller Central again) and send it again."),
+    "file_not_report": N_("This is not an Amazon order report I know: it lacks the columns {missing}. Send an Unshipped Orders report or an Order report from Seller Central."),
+    "file_too_large": N_("The file is {size}; Telegram lets bots download at most 20 MB. Split the report by date range, or import it on the server with: dingdan import FILE"),
+    "returns_report_not_yet": N_("This is a {kind}; importing returns reports is not available yet. Record returns with /return and /received."),
+    "import_busy": N_("The orders in this file kept changing while I imported it; nothing was imported. Send it again in a moment."),
+}
+
+ROW_ERRORS: dict[str, str] = {
+    "bad_order_id": N_("line {line}: “{value}” is not an Amazon order number"),
+    "bad_date": N_("line {line}: “{value}” in {column} is not a date"),
+    "bad_quantity": N_("line {line}: “{value}” in {column} is not a quantity"),
+    "bad_amount": N_("line {line}: “{value}” in {column} is not an amount"),
+    "missing_value": N_("line {line}: {column} is empty"),
+    "duplicate_row": N_("line {line}: repeats line {first_line}"),
+    "short_row": N_("line {line}: has {got} columns, the header has {expected}"),
+    "currency_mismatch": N_("line {line}: another currency than the order's other lines"),
+    "order_has_bad_row": N_("line {line}: skipped with its order, because line {bad_line} is wrong"),
+}
+
+
+def state_name(state: str | Goods) -> str:
+    return _(STATE_NAMES.get(state, str(state)))
+
+
+def action_name(action: str) -> str:
+    return _(ACTION_NAMES.get(action, action))
+
+
+def reason_name(code: str) -> str:
+    return _(REASON_NAMES[code]) if code in REASON_NAMES else code
+
+
+def refusal(r: Refusal, *, zone: str = "UTC") -> str:
+    """One clear reply for a refusal, in the reader's language."""
+    template = REFUSALS.get(r.code)
+    if template is None:
+        return _("That can't be done: {code}.", code=r.code)
+    params = _display_params(r.params)
+    try:
+        text = _(template, **params)
+    except (KeyError, IndexError):
+        text = _(template, **{**_placeholders(template), **params})
+    return text + _who_did_it(r.params, zone)
+
+
+def _display_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    currency = params.get("currency")
+    for key, value in params.items():
+        if key == "state" and value:
+            out[key] = state_name(value)
+        elif key in ("amount", "refundable") and isinstance(value, Decimal | int | float):
+            out[key] = money(Decimal(value), currency)
+        elif key == "size" and isinstance(value, int):
+            out[key] = _("{mb} MB", mb=f"{value / 1_000_000:.1f}")
+        elif key in ("suggestions", "choices", "candidates", "missing") and isinstance(value, Sequence) and not isinstance(value, str):
+            out[key] = ", ".join(str(v) for v in value) or "—"
+        elif key == "kind" and value in REPORT_NAMES:
+            out[key] = _(REPORT_NAMES[value])
+        else:
+            out[key] = value
+    return out
+
+
+def _placeholders(template: str) -> dict[str, str]:
+    import string
+
+    return {name: "?" for _lit, name, _spec, _conv in string.Formatter().parse(template) if name}
+
+
+def _who_did_it(params: Mapping[str, Any], zone: str) -> str:
+    if not params.get("last_action") or not isinstance(params.get("when"), datetime):
+        return ""
+    what = action_name(params["last_action"])
+    at = when(params["when"], zone)
+    if params.get("by_kind") == "user" and params.get("by"):
+        return " " + _("Last change: {what} by {who}, {when}.", what=what, who=params["by"], when=at)
+    return " " + _("Last change: {what}, {when}.", what=what, when=at)
+
+
+def row_error(err: Any) -> str:
+    template = ROW_ERRORS.get(err.code)
+    params = {"line": err.line, **err.params}
+    if template is None:
+        return _("line {line}: {code}", line=err.line, code=err.code)
+    try:
+        return _(template, **params)
+    except (KeyError, IndexError):
+        return _(template, **{**_placeholders(template), **params})
+
+
+def order_line(order: Order, zone: str) -> str:
+    """One order in a list: id, state, ship-by."""
+    if order.goods in (Goods.unshipped, Goods.partially_shipped, Goods.pending) and order.ship_by:
+        return _("<code>{order}</code> · {state} · ship by {ship_by}", order=order.order_id,
+                 state=state_name(order.goods), ship_by=when(order.ship_by, zone))  # fmt: skip
+    return _("<code>{order}</code> · {state}", order=order.order_id, state=state_name(order.goods))
+
+
+def event_line(event: Event, zone: str) -> str:
+    what = action_name(event.trigger)
+    at = when(event.at, zone)
+    extra = event_details(event)
+    if event.actor.kind == "user":
+        line = _("{when} · {what} · by {who}", when=at, what=what, who=event.actor.name)
+    elif event.actor.kind == "import":
+        line = _("{when} · {what} · from {source}", when=at, what=what, source=event.actor.name or "—")
+    else:
+        line = _("{when} · {what} · by the bot", when=at, what=what)
+    return f"{line}{Raw(' · ' + extra) if extra else ''}"
+
+
+def event_details(event: Event) -> str:
+    d = event.details
+    import html
+
+    if event.trigger in ("ship", "correct_tracking") and d.get("tracking"):
+        return html.escape(f"{d.get('carrier_name') or d.get('carrier', '')} {d['tracking']}".strip())
+    if event.trigger == "refund" and d.get("amount") is not None:
+        return money(Decimal(str(d["amount"])), d.get("currency"))
+    if event.trigger == "cancel" and d.get("reason"):
+        return html.escape(reason_name(d["reason"]))
+    if event.trigger in ("request_return", "receive_return") and d.get("reason"):
+        return html.escape(str(d["reason"]))
+    return ""
+
+
+__all__ = ["day", "ngettext"]

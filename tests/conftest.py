@@ -1,0 +1,82 @@
+"""Shared fixtures: the fake Telegram Bot API, a controllable clock, and the running desk."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from fakebotapi import FakeBotAPI  # noqa: E402
+
+START = datetime(2026, 11, 21, 8, 0, tzinfo=UTC)
+
+
+class FakeClock:
+    """A clock the tests move by hand: ``clock()`` returns an aware UTC datetime."""
+
+    def __init__(self, start: datetime = START) -> None:
+        self._now = self._check(start)
+
+    @staticmethod
+    def _check(dt: datetime) -> datetime:
+        if dt.tzinfo is None or dt.utcoffset() is None:
+            raise ValueError("FakeClock needs an aware datetime")
+        return dt.astimezone(UTC)
+
+    def __call__(self) -> datetime:
+        return self._now
+
+    def advance(self, delta: timedelta | None = None, **kwargs: float) -> datetime:
+        """``clock.advance(timedelta(hours=2))`` or ``clock.advance(hours=2)``."""
+        step = (delta or timedelta()) + timedelta(**kwargs)
+        if step < timedelta():
+            raise ValueError("time does not go backwards; use set()")
+        self._now += step
+        return self._now
+
+    def set(self, dt: datetime) -> datetime:
+        self._now = self._check(dt)
+        return self._now
+
+    def __repr__(self) -> str:
+        return f"FakeClock({self._now.isoformat()})"
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+async def fake_api(clock: FakeClock) -> AsyncIterator[FakeBotAPI]:
+    """A started fake Bot API on 127.0.0.1; messages are dated by ``clock``."""
+    api = FakeBotAPI(clock=clock)
+    await api.start()
+    try:
+        yield api
+    finally:
+        await api.stop()
+
+
+@pytest.fixture
+async def desk(fake_api: FakeBotAPI, clock: FakeClock, tmp_path: Path):
+    """The real dingdan Application, polling the fake API (initialized, post_init run,
+    polling started); stopped and shut down afterwards."""
+    from bot.app import running
+    from bot.settings import Settings
+
+    settings = Settings(
+        token=fake_api.token,
+        db_path=tmp_path / "desk.sqlite3",
+        timezone="Asia/Shanghai",
+        api_url=fake_api.base_url,
+        file_url=fake_api.base_file_url,
+        clock=clock,
+    )
+    async with running(settings) as app:
+        yield app
