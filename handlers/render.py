@@ -81,7 +81,7 @@ REFUSALS: dict[str, str] = {
     # the lifecycle
     "ship_pending": N_("Order {order} is still pending: Amazon has not verified the payment yet. Never ship a pending order; wait until it becomes unshipped."),
     "ship_cancelled": N_("Order {order} was cancelled, so it cannot be shipped."),
-    "already_shipped": N_("Order {order} has already been shipped (it is now {state}). To change its tracking number, send /correct with the order, carrier and new tracking number."),
+    "already_shipped": N_("Order {order} has already been shipped. To change its tracking number, send /correct ORDER CARRIER TRACKING."),
     "correct_not_shipped": N_("Order {order} has not been shipped yet, so there is no tracking number to correct. Ship it with /ship."),
     "correct_in_return": N_("Order {order} is being returned ({state}); its outbound tracking number can no longer be changed."),
     "already_cancelled": N_("Order {order} is already cancelled."),
