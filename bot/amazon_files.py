@@ -237,18 +237,14 @@ _MAGIC = (
 
 # C0 control bytes that never occur in a text report (tab, LF, FF, CR and ESC spared).
 _CTRL = bytes([*range(0x01, 0x09), 0x0B, *range(0x0E, 0x1B), *range(0x1C, 0x20), 0x7F])
-_HIGH = bytes(range(0x80, 0x100))
 _BLANK = b" \t\r\n\x0c\xef\xbb\xbf"
 _CTRL_TEXT_RE = re.compile("[\x00-\x08\x0b\x0e-\x1a\x1c-\x1f\x7f]")
-_UTF8_SEQ_RE = re.compile(
-    rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}"
-)
 # Kana, CJK punctuation and full-width forms: a Windows-1252 file read as CP932 almost
 # never produces these (their lead bytes 0x81-0x83 are rare punctuation in 1252 text).
 _JP_STRONG_RE = re.compile("[\u3000-\u30ff\uff01-\uff5e]")
 _KANJI_RUN_RE = re.compile("[\u4e00-\u9fff\uf900-\ufaff]{2,}")
-_KANJI_RE = re.compile("[\u4e00-\u9fff\uf900-\ufaff]")
-_C1_GLYPHS = frozenset("€‚ƒ„…†‡ˆ‰Š‹ŒŽ‘’“”•–—˜™š›œžŸ")
+_C1_BYTES = bytes(b for b in range(0x80, 0xA0) if b not in (0x81, 0x8D, 0x8F, 0x90, 0x9D))
+_LETTER_BYTES = bytes(b for b in range(0xC0, 0x100) if b not in (0xD7, 0xF7))
 
 
 def _control_share_too_high(sample: bytes) -> bool:
@@ -328,29 +324,34 @@ def decode_report(data: bytes) -> tuple[str, str]:
 
 def _decode_legacy(data: bytes) -> tuple[str, str]:
     """Not UTF-8: CP932 (JP), Windows-1252 (EU) or ISO-8859-1, by plausibility."""
-    high = len(data) - len(data.translate(None, _HIGH))
-    utf8_bytes = sum(map(len, _UTF8_SEQ_RE.findall(data)))
-    if utf8_bytes >= 4 and utf8_bytes * 10 >= high * 9:
-        # Nearly all of its non-ASCII bytes are valid UTF-8: a damaged or mixed UTF-8
-        # file. Any other reading would turn its text into mojibake.
+    sample = data[:262144].decode("utf-8", errors="replace")
+    damaged = sample.count("\ufffd")
+    valid_extra = len(sample.encode("utf-8")) - len(sample) - 2 * damaged
+    if valid_extra >= 4 and valid_extra >= 8 * damaged:
+        # Mostly valid UTF-8 with a few broken bytes: a damaged (truncated, mixed) UTF-8
+        # file. Reading it as anything else would turn all its text into mojibake.
         raise Refusal("file_encoding")
     try:
         t932: str | None = data.decode("cp932")
     except UnicodeDecodeError:
         t932 = None
+    # Kana, CJK punctuation or full-width forms: Japanese (see _JP_STRONG_RE).
+    if t932 is not None and _JP_STRONG_RE.search(t932):
+        return t932, "cp932"
     try:
         t1252: str | None = data.decode("cp1252")
     except UnicodeDecodeError:
         t1252 = None
-    if t932 is not None and (_JP_STRONG_RE.search(t932) or _KANJI_RE.search(t932)):
-        if t1252 is None or _JP_STRONG_RE.search(t932):
+    if t932 is not None:
+        if t1252 is None:
             return t932, "cp932"
-        # Kanji only: Japanese read as 1252 is mostly C1 punctuation (ƒ ‚ “ † ...), while
-        # a 1252 file that happens to be valid CP932 shows accented letters.
-        glyphs = sum(1 for ch in t1252 if ch in _C1_GLYPHS)
-        letters = sum(1 for ch in t1252 if ch >= "\xc0" and ch.isalpha())
-        if _KANJI_RUN_RE.search(t932) and glyphs > letters:
-            return t932, "cp932"
+        if _KANJI_RUN_RE.search(t932):
+            # Kanji only: Japanese read as 1252 is mostly C1 punctuation (ƒ ‚ “ † ...),
+            # while a 1252 file that happens to be valid CP932 shows accented letters.
+            glyphs = len(data) - len(data.translate(None, _C1_BYTES))
+            letters = len(data) - len(data.translate(None, _LETTER_BYTES))
+            if glyphs > letters:
+                return t932, "cp932"
     if t1252 is not None:
         return t1252, "cp1252"
     # Only bytes 0x81 0x8D 0x8F 0x90 0x9D are undefined in 1252: a few strays are read as

@@ -36,6 +36,13 @@ _DETAILS = (
     "ship_city", "ship_state", "ship_postal_code", "ship_country", "ship_address",
 )  # fmt: skip
 _ATTEMPTS = 3
+#: The Unshipped Orders report has no currency column: until an Order report says
+#: otherwise, the order is in the currency of the country it ships to (its marketplace).
+COUNTRY_CURRENCY = {
+    "US": "USD", "CA": "CAD", "MX": "MXN", "BR": "BRL", "GB": "GBP", "UK": "GBP", "DE": "EUR", "FR": "EUR",
+    "IT": "EUR", "ES": "EUR", "NL": "EUR", "BE": "EUR", "AT": "EUR", "IE": "EUR", "SE": "SEK", "PL": "PLN",
+    "TR": "TRY", "JP": "JPY", "AU": "AUD", "SG": "SGD", "IN": "INR", "AE": "AED", "SA": "SAR", "EG": "EGP",
+}  # fmt: skip
 
 
 @dataclass
@@ -152,7 +159,7 @@ def _new_order(team_id: int, imported: ImportedOrder) -> Order:
     goods = Goods(imported.status) if imported.status else Goods.unshipped
     return Order(
         team_id=team_id, order_id=imported.order_id, goods=goods, channel=imported.channel or "MFN",
-        currency=imported.currency or "", total=imported.total, purchased_at=imported.purchased_at,
+        currency=imported.currency or COUNTRY_CURRENCY.get(imported.ship_country.upper(), ""), total=imported.total, purchased_at=imported.purchased_at,
         ship_by=imported.ship_by, deliver_by=imported.deliver_by, service_level=imported.service_level,
         buyer_name=imported.buyer_name, ship_city=imported.ship_city, ship_state=imported.ship_state,
         ship_postal_code=imported.ship_postal_code, ship_country=imported.ship_country,

@@ -297,6 +297,7 @@ class Lifecycle:
             if guard.holds(model.order, model.asked):
                 return True
             model.refusal = guard.refusal(model.order, model.asked)
+            model.refusal.params.setdefault("order", model.order.order_id)
             return False
 
         condition.__name__ = guard.name

@@ -70,6 +70,8 @@ def done_text(done: Done, zone: str) -> str:
             return _("The return of order {order} is closed: the item is sent back.", order=oid)
         case "refund":
             amount = money(Decimal(str(d["amount"])), order.currency)
+            if order.total is None:
+                return _("Refunded {amount} on order {order}.", order=oid, amount=amount)
             if order.money.value == "refunded":
                 return _("Order {order} refunded in full: {amount}.", order=oid, amount=amount)
             return _("Refunded {amount} on order {order}; {left} can still be refunded.", order=oid, amount=amount,

@@ -11,7 +11,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from fakebotapi import FakeBotAPI  # noqa: E402
+from fakebotapi import FakeBotAPI
 
 START = datetime(2026, 11, 21, 8, 0, tzinfo=UTC)
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import html
 import itertools
 import json
 import re
@@ -29,7 +30,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Self
 
 from aiohttp import web
 
@@ -311,7 +312,7 @@ def parse_html(source: str) -> tuple[str, list[dict]]:
                     ent: dict[str, Any] = {"type": _HTML_TAGS[tag], "offset": start, "length": pos16 - start}
                     if tag == "a":
                         ent["url"] = attrs.get("href", "")
-                    if tag == "blockquote" and "expandable" in attr_text_of(attrs):
+                    if tag == "blockquote" and "expandable" in attrs:
                         ent["type"] = "expandable_blockquote"
                     if tag == "code" and "class" in attrs and stack and stack[-1][0] == "pre":
                         stack[-1][2]["language"] = attrs["class"].removeprefix("language-")
@@ -324,7 +325,7 @@ def parse_html(source: str) -> tuple[str, list[dict]]:
                         entities.append(ent)
             else:
                 attrs = {
-                    a.group(1).lower(): next(g for g in a.groups()[1:] if g is not None)
+                    a.group(1).lower(): html.unescape(next(g for g in a.groups()[1:] if g is not None))
                     for a in _ATTR_RE.finditer(attr_text)
                 }
                 if "expandable" in attr_text.split():
@@ -341,12 +342,15 @@ def parse_html(source: str) -> tuple[str, list[dict]]:
             m = _HTML_ENTITY_RE.match(source, i)
             if m:
                 ref = m.group(1)
-                if ref.startswith("#x"):
-                    piece = chr(int(ref[2:], 16))
-                elif ref.startswith("#"):
-                    piece = chr(int(ref[1:]))
-                else:
-                    piece = _NAMED[ref]
+                try:
+                    if ref.startswith("#x"):
+                        piece = chr(int(ref[1:].replace("x", "0x", 1), 0))
+                    elif ref.startswith("#"):
+                        piece = chr(int(ref[1:]))
+                    else:
+                        piece = _NAMED[ref]
+                except (ValueError, OverflowError):
+                    piece = m.group(0)
                 out.append(piece)
                 pos16 += utf16len(piece)
                 i = m.end()
@@ -358,10 +362,6 @@ def parse_html(source: str) -> tuple[str, list[dict]]:
         raise _bad(f'can\'t parse entities: Can\'t find end tag corresponding to start tag "{stack[-1][0]}"')
     entities.sort(key=lambda e: (e["offset"], -e["length"]))
     return "".join(out), entities
-
-
-def attr_text_of(attrs: dict) -> str:
-    return " ".join(attrs)
 
 
 _MDV2_RESERVED = set("_*[]()~`>#+-=|{}.!")
@@ -415,7 +415,7 @@ def parse_markdown_v2(source: str) -> tuple[str, list[dict]]:
                 emit(source[i + 1])
                 i += 2
                 continue
-            raise _bad(f"can't parse entities: Character '\\' is reserved and must be escaped with the preceding '\\'")
+            raise _bad("can't parse entities: Character '\\' is reserved and must be escaped with the preceding '\\'")
         if ch == "`":
             if source.startswith("```", i):
                 body, nxt = read_until("```", i + 3, "pre", "`\\")
@@ -681,7 +681,7 @@ class FakeBotAPI:
             raise RuntimeError("FakeBotAPI is not started; await api.start() first")
         return self.port
 
-    async def start(self) -> FakeBotAPI:
+    async def start(self) -> Self:
         if self._runner is not None:
             return self
         self._closing = False
@@ -703,7 +703,7 @@ class FakeBotAPI:
         runner, self._runner = self._runner, None
         await runner.cleanup()
 
-    async def __aenter__(self) -> FakeBotAPI:
+    async def __aenter__(self) -> Self:
         return await self.start()
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -768,7 +768,7 @@ class FakeBotAPI:
         chat_id: int,
         title: str,
         *,
-        type: str = "supergroup",  # noqa: A002 - Telegram's name
+        type: str = "supergroup",  # Telegram's name for it
         username: str | None = None,
         bot_status: str = "member",
     ) -> FakeChat:
@@ -945,6 +945,7 @@ class FakeBotAPI:
                 if "document" in m:
                     body = f"[document {m['document'].get('file_name')}] {body}"
                 flags = " (deleted)" if m.get("deleted") else ""
+                flags += " (not delivered to the bot)" if m.get("delivered") is False else ""
                 flags += f" buttons={self.buttons(m)}" if inline_buttons(m) else ""
                 lines.append(f"  #{m['message_id']} {who}: {body!r}{flags}")
         if self.errors:
@@ -1805,9 +1806,12 @@ class FakeBotAPI:
         message = self._by_id.get((chat.id, message_id))
         if message is None or message.get("deleted"):
             raise _bad("message to delete not found")
-        if message["from"]["id"] != BOT_ID and chat.is_group:
-            if self.member_status(chat, BOT_ID) not in ("creator", "administrator"):
-                raise _bad("message can't be deleted")
+        if (
+            message["from"]["id"] != BOT_ID
+            and chat.is_group
+            and self.member_status(chat, BOT_ID) not in ("creator", "administrator")
+        ):
+            raise _bad("message can't be deleted")
         message["deleted"] = True
 
     def _m_deleteMessage(self, params: dict) -> bool:

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import httpx
 import pytest
+from fakebotapi import BOT_USERNAME, FakeBotAPI
 from telegram import (
     BotCommand,
     BotCommandScopeChat,
@@ -32,8 +33,6 @@ from telegram.ext import (
     MessageHandler,
     filters,
 )
-
-from fakebotapi import BOT_USERNAME, FakeBotAPI
 
 MB = 1024 * 1024
 
@@ -173,7 +172,7 @@ async def test_button_press_edits_the_message(fake_api, echo, team):
 
 async def test_document_round_trip(fake_api, echo, team):
     alice, _, group = team
-    content = "amazon-order-id\tsku\n113-1234567-1234567\tA1\n".encode()
+    content = b"amazon-order-id\tsku\n113-1234567-1234567\tA1\n"
     [reply] = await fake_api.upload(group, alice, "orders.txt", content)
     assert reply["text"] == f"orders.txt: {len(content)} bytes"
     assert len(fake_api.downloads) == 1

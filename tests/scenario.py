@@ -1,0 +1,108 @@
+"""A seller team for the end-to-end tests: a group, its people, and what the desk stored.
+
+Alice (English) is the group's owner, Bob writes Simplified Chinese, Carol Traditional
+Chinese; Dave is not in the team. The team's store starts from the sample Unshipped
+Orders report.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot import i18n
+
+SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples"
+GROUP_ID = -1001234567890
+
+# The sample orders by their tails.
+MIC = "113-4417305-6689831"  # 1 item, ship by 2026-11-20 07:59 UTC
+SPEAKER = "113-9081726-1122334"  # 1 item, quantity 2
+FAN = "114-5551234-7654321"  # 2 items
+KETO = "111-2223334-4445556"  # 1 item, quantity 3
+
+
+def sample(name: str) -> bytes:
+    import os
+
+    folder = Path(os.environ.get("DINGDAN_SAMPLES", SAMPLES))
+    return (folder / name).read_bytes()
+
+
+def plain(text: str) -> str:
+    """What a person reads: the catalog text without HTML, entities unescaped."""
+    return html.unescape(re.sub(r"<[^>]+>", "", text)).replace("\u202f", " ")
+
+
+def says(locale: str, message: str, **params: Any) -> str:
+    """The exact sentence the desk says in ``locale``, as a person reads it."""
+    with i18n.using(locale):
+        return plain(i18n._(message, **params))
+
+
+@dataclass
+class Team:
+    api: Any
+    app: Any
+    group: Any
+    alice: Any
+    bob: Any
+    carol: Any
+    dave: Any
+    db_path: Path
+
+    def db(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.db_path)
+        conn.row_factory = sqlite3.Row
+        return conn
+
+    def goods(self, order_id: str) -> str:
+        with self.db() as conn:
+            return conn.execute("SELECT goods FROM orders WHERE order_id = ?", (order_id,)).fetchone()[0]
+
+    def order_row(self, order_id: str) -> sqlite3.Row:
+        with self.db() as conn:
+            return conn.execute("SELECT * FROM orders WHERE order_id = ?", (order_id,)).fetchone()
+
+    def events(self, order_id: str | None = None) -> list[sqlite3.Row]:
+        with self.db() as conn:
+            if order_id is None:
+                return conn.execute("SELECT * FROM events ORDER BY event_id").fetchall()
+            return conn.execute("SELECT * FROM events WHERE order_id = ? ORDER BY event_id", (order_id,)).fetchall()
+
+    def snapshot(self) -> tuple[list[tuple], list[tuple], list[tuple]]:
+        """Everything an action could change: orders, items, events."""
+        with self.db() as conn:
+            return (
+                [tuple(r) for r in conn.execute("SELECT * FROM orders ORDER BY order_id")],
+                [tuple(r) for r in conn.execute("SELECT * FROM order_items ORDER BY order_id, item_id")],
+                [tuple(r) for r in conn.execute("SELECT * FROM events ORDER BY event_id")],
+            )
+
+    async def say(self, user: Any, text: str, *, chat: Any = None, expect: int = 1) -> str:
+        """``user`` types ``text`` (in the group unless ``chat``); the bot's one reply, as read."""
+        replies = await self.api.ask(chat or self.group, user, text, expect=expect)
+        # CLDR puts a narrow no-break space before AM/PM; people read it as a space.
+        return replies[0]["text"].replace("\u202f", " ")
+
+
+@pytest.fixture
+async def team(fake_api: Any, desk: Any, tmp_path: Path) -> Team:
+    api = fake_api
+    alice = api.user(1001, "Alice", language_code="en", username="alice")
+    bob = api.user(1002, "Bob", language_code="zh-hans", username="bob")
+    carol = api.user(1003, "Carol", language_code="zh-hant")
+    dave = api.user(1004, "Dave", language_code="en")
+    group = api.group(GROUP_ID, "Store A")
+    group.add(alice, "creator").add(bob).add(carol)
+    t = Team(api, desk, group, alice, bob, carol, dave, tmp_path / "desk.sqlite3")
+    await api.ask(group, alice, "/start")
+    replies = await api.upload(group, alice, "unshipped-orders-us.txt", sample("unshipped-orders-us.txt"))
+    assert replies[0]["text"].startswith("Unshipped Orders report read (utf-8): 4 new,"), replies[0]["text"]
+    return t
