@@ -296,8 +296,11 @@ class Lifecycle:
             model: _Attached = event.model
             if guard.holds(model.order, model.asked):
                 return True
-            model.refusal = guard.refusal(model.order, model.asked)
-            model.refusal.params.setdefault("order", model.order.order_id)
+            # AsyncMachine evaluates every condition, not just up to the first that fails:
+            # the first failing guard in the table is the reason given.
+            if model.refusal is None:
+                model.refusal = guard.refusal(model.order, model.asked)
+                model.refusal.params.setdefault("order", model.order.order_id)
             return False
 
         condition.__name__ = guard.name

@@ -433,6 +433,11 @@ def test_binary_file(data):
             id="damaged-utf8",
         ),
         pytest.param(b"order-id\tsku\n" + b"\x81\x8d\x8f\x90\x9d\xff\xfe" * 20, id="undecodable"),
+        pytest.param(
+            b"order-id\tbuyer-name\n113-4417305-6689831\t\xe7\x8e" + "王小明 李雷".encode(),
+            id="damaged-utf8-first-character",
+        ),
+        pytest.param("order-id\tbuyer-name\n1\t王小明 李雷".encode()[:-1], id="truncated-utf8"),
     ],
 )  # fmt: skip
 def test_undecodable_file(data):
