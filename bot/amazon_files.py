@@ -372,7 +372,7 @@ _TZ_MINUTES = {
     "CEST": 120, "MEZ": 60, "MESZ": 120, "EET": 120, "EEST": 180, "MSK": 180,
     "IST": 330, "SGT": 480, "HKT": 480, "AWST": 480, "JST": 540, "KST": 540,
     "ACST": 570, "ACDT": 630, "AEST": 600, "AEDT": 660, "NZST": 720, "NZDT": 780,
-    "BRT": -180, "ART": -180, "EST": -300, "EDT": -240, "CST": -360, "CDT": -300,
+    "BRT": -180, "ART": -180, "EST": -300, "EDT": -240, "CST": -360, "CDT": -300,  # US CST
     "MST": -420, "MDT": -360, "PST": -480, "PDT": -420, "AKST": -540, "AKDT": -480,
     "HST": -600,
 }  # fmt: skip
