@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 
-from telegram import BotCommand, LinkPreviewOptions, Update
+from telegram import Bot, BotCommand, LinkPreviewOptions, Update
 from telegram.constants import ParseMode
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, CallbackContext, ContextTypes, Defaults, ExtBot
 
@@ -113,8 +113,15 @@ async def _post_init(application: Application) -> None:  # type: ignore[type-arg
     await store.open()
     lifecycle = Lifecycle()
 
+    # Membership look-ups go through a Bot without the rate limiter: PTB's limiter counts
+    # any request naming a group against that group's 20 messages a minute, and fifty
+    # members opening a private chat at once must not wait three seconds each.
+    lookups = Bot(settings.token, base_url=settings.api_url, base_file_url=settings.base_file_url)
+    await lookups.initialize()
+    application.bot_data["lookups"] = lookups
+
     async def status_of(chat_id: int, user_id: int) -> str:
-        member = await application.bot.get_chat_member(chat_id, user_id)
+        member = await lookups.get_chat_member(chat_id, user_id)
         return str(member.status)
 
     application.bot_data["services"] = Services(
@@ -131,6 +138,9 @@ async def _post_shutdown(application: Application) -> None:  # type: ignore[type
     services: Services | None = application.bot_data.pop("services", None)
     if services is not None:
         await services.store.close()
+    lookups: Bot | None = application.bot_data.pop("lookups", None)
+    if lookups is not None:
+        await lookups.shutdown()
 
 
 def command_menu() -> list[BotCommand]:

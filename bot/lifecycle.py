@@ -72,6 +72,12 @@ refund_amount_known = Guard(
     lambda o, a: _refund_amount(o, a) is not None,
     lambda o, a: Refusal("refund_amount_needed", order=o.order_id),
 )
+refund_positive = Guard(
+    "refund_positive",
+    # Refunds only grow: a zero or negative amount is never a refund.
+    lambda o, a: _refund_amount(o, a) is None or (_refund_amount(o, a) or Decimal(0)) > 0,
+    lambda o, a: Refusal("bad_amount", text=str(_refund_amount(o, a))),
+)
 refund_within_total = Guard(
     "refund_within_total",
     lambda o, a: o.refundable is None or (_refund_amount(o, a) or Decimal(0)) <= o.refundable,
@@ -179,7 +185,8 @@ RULES: tuple[Rule, ...] = (
     rule("dispose",           {RR},                            RC),
     rule("send_back",         {RR},                            RC),
     rule("refund",            AFTER_SHIPMENT,                  None,     [not_fully_refunded, refund_in_order_currency,
-                                                                          refund_amount_known, refund_within_total], _refund),
+                                                                          refund_amount_known, refund_positive,
+                                                                          refund_within_total],                      _refund),
     # Amazon says so (order reports, later the Selling Partner API)
     rule("verify_payment",    {P},                             U),
     rule("amazon_partially_shipped", {P, U},                   PS),

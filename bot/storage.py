@@ -16,7 +16,7 @@ import json
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from importlib import resources
 from pathlib import Path
@@ -52,7 +52,12 @@ _EVENT_COLUMNS = (
 
 
 def iso(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat(timespec="seconds")
+    """Stored times are UTC, so that text order is time order (ship-by lists, alerts)."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError("naive datetime: the desk stores aware UTC times only")
+    return value.astimezone(UTC).isoformat(timespec="seconds")
 
 
 def from_iso(value: str | None) -> datetime | None:
@@ -204,15 +209,23 @@ class Store:
         await conn.execute(
             "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)"
         )
-        async with conn.execute("SELECT version FROM schema_migrations") as cur:
-            applied = {row[0] for row in await cur.fetchall()}
         for version, sql in migrations():
-            if version in applied:
-                continue
-            # executescript commits first; wrap the script so a failure leaves nothing half-done.
-            await conn.executescript(
-                f"BEGIN IMMEDIATE;\n{sql}\nINSERT INTO schema_migrations VALUES ({version}, datetime('now'));\nCOMMIT;"
-            )
+            # Each script runs in its own write transaction, and whether it is due is read
+            # inside it: two processes opening a new database at once apply it once.
+            await conn.execute("BEGIN IMMEDIATE")
+            try:
+                async with conn.execute("SELECT 1 FROM schema_migrations WHERE version = ?", (version,)) as cur:
+                    done = await cur.fetchone() is not None
+                if not done:
+                    for statement in _statements(sql):
+                        await conn.execute(statement)
+                    await conn.execute(
+                        "INSERT INTO schema_migrations VALUES (?, datetime('now'))", (version,)
+                    )
+            except BaseException:
+                await conn.execute("ROLLBACK")
+                raise
+            await conn.execute("COMMIT")
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
@@ -432,11 +445,11 @@ class Store:
         changed: Sequence[tuple[Order, Sequence[Event]]],
         record: dict[str, Any],
         now: datetime,
-    ) -> bool:
+    ) -> None:
         """One file's effect in one transaction: new orders, changed orders, their events.
 
-        False (and nothing written) when a changed order moved on since it was read; the
-        caller reads again and retries.
+        Raises ``Conflict`` (and writes nothing) when a changed order moved on since it
+        was read; the caller reads again and retries.
         """
         async with self.transaction() as tx:
             await tx.executemany(_ORDER_INSERT, [order_row(o, now) for o, _ in new])
@@ -458,7 +471,6 @@ class Store:
             )
         for order, _ in changed:
             order.version += 1
-        return True
 
     async def _update_with_items(self, tx: aiosqlite.Connection, order: Order, now: datetime) -> bool:
         if not await self._update(tx, order, now):
@@ -562,6 +574,21 @@ def _confirmation_from_row(row: Sequence[Any]) -> Confirmation:
 class Conflict(Exception):
     """An order changed between reading and writing an import; the transaction is undone."""
 
+
+
+def _statements(script: str) -> list[str]:
+    """A schema script split into statements (our scripts have no semicolons inside strings)."""
+    import sqlite3
+
+    statements, buffer = [], ""
+    for line in script.splitlines(keepends=True):
+        if line.lstrip().startswith("--"):
+            continue
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            statements.append(buffer.strip())
+            buffer = ""
+    return [s for s in statements if s.rstrip(";").strip()]
 
 
 def migrations() -> list[tuple[int, str]]:

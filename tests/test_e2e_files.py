@@ -43,7 +43,9 @@ async def test_encodings_bom_crlf_cp1252_cp932(team) -> None:
     reply = (await t.api.upload(dm, t.alice, "eu.txt", eu.replace("\n", "\r\n").encode("cp1252")))[0]["text"]
     assert reply == "Unshipped Orders report read (cp1252): 1 new, 0 updated, 3 unchanged."
     assert t.order_row("302-1111111-0000001")["buyer_name"] == "Zoë Müller"
-    jp = text.replace("113-4417305-6689831", "503-2222222-0000002").replace("USB Condenser Microphone", "髙橋のマイク①")
+    header, mic_row, rest = text.split("\n", 2)
+    jp_row = mic_row.replace("113-4417305-6689831", "503-2222222-0000002").replace("USB Condenser Microphone", "髙橋のマイク①")
+    jp = "\n".join([header, jp_row, rest])
     reply = (await t.api.upload(dm, t.alice, "jp.txt", jp.encode("cp932")))[0]["text"]
     assert reply == "Unshipped Orders report read (cp932): 1 new, 0 updated, 3 unchanged."
     with t.db() as conn:
@@ -51,9 +53,7 @@ async def test_encodings_bom_crlf_cp1252_cp932(team) -> None:
     assert title == "髙橋のマイク①"
     bom = ("\ufeff" + text.replace("113-4417305-6689831", "113-3333333-0000003")).encode("utf-8")
     reply = (await t.api.upload(dm, t.alice, "bom.txt", bom))[0]["text"]
-    assert reply == "Unshipped Orders report read (utf-8-sig): 1 new, 0 updated, 3 unchanged." or reply.startswith(
-        "Unshipped Orders report read (utf-8"
-    )
+    assert reply == "Unshipped Orders report read (utf-8-sig): 1 new, 0 updated, 3 unchanged."
 
 
 async def test_bad_rows_are_listed_by_line_and_the_rest_imported(team) -> None:

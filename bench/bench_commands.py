@@ -1,0 +1,473 @@
+"""Commands handled per second, end to end: dingdan against a bare echo bot, in one run.
+
+    python bench/bench_commands.py [--members 200] [--cold 25] [--only limited|unlimited]
+
+Both bots are real python-telegram-bot ``Application``s polling the same kind of fake Bot
+API server (tests/fakebotapi.py) over real HTTP on 127.0.0.1. Each bot runs in its own
+process (so it has a core to itself; the fake server and the scripted people run in this
+one). ``--members`` people each write in their private chat with the bot (Telegram's
+20 messages/minute into one group would otherwise be all we measure):
+
+  round 1  "/ship ORDER UPS 1Z…" on a distinct order each, the first message of each person
+           since the bot started (dingdan writes who they are once);
+  round 2  the same people again, on other orders: the steady state;
+  cold     ``--cold`` more people whose membership dingdan has not checked in the last
+           10 minutes (it asks Telegram with getChatMember before acting).
+
+Each round is timed from the first message sent to the last reply received. The baseline
+is a bare echo bot (a CommandHandler answering with the text it got) built with the same
+builder options as dingdan: same Defaults, concurrent_updates(64) and the same
+AIORateLimiter(max_retries=2). The limiter allows ~30 messages/s overall, so with it both
+bots are capped alike; a second pair runs WITHOUT a rate limiter on either side to show
+what the handlers themselves cost. dingdan's ``build_application`` always installs the
+limiter: for the unlimited pair this script replaces ``bot.app.AIORateLimiter`` inside the
+bot's process with a function returning None (``ApplicationBuilder.rate_limiter(None)`` =
+no limiter). Nothing in bot/ is changed.
+
+dingdan's database is prepared before it starts, as /start and an uploaded report would
+leave it: the team, 5,000 imported orders (through ``Importer``), and the members in
+``--members`` (as a getChatMember check within the last 10 minutes leaves them). At the end
+every shipped order is checked in the database: goods "shipped", the tracking number sent,
+exactly one "ship" event.
+
+Printed: commands/s of both bots per round and their ratio (target: dingdan >= 0.7 of the
+echo bot), and CPU seconds per command in each bot's process and in the fake server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import multiprocessing as mp
+import os
+import random
+import resource
+import shutil
+import sqlite3
+import statistics
+import string
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+for _p in (ROOT / "tests", ROOT / "bench", ROOT):  # works without `pip install -e .` too
+    if str(_p) not in sys.path:
+        sys.path.insert(0, str(_p))
+
+from _reports import order_id, report_bytes  # noqa: E402
+from fakebotapi import FakeBotAPI  # noqa: E402
+
+GROUP_ID = -1001234567890
+ADMIN_ID = 1000
+ORDERS_IN_DB = 5000
+TIMEZONE = "Asia/Shanghai"
+ROUNDS = ("round 1", "round 2", "cold")
+#: Without a limiter, also one command at a time: the handler's own latency, no queueing.
+ONE_BY_ONE = "one by one"
+ONE_BY_ONE_COUNT = 100
+
+
+def _cpu() -> float:
+    """CPU seconds (user + system, all threads) of this process so far."""
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return ru.ru_utime + ru.ru_stime
+
+
+# ----------------------------------------------------------------------------- the bots
+
+
+@dataclass(frozen=True)
+class BotConfig:
+    kind: str  # "dingdan" | "echo"
+    limited: bool
+    token: str
+    api_url: str
+    file_url: str
+    db_path: str
+
+
+def _bot_process(cfg: BotConfig, conn: Any) -> None:
+    """Entry point of a bot's process: run it until told to stop; answer CPU questions."""
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    try:
+        asyncio.run(_serve_bot(cfg, conn))
+    finally:
+        conn.close()
+
+
+async def _serve_bot(cfg: BotConfig, conn: Any) -> None:
+    loop = asyncio.get_running_loop()
+    async with _running(cfg):
+        conn.send(("ready", _cpu()))
+        while True:
+            message = await loop.run_in_executor(None, conn.recv)
+            if message == "cpu":
+                conn.send(("cpu", _cpu()))
+            elif message == "stop":
+                break
+    conn.send(("stopped", _cpu()))
+
+
+def _running(cfg: BotConfig) -> Any:
+    if cfg.kind == "dingdan":
+        import bot.app
+        from bot.settings import Settings
+
+        if not cfg.limited:
+            # build_application() always installs AIORateLimiter(max_retries=2); without
+            # it the builder gets rate_limiter(None), i.e. no limiter.
+            bot.app.AIORateLimiter = lambda *args, **kwargs: None  # type: ignore[assignment,misc]
+        settings = Settings(token=cfg.token, db_path=Path(cfg.db_path), timezone=TIMEZONE, api_url=cfg.api_url,
+                            file_url=cfg.file_url)  # fmt: skip
+        return bot.app.running(settings)
+    return _echo_running(cfg)
+
+
+def _echo_application(cfg: BotConfig) -> Any:
+    """The baseline: a bare PTB bot with dingdan's builder options, echoing /ship."""
+    from telegram import LinkPreviewOptions, Update
+    from telegram.constants import ParseMode
+    from telegram.ext import AIORateLimiter, ApplicationBuilder, CommandHandler, ContextTypes, Defaults
+
+    builder = (
+        ApplicationBuilder()
+        .token(cfg.token)
+        .base_url(cfg.api_url)
+        .base_file_url(cfg.file_url)
+        .defaults(Defaults(parse_mode=ParseMode.HTML, link_preview_options=LinkPreviewOptions(is_disabled=True)))
+        .concurrent_updates(64)
+    )
+    if cfg.limited:
+        builder = builder.rate_limiter(AIORateLimiter(max_retries=2))
+    application = builder.build()
+
+    async def echo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        assert message is not None and message.text is not None
+        await message.reply_text(message.text)
+
+    application.add_handler(CommandHandler("ship", echo))
+    return application
+
+
+class _echo_running:  # noqa: N801 - used like bot.app.running
+    """Start and stop the echo bot exactly as ``bot.app.running`` starts dingdan."""
+
+    def __init__(self, cfg: BotConfig) -> None:
+        self.application = _echo_application(cfg)
+
+    async def __aenter__(self) -> Any:
+        from telegram import Update
+
+        app = self.application
+        await app.initialize()
+        await app.updater.start_polling(poll_interval=0.0, timeout=10, allowed_updates=Update.ALL_TYPES,
+                                        drop_pending_updates=False)  # fmt: skip
+        await app.start()
+        return app
+
+    async def __aexit__(self, *exc: object) -> None:
+        app = self.application
+        if app.updater.running:
+            await app.updater.stop()
+        if app.running:
+            await app.stop()
+        await app.shutdown()
+
+
+class BotProcess:
+    """A bot in a child process, driven over a pipe."""
+
+    def __init__(self, cfg: BotConfig) -> None:
+        ctx = mp.get_context("spawn")
+        self.conn, child = ctx.Pipe()
+        self.process = ctx.Process(target=_bot_process, args=(cfg, child), name=f"bench-{cfg.kind}", daemon=True)
+        self.process.start()
+        child.close()
+
+    async def _recv(self, expect: str, timeout: float = 60.0) -> float:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while not await loop.run_in_executor(None, self.conn.poll, 0.2):
+            if not self.process.is_alive():
+                raise RuntimeError(f"the bot process died (exit code {self.process.exitcode})")
+            if loop.time() > deadline:
+                raise TimeoutError(f"no {expect!r} from the bot process in {timeout:g}s")
+        kind, value = self.conn.recv()
+        if kind != expect:
+            raise RuntimeError(f"expected {expect!r} from the bot process, got {kind!r}")
+        return float(value)
+
+    async def ready(self) -> None:
+        await self._recv("ready")
+
+    async def cpu(self) -> float:
+        self.conn.send("cpu")
+        return await self._recv("cpu")
+
+    async def stop(self) -> None:
+        try:
+            if self.process.is_alive():
+                self.conn.send("stop")
+                await self._recv("stopped", timeout=30)
+        finally:
+            self.process.join(timeout=10)
+            if self.process.is_alive():
+                self.process.terminate()  # our own child, by its handle
+                self.process.join(timeout=5)
+            self.conn.close()
+
+
+# ----------------------------------------------------------------------------- the fake
+
+
+class CountingAPI(FakeBotAPI):
+    """The fake server, also noting when each reply to a private chat arrived (cheaply:
+    waiting on ``len(api.sent(chat))`` over hundreds of chats would cost the run itself)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.replies: dict[int, list[str]] = {}
+        self.reply_count = 0
+        self.last_reply_at = 0.0
+
+    def _m_sendMessage(self, params: dict) -> dict:
+        result = super()._m_sendMessage(params)
+        chat_id = result["chat"]["id"]
+        if chat_id > 0:
+            self.replies.setdefault(chat_id, []).append(result.get("text", ""))
+            self.reply_count += 1
+            self.last_reply_at = time.perf_counter()
+        return result
+
+
+def tracking_numbers(n: int, seed: int = 7) -> list[str]:
+    """``n`` distinct UPS tracking numbers: "1Z" + 16 upper-case letters and digits."""
+    rng = random.Random(seed)
+    alphabet = string.ascii_uppercase + string.digits
+    found: dict[str, None] = {}
+    while len(found) < n:
+        found["1Z" + "".join(rng.choice(alphabet) for _ in range(16))] = None
+    return list(found)
+
+
+@dataclass
+class RoundResult:
+    commands: int
+    seconds: float
+    bot_cpu: float
+    fake_cpu: float
+
+    @property
+    def rate(self) -> float:
+        return self.commands / self.seconds
+
+
+@dataclass
+class RunResult:
+    kind: str
+    limited: bool
+    rounds: dict[str, RoundResult] = field(default_factory=dict)
+    checked: str = ""
+
+
+async def _prepare_db(db_path: Path, members: list[int]) -> None:
+    """What /start, an uploaded report and recent getChatMember checks leave in the database."""
+    from bot.domain import Actor
+    from bot.importing import Importer
+    from bot.lifecycle import Lifecycle
+    from bot.storage import Store
+
+    store = Store(db_path)
+    await store.open()
+    try:
+        now = datetime.now(UTC)
+        await store.create_team(GROUP_ID, "Bench team", TIMEZONE, ADMIN_ID, now)
+        result = await Importer(store, Lifecycle(), lambda: datetime.now(UTC)).import_file(
+            GROUP_ID, report_bytes(ORDERS_IN_DB), filename="bench-unshipped.txt", actor=Actor.importer("bench")
+        )
+        assert result.new == ORDERS_IN_DB and not result.refused, result
+        for uid in members:
+            await store.seen(user_id=uid, name=f"Member {uid}", username=None, telegram_language="en", chat_id=uid,
+                             chat_kind="private", chat_title="", at=now)  # fmt: skip
+            await store.set_member(GROUP_ID, uid, "member", now, active=True)
+    finally:
+        await store.close()
+
+
+def _verify_db(db_path: Path, shipped: dict[str, str]) -> str:
+    """Every order we shipped: goods shipped, our tracking number, exactly one 'ship' event."""
+    con = sqlite3.connect(db_path)
+    try:
+        events = dict(con.execute(
+            "SELECT order_id, count(*) FROM events WHERE team_id = ? AND action = 'ship' GROUP BY order_id",
+            (GROUP_ID,),
+        ).fetchall())  # fmt: skip
+        rows = {oid: (goods, carrier, tracking) for oid, goods, carrier, tracking in con.execute(
+            "SELECT order_id, goods, carrier, tracking FROM orders WHERE team_id = ?", (GROUP_ID,))}  # fmt: skip
+    finally:
+        con.close()
+    problems = []
+    for oid, tracking in shipped.items():
+        if events.get(oid) != 1:
+            problems.append(f"{oid}: {events.get(oid, 0)} ship events")
+        if rows.get(oid) != ("shipped", "UPS", tracking):
+            problems.append(f"{oid}: {rows.get(oid)}")
+    extra = set(events) - set(shipped)
+    if extra:
+        problems.append(f"{len(extra)} orders shipped that nobody shipped")
+    if problems:
+        raise AssertionError("database check failed:\n  " + "\n  ".join(problems[:20]))
+    return f"{len(shipped)} orders shipped in the DB, one 'ship' event each, tracking numbers as sent"
+
+
+async def run_bot(kind: str, limited: bool, members: int, cold: int, workdir: Path) -> RunResult:
+    api = CountingAPI()
+    await api.start()
+    bot_process: BotProcess | None = None
+    result = RunResult(kind, limited)
+    try:
+        group = api.group(GROUP_ID, "Bench team")
+        group.add(api.user(ADMIN_ID, "Admin", language_code="en"), "creator")
+        people = {
+            "round 1": [api.user(10_000 + i, f"Member {10_000 + i}", language_code="en") for i in range(members)],
+            "cold": [api.user(20_000 + i, f"Member {20_000 + i}", language_code="en") for i in range(cold)],
+        }
+        people["round 2"] = people["round 1"]
+        rounds = list(ROUNDS)
+        if not limited:
+            rounds.append(ONE_BY_ONE)
+            people[ONE_BY_ONE] = people["round 1"][:ONE_BY_ONE_COUNT]
+        for person in people["round 1"] + people["cold"]:
+            group.add(person, "member")
+            api.private(person)
+        db_path = Path(tempfile.mkdtemp(dir=workdir)) / f"{kind}.sqlite3"
+        if kind == "dingdan":
+            await _prepare_db(db_path, [p.id for p in people["round 1"]])
+
+        cfg = BotConfig(kind, limited, api.token, api.base_url, api.base_file_url, str(db_path))
+        bot_process = BotProcess(cfg)
+        await bot_process.ready()
+
+        total = sum(len(people[r]) for r in rounds)
+        numbers = tracking_numbers(total)
+        shipped: dict[str, str] = {}
+        expected: dict[int, list[str]] = {}
+        n = 0
+        for name in rounds:
+            batch = []
+            for person in people[name]:
+                oid, tracking = order_id(n), numbers[n]
+                n += 1
+                batch.append((person, oid, tracking))
+                shipped[oid] = tracking
+            target = api.reply_count + len(batch)
+            bot_cpu0, fake_cpu0 = await bot_process.cpu(), _cpu()
+            t0 = time.perf_counter()
+            for person, oid, tracking in batch:
+                text = f"/ship {oid} UPS {tracking}"
+                before = api.reply_count
+                await api.send_text(person, person, text)
+                expected.setdefault(person.id, []).append(
+                    text if kind == "echo" else f"Order {oid} shipped with UPS, tracking number {tracking}."
+                )
+                if name == ONE_BY_ONE:  # this reply first, then the next command
+                    await api.wait_for(lambda before=before: api.reply_count > before, timeout=30, what="a reply")
+            await api.wait_for(lambda target=target: api.reply_count >= target, timeout=150, what=f"{name} replies")
+            seconds = api.last_reply_at - t0
+            fake_cpu = _cpu() - fake_cpu0
+            bot_cpu = await bot_process.cpu() - bot_cpu0
+            result.rounds[name] = RoundResult(len(batch), seconds, bot_cpu, fake_cpu)
+
+        # Every reply is the right one (a refusal is a reply too, and must not count).
+        wrong = [(uid, got, want) for uid, want in expected.items() if (got := api.replies.get(uid, [])) != want]
+        if wrong:
+            raise AssertionError(f"{len(wrong)} people got other replies than expected, e.g. {wrong[0]}")
+        if api.errors:
+            raise AssertionError(f"the fake server refused {len(api.errors)} calls, e.g. {api.errors[0]}")
+        await bot_process.stop()
+        bot_process = None
+        if kind == "dingdan":
+            result.checked = _verify_db(db_path, shipped)
+        else:
+            result.checked = f"{len(shipped)} echoes, each as sent"
+    finally:
+        if bot_process is not None:
+            await bot_process.stop()
+        await api.stop()
+    return result
+
+
+# ----------------------------------------------------------------------------- report
+
+
+def _median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def _print_pairs(title: str, pairs: list[tuple[RunResult, RunResult]]) -> None:
+    """One line per round: medians over the repeats, and the spread of the per-repeat ratio."""
+    many = len(pairs) > 1
+    print(f"\n== {title}" + (f" - median of {len(pairs)} runs, alternating the bots" if many else ""))
+    print(f"{'':10} {'commands':>8} {'echo/s':>8} {'dingdan/s':>9} {'ratio':>6} {'(min-max)' if many else '':>11}"
+          f" | CPU ms per command in: {'echo':>5} {'dingdan':>7} {'fake server (echo/dingdan run)':>31}")  # fmt: skip
+    for name in pairs[0][1].rounds:
+        e = [echo.rounds[name] for echo, _ in pairs]
+        d = [dingdan.rounds[name] for _, dingdan in pairs]
+        e_rate, d_rate = _median([r.rate for r in e]), _median([r.rate for r in d])
+        ratios = [dr.rate / er.rate for er, dr in zip(e, d, strict=True)]
+        spread = f"({min(ratios):.2f}-{max(ratios):.2f})" if many else ""
+        per = lambda rs, what: _median([1000 * getattr(r, what) / r.commands for r in rs])  # noqa: E731
+        print(
+            f"{name:10} {d[0].commands:8d} {e_rate:8.1f} {d_rate:9.1f} {d_rate / e_rate:6.2f} {spread:>11}"
+            f" | {'':23}{per(e, 'bot_cpu'):5.2f} {per(d, 'bot_cpu'):7.2f} "
+            f"{per(e, 'fake_cpu'):18.2f} / {per(d, 'fake_cpu'):.2f}"
+        )
+    echo, dingdan = pairs[-1]
+    print(f"checked: echo: {echo.checked}; dingdan: {dingdan.checked}")
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--members", type=int, default=200, help="people writing in their private chats (200)")
+    parser.add_argument("--cold", type=int, default=25,
+                        help="people dingdan has not checked recently (getChatMember first; 25)")  # fmt: skip
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="runs of the unlimited pair (its sub-second rounds are noisy; 3)")  # fmt: skip
+    parser.add_argument("--only", choices=("limited", "unlimited"), help="run one pair only")
+    args = parser.parse_args()
+    if 2 * args.members + args.cold + ONE_BY_ONE_COUNT > ORDERS_IN_DB or args.members < ONE_BY_ONE_COUNT:
+        parser.error(f"need {ONE_BY_ONE_COUNT} <= members and 2 * members + cold + {ONE_BY_ONE_COUNT} <= {ORDERS_IN_DB}")
+
+    import telegram
+
+    print(f"python-telegram-bot {telegram.__version__}, Python {sys.version.split()[0]}, {os.cpu_count()} CPUs; "
+          f"{args.members} members in private chats + {args.cold} cold; {ORDERS_IN_DB} orders in dingdan's DB")  # fmt: skip
+    workdir = Path(tempfile.mkdtemp(prefix="dingdan-bench-"))
+    started = time.perf_counter()
+    try:
+        if args.only != "unlimited":
+            pair = (await run_bot("echo", True, args.members, args.cold, workdir),
+                    await run_bot("dingdan", True, args.members, args.cold, workdir))  # fmt: skip
+            _print_pairs("WITH AIORateLimiter(max_retries=2) on both bots (both capped at ~30 messages/s)", [pair])
+        if args.only != "limited":
+            pairs = []
+            for i in range(args.repeat):
+                # Alternate which bot goes first, so neither always runs on a warmer machine.
+                order = ("echo", "dingdan") if i % 2 == 0 else ("dingdan", "echo")
+                got = {kind: await run_bot(kind, False, args.members, args.cold, workdir) for kind in order}
+                pairs.append((got["echo"], got["dingdan"]))
+            _print_pairs("WITHOUT a rate limiter on either bot (what the handlers cost)", pairs)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    print(f"\ntarget: dingdan >= 0.70 of the echo bot; total run {time.perf_counter() - started:.0f}s")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
