@@ -50,6 +50,7 @@ import string
 import sys
 import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -263,6 +264,7 @@ class RoundResult:
     seconds: float
     bot_cpu: float
     fake_cpu: float
+    calls: dict[str, int] = field(default_factory=dict)  # Bot API calls in the round, getUpdates aside
 
     @property
     def rate(self) -> float:
@@ -368,6 +370,7 @@ async def run_bot(kind: str, limited: bool, members: int, cold: int, workdir: Pa
                 batch.append((person, oid, tracking))
                 shipped[oid] = tracking
             target = api.reply_count + len(batch)
+            calls0 = len(api.calls)
             bot_cpu0, fake_cpu0 = await bot_process.cpu(), _cpu()
             t0 = time.perf_counter()
             for person, oid, tracking in batch:
@@ -383,7 +386,8 @@ async def run_bot(kind: str, limited: bool, members: int, cold: int, workdir: Pa
             seconds = api.last_reply_at - t0
             fake_cpu = _cpu() - fake_cpu0
             bot_cpu = await bot_process.cpu() - bot_cpu0
-            result.rounds[name] = RoundResult(len(batch), seconds, bot_cpu, fake_cpu)
+            calls = Counter(method for method, _ in api.calls[calls0:] if method != "getUpdates")
+            result.rounds[name] = RoundResult(len(batch), seconds, bot_cpu, fake_cpu, dict(calls))
 
         # Every reply is the right one (a refusal is a reply too, and must not count).
         wrong = [(uid, got, want) for uid, want in expected.items() if (got := api.replies.get(uid, [])) != want]

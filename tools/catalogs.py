@@ -44,8 +44,12 @@ def merged(template: Catalog, locale: str) -> Catalog:
     catalog.obsolete.clear()
     if locale == "en":
         for message in catalog:
-            if message.id and not message.string:
-                message.string = message.id
+            if not message.id:
+                continue
+            if isinstance(message.id, str):
+                message.string = message.string or message.id
+            elif not all(message.string):
+                message.string = tuple(message.id)
     return catalog
 
 
