@@ -23,9 +23,21 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "run":
             settings = Settings.from_env()
+            from telegram.error import InvalidToken, NetworkError
+
             from bot.app import serve
 
-            asyncio.run(serve(settings))
+            try:
+                asyncio.run(serve(settings))
+            except InvalidToken:
+                print("dingdan: Telegram refused the token in DINGDAN_TOKEN; copy it again from @BotFather.",
+                      file=sys.stderr)  # fmt: skip
+                return 2
+            except NetworkError as err:
+                url = settings.api_url.split("/bot")[0]
+                print(f"dingdan: cannot reach the Bot API at {url} ({type(err).__name__}); check the network "
+                      "or DINGDAN_API_URL.", file=sys.stderr)  # fmt: skip
+                return 3
             return 0
         from bot.commandline import import_file
 
