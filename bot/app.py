@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from telegram import Bot, BotCommand, LinkPreviewOptions, Update
 from telegram.constants import ParseMode
+from telegram.error import InvalidToken, NetworkError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, CallbackContext, ContextTypes, Defaults, ExtBot
 
 from bot import i18n
@@ -24,7 +25,7 @@ from bot.i18n import _
 from bot.importing import Importer
 from bot.lifecycle import Lifecycle
 from bot.services import Desk
-from bot.settings import Settings
+from bot.settings import Settings, StartupError
 from bot.storage import Store
 
 log = logging.getLogger("dingdan")
@@ -211,8 +212,16 @@ async def serve(settings: Settings) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         with suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
-    async with running(settings) as application:
-        me = application.bot
-        log.info("dingdan is running as @%s (database %s)", me.username, settings.db_path)
-        await stop.wait()
+    try:
+        async with running(settings) as application:
+            me = application.bot
+            log.info("dingdan is running as @%s (database %s)", me.username, settings.db_path)
+            await stop.wait()
+    except InvalidToken:
+        raise StartupError("Telegram refused the token in DINGDAN_TOKEN; copy it again from @BotFather.") from None
+    except NetworkError as err:
+        url = settings.api_url.split("/bot")[0]
+        raise StartupError(
+            f"cannot reach the Bot API at {url} ({type(err).__name__}); check the network or DINGDAN_API_URL."
+        ) from None
     log.info("dingdan stopped")

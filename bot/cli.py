@@ -8,7 +8,7 @@ import logging
 import sys
 from pathlib import Path
 
-from bot.settings import ConfigError, Settings
+from bot.settings import ConfigError, Settings, StartupError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -23,21 +23,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "run":
             settings = Settings.from_env()
-            from telegram.error import InvalidToken, NetworkError
-
             from bot.app import serve
 
-            try:
-                asyncio.run(serve(settings))
-            except InvalidToken:
-                print("dingdan: Telegram refused the token in DINGDAN_TOKEN; copy it again from @BotFather.",
-                      file=sys.stderr)  # fmt: skip
-                return 2
-            except NetworkError as err:
-                url = settings.api_url.split("/bot")[0]
-                print(f"dingdan: cannot reach the Bot API at {url} ({type(err).__name__}); check the network "
-                      "or DINGDAN_API_URL.", file=sys.stderr)  # fmt: skip
-                return 3
+            asyncio.run(serve(settings))
             return 0
         from bot.commandline import import_file
 
@@ -45,6 +33,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as err:
         print(f"dingdan: {err}", file=sys.stderr)
         return 2
+    except StartupError as err:
+        print(f"dingdan: {err}", file=sys.stderr)
+        return 3
     except KeyboardInterrupt:
         return 130
 

@@ -19,8 +19,7 @@ from bot.storage import Store
 
 
 async def import_file(path: Path, team_id: int | None) -> int:
-    from handlers import render
-    from handlers.files import summary
+    from bot import texts
 
     db = Path(os.environ.get("DINGDAN_DB", "").strip() or "dingdan.sqlite3")
     if not db.exists():
@@ -49,9 +48,9 @@ async def import_file(path: Path, team_id: int | None) -> int:
             result = await importer.import_file(team.team_id, data, filename=path.name,
                                                 actor=Actor.importer(f"{path.name} (command line)"))  # fmt: skip
         except Refusal as refusal:
-            print(html.unescape(render.refusal(refusal)), file=sys.stderr)
+            print(html.unescape(texts.refusal(refusal)), file=sys.stderr)
             return 1
-        print(html.unescape(summary(result, team.timezone)))
+        print(html.unescape(texts.import_summary(result, team.timezone)))
         return 0
     finally:
         await store.close()

@@ -16,6 +16,10 @@ class ConfigError(Exception):
     """The environment does not describe a runnable bot; the message says what to set."""
 
 
+class StartupError(Exception):
+    """The bot could not start talking to Telegram; the message says what to check."""
+
+
 def utc_now() -> datetime:
     return datetime.now(UTC)
 

@@ -5,13 +5,18 @@ All registration happens here, in order; the comments say why the order matters.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from telegram import Update
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, TypeHandler, filters
+if TYPE_CHECKING:
+    from telegram.ext import Application
 
 
 def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    # Imported here so that the package itself stays importable without Telegram
+    # (the command-line import only needs the wording in handlers.render).
+    from telegram import Update
+    from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, TypeHandler, filters
+
     from handlers import aftersale, common, files, fulfilment, keywords, lookup, settings
 
     # Group -1 runs first for every update: who is this, in which chat, which language.

@@ -22,7 +22,7 @@ from bot.app import DeskContext
 from bot.domain import Actor, Refusal
 from bot.i18n import _
 from bot.storage import Team
-from handlers import render
+from bot import texts as render
 
 log = logging.getLogger("dingdan.handlers")
 

@@ -7,14 +7,8 @@ from telegram.constants import FileSizeLimit
 
 from bot.app import DeskContext
 from bot.domain import Actor, Refusal
-from bot.i18n import _, day, ngettext
-from bot.importing import ImportResult
-from handlers import render
+from bot import texts as render
 from handlers.common import actor_of, answer, handles_refusals, team_of
-
-#: Refused rows listed in the reply; the rest are counted.
-SHOWN_ROW_ERRORS = 15
-
 
 @handles_refusals
 async def document(update: Update, context: DeskContext) -> None:
@@ -34,23 +28,4 @@ async def document(update: Update, context: DeskContext) -> None:
         team.team_id, data, filename=doc.file_name or "",
         actor=Actor.importer(doc.file_name or "report", chat_id=actor.chat_id, user_id=actor.id),
     )  # fmt: skip
-    await answer(update, summary(result, team.timezone))
-
-
-def summary(result: ImportResult, zone: str) -> str:
-    lines = [
-        _("{report} read ({encoding}): {new} new, {updated} updated, {unchanged} unchanged.",
-          report=_(render.REPORT_NAMES.get(result.kind, result.kind)), encoding=result.encoding,
-          new=result.new, updated=result.updated, unchanged=result.unchanged),
-    ]  # fmt: skip
-    if result.first_imported_at is not None and not result.new and not result.updated:
-        lines.append(_("This file was already imported on {date}; nothing changed.",
-                       date=day(result.first_imported_at, zone)))  # fmt: skip
-    if result.refused:
-        lines.append(ngettext("{count} row was refused:", "{count} rows were refused:", len(result.refused)))
-        lines += ["• " + render.row_error(e) for e in result.refused[:SHOWN_ROW_ERRORS]]
-        more = len(result.refused) - SHOWN_ROW_ERRORS
-        if more > 0:
-            lines.append(ngettext("…and {count} more row.", "…and {count} more rows.", more))
-        lines.append(_("Correct those rows in the file and send it again; rows already imported will not be doubled."))
-    return "\n".join(lines)
+    await answer(update, render.import_summary(result, team.timezone))

@@ -9,7 +9,7 @@ from bot.carriers import check_tracking, resolve_carrier
 from bot.domain import Goods
 from bot.i18n import _
 from bot.parsing import parse_order_ref, resolve_cancel_reason
-from handlers import render
+from bot import texts as render
 from handlers.common import actor_of, answer, handles_refusals, team_of
 from handlers.outcomes import reply_outcome, usage
 

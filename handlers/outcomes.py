@@ -11,7 +11,7 @@ from bot.domain import Order
 from bot.i18n import N_, _, money
 from bot.services import Ask, Done
 from bot.storage import Team
-from handlers import render
+from bot import texts as render
 from handlers.common import answer
 
 USAGE: dict[str, str] = {

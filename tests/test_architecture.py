@@ -129,18 +129,10 @@ def reaches(start: str, target_root: str) -> list[str] | None:
     return None
 
 
-COMMANDLINE_REACHES_THE_EDGE = pytest.mark.xfail(
-    reason="bot/commandline.py:22-23 imports handlers.render and handlers.files (the Telegram edge: "
-    "handlers/__init__.py and handlers/files.py import telegram, files.py also bot.app), so the "
-    "core's command-line import depends on the edge",
-    strict=True,
-)
-
-
 @pytest.mark.parametrize(
     "path",
     [
-        pytest.param(p, marks=COMMANDLINE_REACHES_THE_EDGE) if p.name == "commandline.py" else p
+        p
         for p in BOT
         if p != COMPOSITION_ROOT and p not in ENTRY_POINTS
     ],

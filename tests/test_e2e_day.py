@@ -228,8 +228,8 @@ async def test_every_refusal_of_the_lifecycle_says_what_to_do(team) -> None:
                  f"Order {pending} is still pending: Amazon has not verified the payment yet. Never ship a pending "
                  "order; wait until it becomes unshipped.")  # fmt: skip
     await expect(f"/refund {MIC} 5", f"Order {MIC} has not been shipped (unshipped): cancel it with /cancel instead of refunding.")
-    await expect(f"/delivered {MIC}", f"Order {MIC} has not been shipped yet (unshipped); do that first.")
-    await expect(f"/received {MIC}", f"Order {MIC} has not been shipped yet (unshipped); do that first.")
+    await expect(f"/delivered {MIC}", f"Order {MIC} has not been shipped yet (unshipped); ship it first.")
+    await expect(f"/received {MIC}", f"Order {MIC} has not been shipped yet (unshipped); ship it first.")
     await expect(f"/correct {MIC} UPS 1Z999AA10123456784",
                  f"Order {MIC} has not been shipped yet, so there is no tracking number to correct. Ship it with /ship.")
     # Cancelling a pending order is the seller's right; then shipping it is refused.
@@ -256,7 +256,7 @@ async def test_every_refusal_of_the_lifecycle_says_what_to_do(team) -> None:
                  "arrived, refund with /refund.")  # fmt: skip
     await t.say(t.alice, f"/return {MIC}", chat=dm)
     await expect(f"/return {MIC}", f"A return is already recorded for order {MIC} (return requested). Last change: "
-                 "return requested by Alice, 11/21/26, 4:00 PM.")  # fmt: skip
+                 "return recorded by Alice, 11/21/26, 4:00 PM.")  # fmt: skip
 
 
 async def test_address_change_before_shipping_offers_a_one_tap_cancel(team) -> None:
@@ -292,7 +292,7 @@ async def test_tracking_correction_needs_a_yes_and_is_an_event(team) -> None:
     yes = t.api.buttons(question)[0][1]
     # Bob cannot answer Alice's question.
     refused = await t.api.click(t.group, t.bob, question, yes, expect=0)
-    assert refused.show_alert and refused.answer == says("zh_Hans", "Only the person who asked can answer this question.")
+    assert refused.show_alert and refused.answer == says("zh_Hans", "Only the person who sent the command can answer this question.")
     # Alice double-taps "Replace": both taps reach the bot before it removes the buttons.
     first = await t.api.press(t.group, t.alice, question, yes)
     second = await t.api.press(t.group, t.alice, question, yes)

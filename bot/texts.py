@@ -1,4 +1,4 @@
-"""How the desk's answers read, in the reader's language.
+"""How the desk's answers read, in the reader's language (in the chat and on the command line).
 
 Refusals arrive as codes with parameters; each code has one whole sentence (with its
 advice) here. States, actions and reasons have display names per language.
@@ -6,12 +6,15 @@ advice) here. States, actions and reasons have display names per language.
 
 from __future__ import annotations
 
+import html
+import string
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from bot.domain import Event, Goods, Money, Order, Refusal
+from bot.importing import ImportResult
 from bot.i18n import N_, Raw, _, day, money, ngettext, when
 
 # Translators: the states of the goods of an Amazon order (DESIGN.md §2).
@@ -41,8 +44,8 @@ ACTION_NAMES: dict[str, str] = {
     "cancel": N_("cancelled"),
     "deliver": N_("marked delivered"),
     "mark_lost": N_("marked lost"),
-    "request_return": N_("return requested"),
-    "receive_return": N_("return received"),
+    "request_return": N_("return recorded"),
+    "receive_return": N_("return arrived"),
     "restock": N_("restocked"),
     "dispose": N_("disposed of"),
     "send_back": N_("sent back"),
@@ -86,7 +89,7 @@ REFUSALS: dict[str, str] = {
     "correct_in_return": N_("Order {order} is being returned ({state}); its outbound tracking number can no longer be changed."),
     "already_cancelled": N_("Order {order} is already cancelled."),
     "cancel_after_shipment": N_("Order {order} has already been shipped and cannot be cancelled. Ask the buyer to refuse the delivery or return it, then refund."),
-    "not_shipped_yet": N_("Order {order} has not been shipped yet ({state}); do that first."),
+    "not_shipped_yet": N_("Order {order} has not been shipped yet ({state}); ship it first."),
     "order_cancelled": N_("Order {order} was cancelled; there is nothing more to do with it."),
     "already_delivered": N_("Order {order} is already marked delivered."),
     "in_return": N_("Order {order} is being returned ({state}); this no longer applies."),
@@ -117,7 +120,7 @@ REFUSALS: dict[str, str] = {
     "unknown_decision": N_("Choose restock, dispose or send back for a returned item (“{text}” is none of them)."),
     # confirmations
     "confirmation_gone": N_("This question has already been answered."),
-    "confirmation_not_yours": N_("Only the person who asked can answer this question."),
+    "confirmation_not_yours": N_("Only the person who sent the command can answer this question."),
     "confirmation_expired": N_("This question has expired; send the command again."),
     # who may use the desk
     "not_a_team": N_("This group is not using dingdan yet. A group administrator can start it by sending /start here."),
@@ -191,8 +194,6 @@ def _display_params(params: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _placeholders(template: str) -> dict[str, str]:
-    import string
-
     return {name: "?" for _lit, name, _spec, _conv in string.Formatter().parse(template) if name}
 
 
@@ -240,8 +241,6 @@ def event_line(event: Event, zone: str) -> str:
 
 def event_details(event: Event) -> str:
     d = event.details
-    import html
-
     if event.trigger in ("ship", "correct_tracking") and d.get("tracking"):
         return html.escape(f"{d.get('carrier_name') or d.get('carrier', '')} {d['tracking']}".strip())
     if event.trigger == "refund" and d.get("amount") is not None:
@@ -253,4 +252,24 @@ def event_details(event: Event) -> str:
     return ""
 
 
-__all__ = ["day", "ngettext"]
+#: Refused rows listed in an import's reply; the rest are counted.
+SHOWN_ROW_ERRORS = 15
+
+
+def import_summary(result: ImportResult, zone: str) -> str:
+    lines = [
+        _("{report} read ({encoding}): {new} new, {updated} updated, {unchanged} unchanged.",
+          report=_(REPORT_NAMES.get(result.kind, result.kind)), encoding=result.encoding,
+          new=result.new, updated=result.updated, unchanged=result.unchanged),
+    ]  # fmt: skip
+    if result.first_imported_at is not None and not result.new and not result.updated:
+        lines.append(_("This file was already imported on {date}; nothing changed.",
+                       date=day(result.first_imported_at, zone)))  # fmt: skip
+    if result.refused:
+        lines.append(ngettext("{count} row was refused:", "{count} rows were refused:", len(result.refused)))
+        lines += ["• " + row_error(e) for e in result.refused[:SHOWN_ROW_ERRORS]]
+        more = len(result.refused) - SHOWN_ROW_ERRORS
+        if more > 0:
+            lines.append(ngettext("…and {count} more row.", "…and {count} more rows.", more))
+        lines.append(_("Correct those rows in the file and send it again; rows already imported will not be doubled."))
+    return "\n".join(lines)
