@@ -1,0 +1,71 @@
+"""``dingdan import FILE`` and ``dingdan run`` from the shell, as an operator would use them."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from scenario import sample
+
+from bot.storage import Store
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def dingdan(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "bot", *args], cwd=ROOT, env={"PATH": os.environ["PATH"], **env},
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+
+
+def test_import_from_the_command_line_is_idempotent(tmp_path: Path) -> None:
+    db = tmp_path / "desk.sqlite3"
+
+    async def make_team() -> None:
+        store = Store(db)
+        await store.open()
+        await store.create_team(-100777, "Store A", "Asia/Shanghai", 1, datetime(2026, 11, 21, tzinfo=UTC))
+        await store.close()
+
+    asyncio.run(make_team())
+    report = tmp_path / "unshipped.txt"
+    report.write_bytes(sample("unshipped-orders-us.txt"))
+    first = dingdan("import", str(report), env={"DINGDAN_DB": str(db)})
+    assert (first.returncode, first.stdout) == (0, "Unshipped Orders report read (utf-8): 4 new, 0 updated, 0 unchanged.\n")
+    again = dingdan("import", str(report), env={"DINGDAN_DB": str(db)})
+    assert again.returncode == 0
+    assert again.stdout.startswith("Unshipped Orders report read (utf-8): 0 new, 0 updated, 4 unchanged.\n")
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT count(*) FROM orders").fetchone()[0] == 4
+        assert conn.execute("SELECT actor_name FROM events LIMIT 1").fetchone()[0] == "unshipped.txt (command line)"
+    junk = tmp_path / "junk.bin"
+    junk.write_bytes(b"PK\x03\x04" + bytes(100))
+    refused = dingdan("import", str(junk), env={"DINGDAN_DB": str(db)})
+    assert refused.returncode == 1
+    assert refused.stderr.startswith("This is not a text report")
+
+
+def test_run_without_a_token_says_what_to_do(tmp_path: Path) -> None:
+    result = dingdan("run", env={"DINGDAN_DB": str(tmp_path / "x.sqlite3")})
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "dingdan: DINGDAN_TOKEN is not set. Create a bot with @BotFather and run: "
+        "export DINGDAN_TOKEN='<the token BotFather gave you>'"
+    )
+    assert not (tmp_path / "x.sqlite3").exists()
+
+
+def test_an_unreachable_bot_api_is_one_line_and_never_shows_the_token(tmp_path: Path) -> None:
+    secret = "4242:NEVER-PRINT-THIS"
+    result = dingdan("run", env={"DINGDAN_TOKEN": secret, "DINGDAN_API_URL": "http://127.0.0.1:9/bot",
+                                 "DINGDAN_DB": str(tmp_path / "x.sqlite3")})  # fmt: skip
+    assert result.returncode == 3
+    assert result.stderr.strip().splitlines()[-1] == (
+        "dingdan: cannot reach the Bot API at http://127.0.0.1:9 (NetworkError); check the network or DINGDAN_API_URL."
+    )
+    assert secret not in result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
