@@ -15,8 +15,9 @@ one). ``--members`` people each write in their private chat with the bot (Telegr
            10 minutes: it asks Telegram (getChatMember on the group) before acting. Since
            d90077d those look-ups bypass PTB's limiter, which would count them against the
            group's 20 messages/minute (measured before: 25 cold members, 1.7 commands/s);
-  one by one  (unlimited pair only) 100 commands, each sent when the previous reply has
-           arrived: the latency of one command with no queueing, as commands/s.
+  one by one  (unlimited pair only; run first) 100 more members, each sending one command
+           when the previous reply has arrived: one command's latency with no queueing,
+           shown as commands/s. For dingdan it is each person's first message.
 
 Each round is timed from the first message sent to the last reply received. The baseline
 is a bare echo bot (a CommandHandler answering with the text it got) built with the same
@@ -36,7 +37,7 @@ exactly one "ship" event.
 
 Printed: commands/s of both bots per round and their ratio (target: dingdan >= 0.7 of the
 echo bot), CPU milliseconds per command in each bot's process and in the fake server, and
-the Bot API calls dingdan made besides getUpdates. Takes ~1.5 minutes on 2 cores.
+the Bot API calls dingdan made besides getUpdates. Takes ~1-1.5 minutes on 2 cores.
 """
 
 from __future__ import annotations
@@ -66,8 +67,8 @@ for _p in (ROOT / "tests", ROOT / "bench", ROOT):  # works without `pip install 
     if str(_p) not in sys.path:
         sys.path.insert(0, str(_p))
 
-from _reports import order_id, report_bytes  # noqa: E402
-from fakebotapi import FakeBotAPI  # noqa: E402
+from _reports import order_id, report_bytes
+from fakebotapi import FakeBotAPI
 
 GROUP_ID = -1001234567890
 ADMIN_ID = 1000
@@ -132,14 +133,20 @@ def _running(cfg: BotConfig) -> Any:
         settings = Settings(token=cfg.token, db_path=Path(cfg.db_path), timezone=TIMEZONE, api_url=cfg.api_url,
                             file_url=cfg.file_url)  # fmt: skip
         return bot.app.running(settings)
-    return _echo_running(cfg)
+    return EchoRunning(cfg)
 
 
 def _echo_application(cfg: BotConfig) -> Any:
     """The baseline: a bare PTB bot with dingdan's builder options, echoing /ship."""
     from telegram import LinkPreviewOptions, Update
     from telegram.constants import ParseMode
-    from telegram.ext import AIORateLimiter, ApplicationBuilder, CommandHandler, ContextTypes, Defaults
+    from telegram.ext import (
+        AIORateLimiter,
+        ApplicationBuilder,
+        CommandHandler,
+        ContextTypes,
+        Defaults,
+    )
 
     builder = (
         ApplicationBuilder()
@@ -162,7 +169,7 @@ def _echo_application(cfg: BotConfig) -> Any:
     return application
 
 
-class _echo_running:  # noqa: N801 - used like bot.app.running
+class EchoRunning:
     """Start and stop the echo bot exactly as ``bot.app.running`` starts dingdan."""
 
     def __init__(self, cfg: BotConfig) -> None:
@@ -349,14 +356,16 @@ async def run_bot(kind: str, limited: bool, members: int, cold: int, workdir: Pa
         people["round 2"] = people["round 1"]
         rounds = list(ROUNDS)
         if not limited:
-            rounds.append(ONE_BY_ONE)
-            people[ONE_BY_ONE] = people["round 1"][:ONE_BY_ONE_COUNT]
-        for person in people["round 1"] + people["cold"]:
+            # First, while the bot's HTTP connection pool is still small (see README).
+            rounds.insert(0, ONE_BY_ONE)
+            people[ONE_BY_ONE] = [api.user(30_000 + i, f"Member {30_000 + i}", language_code="en")
+                                  for i in range(ONE_BY_ONE_COUNT)]  # fmt: skip
+        for person in people["round 1"] + people["cold"] + people.get(ONE_BY_ONE, []):
             group.add(person, "member")
             api.private(person)
         db_path = Path(tempfile.mkdtemp(dir=workdir)) / f"{kind}.sqlite3"
         if kind == "dingdan":
-            await _prepare_db(db_path, [p.id for p in people["round 1"]])
+            await _prepare_db(db_path, [p.id for p in people["round 1"] + people.get(ONE_BY_ONE, [])])
 
         cfg = BotConfig(kind, limited, api.token, api.base_url, api.base_file_url, str(db_path))
         bot_process = BotProcess(cfg)
@@ -420,6 +429,10 @@ def _median(values: list[float]) -> float:
     return statistics.median(values)
 
 
+def _ms_per_command(rounds: list[RoundResult], what: str) -> float:
+    return _median([1000 * getattr(r, what) / r.commands for r in rounds])
+
+
 def _print_pairs(title: str, pairs: list[tuple[RunResult, RunResult]]) -> None:
     """One line per round: medians over the repeats, and the spread of the per-repeat ratio."""
     many = len(pairs) > 1
@@ -432,11 +445,10 @@ def _print_pairs(title: str, pairs: list[tuple[RunResult, RunResult]]) -> None:
         e_rate, d_rate = _median([r.rate for r in e]), _median([r.rate for r in d])
         ratios = [dr.rate / er.rate for er, dr in zip(e, d, strict=True)]
         spread = f"({min(ratios):.2f}-{max(ratios):.2f})" if many else ""
-        per = lambda rs, what: _median([1000 * getattr(r, what) / r.commands for r in rs])  # noqa: E731
         print(
             f"{name:10} {d[0].commands:8d} {e_rate:8.1f} {d_rate:9.1f} {d_rate / e_rate:6.2f} {spread:>11}"
-            f" | {'':23}{per(e, 'bot_cpu'):5.2f} {per(d, 'bot_cpu'):7.2f} "
-            f"{per(e, 'fake_cpu'):18.2f} / {per(d, 'fake_cpu'):.2f}"
+            f" | {'':23}{_ms_per_command(e, 'bot_cpu'):5.2f} {_ms_per_command(d, 'bot_cpu'):7.2f} "
+            f"{_ms_per_command(e, 'fake_cpu'):18.2f} / {_ms_per_command(d, 'fake_cpu'):.2f}"
         )
     echo, dingdan = pairs[-1]
     calls = {name: ", ".join(f"{n} {method}" for method, n in sorted(r.calls.items())) for name, r in dingdan.rounds.items()}
@@ -453,13 +465,14 @@ async def main() -> None:
                         help="runs of the unlimited pair (its sub-second rounds are noisy; 5)")  # fmt: skip
     parser.add_argument("--only", choices=("limited", "unlimited"), help="run one pair only")
     args = parser.parse_args()
-    if 2 * args.members + args.cold + ONE_BY_ONE_COUNT > ORDERS_IN_DB or args.members < ONE_BY_ONE_COUNT:
-        parser.error(f"need {ONE_BY_ONE_COUNT} <= members and 2 * members + cold + {ONE_BY_ONE_COUNT} <= {ORDERS_IN_DB}")
+    if 2 * args.members + args.cold + ONE_BY_ONE_COUNT > ORDERS_IN_DB:
+        parser.error(f"need 2 * members + cold + {ONE_BY_ONE_COUNT} <= {ORDERS_IN_DB}")
 
     import telegram
 
     print(f"python-telegram-bot {telegram.__version__}, Python {sys.version.split()[0]}, {os.cpu_count()} CPUs; "
-          f"{args.members} members in private chats + {args.cold} cold; {ORDERS_IN_DB} orders in dingdan's DB")  # fmt: skip
+          f"{args.members} members in private chats + {args.cold} cold; {ORDERS_IN_DB} orders in dingdan's DB; "
+          f"load average before {os.getloadavg()[0]:.2f}")  # fmt: skip
     workdir = Path(tempfile.mkdtemp(prefix="dingdan-bench-"))
     started = time.perf_counter()
     try:
@@ -477,7 +490,8 @@ async def main() -> None:
             _print_pairs("WITHOUT a rate limiter on either bot (what the handlers cost)", pairs)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    print(f"\ntarget: dingdan >= 0.70 of the echo bot; total run {time.perf_counter() - started:.0f}s")
+    print(f"\ntarget: dingdan >= 0.70 of the echo bot; total run {time.perf_counter() - started:.0f}s; "
+          f"load average at the end {os.getloadavg()[0]:.2f} (this run itself adds ~1)")
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ Diagnostics, printed below the figures (not targets):
   profile       when the ratio is above 3x (or with --profile): cProfile of the import,
                 the functions in bot/ by cumulative time.
 
-Takes ~1.5 minutes on 2 cores. Everything is written under a temporary directory that is
+Takes ~1.5-2 minutes on 2 cores. Everything is written under a temporary directory that is
 removed at the end.
 """
 
@@ -56,7 +56,7 @@ for _p in (ROOT / "bench", ROOT):  # works without `pip install -e .` too
     if str(_p) not in sys.path:
         sys.path.insert(0, str(_p))
 
-from _reports import HEADER, write_report  # noqa: E402
+from _reports import HEADER, write_report
 
 TEAM_ID = -1001234567890
 MB = 1024 * 1024
@@ -273,7 +273,7 @@ def main() -> None:
         t0 = time.perf_counter()
         rows, size = write_report(report, args.orders)
         print(f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs. Report: {args.orders:,} orders, {rows:,} rows, "
-              f"{size / MB:.1f} MB (generated in {time.perf_counter() - t0:.1f}s)")  # fmt: skip
+              f"{size / MB:.1f} MB (generated in {time.perf_counter() - t0:.1f}s); load average {os.getloadavg()[0]:.2f}")  # fmt: skip
 
         base: list[dict[str, Any]] = []
         ding: list[dict[str, Any]] = []
@@ -287,9 +287,9 @@ def main() -> None:
         b = min(base, key=lambda r: r["seconds"])
         d = min(ding, key=lambda r: r["seconds"])
         ratio = d["seconds"] / b["seconds"]
-        print("\n== Import into a fresh database (best of %d; all: sqlite3 %s, dingdan %s)" % (
-            args.repeat, ", ".join(f"{r['seconds']:.2f}s" for r in base),
-            ", ".join(f"{r['seconds']:.2f}s" for r in ding)))  # fmt: skip
+        all_base = ", ".join(f"{r['seconds']:.2f}s" for r in base)
+        all_ding = ", ".join(f"{r['seconds']:.2f}s" for r in ding)
+        print(f"\n== Import into a fresh database (best of {args.repeat}; all: sqlite3 {all_base}, dingdan {all_ding})")
         print(f"sqlite3 csv + executemany, one table:   {b['seconds']:7.2f} s   {b['rows']:,} rows   "
               f"{b['rows'] / b['seconds']:9,.0f} rows/s")  # fmt: skip
         print(f"dingdan Importer.import_file:           {d['seconds']:7.2f} s   {d['first']['rows']:,} rows   "
@@ -334,7 +334,8 @@ def main() -> None:
             print("\n".join(line for line in prof["text"].splitlines() if line.strip()))
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    print(f"\ntotal run {time.perf_counter() - started:.0f}s")
+    print(f"\ntotal run {time.perf_counter() - started:.0f}s; load average at the end {os.getloadavg()[0]:.2f} "
+          "(this run itself adds ~1)")
 
 
 if __name__ == "__main__":
