@@ -20,7 +20,9 @@ from telegram.error import InvalidToken, NetworkError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, CallbackContext, ContextTypes, Defaults, ExtBot
 
 from bot import i18n
+from bot import texts
 from bot.access import Access
+from bot.alerts import Alerts
 from bot.i18n import _
 from bot.importing import Importer
 from bot.lifecycle import Lifecycle
@@ -38,6 +40,7 @@ class Services:
     desk: Desk
     importer: Importer
     access: Access
+    alerts: Alerts
     #: (user, name, username, language, chat, kind, title) already written: skip the write.
     seen: set[tuple[object, ...]] = field(default_factory=set)
 
@@ -131,8 +134,23 @@ async def _post_init(application: Application) -> None:  # type: ignore[type-arg
         desk=Desk(store, lifecycle, settings.clock),
         importer=Importer(store, lifecycle, settings.clock),
         access=Access(store, status_of, settings.clock),
+        alerts=Alerts(store, settings.clock, texts.alert_messages, texts.digest_message),
     )
     await set_command_menus(application)
+    schedule_alerts(application)
+
+
+def schedule_alerts(application: Application) -> None:  # type: ignore[type-arg]
+    """One repeating job finds what is due in the database: PTB's jobs are not persisted, and
+    APScheduler would silently skip a run that starts late, so nothing is scheduled per order."""
+    from handlers.alerts import tick
+
+    settings: Settings = application.bot_data["settings"]
+    assert application.job_queue is not None, "python-telegram-bot[job-queue] is required"
+    application.job_queue.run_repeating(
+        tick, interval=settings.alert_interval, first=min(1.0, settings.alert_interval), name="alerts",
+        job_kwargs={"misfire_grace_time": None, "coalesce": True, "max_instances": 1},
+    )  # fmt: skip
 
 
 async def _post_shutdown(application: Application) -> None:  # type: ignore[type-arg]
@@ -159,6 +177,7 @@ def command_menu() -> list[BotCommand]:
         BotCommand("order", _("Show an order")),
         BotCommand("orders", _("List orders, the most urgent first")),
         BotCommand("history", _("Everything that happened to an order")),
+        BotCommand("alerts", _("Alert settings of this team (administrators)")),
         BotCommand("lang", _("Choose your language")),
         BotCommand("help", _("How to use dingdan")),
         BotCommand("start", _("Start dingdan in this group")),

@@ -35,6 +35,8 @@ class Settings:
     clock: Callable[[], datetime] = field(default=utc_now, repr=False, compare=False)
     # Telegram's flood limits; tests may not change these (they drive the real limiter).
     poll_timeout: float = 10.0
+    #: How often the alert check and the outbox sender run (seconds of real time).
+    alert_interval: float = 30.0
 
     @property
     def base_file_url(self) -> str:

@@ -146,6 +146,43 @@ class Team:
     team_id: int
     title: str
     timezone: str
+    lead_hours: str = "24,4"
+    digest_at: str = "09:00"
+    quiet_from: str = "23:00"
+    quiet_until: str = "08:00"
+    pending_days: int = 3
+    kinds_off: str = ""
+    unreachable_since: str | None = None
+    started_by: int | None = None
+
+
+_TEAM_COLUMNS = (
+    "team_id, title, timezone, lead_hours, digest_at, quiet_from, quiet_until, pending_days, kinds_off, "
+    "unreachable_since, started_by"
+)
+#: Team settings a group administrator may change with /alerts.
+TEAM_SETTINGS = frozenset({"timezone", "lead_hours", "digest_at", "quiet_from", "quiet_until", "pending_days",
+                           "kinds_off"})  # fmt: skip
+
+
+@dataclass(frozen=True)
+class DueRow:
+    """An order as the alert check sees it: only what deadlines need."""
+
+    order_id: str
+    goods: str
+    ship_by: datetime | None
+    purchased_at: datetime | None
+    deliver_by: datetime | None
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    outbox_id: int
+    team_id: int
+    chat_id: int
+    payload: dict[str, Any]
+    attempts: int
 
 
 @dataclass(frozen=True)
@@ -267,12 +304,28 @@ class Store:
         return not existed
 
     async def team(self, team_id: int) -> Team | None:
-        row = await self._fetchone("SELECT team_id, title, timezone FROM teams WHERE team_id = ?", (team_id,))
+        row = await self._fetchone(f"SELECT {_TEAM_COLUMNS} FROM teams WHERE team_id = ?", (team_id,))
         return Team(*row) if row else None
 
     async def teams(self) -> list[Team]:
-        rows = await self._fetchall("SELECT team_id, title, timezone FROM teams ORDER BY started_at")
+        rows = await self._fetchall(f"SELECT {_TEAM_COLUMNS} FROM teams ORDER BY started_at")
         return [Team(*r) for r in rows]
+
+    async def update_team(self, team_id: int, **settings: Any) -> None:
+        unknown = set(settings) - TEAM_SETTINGS
+        assert not unknown, unknown
+        sets = ", ".join(f"{k} = ?" for k in settings)
+        async with self.transaction() as tx:
+            await tx.execute(f"UPDATE teams SET {sets} WHERE team_id = ?", (*settings.values(), team_id))
+
+    async def team_language(self, team_id: int) -> tuple[str | None, str | None, str | None]:
+        """(the group's language, the starter's chosen language, the starter's Telegram language)."""
+        row = await self._fetchone(
+            "SELECT c.language, u.language, u.telegram_language FROM teams t LEFT JOIN chats c ON c.chat_id = t.team_id "
+            "LEFT JOIN users u ON u.user_id = t.started_by WHERE t.team_id = ?",
+            (team_id,),
+        )
+        return (row[0], row[1], row[2]) if row else (None, None, None)
 
     async def forget_team(self, team_id: int) -> None:
         async with self.transaction() as tx:
@@ -569,6 +622,175 @@ def _confirmation_from_row(row: Sequence[Any]) -> Confirmation:
     return Confirmation(
         token, team_id, user_id, chat_id, order_id, action, json.loads(details), datetime.fromisoformat(expires_at)
     )
+
+
+class AlertStore:
+    """The queries and writes of the alerts, on the same connections as the ``Store``."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def due_rows(self, team_id: int, now: datetime, *, ship_horizon: datetime, confirm_before: datetime,
+                       pending_before: datetime) -> list[DueRow]:  # fmt: skip
+        """Orders that may have an alert due, each part answered by an index on (team, state, time).
+
+        The cost follows the orders near a deadline, never the size of the history.
+        """
+        sql = (
+            "SELECT order_id, goods, ship_by, purchased_at, deliver_by FROM orders WHERE team_id = :t "
+            "AND goods IN ('unshipped', 'partially_shipped') AND ship_by <= :ship_horizon "
+            "UNION SELECT order_id, goods, ship_by, purchased_at, deliver_by FROM orders WHERE team_id = :t "
+            "AND goods IN ('pending', 'unshipped', 'partially_shipped') AND purchased_at <= :confirm_before "
+            "UNION SELECT order_id, goods, ship_by, purchased_at, deliver_by FROM orders WHERE team_id = :t "
+            "AND goods = 'pending' AND purchased_at <= :pending_before "
+            "UNION SELECT order_id, goods, ship_by, purchased_at, deliver_by FROM orders WHERE team_id = :t "
+            "AND goods = 'return_received' "
+            "UNION SELECT order_id, goods, ship_by, purchased_at, deliver_by FROM orders WHERE team_id = :t "
+            "AND goods = 'shipped' AND deliver_by < :now"
+        )
+        rows = await self.store._fetchall(sql, {
+            "t": team_id, "now": iso(now), "ship_horizon": iso(ship_horizon), "confirm_before": iso(confirm_before),
+            "pending_before": iso(pending_before),
+        })  # fmt: skip
+        snoozed = {
+            r[0] for r in await self.store._fetchall(
+                "SELECT order_id FROM snoozes WHERE team_id = ? AND until > ?", (team_id, iso(now))
+            )
+        }  # fmt: skip
+        return [
+            DueRow(oid, goods, from_iso(ship_by), from_iso(purchased), from_iso(deliver))
+            for oid, goods, ship_by, purchased, deliver in rows
+            if oid not in snoozed
+        ]
+
+    async def already(self, team_id: int, order_ids: Sequence[str]) -> set[tuple[str, str, str]]:
+        """The (order, kind, due key) alerts already decided for these orders."""
+        done: set[tuple[str, str, str]] = set()
+        ids = list(order_ids)
+        for start in range(0, len(ids), _CHUNK):
+            chunk = ids[start : start + _CHUNK]
+            rows = await self.store._fetchall(
+                f"SELECT order_id, kind, due_key FROM alerts WHERE team_id = ? AND order_id IN "
+                f"({', '.join('?' * len(chunk))})",
+                [team_id, *chunk],
+            )
+            done.update((r[0], r[1], r[2]) for r in rows)
+        return done
+
+    async def record(self, team_id: int, chat_id: int, decided: Sequence[tuple[str, str, str]],
+                     messages: Sequence[dict[str, Any]], now: datetime) -> int:  # fmt: skip
+        """Decide alerts and queue their messages in one transaction: they happen once, or not yet.
+
+        Returns how many messages were queued. A key decided meanwhile by another check is skipped.
+        """
+        async with self.store.transaction() as tx:
+            fresh = 0
+            for order_id, kind, key in decided:
+                cur = await tx.execute(
+                    "INSERT OR IGNORE INTO alerts (team_id, order_id, kind, due_key, created_at) VALUES (?, ?, ?, ?, ?)",
+                    (team_id, order_id, kind, key, iso(now)),
+                )
+                fresh += cur.rowcount
+            if decided and not fresh:
+                raise Conflict  # all of it was decided by someone else: queue nothing
+            await tx.executemany(
+                "INSERT INTO outbox (team_id, chat_id, payload, created_at, not_before) VALUES (?, ?, ?, ?, ?)",
+                [(team_id, chat_id, dumps(m), iso(now), iso(now)) for m in messages],
+            )
+        return len(messages)
+
+    async def snooze(self, team_id: int, order_id: str, until: datetime, by: int, kinds: Iterable[str]) -> None:
+        kinds = list(kinds)
+        async with self.store.transaction() as tx:
+            await tx.execute(
+                "INSERT INTO snoozes (team_id, order_id, until, by_user) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (team_id, order_id) DO UPDATE SET until = excluded.until, by_user = excluded.by_user",
+                (team_id, order_id, iso(until), by),
+            )
+            # Forget that these alerts were sent, so they come again when the snooze ends.
+            await tx.execute(
+                f"DELETE FROM alerts WHERE team_id = ? AND order_id = ? AND kind IN ({', '.join('?' * len(kinds))})",
+                (team_id, order_id, *kinds),
+            )
+
+    # --- the outbox -------------------------------------------------------------------
+
+    async def due_messages(self, now: datetime, limit: int = 100) -> list[OutboxRow]:
+        rows = await self.store._fetchall(
+            "SELECT outbox_id, team_id, chat_id, payload, attempts FROM outbox WHERE status = 'pending' "
+            "AND not_before <= ? ORDER BY outbox_id LIMIT ?",
+            (iso(now), limit),
+        )
+        return [OutboxRow(r[0], r[1], r[2], json.loads(r[3]), r[4]) for r in rows]
+
+    async def sent(self, outbox_id: int, message_id: int, now: datetime) -> None:
+        async with self.store.transaction() as tx:
+            await tx.execute(
+                "UPDATE outbox SET status = 'sent', sent_at = ?, message_id = ?, attempts = attempts + 1 "
+                "WHERE outbox_id = ?",
+                (iso(now), message_id, outbox_id),
+            )
+
+    async def retry(self, outbox_id: int, not_before: datetime, error: str) -> None:
+        async with self.store.transaction() as tx:
+            await tx.execute(
+                "UPDATE outbox SET not_before = ?, last_error = ?, attempts = attempts + 1 WHERE outbox_id = ?",
+                (iso(not_before), error, outbox_id),
+            )
+
+    async def unreachable(self, team_id: int, now: datetime, error: str) -> None:
+        """The bot was removed from the group or blocked: hold its messages, keep serving the others."""
+        async with self.store.transaction() as tx:
+            await tx.execute("UPDATE teams SET unreachable_since = ? WHERE team_id = ?", (iso(now), team_id))
+            await tx.execute(
+                "UPDATE outbox SET status = 'held', last_error = ? WHERE team_id = ? AND status = 'pending'",
+                (error, team_id),
+            )
+
+    async def reachable(self, team_id: int, now: datetime) -> None:
+        """The bot is back in the group: what was held is sent."""
+        async with self.store.transaction() as tx:
+            await tx.execute("UPDATE teams SET unreachable_since = NULL WHERE team_id = ?", (team_id,))
+            await tx.execute(
+                "UPDATE outbox SET status = 'pending', not_before = ? WHERE team_id = ? AND status = 'held'",
+                (iso(now), team_id),
+            )
+
+    # --- the digest ---------------------------------------------------------------------
+
+    async def digest_figures(self, team_id: int, *, day_start: datetime, day_end: datetime,
+                             yesterday_start: datetime, month_start: datetime) -> dict[str, Any]:  # fmt: skip
+        q = self.store._fetchall
+        by_state = dict(await q("SELECT goods, count(*) FROM orders WHERE team_id = ? GROUP BY goods", (team_id,)))
+        ship_today = [r[0] for r in await q(
+            "SELECT order_id FROM orders WHERE team_id = ? AND goods IN ('unshipped', 'partially_shipped') "
+            "AND ship_by < ? ORDER BY ship_by", (team_id, iso(day_end)))]  # fmt: skip
+        work = await q(
+            "SELECT actor_name, action, count(*) FROM events WHERE team_id = ? AND actor_kind = 'user' AND at >= ? "
+            "AND at < ? GROUP BY actor_name, action ORDER BY actor_name, action",
+            (team_id, iso(yesterday_start), iso(day_start)),
+        )
+        shipped = await q(
+            "SELECT count(*), coalesce(sum(e.at > o.ship_by), 0) FROM events e JOIN orders o "
+            "ON o.team_id = e.team_id AND o.order_id = e.order_id WHERE e.team_id = ? "
+            "AND e.action IN ('ship', 'amazon_shipped') AND e.at >= ? AND e.at < ?",
+            (team_id, iso(month_start), iso(day_start)),
+        )
+        cancelled = await q(
+            "SELECT count(*) FROM events WHERE team_id = ? AND action = 'cancel' AND at >= ? AND at < ? "
+            "AND json_extract(details, '$.reason') IS NOT 'BuyerCanceled'",
+            (team_id, iso(month_start), iso(day_start)),
+        )
+        orders = await q(
+            "SELECT count(*) FROM orders WHERE team_id = ? AND purchased_at >= ? AND purchased_at < ?",
+            (team_id, iso(month_start), iso(day_start)),
+        )
+        return {
+            "by_state": by_state, "ship_today": ship_today,
+            "work": [(name, action, n) for name, action, n in work],
+            "shipped": shipped[0][0], "shipped_late": shipped[0][1],
+            "seller_cancelled": cancelled[0][0], "orders": orders[0][0],
+        }  # fmt: skip
 
 
 class Conflict(Exception):

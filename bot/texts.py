@@ -13,9 +13,12 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from babel.dates import format_date
+from babel.numbers import format_percent
+
 from bot.domain import Event, Goods, Money, Order, Refusal
 from bot.importing import ImportResult
-from bot.i18n import N_, Raw, _, day, money, ngettext, when
+from bot.i18n import N_, Raw, _, cldr, day, duration, money, ngettext, when
 
 # Translators: the states of the goods of an Amazon order (DESIGN.md §2).
 STATE_NAMES: dict[str, str] = {
@@ -126,6 +129,7 @@ REFUSALS: dict[str, str] = {
     "not_a_team": N_("This group is not using dingdan yet. A group administrator can start it by sending /start here."),
     "not_a_member": N_("I only work for members of a team group that uses dingdan. Ask your team to add you to their group, then try again."),
     "not_admin": N_("Only an administrator of this group can do that."),
+    "bad_alert_setting": N_("I don't understand “{text}”. Examples: /alerts lead 24 4 · /alerts digest 09:00 · /alerts digest off · /alerts quiet 23:00 08:00 · /alerts quiet off · /alerts tz Asia/Shanghai · /alerts pending 3"),
     # files
     "file_empty": N_("The file is empty. Download the report from Seller Central again and send it here."),
     "file_binary": N_("This is not a text report (it looks like a spreadsheet, archive or picture). Download the report from Seller Central as a tab-separated text file and send that."),
@@ -273,3 +277,151 @@ def import_summary(result: ImportResult, zone: str) -> str:
             lines.append(ngettext("…and {count} more row.", "…and {count} more rows.", more))
         lines.append(_("Correct those rows in the file and send it again; rows already imported will not be doubled."))
     return "\n".join(lines)
+
+
+# --- alerts ------------------------------------------------------------------------------
+
+# Translators: names of the alert kinds, as shown in /alerts.
+ALERT_KIND_NAMES: dict[str, str] = {
+    "ship_soon": N_("ship-by soon"),
+    "ship_late": N_("late shipments"),
+    "confirm_soon": N_("Amazon's 30-day deadline"),
+    "pending_long": N_("pending too long"),
+    "return_waiting": N_("returns waiting for a decision"),
+    "delivery_late": N_("late deliveries"),
+    "digest": N_("daily digest"),
+}
+
+
+def _tail(order_id: str) -> str:
+    return order_id[-7:]
+
+
+def alert_messages(team: Any, kind: str, due: list[Any], now: datetime, per_message: int = 8) -> list[dict[str, Any]]:
+    """One alert kind for a team as messages of at most ``per_message`` orders, with buttons."""
+    zone = team.timezone
+    messages = []
+    for start in range(0, len(due), per_message):
+        page = due[start : start + per_message]
+        lines = [_alert_head(kind, len(due))]
+        buttons: list[list[list[str]]] = []
+        for item in page:
+            lines.append("• " + _alert_line(kind, item, zone, now))
+            buttons.append(_alert_buttons(kind, item.order_id))
+        if len(due) > per_message:
+            lines.append(_("(part {part} of {parts})", part=start // per_message + 1,
+                           parts=(len(due) + per_message - 1) // per_message))  # fmt: skip
+        lines.append(_alert_advice(kind))
+        messages.append({"text": "\n".join(lines), "buttons": [b for b in buttons if b]})
+    return messages
+
+
+def _alert_head(kind: str, n: int) -> str:
+    match kind:
+        case "ship_soon":
+            return ngettext("⏰ {count} order must ship soon:", "⏰ {count} orders must ship soon:", n)
+        case "ship_late":
+            return ngettext("🚨 {count} order is past its ship-by time:", "🚨 {count} orders are past their ship-by time:", n)
+        case "confirm_soon":
+            return ngettext("📅 {count} order is still unconfirmed; Amazon cancels it on its 30th day:",
+                            "📅 {count} orders are still unconfirmed; Amazon cancels them on their 30th day:", n)
+        case "confirm_last":
+            return ngettext("🚨 Last day: Amazon cancels {count} unconfirmed order within 24 hours:",
+                            "🚨 Last day: Amazon cancels {count} unconfirmed orders within 24 hours:", n)
+        case "pending_long":
+            return ngettext("ℹ️ {count} order has been pending for a long time:",
+                            "ℹ️ {count} orders have been pending for a long time:", n)
+        case "return_waiting":
+            return ngettext("📦 {count} returned item is waiting for a decision:",
+                            "📦 {count} returned items are waiting for a decision:", n)
+        case "delivery_late":
+            return ngettext("🚚 {count} shipped order is past its latest delivery date:",
+                            "🚚 {count} shipped orders are past their latest delivery date:", n)
+    return kind
+
+
+def _alert_line(kind: str, item: Any, zone: str, now: datetime) -> str:
+    order, deadline = item.order_id, item.deadline
+    if kind == "ship_soon":
+        return _("<code>{order}</code> · ship by {when} (in {left})", order=order, when=when(deadline, zone),
+                 left=duration(deadline - now, direction=False))  # fmt: skip
+    if kind == "ship_late":
+        return _("<code>{order}</code> · ship-by was {when} ({late} ago)", order=order, when=when(deadline, zone),
+                 late=duration(now - deadline, direction=False))  # fmt: skip
+    if kind in ("confirm_soon", "confirm_last"):
+        return _("<code>{order}</code> · Amazon cancels it on {when}", order=order, when=when(deadline, zone))
+    if kind == "pending_long":
+        return _("<code>{order}</code> · ordered {when}", order=order, when=when(deadline, zone))
+    if kind == "delivery_late":
+        return _("<code>{order}</code> · should have arrived by {when}", order=order, when=when(deadline, zone))
+    return _("<code>{order}</code>", order=order)
+
+
+def _alert_advice(kind: str) -> str:
+    match kind:
+        case "ship_soon":
+            return _("Ship them with /ship before the time; a late shipment counts against the account.")
+        case "ship_late":
+            return _("Ship them now, or cancel what you cannot ship; late shipments raise the late shipment rate.")
+        case "confirm_soon" | "confirm_last":
+            return _("Confirm the shipment with /ship, or cancel the order, before Amazon cancels it.")
+        case "pending_long":
+            return _("Nothing to do yet: Amazon is still verifying the payment. Never ship a pending order.")
+        case "return_waiting":
+            return _("Decide for each: restock, dispose or send back. I will remind you once a day.")
+        case "delivery_late":
+            return _("Contact the carrier. If the parcel is lost, mark it lost and refund the buyer.")
+    return ""
+
+
+def _alert_buttons(kind: str, order_id: str) -> list[list[str]]:
+    tail = _tail(order_id)
+    snooze = [_("💤 4 h {tail}", tail=tail), f"sz:{order_id}"]
+    match kind:
+        case "ship_soon" | "ship_late" | "confirm_soon" | "confirm_last":
+            return [[_("🚚 Ship {tail}", tail=tail), f"sp:{order_id}"], snooze]
+        case "return_waiting":
+            return [[_("Decide {tail}", tail=tail), f"rw:{order_id}"], snooze]
+        case "delivery_late":
+            return [[_("Mark {tail} lost", tail=tail), f"ml:{order_id}"], snooze]
+        case "pending_long":
+            return [snooze]
+    return []
+
+
+def digest_message(team: Any, local_day: Any, figures: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """The daily digest: the state of the desk, today's work, yesterday's, and the account's health."""
+    lines = [_("<b>Daily digest for {team}, {day}</b>", team=team.title or str(team.team_id),
+               day=format_date(local_day, "medium", locale=cldr()))]  # fmt: skip
+    by_state = figures["by_state"]
+    if by_state:
+        counts = ", ".join(f"{state_name(s)} {n}" for s, n in sorted(by_state.items(), key=lambda kv: list(Goods).index(Goods(kv[0]))))
+        lines.append(_("Orders: {counts}", counts=counts))
+    ship_today = figures["ship_today"]
+    lines.append(ngettext("Must ship today: {count} order.", "Must ship today: {count} orders.", len(ship_today)))
+    lines += [f"• <code>{html.escape(o)}</code>" for o in ship_today[:10]]
+    if len(ship_today) > 10:
+        lines.append(ngettext("…and {count} more.", "…and {count} more.", len(ship_today) - 10))
+    waiting = by_state.get("return_received", 0)
+    lines.append(ngettext("Returns waiting for a decision: {count}.", "Returns waiting for a decision: {count}.", waiting))
+    if figures["work"]:
+        lines.append(_("Yesterday's work:"))
+        people: dict[str, list[str]] = {}
+        for name, action, n in figures["work"]:
+            people.setdefault(name, []).append(f"{action_name(action)} {n}")
+        lines += [_("• {who}: {what}", who=name, what=", ".join(parts)) for name, parts in people.items()]
+    else:
+        lines.append(_("Yesterday's work: nothing recorded."))
+    lines.append(_rate(N_("Late shipment rate, last 30 days: {rate} ({part} of {whole}); Amazon's target is under {target}."),
+                       figures["shipped_late"], figures["shipped"], 0.04))  # fmt: skip
+    lines.append(_rate(N_("Cancellation rate, last 30 days: {rate} ({part} of {whole}); Amazon's target is under {target}."),
+                       figures["seller_cancelled"], figures["orders"], 0.025))  # fmt: skip
+    return {"text": "\n".join(lines), "buttons": []}
+
+
+def _rate(template: str, part: int, whole: int, target: float) -> str:
+    """A rate beside Amazon's target, marked when it is over."""
+    ratio = part / whole if whole else 0.0
+    mark = "✅" if ratio < target else "⚠️"
+    return mark + " " + _(template, rate=format_percent(ratio, "#,##0.0%", locale=cldr()), part=part, whole=whole,
+                          target=format_percent(target, "#,##0.0%", locale=cldr()))  # fmt: skip

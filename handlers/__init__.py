@@ -15,9 +15,16 @@ def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
     # Imported here so that the package itself stays importable without Telegram
     # (the command-line import only needs the wording in handlers.render).
     from telegram import Update
-    from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, TypeHandler, filters
+    from telegram.ext import (
+        CallbackQueryHandler,
+        ChatMemberHandler,
+        CommandHandler,
+        MessageHandler,
+        TypeHandler,
+        filters,
+    )
 
-    from handlers import aftersale, common, files, fulfilment, keywords, lookup, settings
+    from handlers import aftersale, alerts, common, files, fulfilment, keywords, lookup, settings
 
     # Group -1 runs first for every update: who is this, in which chat, which language.
     application.add_handler(TypeHandler(Update, common.remember), group=-1)
@@ -39,6 +46,7 @@ def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
         "order": lookup.show_order,
         "orders": lookup.list_orders,
         "history": lookup.history,
+        "alerts": alerts.alerts_command,
     }
     for name, callback in commands.items():
         application.add_handler(CommandHandler(name, callback))
@@ -51,6 +59,11 @@ def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
         "ac": fulfilment.address_cancel_button,  # ac:<order>: cancel, address undeliverable
         "ol": lookup.page_button,  # ol:<list>:<page>
         "lg": settings.lang_button,  # lg:<me|chat>:<locale>
+        "sp": alerts.ship_prompt,  # sp:<order>: how to ship it (under ship-by alerts)
+        "sz": alerts.snooze,  # sz:<order>: remind again in 4 hours
+        "rw": alerts.return_decision_prompt,  # rw:<order>: the decision buttons of a return
+        "ml": alerts.mark_lost,  # ml:<order>: a late delivery is lost
+        "al": alerts.settings_button,  # al:<what>:<value>: /alerts settings
     }
     for prefix, callback in buttons.items():
         application.add_handler(CallbackQueryHandler(callback, pattern=f"^{prefix}:"))
@@ -59,5 +72,8 @@ def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
     # bot to see group messages: privacy mode off, or the bot an administrator).
     application.add_handler(MessageHandler(filters.Document.ALL, files.document))
     application.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, keywords.keyword))
+
+    # The bot removed from (or added back to) a team's group: hold or release its alerts.
+    application.add_handler(ChatMemberHandler(alerts.membership, ChatMemberHandler.MY_CHAT_MEMBER))
 
     application.add_error_handler(common.on_error)  # type: ignore[arg-type]

@@ -121,21 +121,22 @@ def handles_refusals(func: Callback) -> Callback:
     return wrapper
 
 
+def plain(text: str) -> str:
+    """Text for places without HTML (button pop-ups): tags dropped, entities unescaped."""
+    return html.unescape(re.sub(r"<[^>]+>", "", text))
+
+
 async def _answer_callback(update: Update, text: str) -> None:
     query = update.callback_query
     assert query is not None
-    plain = html.unescape(_strip_tags(text))
+    shown = plain(text)
     try:
         # A short refusal fits the pop-up; a long one also goes into the chat.
-        await query.answer(plain[:200], show_alert=True)
+        await query.answer(shown[:200], show_alert=True)
     except TelegramError:
         pass
-    if len(plain) > 200:
+    if len(shown) > 200:
         await answer(update, text)
-
-
-def _strip_tags(text: str) -> str:
-    return re.sub(r"<[^>]+>", "", text)
 
 
 async def on_error(update: object, context: DeskContext) -> None:

@@ -10,7 +10,7 @@ from telegram import Update
 
 from bot.app import DeskContext
 from bot.parsing import match_keyword
-from handlers import aftersale, fulfilment, lookup, settings
+from handlers import aftersale, alerts, fulfilment, lookup, settings
 from handlers.common import Callback
 
 BY_COMMAND: dict[str, Callback] = {
@@ -28,6 +28,7 @@ BY_COMMAND: dict[str, Callback] = {
     "history": lookup.history,
     "help": settings.show_help,
     "lang": settings.lang,
+    "alerts": alerts.alerts_command,
 }
 
 

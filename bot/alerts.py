@@ -1,0 +1,277 @@
+"""Push alerts: what is due for a team, decided once, queued in the outbox.
+
+The rules (DESIGN.md §2, issue 3):
+
+- ship-by soon: unshipped orders whose ship-by time is within the team's lead times
+  (default 24 h and 4 h before); overdue once it has passed (a late shipment);
+- Amazon's 30-day confirmation deadline: 7 days before it, and on its last day;
+- pending too long (informational, default 3 days);
+- a return arrived and waits for a decision: once a day until decided;
+- a late delivery: shipped, past the latest delivery date, not delivered;
+- the daily digest at the team's local time.
+
+An alert is identified by (order, kind, deadline key) and recorded in the database in
+the same transaction as its message goes into the outbox: it happens once, a restart
+neither repeats nor skips it, and what fell due while the bot was down is sent when it
+is back. During quiet hours nothing is sent; what falls due then waits until they end,
+except a ship-by warning that would fall inside them, which is sent just before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from bot import i18n
+from bot.storage import AlertStore, Conflict, DueRow, Store, Team
+
+SHIP_SOON = "ship_soon"
+SHIP_LATE = "ship_late"
+CONFIRM_SOON = "confirm_soon"
+CONFIRM_LAST = "confirm_last"
+PENDING_LONG = "pending_long"
+RETURN_WAITING = "return_waiting"
+DELIVERY_LATE = "delivery_late"
+DIGEST = "digest"
+#: Every kind a team can turn off, in the order the settings show them.
+KINDS = (SHIP_SOON, SHIP_LATE, CONFIRM_SOON, PENDING_LONG, RETURN_WAITING, DELIVERY_LATE, DIGEST)
+#: Amazon cancels an order whose shipment is not confirmed within 30 days of the order date.
+CONFIRM_WITHIN = timedelta(days=30)
+CONFIRM_WARN = timedelta(days=7)
+SNOOZE = timedelta(hours=4)
+#: A ship-by warning that would fall in the quiet hours is sent this long before they begin.
+BEFORE_QUIET = timedelta(minutes=30)
+#: Orders listed in one alert message (each with its buttons); more go in further messages.
+PER_MESSAGE = 8
+
+
+@dataclass(frozen=True)
+class TeamRules:
+    """A team's alert settings, read from its row."""
+
+    zone: ZoneInfo
+    leads: tuple[timedelta, ...]  # longest first
+    digest_at: time | None
+    quiet: tuple[time, time] | None
+    pending_after: timedelta
+    off: frozenset[str]
+
+    @classmethod
+    def of(cls, team: Team) -> TeamRules:
+        leads = sorted({float(h) for h in team.lead_hours.split(",") if h.strip()}, reverse=True)
+        quiet = None
+        if team.quiet_from and team.quiet_until and team.quiet_from != team.quiet_until:
+            quiet = (_hhmm(team.quiet_from), _hhmm(team.quiet_until))
+        return cls(
+            zone=ZoneInfo(team.timezone),
+            leads=tuple(timedelta(hours=h) for h in leads),
+            digest_at=_hhmm(team.digest_at) if team.digest_at else None,
+            quiet=quiet,
+            pending_after=timedelta(days=team.pending_days),
+            off=frozenset(k for k in team.kinds_off.split(",") if k),
+        )
+
+    # --- quiet hours in the team's time zone ---------------------------------------
+
+    def quiet_window(self, moment: datetime) -> tuple[datetime, datetime] | None:
+        """The quiet window containing ``moment``, or the next one after it (UTC)."""
+        if self.quiet is None:
+            return None
+        local = moment.astimezone(self.zone)
+        start_t, end_t = self.quiet
+        for day in (local.date() - timedelta(days=1), local.date(), local.date() + timedelta(days=1)):
+            start = _at(day, start_t, self.zone)
+            end = _at(day if end_t > start_t else day + timedelta(days=1), end_t, self.zone)
+            if moment < end:
+                return start, end
+        return None  # pragma: no cover - three days always contain one
+
+    def is_quiet(self, moment: datetime) -> bool:
+        window = self.quiet_window(moment)
+        return window is not None and window[0] <= moment < window[1]
+
+    def effective(self, due: datetime, *, before_quiet: bool) -> datetime:
+        """When an alert due at ``due`` may be sent: not inside the quiet hours."""
+        window = self.quiet_window(due)
+        if window is None or not window[0] <= due < window[1]:
+            return due
+        return window[0] - BEFORE_QUIET if before_quiet else window[1]
+
+
+@dataclass(frozen=True)
+class Due:
+    kind: str
+    order_id: str
+    key: str
+    deadline: datetime | None  # what the reader is warned about (ship-by, Amazon's deadline…)
+
+
+def decide(rows: Iterable[DueRow], rules: TeamRules, now: datetime,
+           already: set[tuple[str, str, str]]) -> tuple[list[Due], list[tuple[str, str, str]]]:  # fmt: skip
+    """What to announce now, and every (order, kind, key) that this settles (some silently).
+
+    Pure: the same rows, rules and moment always give the same answer.
+    """
+    announce: list[Due] = []
+    settled: list[tuple[str, str, str]] = []
+
+    def due(kind: str, row: DueRow, key: str, at: datetime, deadline: datetime | None, *,
+            before_quiet: bool = False) -> bool:  # fmt: skip
+        if kind in rules.off or (row.order_id, kind, key) in already:
+            return False
+        if now < rules.effective(at, before_quiet=before_quiet) or rules.is_quiet(now):
+            return False
+        announce.append(Due(kind, row.order_id, key, deadline))
+        settled.append((row.order_id, kind, key))
+        return True
+
+    for row in rows:
+        if row.goods in ("unshipped", "partially_shipped") and row.ship_by is not None:
+            stamp = _key(row.ship_by)
+            if now >= row.ship_by:
+                due(SHIP_LATE, row, stamp, row.ship_by, row.ship_by)
+            else:
+                # Only the most urgent lead that has come is announced; longer ones it
+                # overtook (after downtime, or an order imported late) are settled quietly.
+                passed = [lead for lead in rules.leads
+                          if now >= rules.effective(row.ship_by - lead, before_quiet=True)]  # fmt: skip
+                if passed:
+                    nearest = passed[-1]
+                    if due(SHIP_SOON, row, f"{stamp}/{_hours(nearest)}", row.ship_by - nearest, row.ship_by,
+                           before_quiet=True):  # fmt: skip
+                        settled.extend((row.order_id, SHIP_SOON, f"{stamp}/{_hours(lead)}") for lead in passed[:-1])
+        if row.goods in ("pending", "unshipped", "partially_shipped") and row.purchased_at is not None:
+            deadline = row.purchased_at + CONFIRM_WITHIN
+            if now >= deadline - timedelta(days=1):
+                due(CONFIRM_LAST, row, _key(deadline), deadline - timedelta(days=1), deadline)
+            elif now >= deadline - CONFIRM_WARN:
+                due(CONFIRM_SOON, row, _key(deadline), deadline - CONFIRM_WARN, deadline)
+        if row.goods == "pending" and row.purchased_at is not None:
+            due(PENDING_LONG, row, _key(row.purchased_at), row.purchased_at + rules.pending_after, row.purchased_at)
+        if row.goods == "return_received":
+            today = now.astimezone(rules.zone).date().isoformat()
+            due(RETURN_WAITING, row, today, now, None)
+        if row.goods == "shipped" and row.deliver_by is not None and now >= row.deliver_by:
+            due(DELIVERY_LATE, row, _key(row.deliver_by), row.deliver_by, row.deliver_by)
+    # Kinds turned off are not announced: CONFIRM_LAST follows CONFIRM_SOON's switch.
+    return announce, settled
+
+
+def digest_due(rules: TeamRules, now: datetime, already: set[tuple[str, str, str]]) -> date | None:
+    """Today's digest (the team's local date) if it is time for it and it was not sent."""
+    if rules.digest_at is None or DIGEST in rules.off:
+        return None
+    local_day = now.astimezone(rules.zone).date()
+    if now < _at(local_day, rules.digest_at, rules.zone) or ("*", DIGEST, local_day.isoformat()) in already:
+        return None
+    if rules.is_quiet(now):
+        return None
+    return local_day
+
+
+class Alerts:
+    """The periodic check: decide what is due for every team and queue its messages."""
+
+    def __init__(self, store: Store, clock: Callable[[], datetime],
+                 render: Callable[[Team, str, list[Due], datetime], list[dict[str, Any]]],
+                 render_digest: Callable[[Team, date, dict[str, Any], datetime], dict[str, Any]]) -> None:  # fmt: skip
+        self.store = store
+        self.alert_store = AlertStore(store)
+        self.clock = clock
+        self.render = render
+        self.render_digest = render_digest
+
+    async def check(self) -> int:
+        """One pass over every team; returns how many messages were queued."""
+        queued = 0
+        for team in await self.store.teams():
+            if team.unreachable_since:
+                continue  # the bot is not in that group: nothing piles up for it
+            queued += await self.check_team(team)
+        return queued
+
+    async def check_team(self, team: Team) -> int:
+        rules = TeamRules.of(team)
+        now = self.clock()
+        longest = rules.leads[0] if rules.leads else timedelta(0)
+        # A warning may be moved before the quiet hours: look that much further ahead.
+        quiet_span = timedelta(hours=24) if rules.quiet else timedelta(0)
+        rows = await self.alert_store.due_rows(
+            team.team_id, now, ship_horizon=now + longest + quiet_span + BEFORE_QUIET,
+            confirm_before=now - CONFIRM_WITHIN + CONFIRM_WARN, pending_before=now - rules.pending_after,
+        )  # fmt: skip
+        already = await self.alert_store.already(team.team_id, [r.order_id for r in rows] + ["*"])
+        announce, settled = decide(rows, rules, now, already)
+        queued = 0
+        locale = await self.locale_of(team)
+        if announce:
+            by_kind: dict[str, list[Due]] = {}
+            for item in announce:
+                by_kind.setdefault(item.kind, []).append(item)
+            messages: list[dict[str, Any]] = []
+            with i18n.using(locale):
+                for kind in KINDS + (CONFIRM_LAST,):
+                    if kind in by_kind:
+                        messages += self.render(team, kind, by_kind[kind], now)
+            queued += await self._record(team, settled, messages, now)
+        day = digest_due(rules, now, already)
+        if day is not None:
+            start = _at(day, time(0), rules.zone)
+            figures = await self.alert_store.digest_figures(
+                team.team_id, day_start=start, day_end=_at(day + timedelta(days=1), time(0), rules.zone),
+                yesterday_start=_at(day - timedelta(days=1), time(0), rules.zone), month_start=start - timedelta(days=30),
+            )  # fmt: skip
+            with i18n.using(locale):
+                message = self.render_digest(team, day, figures, now)
+            queued += await self._record(team, [("*", DIGEST, day.isoformat())], [message], now)
+        return queued
+
+    async def _record(self, team: Team, settled: Sequence[tuple[str, str, str]], messages: list[dict[str, Any]],
+                      now: datetime) -> int:  # fmt: skip
+        try:
+            return await self.alert_store.record(team.team_id, team.team_id, settled, messages, now)
+        except Conflict:
+            return 0  # another check decided these at the same moment
+
+    async def locale_of(self, team: Team) -> str:
+        """The group reads alerts in its own language, else its starter's, else English."""
+        chat, chosen, telegram = await self.store.team_language(team.team_id)
+        return i18n.resolve(chat, chosen, telegram)
+
+    async def snooze(self, team_id: int, order_id: str, by: int) -> datetime:
+        until = self.clock() + SNOOZE
+        await self.alert_store.snooze(team_id, order_id, until, by, KINDS + (CONFIRM_LAST,))
+        return until
+
+
+def _hhmm(text: str) -> time:
+    hours, minutes = text.strip().split(":")
+    return time(int(hours), int(minutes))
+
+
+def _at(day: date, at: time, zone: ZoneInfo) -> datetime:
+    return datetime.combine(day, at, tzinfo=zone).astimezone(UTC)
+
+
+def _key(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M")
+
+
+def _hours(lead: timedelta) -> str:
+    hours = lead.total_seconds() / 3600
+    return f"{hours:g}h"
+
+
+def parse_hhmm(text: str) -> str | None:
+    """'9', '9:30', '09:30' → '09:30'; anything else None."""
+    text = text.strip().replace("：", ":")
+    parts = text.split(":")
+    if not 1 <= len(parts) <= 2 or not all(p.isdigit() for p in parts):
+        return None
+    hours, minutes = int(parts[0]), int(parts[1]) if len(parts) == 2 else 0
+    if not (0 <= hours < 24 and 0 <= minutes < 60):
+        return None
+    return f"{hours:02d}:{minutes:02d}"
