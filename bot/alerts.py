@@ -58,6 +58,7 @@ class TeamRules:
     quiet: tuple[time, time] | None
     pending_after: timedelta
     off: frozenset[str]
+    started: datetime | None = None
 
     @classmethod
     def of(cls, team: Team) -> TeamRules:
@@ -72,6 +73,7 @@ class TeamRules:
             quiet=quiet,
             pending_after=timedelta(days=team.pending_days),
             off=frozenset(k for k in team.kinds_off.split(",") if k),
+            started=datetime.fromisoformat(team.started_at) if team.started_at else None,
         )
 
     # --- quiet hours in the team's time zone ---------------------------------------
@@ -165,8 +167,11 @@ def digest_due(rules: TeamRules, now: datetime, already: set[tuple[str, str, str
     if rules.digest_at is None or DIGEST in rules.off:
         return None
     local_day = now.astimezone(rules.zone).date()
-    if now < _at(local_day, rules.digest_at, rules.zone) or ("*", DIGEST, local_day.isoformat()) in already:
+    digest_time = _at(local_day, rules.digest_at, rules.zone)
+    if now < digest_time or ("*", DIGEST, local_day.isoformat()) in already:
         return None
+    if rules.started is not None and rules.started > digest_time:
+        return None  # the team started after today's digest time: the first digest is tomorrow
     if rules.is_quiet(now):
         return None
     return local_day

@@ -75,6 +75,13 @@ class RedactToken(logging.Filter):
         return True
 
 
+class _SkippedRun(logging.Filter):
+    """A check still sending when the next is due is normal (the rate limiter waits): not a warning."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "maximum number of running instances" not in record.getMessage()
+
+
 def protect_token(token: str) -> None:
     # httpx logs every request URL at INFO; those URLs contain the token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
@@ -83,6 +90,7 @@ def protect_token(token: str) -> None:
         handler.addFilter(redact)
     for name in ("telegram", "httpx", "dingdan", "apscheduler"):
         logging.getLogger(name).addFilter(redact)
+    logging.getLogger("apscheduler.scheduler").addFilter(_SkippedRun())
 
 
 def build_application(settings: Settings) -> Application:  # type: ignore[type-arg]

@@ -72,7 +72,7 @@ class Actor:
         return cls(kind="import", id=user_id, name=source, chat_id=chat_id)
 
 
-@dataclass
+@dataclass(slots=True)
 class OrderItem:
     item_id: str
     sku: str = ""
@@ -86,7 +86,7 @@ class OrderItem:
         return max(self.quantity - self.quantity_shipped, 0)
 
 
-@dataclass
+@dataclass(slots=True)
 class Order:
     team_id: int
     order_id: str

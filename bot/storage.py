@@ -55,9 +55,21 @@ def iso(value: datetime | None) -> str | None:
     """Stored times are UTC, so that text order is time order (ship-by lists, alerts)."""
     if value is None:
         return None
-    if value.tzinfo is None:
-        raise ValueError("naive datetime: the desk stores aware UTC times only")
-    return value.astimezone(UTC).isoformat(timespec="seconds")
+    # An import formats ~5 times per order, mostly the same few values (its clock, the
+    # report's ship-by dates): remember recent ones. Equal aware datetimes are the same
+    # instant, hence the same UTC text; naive ones never get in (they raise below).
+    text = _ISO_SEEN.get(value)
+    if text is None:
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: the desk stores aware UTC times only")
+        text = (value if value.tzinfo is UTC else value.astimezone(UTC)).isoformat(timespec="seconds")
+        if len(_ISO_SEEN) >= 4096:
+            _ISO_SEEN.clear()
+        _ISO_SEEN[value] = text
+    return text
+
+
+_ISO_SEEN: dict[datetime, str] = {}
 
 
 def from_iso(value: str | None) -> datetime | None:
@@ -69,6 +81,9 @@ def _dec(value: Decimal | None) -> str | None:
 
 
 def digits_reversed(order_id: str) -> str:
+    tail = order_id[::-1].replace("-", "")
+    if tail.isdigit():  # an Amazon order id, ddd-ddddddd-ddddddd: every other character is a digit
+        return tail
     return "".join(ch for ch in reversed(order_id) if ch.isdigit())
 
 
@@ -88,14 +103,16 @@ def dumps(details: Any) -> str:
 
 def order_row(order: Order, now: datetime) -> tuple[Any, ...]:
     """The order as an ``orders`` row, in ``ORDER_COLUMNS`` order."""
+    stamp = iso(now)
+    total = order.total
     return (
         order.team_id, order.order_id, digits_reversed(order.order_id), order.goods.value,
-        order.money.value, order.channel, order.currency, _dec(order.total), str(order.refunded),
-        iso(order.purchased_at), iso(order.ship_by), iso(order.deliver_by), order.service_level,
-        order.buyer_name, order.ship_city, order.ship_state, order.ship_postal_code,
+        order.money.value, order.channel, order.currency, None if total is None else str(total),
+        str(order.refunded), iso(order.purchased_at), iso(order.ship_by), iso(order.deliver_by),
+        order.service_level, order.buyer_name, order.ship_city, order.ship_state, order.ship_postal_code,
         order.ship_country, order.ship_address, order.carrier, order.carrier_name,
         order.tracking, iso(order.shipped_at), order.return_reason, order.disposition,
-        order.version, iso(now), iso(now),
+        order.version, stamp, stamp,
     )  # fmt: skip
 
 
@@ -106,11 +123,13 @@ def item_rows(order: Order) -> list[tuple[Any, ...]]:
     ]
 
 
-def event_row(event: Event) -> tuple[Any, ...]:
+def event_row(event: Event, details: str | None = None) -> tuple[Any, ...]:
+    """The event as an ``events`` row; ``details``: its details already serialised with ``dumps``."""
     a = event.actor
     return (
         event.team_id, event.order_id, iso(event.at), a.kind, a.id, a.name, a.chat_id, event.trigger,
-        event.from_goods, event.to_goods, event.from_money, event.to_money, dumps(dict(event.details)),
+        event.from_goods, event.to_goods, event.from_money, event.to_money,
+        dumps(dict(event.details)) if details is None else details,
     )  # fmt: skip
 
 
@@ -154,11 +173,12 @@ class Team:
     kinds_off: str = ""
     unreachable_since: str | None = None
     started_by: int | None = None
+    started_at: str | None = None
 
 
 _TEAM_COLUMNS = (
     "team_id, title, timezone, lead_hours, digest_at, quiet_from, quiet_until, pending_days, kinds_off, "
-    "unreachable_since, started_by"
+    "unreachable_since, started_by, started_at"
 )
 #: Team settings a group administrator may change with /alerts.
 TEAM_SETTINGS = frozenset({"timezone", "lead_hours", "digest_at", "quiet_from", "quiet_until", "pending_days",
@@ -279,13 +299,17 @@ class Store:
             else:
                 await conn.execute("COMMIT")
 
+    # Reads take one hop into aiosqlite's thread (execute and fetch together), not three
+    # (execute, fetch, close the cursor).
+
     async def _fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
-        async with self.reader.execute(sql, params) as cur:
-            return list(await cur.fetchall())
+        rows = await self.reader.execute_fetchall(sql, params)
+        return rows if isinstance(rows, list) else list(rows)
 
     async def _fetchone(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        async with self.reader.execute(sql, params) as cur:
-            return await cur.fetchone()
+        """The first row or None; for queries of at most a row or two (a key, LIMIT 1, count)."""
+        rows = await self.reader.execute_fetchall(sql, params)
+        return rows[0] if rows else None
 
     # --- teams, chats, people -------------------------------------------------------
 
@@ -477,11 +501,15 @@ class Store:
         return ok
 
     @staticmethod
-    async def _update(tx: aiosqlite.Connection, order: Order, now: datetime) -> bool:
+    def _update_params(order: Order, now: datetime) -> list[Any]:
+        """Parameters of ``_ORDER_UPDATE``: the order at its next version, if still at its version."""
         row = dict(zip(ORDER_COLUMNS, order_row(order, now), strict=True))
         row["version"] = order.version + 1
-        params = [row[c] for c in _ORDER_UPDATE_COLUMNS] + [order.team_id, order.order_id, order.version]
-        cur = await tx.execute(_ORDER_UPDATE, params)
+        return [row[c] for c in _ORDER_UPDATE_COLUMNS] + [order.team_id, order.order_id, order.version]
+
+    @staticmethod
+    async def _update(tx: aiosqlite.Connection, order: Order, now: datetime) -> bool:
+        cur = await tx.execute(_ORDER_UPDATE, Store._update_params(order, now))
         if cur.rowcount != 1:
             return False
         await tx.executemany(
@@ -503,19 +531,48 @@ class Store:
 
         Raises ``Conflict`` (and writes nothing) when a changed order moved on since it
         was read; the caller reads again and retries.
+
+        Rows are generated as SQLite takes them (a big file's rows are never all in memory
+        at once), and each statement runs once for all the rows, not once per order.
         """
+        serialised: list[Any] = [None, ""]  # the details last serialised, and their text
+
+        def event_row_once(event: Event) -> tuple[Any, ...]:
+            # New orders' events share one details mapping (the file): serialise it once.
+            details = event.details
+            if details is not serialised[0]:
+                serialised[0], serialised[1] = details, dumps(dict(details))
+            return event_row(event, serialised[1])
+
+        def event_rows() -> Iterable[tuple[Any, ...]]:
+            for _, event in new:
+                yield event_row_once(event)
+            for _, events in changed:
+                for event in events:
+                    yield event_row_once(event)
+
         async with self.transaction() as tx:
-            await tx.executemany(_ORDER_INSERT, [order_row(o, now) for o, _ in new])
+            await tx.executemany(_ORDER_INSERT, (order_row(o, now) for o, _ in new))
             await tx.executemany(
                 f"INSERT INTO order_items ({_ITEM_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [row for o, _ in new for row in item_rows(o)],
+                (row for o, _ in new for row in item_rows(o)),
             )
-            events = [event_row(e) for _, e in new]
-            for order, order_events in changed:
-                if not await self._update_with_items(tx, order, now):
+            if changed:
+                # One guarded UPDATE per order (it matches one row, or none when the order
+                # moved on since it was read): all matched, or the file is refused whole.
+                done = await tx.executemany(_ORDER_UPDATE, (self._update_params(o, now) for o, _ in changed))
+                if done.rowcount != len(changed):
                     raise Conflict
-                events.extend(event_row(e) for e in order_events)
-            await tx.executemany(f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES ({', '.join('?' * 13)})", events)
+                # A later report may add items or change their details.
+                await tx.executemany(
+                    f"INSERT INTO order_items ({_ITEM_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                    "ON CONFLICT (team_id, order_id, item_id) DO UPDATE SET sku = excluded.sku, "
+                    "title = excluded.title, quantity = excluded.quantity, "
+                    "quantity_shipped = excluded.quantity_shipped, price = excluded.price",
+                    (row for o, _ in changed for row in item_rows(o)),
+                )
+            await tx.executemany(f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES ({', '.join('?' * 13)})",
+                                 event_rows())  # fmt: skip
             await tx.execute(
                 "INSERT INTO imports (team_id, sha256, kind, filename, at, actor_id, chat_id, rows, new, updated, "
                 "unchanged, refused) VALUES (:team_id, :sha256, :kind, :filename, :at, :actor_id, :chat_id, :rows, "
@@ -524,18 +581,6 @@ class Store:
             )
         for order, _ in changed:
             order.version += 1
-
-    async def _update_with_items(self, tx: aiosqlite.Connection, order: Order, now: datetime) -> bool:
-        if not await self._update(tx, order, now):
-            return False
-        # A later report may add items or change their details.
-        await tx.executemany(
-            f"INSERT INTO order_items ({_ITEM_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (team_id, order_id, item_id) DO UPDATE SET sku = excluded.sku, title = excluded.title, "
-            "quantity = excluded.quantity, quantity_shipped = excluded.quantity_shipped, price = excluded.price",
-            item_rows(order),
-        )
-        return True
 
     async def list_orders(
         self, team_id: int, states: Iterable[Goods], *, offset: int, limit: int

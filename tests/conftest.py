@@ -63,20 +63,30 @@ async def fake_api(clock: FakeClock) -> AsyncIterator[FakeBotAPI]:
         await api.stop()
 
 
-@pytest.fixture
-async def desk(fake_api: FakeBotAPI, clock: FakeClock, tmp_path: Path):
-    """The real dingdan Application, polling the fake API (initialized, post_init run,
-    polling started); stopped and shut down afterwards."""
-    from bot.app import running
+def desk_settings(api: FakeBotAPI, clock: FakeClock, db_path: Path, *, alert_interval: float = 3600.0):
     from bot.settings import Settings
 
-    settings = Settings(
-        token=fake_api.token,
-        db_path=tmp_path / "desk.sqlite3",
+    return Settings(
+        token=api.token,
+        db_path=db_path,
         timezone="Asia/Shanghai",
-        api_url=fake_api.base_url,
-        file_url=fake_api.base_file_url,
+        api_url=api.base_url,
+        file_url=api.base_file_url,
         clock=clock,
+        alert_interval=alert_interval,
     )
-    async with running(settings) as app:
+
+
+@pytest.fixture
+async def desk(fake_api: FakeBotAPI, clock: FakeClock, tmp_path: Path, request: pytest.FixtureRequest):
+    """The real dingdan Application, polling the fake API (initialized, post_init run,
+    polling started); stopped and shut down afterwards.
+
+    Alerts run only in tests marked ``@pytest.mark.alerts`` (then every 0.1 s of real
+    time, against the fake clock), so other tests see exactly the replies they expect.
+    """
+    from bot.app import running
+
+    interval = 0.1 if request.node.get_closest_marker("alerts") else 3600.0
+    async with running(desk_settings(fake_api, clock, tmp_path / "desk.sqlite3", alert_interval=interval)) as app:
         yield app

@@ -724,7 +724,8 @@ class FakeBotAPI:
 
     async def wait_for(self, predicate: Callable[[], Any], timeout: float = 10.0, what: str | None = None) -> Any:
         """Wait until ``predicate()`` is truthy (re-checked after every bot call and every
-        simulated update) and return its value; AssertionError after ``timeout`` s."""
+        simulated update, and at least every 50 ms for predicates that read the bot's
+        database) and return its value; AssertionError after ``timeout`` s."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:
@@ -737,7 +738,7 @@ class FakeBotAPI:
                     f"timed out after {timeout:g}s waiting for {what or getattr(predicate, '__name__', 'predicate')}\n"
                     + self.transcript()
                 )
-            await self._wait_change(remaining)
+            await self._wait_change(min(remaining, 0.05))
 
     # ---------------------------------------------------------------- the world
 

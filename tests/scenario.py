@@ -46,6 +46,12 @@ def says(locale: str, message: str, **params: Any) -> str:
         return plain(i18n._(message, **params))
 
 
+def says_n(locale: str, singular: str, plural: str, n: int, **params: Any) -> str:
+    """The exact counted sentence the desk says in ``locale``."""
+    with i18n.using(locale):
+        return plain(i18n.ngettext(singular, plural, n, **params))
+
+
 @dataclass
 class Team:
     api: Any
