@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 
 from babel import Locale
 from babel.dates import format_date, format_datetime, format_timedelta
+from babel.lists import format_list
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_currency, format_decimal
@@ -164,6 +165,11 @@ def N_(message: str) -> str:
 
 def cldr(locale: str | None = None) -> Locale:
     return Locale.parse(_CLDR[locale or current()])
+
+
+def listing(items: list[str]) -> str:
+    """Items joined the reader's way (CLDR): "a, b, and c" / "a、b和c"."""
+    return format_list(list(items), style="standard", locale=cldr()) if items else "—"
 
 
 def money(amount: Decimal | None, currency: str | None) -> str:

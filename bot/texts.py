@@ -18,7 +18,7 @@ from babel.numbers import format_percent
 
 from bot.domain import Event, Goods, Money, Order, Refusal
 from bot.importing import ImportResult
-from bot.i18n import N_, Raw, _, cldr, day, duration, money, ngettext, when
+from bot.i18n import N_, Raw, _, cldr, day, duration, listing, money, ngettext, when
 
 # Translators: the states of the goods of an Amazon order (DESIGN.md §2).
 STATE_NAMES: dict[str, str] = {
@@ -189,7 +189,7 @@ def _display_params(params: Mapping[str, Any]) -> dict[str, Any]:
         elif key == "size" and isinstance(value, int):
             out[key] = _("{mb} MB", mb=f"{value / 1_000_000:.1f}")
         elif key in ("suggestions", "choices", "candidates", "missing") and isinstance(value, Sequence) and not isinstance(value, str):
-            out[key] = ", ".join(str(v) for v in value) or "—"
+            out[key] = listing([str(v) for v in value])
         elif key == "kind" and value in REPORT_NAMES:
             out[key] = _(REPORT_NAMES[value])
         else:
@@ -395,7 +395,8 @@ def digest_message(team: Any, local_day: Any, figures: dict[str, Any], now: date
                day=format_date(local_day, "medium", locale=cldr()))]  # fmt: skip
     by_state = figures["by_state"]
     if by_state:
-        counts = ", ".join(f"{state_name(s)} {n}" for s, n in sorted(by_state.items(), key=lambda kv: list(Goods).index(Goods(kv[0]))))
+        order = list(Goods)
+        counts = listing([f"{state_name(s)} {n}" for s, n in sorted(by_state.items(), key=lambda kv: order.index(Goods(kv[0])))])
         lines.append(_("Orders: {counts}", counts=counts))
     ship_today = figures["ship_today"]
     lines.append(ngettext("Must ship today: {count} order.", "Must ship today: {count} orders.", len(ship_today)))
@@ -409,7 +410,7 @@ def digest_message(team: Any, local_day: Any, figures: dict[str, Any], now: date
         people: dict[str, list[str]] = {}
         for name, action, n in figures["work"]:
             people.setdefault(name, []).append(f"{action_name(action)} {n}")
-        lines += [_("• {who}: {what}", who=name, what=", ".join(parts)) for name, parts in people.items()]
+        lines += [_("• {who}: {what}", who=name, what=listing(parts)) for name, parts in people.items()]
     else:
         lines.append(_("Yesterday's work: nothing recorded."))
     lines.append(_rate(N_("Late shipment rate, last 30 days: {rate} ({part} of {whole}); Amazon's target is under {target}."),

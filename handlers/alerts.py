@@ -20,7 +20,7 @@ from bot import alerts as rules
 from bot import texts
 from bot.app import DeskContext
 from bot.domain import Refusal
-from bot.i18n import _, when
+from bot.i18n import _, listing, when
 from bot.storage import Team
 from handlers.common import actor_of, answer, handles_refusals, plain, team_of
 from handlers.outcomes import decision_buttons, reply_outcome
@@ -159,12 +159,12 @@ def settings_text(t: Team) -> str:
     lines = [
         _("<b>Alerts for {team}</b>", team=t.title),
         _("Time zone: {zone}", zone=t.timezone),
-        _("Ship-by warnings: {hours} hours before", hours=t.lead_hours.replace(",", ", ")),
+        _("Ship-by warnings: {hours} hours before", hours=listing(t.lead_hours.split(","))),
         _("Daily digest at {time}", time=t.digest_at or "—"),
         _("Quiet hours: {start}–{end}", start=t.quiet_from, end=t.quiet_until)
         if t.quiet_from != t.quiet_until else _("Quiet hours: none"),
         _("Pending too long after {days} days", days=t.pending_days),
-        _("On: {kinds}", kinds=", ".join(_(k) for k in kinds_on) or "—"),
+        _("On: {kinds}", kinds=listing([_(k) for k in kinds_on])),
         "",
         _("Change with: /alerts lead 24 4 · /alerts digest 09:00 · /alerts quiet 23:00 08:00 · /alerts quiet off · "
           "/alerts tz Asia/Shanghai · /alerts pending 3 · or the buttons."),
@@ -178,7 +178,7 @@ def settings_buttons(team: Team) -> InlineKeyboardMarkup:
     for kind in rules.KINDS:
         mark = "🔕" if kind in off else "🔔"
         rows.append([InlineKeyboardButton(f"{mark} {_(texts.ALERT_KIND_NAMES[kind])}", callback_data=f"al:k:{kind}")])
-    rows.append([InlineKeyboardButton(_("Warn {hours} h before", hours=h), callback_data=f"al:l:{h}")
+    rows.append([InlineKeyboardButton(_("Warn {hours} h before", hours=listing(h.split(","))), callback_data=f"al:l:{h}")
                  for h in ("24,4", "12,2", "48,24,4")])  # fmt: skip
     rows.append([InlineKeyboardButton(_("Digest {time}", time=h), callback_data=f"al:d:{h}") for h in ("08:00", "09:00", "10:00")])
     rows.append([InlineKeyboardButton(_("Quiet 23–08"), callback_data="al:q:23:00-08:00"),

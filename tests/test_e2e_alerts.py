@@ -286,7 +286,7 @@ async def test_daily_digest_figures(alert_team, clock) -> None:
     digest = [m for m in messages if "Daily digest" in m["text"]][0]
     assert read(digest) == "\n".join([
         "Daily digest for Store A, Nov 22, 2026",
-        "Orders: unshipped 1, shipped 2, cancelled 1",
+        "Orders: unshipped 1, shipped 2, and cancelled 1",
         "Must ship today: 1 order.",
         f"• {SPEAKER}",
         "Returns waiting for a decision: 0.",
@@ -304,7 +304,7 @@ async def test_daily_digest_figures(alert_team, clock) -> None:
 async def test_alert_settings_are_for_administrators(alert_team) -> None:
     t = alert_team
     assert await t.say(t.bob, "/alerts lead 12 2") == says("zh_Hans", "Only an administrator of this group can do that.")
-    assert "Ship-by warnings: 12, 2 hours before" in await t.say(t.alice, "/alerts lead 12 2")
+    assert "Ship-by warnings: 12 and 2 hours before" in await t.say(t.alice, "/alerts lead 12 2")
     assert "Quiet hours: 22:00–07:00" in await t.say(t.alice, "/alerts quiet 22:00 07:00")
     assert await t.say(t.alice, "/alerts lead soon") == (
         "I don't understand “lead soon”. Examples: /alerts lead 24 4 · /alerts digest 09:00 · /alerts digest off · "
