@@ -557,9 +557,7 @@ def read_report(data: bytes) -> ParsedReport:
     ``file_not_report`` with ``missing`` columns and the ``kind`` the header resembles).
     """
     text, encoding = decode_report(data)
-    if "\r" in text:
-        text = text.replace("\r\n", "\n").replace("\r", "\n")
-    lines = text.split("\n")
+    lines = _split_lines(text)
     del text
     start = 0
     while start < len(lines) and not lines[start].strip():
@@ -582,6 +580,34 @@ def read_report(data: bytes) -> ParsedReport:
     finally:
         if collecting:
             gc.enable()
+
+
+def _split_lines(text: str) -> list[str]:
+    """The lines of the text, ended by CRLF, LF or CR.
+
+    The same list as ``text.replace("\r\n", "\n").replace("\r", "\n").split("\n")``
+    without two more copies of a whole (maybe 100 MB) text alive at once: a line followed
+    by LF loses the CR it ends with (CRLF), then any CR left is a line end of its own.
+    """
+    lines = text.split("\n")
+    if "\r" not in text:
+        return lines
+    lone = False
+    for index in range(len(lines) - 1):  # the last line has no LF after it
+        line = lines[index]
+        if line.endswith("\r"):
+            line = lines[index] = line[:-1]
+        if not lone and "\r" in line:
+            lone = True
+    if lone or "\r" in lines[-1]:
+        split: list[str] = []
+        for line in lines:
+            if "\r" in line:
+                split.extend(line.split("\r"))
+            else:
+                split.append(line)
+        lines = split
+    return lines
 
 
 def _fit(cells: list[str], ncols: int, need: int) -> tuple[str, dict[str, int]] | None:
@@ -694,8 +720,12 @@ def _read_orders(kind: str, encoding: str, lines: list[str], start: int, cols: d
     seen: dict[str, int] = {}  # order id + tab + order item id -> line
     rows = 0
 
+    # Repeated values (SKUs, titles, places, service levels) are kept once, not once a row.
+    share = {}.setdefault
+
     for index in range(start + 1, len(lines)):
         raw = lines[index]
+        lines[index] = ""  # read_report's own list: a row read is not kept twice in memory
         if not raw or raw.isspace():
             continue
         rows += 1
@@ -787,16 +817,19 @@ def _read_orders(kind: str, encoding: str, lines: list[str], start: int, cols: d
                 bad[oid] = line
             continue
 
-        item = ImportedItem(item_id, sku, cells[i_title].strip(), qty, shipped, price)
+        title = cells[i_title].strip()
+        item = ImportedItem(item_id, share(sku, sku), share(title, title), qty, shipped, price)
         status = status_of(cells[i_status]) if has_status else None
         if order is None:
             buyer = cells[i_buyer].strip() or cells[i_recipient].strip()
             address = ", ".join([a for a in [cells[i].strip() for i in i_addr] if a])
+            level, city, state = cells[i_level].strip(), cells[i_city].strip(), cells[i_state].strip()
+            postal, country = cells[i_postal].strip(), cells[i_country].strip()
             orders[oid] = ImportedOrder(
                 oid, [line], None, _CHANNEL.get(cells[i_channel].strip().lower(), "MFN"),
-                purchased_at, ship_by, deliver_by, currency, None, cells[i_level].strip(),
-                buyer, cells[i_city].strip(), cells[i_state].strip(), cells[i_postal].strip(),
-                cells[i_country].strip(), address, [item],
+                purchased_at, ship_by, deliver_by, currency and share(currency, currency), None,
+                share(level, level), buyer, share(city, city), share(state, state), share(postal, postal),
+                share(country, country), address, [item],
                 cells[i_business].strip().lower() in _TRUE,
                 cells[i_prime].strip().lower() in _TRUE,
             )

@@ -123,7 +123,7 @@ class Order:
         return max(self.total - self.refunded, Decimal("0"))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Event:
     """One change to one order: who, when, from where, from state, to state, details."""
 

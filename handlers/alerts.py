@@ -58,8 +58,10 @@ async def flush(context: DeskContext) -> None:
         try:
             sent = await context.bot.send_message(row.chat_id, row.payload["text"], reply_markup=markup)
         except RetryAfter as err:
-            wait = err.retry_after if isinstance(err.retry_after, int | float) else err.retry_after.total_seconds()
-            await store.retry(row.outbox_id, clock() + timedelta(seconds=wait), f"429 retry after {wait}")
+            # PTB 22 warns on reading retry_after as seconds; its own limiter reads the timedelta.
+            delay = getattr(err, "_retry_after", None)
+            wait = delay.total_seconds() if isinstance(delay, timedelta) else float(delay or 1)
+            await store.retry(row.outbox_id, clock() + timedelta(seconds=wait), f"429 retry after {wait:g} s")
         except Forbidden as err:
             log.warning("the bot cannot write to team %s any more: %s", row.team_id, err.message)
             await store.unreachable(row.team_id, clock(), f"403 {err.message}")

@@ -358,7 +358,7 @@ async def test_429_and_500_are_retried_and_each_alert_arrives_once(alert_team, c
     # More 429s than the rate limiter retries by itself: the outbox waits Telegram's retry_after.
     t.api.fail_next("sendMessage", status=429, count=3, retry_after=1)
     clock.set(datetime(2026, 11, 22, 8, 0, tzinfo=UTC))  # KETO's 24-hour warning is due
-    await t.api.wait_for(lambda: ("pending", 1, "429 retry after 1") in outbox(t), timeout=15)
+    await t.api.wait_for(lambda: ("pending", 1, "429 retry after 1 s") in outbox(t), timeout=15)
     await let_time_pass_until(lambda: [r[0] for r in outbox(t)] == ["sent", "sent"])
     # Then server errors: retried with back-off, never dropped.
     t.api.fail_next("sendMessage", status=500, count=2)
