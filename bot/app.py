@@ -17,12 +17,20 @@ from dataclasses import dataclass, field
 from telegram import Bot, BotCommand, LinkPreviewOptions, Update
 from telegram.constants import ParseMode
 from telegram.error import InvalidToken, NetworkError
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, CallbackContext, ContextTypes, Defaults, ExtBot
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    CallbackContext,
+    ContextTypes,
+    Defaults,
+    ExtBot,
+)
 
-from bot import i18n
-from bot import texts
+from bot import i18n, texts
 from bot.access import Access
 from bot.alerts import Alerts
+from bot.exporting import Exporter
 from bot.i18n import _
 from bot.importing import Importer
 from bot.lifecycle import Lifecycle
@@ -41,6 +49,7 @@ class Services:
     importer: Importer
     access: Access
     alerts: Alerts
+    exporter: Exporter
     #: (user, name, username, language, chat, kind, title) already written: skip the write.
     seen: set[tuple[object, ...]] = field(default_factory=set)
 
@@ -143,6 +152,7 @@ async def _post_init(application: Application) -> None:  # type: ignore[type-arg
         importer=Importer(store, lifecycle, settings.clock),
         access=Access(store, status_of, settings.clock),
         alerts=Alerts(store, settings.clock, texts.alert_messages, texts.digest_message),
+        exporter=Exporter(store, settings.clock),
     )
     await set_command_menus(application)
     schedule_alerts(application)
@@ -182,6 +192,7 @@ def command_menu() -> list[BotCommand]:
         BotCommand("lost", _("Mark an order lost by the carrier")),
         BotCommand("address", _("What to do when the buyer changes the address")),
         BotCommand("correct", _("Correct the tracking number of a shipped order")),
+        BotCommand("export", _("Shipping confirmation file for Seller Central")),
         BotCommand("order", _("Show an order")),
         BotCommand("orders", _("List orders, the most urgent first")),
         BotCommand("history", _("Everything that happened to an order")),

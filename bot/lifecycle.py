@@ -93,6 +93,26 @@ refund_in_order_currency = Guard(
     lambda o, a: not a.get("currency") or not o.currency or a["currency"] == o.currency,
     lambda o, a: Refusal("refund_currency", order=o.order_id, currency=o.currency, typed=a.get("currency")),
 )
+def _over_shipped(o: Order, a: Mapping[str, Any]) -> list[str]:
+    remaining = {i.item_id: i.quantity_to_ship for i in o.items}
+    return [item for item, qty in a.get("items", {}).items() if qty < 1 or qty > remaining.get(item, 0)]
+
+
+def _sku(o: Order, item_id: str) -> str:
+    return next((i.sku or i.item_id for i in o.items if i.item_id == item_id), item_id)
+
+
+items_can_ship = Guard(
+    "items_can_ship",
+    # Each listed item is in the order and not shipped more often than it was bought.
+    lambda o, a: bool(a.get("items")) and not _over_shipped(o, a),
+    lambda o, a: Refusal("items_already_shipped", items=[_sku(o, i) for i in _over_shipped(o, a) or a.get("items", {})]),
+)
+leaves_items_to_ship = Guard(
+    "leaves_items_to_ship",
+    lambda o, a: sum(i.quantity_to_ship for i in o.items) > sum(a.get("items", {}).values()),
+    lambda o, a: Refusal("not_allowed", action="ship_part", state=o.goods.value),
+)
 tracking_changes = Guard(
     "tracking_changes",
     lambda o, a: (a.get("carrier"), a.get("tracking")) != (o.carrier, o.tracking),
@@ -110,6 +130,15 @@ def _ship(order: Order, asked: Mapping[str, Any]) -> None:
     order.shipped_at = asked.get("at") or order.shipped_at
     for item in order.items:
         item.quantity_shipped = item.quantity
+
+
+def _ship_items(order: Order, asked: Mapping[str, Any]) -> None:
+    order.carrier = asked["carrier"]
+    order.carrier_name = asked.get("carrier_name", "") or ""
+    order.tracking = asked["tracking"]
+    order.shipped_at = asked.get("at") or order.shipped_at
+    for item in order.items:
+        item.quantity_shipped += asked["items"].get(item.item_id, 0)
 
 
 def _correct_tracking(order: Order, asked: Mapping[str, Any]) -> None:
@@ -175,6 +204,8 @@ RULES: tuple[Rule, ...] = (
     #     action               may follow                      leads to  must hold                                   and writes
     # People in the chat
     rule("ship",              {U, PS},                         S,        [has_tracking],                             _ship),
+    rule("ship_part",         {U, PS},                         PS,       [has_tracking, items_can_ship,
+                                                                          leaves_items_to_ship],                     _ship_items),
     rule("correct_tracking",  {PS, S, D, L},                   None,     [has_tracking, tracking_changes],           _correct_tracking),
     rule("cancel",            {P, U},                          C,        [has_cancel_reason]),
     rule("deliver",           {S, L},                          D),
@@ -202,6 +233,7 @@ ACTIONS = frozenset(RULES_BY_ACTION)
 _AFTER = dict.fromkeys(AFTER_SHIPMENT - {PS}, "already_shipped")
 REFUSALS: dict[str, dict[Goods, str]] = {
     "ship": {P: "ship_pending", C: "ship_cancelled", **_AFTER},
+    "ship_part": {P: "ship_pending", C: "ship_cancelled", **_AFTER},
     "correct_tracking": {P: "correct_not_shipped", U: "correct_not_shipped", C: "ship_cancelled",
                          RQ: "correct_in_return", RR: "correct_in_return", RC: "correct_in_return"},
     "cancel": {C: "already_cancelled", **dict.fromkeys(AFTER_SHIPMENT, "cancel_after_shipment")},

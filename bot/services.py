@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import secrets
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -20,7 +20,7 @@ from typing import Any
 from bot.domain import Actor, Event, Goods, Order, Refusal
 from bot.lifecycle import Change, Lifecycle, confirmation_needed
 from bot.parsing import OrderRef
-from bot.storage import Confirmation, Store
+from bot.storage import Confirmation, Shipment, Store
 
 #: A question asked with buttons stays answerable this long.
 CONFIRMATION_TTL = timedelta(hours=24)
@@ -136,19 +136,51 @@ class Desk:
             before = copy.deepcopy(order)
             change = await self._fire(order, action, asked)
             event = self._event(order, before, change, actor)
-            if not await self.store.save(order, event, now=event.at):
+            shipments, supersede = await self._shipments(before, order, change, event.at)
+            if not await self.store.save(order, event, now=event.at, shipments=shipments, supersede=supersede):
                 # Another process saved this order since we read it.
                 latest = await self.store.last_event(team_id, order_id)
                 raise Refusal("changed_meanwhile", order=order_id, **_who(latest))
             return Done(order, change, event)
 
+    async def _shipments(self, before: Order, after: Order, change: Change,
+                         at: datetime) -> tuple[list[Shipment], str | None]:  # fmt: skip
+        """What a shipment or a tracking correction tells Amazon, item by item."""
+        if change.action in ("ship", "ship_part"):
+            shipped = []
+            previous = {i.item_id: i.quantity_shipped for i in before.items}
+            for item in after.items:
+                quantity = item.quantity_shipped - previous.get(item.item_id, 0)
+                if quantity > 0:
+                    shipped.append(Shipment(item.item_id, quantity, at, after.carrier, after.carrier_name,
+                                            after.tracking))  # fmt: skip
+            return shipped, None
+        if change.action == "correct_tracking":
+            old = [s for s in await self.store.shipments_of(after.team_id, after.order_id) if s.tracking == before.tracking]
+            return [Shipment(s.item_id, s.quantity, s.shipped_at, after.carrier, after.carrier_name, after.tracking,
+                             s.ship_method) for s in old], before.tracking  # fmt: skip
+        return [], None
+
     async def ship(self, team_id: int, ref: OrderRef, actor: Actor, *, carrier: str, carrier_name: str,
-                   tracking: str) -> Done | Ask:  # fmt: skip
-        """Ship; on an order already shipped with other tracking, offer the correction instead."""
-        details = {"carrier": carrier, "carrier_name": carrier_name, "tracking": tracking}
+                   tracking: str, items: Sequence[str] = ()) -> Done | Ask:  # fmt: skip
+        """Ship all of the order, or the listed items (SKU or item id, ``SKU:2`` for two of them).
+
+        On an order already shipped with other tracking, offer the correction instead.
+        """
+        details: dict[str, Any] = {"carrier": carrier, "carrier_name": carrier_name, "tracking": tracking}
         order_id = await self.find(team_id, ref)
+        action = "ship"
+        if items:
+            order = await self.store.order(team_id, order_id)
+            if order is None:
+                raise Refusal("unknown_order", ref=order_id)
+            chosen = pick_items(order, items)
+            details["items"] = chosen
+            remaining = {i.item_id: i.quantity_to_ship for i in order.items if i.quantity_to_ship}
+            if chosen != remaining:  # some items only (or more than is left: the lifecycle refuses)
+                action = "ship_part"
         try:
-            return await self.act(team_id, order_id, "ship", actor, at=self.clock(), **details)
+            return await self.act(team_id, order_id, action, actor, at=self.clock(), **details)
         except Refusal as refusal:
             if refusal.code != "already_shipped":
                 raise
@@ -221,6 +253,24 @@ class Desk:
         if taken is None:
             raise Refusal("confirmation_gone")
         return taken
+
+
+def pick_items(order: Order, typed: Sequence[str]) -> dict[str, int]:
+    """Items a person listed, by SKU (any case) or order item id, ``SKU:2`` / ``SKUx2`` for a quantity."""
+    chosen: dict[str, int] = {}
+    for word in typed:
+        name, quantity = word, None
+        for sep in (":", "×", "*", "x", "X"):
+            head, mark, tail = word.rpartition(sep)
+            if mark and head and tail.isdigit():
+                name, quantity = head, int(tail)
+                break
+        matches = [i for i in order.items if name in (i.item_id,) or name.casefold() == i.sku.casefold()]
+        if len(matches) != 1:
+            raise Refusal("unknown_item", item=word, order=order.order_id, items=[i.sku or i.item_id for i in order.items])
+        item = matches[0]
+        chosen[item.item_id] = chosen.get(item.item_id, 0) + (quantity if quantity is not None else item.quantity_to_ship)
+    return chosen
 
 
 def _who(event: Event | None) -> dict[str, Any]:

@@ -186,6 +186,22 @@ TEAM_SETTINGS = frozenset({"timezone", "lead_hours", "digest_at", "quiet_from", 
 
 
 @dataclass(frozen=True)
+class Shipment:
+    """Items of one order that left with one carrier and tracking number."""
+
+    item_id: str
+    quantity: int
+    shipped_at: datetime
+    carrier: str
+    carrier_name: str
+    tracking: str
+    ship_method: str = ""
+    order_id: str = ""
+    shipment_id: int | None = None
+    exported_at: datetime | None = None
+
+
+@dataclass(frozen=True)
 class DueRow:
     """An order as the alert check sees it: only what deadlines need."""
 
@@ -486,19 +502,76 @@ class Store:
                 found[oid].items.append(OrderItem(i, sku, title, q, qs, None if p is None else Decimal(p)))
         return found
 
-    async def save(self, order: Order, event: Event, *, now: datetime) -> bool:
-        """Write the changed order and its event together, if nobody changed it meanwhile.
+    async def save(self, order: Order, event: Event, *, now: datetime,
+                   shipments: Sequence[Shipment] = (), supersede: str | None = None) -> bool:  # fmt: skip
+        """Write the changed order, its event and its shipments together, if nobody changed it meanwhile.
 
-        ``order.version`` is the version it was loaded at; on success it is bumped.
+        ``order.version`` is the version it was loaded at; on success it is bumped. With
+        ``supersede`` (a tracking number), the shipments under it are replaced (a correction).
         """
         async with self.transaction() as tx:
             ok = await self._update(tx, order, now)
             if ok:
                 await tx.execute(f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES ({', '.join('?' * 13)})",
                                  event_row(event))  # fmt: skip
+                if supersede is not None:
+                    await tx.execute(
+                        "UPDATE shipments SET superseded = 1 WHERE team_id = ? AND order_id = ? AND superseded = 0 "
+                        "AND tracking = ?",
+                        (order.team_id, order.order_id, supersede),
+                    )
+                await tx.executemany(
+                    "INSERT INTO shipments (team_id, order_id, item_id, quantity, shipped_at, carrier, carrier_name, "
+                    "tracking, ship_method) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [(order.team_id, order.order_id, sh.item_id, sh.quantity, iso(sh.shipped_at), sh.carrier,
+                      sh.carrier_name, sh.tracking, sh.ship_method) for sh in shipments],
+                )  # fmt: skip
         if ok:
             order.version += 1
         return ok
+
+    # --- shipments -----------------------------------------------------------------------
+
+    async def take_for_export(self, team_id: int, export_id: str, now: datetime, *,
+                              day: tuple[datetime, datetime] | None = None) -> list[Shipment]:  # fmt: skip
+        """Shipments to write into a Shipping Confirmation file, marked as exported in the same
+        transaction (two exports at once never both take a shipment). With ``day``
+        (start, end), every current shipment of that day again, exported or not."""
+        async with self.transaction() as tx:
+            if day is None:
+                where, params = "exported_at IS NULL", [team_id]
+            else:
+                where, params = "shipped_at >= ? AND shipped_at < ?", [team_id, iso(day[0]), iso(day[1])]
+            async with tx.execute(
+                "SELECT shipment_id, order_id, item_id, quantity, shipped_at, carrier, carrier_name, tracking, "
+                f"ship_method FROM shipments WHERE team_id = ? AND superseded = 0 AND {where} "
+                "ORDER BY shipped_at, order_id, item_id",
+                params,
+            ) as cur:
+                rows = list(await cur.fetchall())
+            await tx.executemany(
+                "UPDATE shipments SET exported_at = coalesce(exported_at, ?), export_id = ? WHERE shipment_id = ?",
+                [(iso(now), export_id, r[0]) for r in rows],
+            )
+        return [Shipment(r[2], r[3], datetime.fromisoformat(r[4]), r[5], r[6], r[7], r[8], order_id=r[1],
+                         shipment_id=r[0]) for r in rows]  # fmt: skip
+
+    async def untake_export(self, export_id: str, taken_at: datetime) -> None:
+        """The file could not be delivered: what this export marked counts as not exported again."""
+        async with self.transaction() as tx:
+            await tx.execute(
+                "UPDATE shipments SET exported_at = NULL, export_id = NULL WHERE export_id = ? AND exported_at = ?",
+                (export_id, iso(taken_at)),
+            )
+
+    async def shipments_of(self, team_id: int, order_id: str) -> list[Shipment]:
+        rows = await self._fetchall(
+            "SELECT shipment_id, order_id, item_id, quantity, shipped_at, carrier, carrier_name, tracking, ship_method, "
+            "exported_at FROM shipments WHERE team_id = ? AND order_id = ? AND superseded = 0 ORDER BY shipment_id",
+            (team_id, order_id),
+        )
+        return [Shipment(r[2], r[3], datetime.fromisoformat(r[4]), r[5], r[6], r[7], r[8], order_id=r[1],
+                         shipment_id=r[0], exported_at=from_iso(r[9])) for r in rows]  # fmt: skip
 
     @staticmethod
     def _update_params(order: Order, now: datetime) -> list[Any]:

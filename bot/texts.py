@@ -17,8 +17,8 @@ from babel.dates import format_date
 from babel.numbers import format_percent
 
 from bot.domain import Event, Goods, Money, Order, Refusal
-from bot.importing import ImportResult
 from bot.i18n import N_, Raw, _, cldr, day, duration, listing, money, ngettext, when
+from bot.importing import ImportResult
 
 # Translators: the states of the goods of an Amazon order (DESIGN.md §2).
 STATE_NAMES: dict[str, str] = {
@@ -108,6 +108,10 @@ REFUSALS: dict[str, str] = {
     "refund_amount_needed": N_("I don't know the total of order {order} (the report had no prices). Say how much to refund, for example: /refund {order} 12.50"),
     "refund_too_much": N_("You can refund at most {refundable} on order {order}; {amount} is too much."),
     "refund_currency": N_("Order {order} is paid in {currency}; you typed an amount in {typed}."),
+    "unknown_item": N_("Order {order} has no item “{item}”. Its items are {items}; name them by SKU, like USB-FAN-03 or USB-FAN-03:2 for two."),
+    "items_already_shipped": N_("These items are already shipped, or fewer were bought: {items}. Look at the order with /order."),
+    "nothing_to_export": N_("Nothing to export: every shipment made here is already in an earlier file. To send a day again: /export 2026-11-21"),
+    "bad_export_day": N_("“{text}” is not a day. Send /export for what is new, or /export 2026-11-21 for one day again."),
     "tracking_unchanged": N_("Order {order} already has tracking number {tracking}; nothing to change."),
     "not_allowed": N_("That can't be done to order {order} while it is {state}."),
     "changed_meanwhile": N_("Someone changed order {order} at the same moment; nothing was done. Look at it with /order and try again."),
@@ -188,7 +192,7 @@ def _display_params(params: Mapping[str, Any]) -> dict[str, Any]:
             out[key] = money(Decimal(value), currency)
         elif key == "size" and isinstance(value, int):
             out[key] = _("{mb} MB", mb=f"{value / 1_000_000:.1f}")
-        elif key in ("suggestions", "choices", "candidates", "missing") and isinstance(value, Sequence) and not isinstance(value, str):
+        elif key in ("suggestions", "choices", "candidates", "missing", "items") and isinstance(value, Sequence) and not isinstance(value, str):
             out[key] = listing([str(v) for v in value])
         elif key == "kind" and value in REPORT_NAMES:
             out[key] = _(REPORT_NAMES[value])

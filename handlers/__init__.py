@@ -24,7 +24,16 @@ def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
         filters,
     )
 
-    from handlers import aftersale, alerts, common, files, fulfilment, keywords, lookup, settings
+    from handlers import (
+        aftersale,
+        alerts,
+        common,
+        files,
+        fulfilment,
+        keywords,
+        lookup,
+        settings,
+    )
 
     # Group -1 runs first for every update: who is this, in which chat, which language.
     application.add_handler(TypeHandler(Update, common.remember), group=-1)
@@ -47,6 +56,7 @@ def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
         "orders": lookup.list_orders,
         "history": lookup.history,
         "alerts": alerts.alerts_command,
+        "export": files.export,
     }
     for name, callback in commands.items():
         application.add_handler(CommandHandler(name, callback))

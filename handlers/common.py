@@ -18,11 +18,11 @@ from telegram.constants import ChatType, MessageLimit
 from telegram.error import TelegramError
 
 from bot import i18n
+from bot import texts as render
 from bot.app import DeskContext
 from bot.domain import Actor, Refusal
 from bot.i18n import _
 from bot.storage import Team
-from bot import texts as render
 
 log = logging.getLogger("dingdan.handlers")
 

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from telegram import Update
 from telegram.constants import FileSizeLimit
 
+from bot import texts as render
 from bot.app import DeskContext
 from bot.domain import Actor, Refusal
-from bot import texts as render
+from bot.i18n import ngettext
 from handlers.common import actor_of, answer, handles_refusals, team_of
+
 
 @handles_refusals
 async def document(update: Update, context: DeskContext) -> None:
@@ -29,3 +33,35 @@ async def document(update: Update, context: DeskContext) -> None:
         actor=Actor.importer(doc.file_name or "report", chat_id=actor.chat_id, user_id=actor.id),
     )  # fmt: skip
     await answer(update, render.import_summary(result, team.timezone))
+
+
+@handles_refusals
+async def export(update: Update, context: DeskContext) -> None:
+    """/export [DAY] (导出): the Shipping Confirmation file of what was shipped here, for Seller Central."""
+    team = await team_of(update, context)
+    args = context.args or []
+    day = None
+    if args:
+        try:
+            day = date.fromisoformat(args[0])
+        except ValueError:
+            raise Refusal("bad_export_day", text=args[0]) from None
+    exporter = context.services.exporter
+    taken = await exporter.take(team.team_id, team.timezone, day)
+    if not taken.shipments:
+        raise Refusal("nothing_to_export")
+    message = update.effective_message
+    assert message is not None
+    caption = ngettext(
+        "Shipping confirmation for {orders} order ({count} line). Upload it in Seller Central: Orders → Upload order "
+        "related files → Shipping confirmation.",
+        "Shipping confirmation for {orders} orders ({count} lines). Upload it in Seller Central: Orders → Upload order "
+        "related files → Shipping confirmation.",
+        len(taken.shipments), orders=taken.orders,
+    )  # fmt: skip
+    try:
+        await message.reply_document(taken.data, filename=taken.filename, caption=caption)
+    except Exception:
+        # Not delivered: the next /export includes these shipments again.
+        await exporter.give_back(taken)
+        raise

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
+from bot import texts as render
 from bot.app import DeskContext
-from bot.carriers import check_tracking, resolve_carrier
-from bot.domain import Goods
+from bot.carriers import Carrier, check_tracking, resolve_carrier
+from bot.domain import Goods, Refusal
 from bot.i18n import _
 from bot.parsing import parse_order_ref, resolve_cancel_reason
-from bot import texts as render
 from handlers.common import actor_of, answer, handles_refusals, team_of
 from handlers.outcomes import reply_outcome, usage
 
@@ -23,14 +23,26 @@ async def ship(update: Update, context: DeskContext) -> None:
         return
     team = await team_of(update, context)
     ref = parse_order_ref(args[0])
-    # Carrier names may have spaces ("Royal Mail", "DHL eCommerce"); the tracking number is last.
-    carrier = resolve_carrier(" ".join(args[1:-1]))
-    tracking = check_tracking(carrier, args[-1])
+    carrier, tracking, items = split_shipment(args[1:])
     outcome = await context.services.desk.ship(
         team.team_id, ref, actor_of(update), carrier=carrier.code,
-        carrier_name=carrier.name if carrier.code == "Other" else "", tracking=tracking,
+        carrier_name=carrier.name if carrier.code == "Other" else "", tracking=tracking, items=items,
     )  # fmt: skip
     await reply_outcome(update, context, team, outcome)
+
+
+def split_shipment(words: list[str]) -> tuple[Carrier, str, list[str]]:
+    """CARRIER TRACKING [ITEM…]: carrier names may have spaces ("Royal Mail", "DHL eCommerce"),
+    and items (SKUs) may follow the tracking number for a partial shipment."""
+    for end in range(1, len(words)):
+        try:
+            carrier = resolve_carrier(" ".join(words[:end]))
+            return carrier, check_tracking(carrier, words[end]), words[end + 1 :]
+        except Refusal:
+            continue
+    # Nothing fits: explain with the plain reading (tracking number last).
+    carrier = resolve_carrier(" ".join(words[:-1]))
+    return carrier, check_tracking(carrier, words[-1]), []
 
 
 @handles_refusals

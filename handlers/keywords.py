@@ -10,7 +10,7 @@ from telegram import Update
 
 from bot.app import DeskContext
 from bot.parsing import match_keyword
-from handlers import aftersale, alerts, fulfilment, lookup, settings
+from handlers import aftersale, alerts, files, fulfilment, lookup, settings
 from handlers.common import Callback
 
 BY_COMMAND: dict[str, Callback] = {
@@ -29,6 +29,7 @@ BY_COMMAND: dict[str, Callback] = {
     "help": settings.show_help,
     "lang": settings.lang,
     "alerts": alerts.alerts_command,
+    "export": files.export,
 }
 
 

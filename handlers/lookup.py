@@ -6,11 +6,11 @@ from datetime import datetime, timedelta
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
+from bot import texts as render
 from bot.app import DeskContext
 from bot.domain import Event, Goods, Order
 from bot.i18n import _, duration, money, ngettext, when
 from bot.parsing import parse_order_ref
-from bot import texts as render
 from handlers.common import answer, handles_refusals, is_private, team_of
 from handlers.outcomes import usage
 

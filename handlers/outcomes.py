@@ -6,16 +6,16 @@ from decimal import Decimal
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
+from bot import texts as render
 from bot.app import DeskContext
 from bot.domain import Order
-from bot.i18n import N_, _, money
+from bot.i18n import N_, _, listing, money
 from bot.services import Ask, Done
 from bot.storage import Team
-from bot import texts as render
 from handlers.common import answer
 
 USAGE: dict[str, str] = {
-    "ship": N_("Send: /ship ORDER CARRIER TRACKING, for example /ship 113-4417305-6689831 UPS 1Z999AA10123456784 or 发货 6689831 顺丰 SF1234567890123"),
+    "ship": N_("Send: /ship ORDER CARRIER TRACKING, for example /ship 113-4417305-6689831 UPS 1Z999AA10123456784 or 发货 6689831 顺丰 SF1234567890123. To ship some items only, add their SKUs: /ship 7654321 UPS 1Z999AA10123456784 USB-FAN-03"),
     "correct": N_("Send: /correct ORDER CARRIER NEW-TRACKING, for example /correct 6689831 UPS 1Z999AA10123456784"),
     "cancel": N_("Send: /cancel ORDER REASON, for example /cancel 113-4417305-6689831 NoInventory or 取消 6689831 缺货"),
     "refund": N_("Send: /refund ORDER [AMOUNT] [REASON], for example /refund 6689831 (in full) or /refund 6689831 12.50"),
@@ -48,6 +48,12 @@ def done_text(done: Done, zone: str) -> str:
         case "ship":
             return _("Order {order} shipped with {carrier}, tracking number {tracking}.", order=oid,
                      carrier=order.carrier_name or order.carrier, tracking=order.tracking)  # fmt: skip
+        case "ship_part":
+            shipped = listing([f"{n} × {_sku(order, item)}" for item, n in d.get("items", {}).items()])
+            left = sum(i.quantity_to_ship for i in order.items)
+            return _("Shipped {items} of order {order} with {carrier}, tracking number {tracking}; {left} still to ship.",
+                     items=shipped, order=oid, carrier=order.carrier_name or order.carrier, tracking=order.tracking,
+                     left=left)  # fmt: skip
         case "correct_tracking":
             return _("Tracking number of order {order} corrected to {carrier} {tracking}.", order=oid,
                      carrier=order.carrier_name or order.carrier, tracking=order.tracking)  # fmt: skip
@@ -77,6 +83,10 @@ def done_text(done: Done, zone: str) -> str:
             return _("Refunded {amount} on order {order}; {left} can still be refunded.", order=oid, amount=amount,
                      left=money(order.refundable, order.currency))  # fmt: skip
     return _("Order {order} is now {state}.", order=oid, state=render.state_name(order.goods))
+
+
+def _sku(order: Order, item_id: str) -> str:
+    return next((i.sku or i.item_id for i in order.items if i.item_id == item_id), item_id)
 
 
 def ask_text(ask: Ask) -> str:

@@ -12,7 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from bot.amazon_files import REQUIRED, ParsedReport, RowError, decode_report, read_report
+from bot.amazon_files import (
+    REQUIRED,
+    ParsedReport,
+    RowError,
+    decode_report,
+    read_report,
+)
 from bot.domain import Refusal
 
 SAMPLES = Path(

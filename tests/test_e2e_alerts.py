@@ -12,9 +12,19 @@ import asyncio
 from datetime import UTC, datetime
 
 import pytest
-
 from conftest import desk_settings
-from scenario import FAN, GROUP_ID, KETO, MIC, SPEAKER, Team, plain, sample, says, says_n
+from scenario import (
+    FAN,
+    GROUP_ID,
+    KETO,
+    MIC,
+    SPEAKER,
+    Team,
+    plain,
+    sample,
+    says,
+    says_n,
+)
 from test_e2e_day import sample_with_ids
 
 pytestmark = pytest.mark.alerts

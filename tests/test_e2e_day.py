@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 
 import pytest
-
 from scenario import FAN, KETO, MIC, SPEAKER, plain, sample, says, team  # noqa: F401 (fixture)
 
 

@@ -14,7 +14,13 @@ from pathlib import Path
 import pytest
 
 from bot import carriers, parsing
-from bot.carriers import CARRIER_CODES, CARRIERS, Carrier, check_tracking, resolve_carrier
+from bot.carriers import (
+    CARRIER_CODES,
+    CARRIERS,
+    Carrier,
+    check_tracking,
+    resolve_carrier,
+)
 from bot.domain import Refusal
 from bot.parsing import (
     CANCEL_REASONS,
@@ -658,6 +664,8 @@ KEYWORDS = [
     ("语言", "語言", "lang"),
     ("提醒", "提醒", "alerts"),
     ("提醒设置", "提醒設定", "alerts"),
+    ("导出", "導出", "export"),
+    ("导出发货", "導出發貨", "export"),
     ("改单号", "改單號", "correct"),
     ("更正单号", "更正單號", "correct"),
     ("修改单号", "修改單號", "correct"),
