@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import gc
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -118,15 +118,27 @@ class Importer:
         raise Refusal("import_busy")
 
     async def _apply(self, team_id: int, report: ParsedReport, sha: str, filename: str, actor: Actor) -> ImportResult:
-        now = self.clock()
         result = ImportResult(kind=report.kind, encoding=report.encoding, rows=report.rows,
                               refused=list(report.errors))  # fmt: skip
         result.first_imported_at = await self.store.imported_before(team_id, sha)
-        known = await self.store.orders_by_ids(team_id, [o.order_id for o in report.orders])
-        source = {"file": filename, "report": report.kind}
+        record = {"sha256": sha, "kind": report.kind, "filename": filename, "rows": report.rows}
+        return await self.apply_orders(team_id, report.orders, actor=actor, source={"file": filename, "report": report.kind},
+                                       record=record, result=result)  # fmt: skip
+
+    async def apply_orders(self, team_id: int, orders: Sequence[ImportedOrder], *, actor: Actor, source: dict[str, Any],
+                           record: dict[str, Any], result: ImportResult | None = None) -> ImportResult:  # fmt: skip
+        """Orders Amazon told us about (a report, or the Selling Partner API), applied in one
+        transaction: new ones stored, known ones updated through the lifecycle.
+
+        Raises ``Conflict`` when a person changed one of them meanwhile: call again.
+        """
+        now = self.clock()
+        if result is None:
+            result = ImportResult(kind=str(record.get("kind", "")), encoding="", rows=len(orders))
+        known = await self.store.orders_by_ids(team_id, [o.order_id for o in orders])
         new: list[tuple[Order, Event]] = []
         changed: list[tuple[Order, list[Event]]] = []
-        for imported in report.orders:
+        for imported in orders:
             order = known.get(imported.order_id)
             if order is None:
                 order = _new_order(team_id, imported)
@@ -141,9 +153,9 @@ class Importer:
         result.new, result.updated = len(new), len(changed)
         if new or changed:
             record = {
-                "sha256": sha, "kind": report.kind, "filename": filename, "actor_id": actor.id,
-                "chat_id": actor.chat_id, "rows": report.rows, "new": result.new, "updated": result.updated,
-                "unchanged": result.unchanged, "refused": len(result.refused),
+                "sha256": "", "kind": "", "filename": "", "rows": len(orders), **record, "actor_id": actor.id,
+                "chat_id": actor.chat_id, "new": result.new, "updated": result.updated, "unchanged": result.unchanged,
+                "refused": len(result.refused),
             }  # fmt: skip
             await self.store.write_import(team_id=team_id, new=new, changed=changed, record=record, now=now)
         return result
