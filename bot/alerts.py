@@ -109,6 +109,7 @@ class Due:
     order_id: str
     key: str
     deadline: datetime | None  # what the reader is warned about (ship-by, Amazon's deadline…)
+    disposition: str = ""  # for returns: Amazon's disposition (SELLABLE: back in inventory)
 
 
 def decide(rows: Iterable[DueRow], rules: TeamRules, now: datetime,
@@ -126,7 +127,7 @@ def decide(rows: Iterable[DueRow], rules: TeamRules, now: datetime,
             return False
         if now < rules.effective(at, before_quiet=before_quiet) or rules.is_quiet(now):
             return False
-        announce.append(Due(kind, row.order_id, key, deadline))
+        announce.append(Due(kind, row.order_id, key, deadline, row.disposition))
         settled.append((row.order_id, kind, key))
         return True
 

@@ -210,6 +210,7 @@ class DueRow:
     ship_by: datetime | None
     purchased_at: datetime | None
     deliver_by: datetime | None
+    disposition: str = ""
 
 
 @dataclass(frozen=True)
@@ -480,17 +481,55 @@ class Store:
         return order
 
     async def orders_by_ids(self, team_id: int, order_ids: Sequence[str]) -> dict[str, Order]:
-        """Many orders with their items, in few queries (imports)."""
+        """Many orders with their items, in few queries (imports).
+
+        The same orders as :meth:`order` reads (``_order_from_row``), built faster: a report
+        re-read brings 100,000 orders whose times, amounts and states repeat, and times,
+        amounts and states are immutable, so equal ones are parsed once and shared.
+        """
         found: dict[str, Order] = {}
-        for start in range(0, len(order_ids), _CHUNK):
-            chunk = list(order_ids[start : start + _CHUNK])
+        ids = sorted(set(order_ids))  # in key order: neighbouring look-ups share index pages
+        goods_by_value: dict[str, Goods] = {g.value: g for g in Goods}
+        money_by_value: dict[str, Money] = {m.value: m for m in Money}
+        times: dict[str | None, datetime | None] = {None: None}
+        amounts: dict[str | None, Decimal | None] = {None: None}
+
+        def when(text: str | None) -> datetime | None:
+            value = times.get(text)
+            if value is None and text is not None:
+                value = times[text] = datetime.fromisoformat(text)
+            return value
+
+        def amount(text: str | None) -> Decimal | None:
+            value = amounts.get(text)
+            if value is None and text is not None:
+                value = amounts[text] = Decimal(text)
+            return value
+
+        for start in range(0, len(ids), _CHUNK):
+            chunk = ids[start : start + _CHUNK]
             marks = ", ".join("?" * len(chunk))
             rows = await self._fetchall(
-                f"SELECT {_ORDER_SELECT} FROM orders WHERE team_id = ? AND order_id IN ({marks})", [team_id, *chunk]
+                "SELECT team_id, order_id, goods, money, channel, currency, total, refunded, purchased_at, ship_by, "
+                "deliver_by, service_level, buyer_name, ship_city, ship_state, ship_postal_code, ship_country, "
+                "ship_address, carrier, carrier_name, tracking, shipped_at, return_reason, disposition, version "
+                f"FROM orders WHERE team_id = ? AND order_id IN ({marks})",
+                [team_id, *chunk],
             )
-            for row in rows:
-                o = _order_from_row(row)
-                found[o.order_id] = o
+            for (tid, oid, goods, money, channel, currency, total, refunded, purchased_at, ship_by, deliver_by,
+                 service_level, buyer_name, ship_city, ship_state, ship_postal_code, ship_country, ship_address,
+                 carrier, carrier_name, tracking, shipped_at, return_reason, disposition, version) in rows:  # fmt: skip
+                g, m = goods_by_value.get(goods), money_by_value.get(money)
+                found[oid] = Order(
+                    team_id=tid, order_id=oid, goods=Goods(goods) if g is None else g,
+                    money=Money(money) if m is None else m, channel=channel, currency=currency,
+                    total=amount(total), refunded=amount(refunded), purchased_at=when(purchased_at),
+                    ship_by=when(ship_by), deliver_by=when(deliver_by), service_level=service_level,
+                    buyer_name=buyer_name, ship_city=ship_city, ship_state=ship_state,
+                    ship_postal_code=ship_postal_code, ship_country=ship_country, ship_address=ship_address,
+                    carrier=carrier, carrier_name=carrier_name, tracking=tracking, shipped_at=when(shipped_at),
+                    return_reason=return_reason, disposition=disposition, version=version,
+                )  # fmt: skip
             if not rows:
                 continue
             items = await self._fetchall(
@@ -499,7 +538,7 @@ class Store:
                 [team_id, *chunk],
             )
             for oid, i, sku, title, q, qs, p in items:
-                found[oid].items.append(OrderItem(i, sku, title, q, qs, None if p is None else Decimal(p)))
+                found[oid].items.append(OrderItem(i, sku, title, q, qs, amount(p)))
         return found
 
     async def save(self, order: Order, event: Event, *, now: datetime,
@@ -755,15 +794,15 @@ class AlertStore:
         The cost follows the orders near a deadline, never the size of the history.
         """
         sql = (
-            "SELECT order_id, goods, ship_by, purchased_at, deliver_by FROM orders WHERE team_id = :t "
+            "SELECT order_id, goods, ship_by, purchased_at, deliver_by, disposition FROM orders WHERE team_id = :t "
             "AND goods IN ('unshipped', 'partially_shipped') AND ship_by <= :ship_horizon "
-            "UNION SELECT order_id, goods, ship_by, purchased_at, deliver_by FROM orders WHERE team_id = :t "
+            "UNION SELECT order_id, goods, ship_by, purchased_at, deliver_by, disposition FROM orders WHERE team_id = :t "
             "AND goods IN ('pending', 'unshipped', 'partially_shipped') AND purchased_at <= :confirm_before "
-            "UNION SELECT order_id, goods, ship_by, purchased_at, deliver_by FROM orders WHERE team_id = :t "
+            "UNION SELECT order_id, goods, ship_by, purchased_at, deliver_by, disposition FROM orders WHERE team_id = :t "
             "AND goods = 'pending' AND purchased_at <= :pending_before "
-            "UNION SELECT order_id, goods, ship_by, purchased_at, deliver_by FROM orders WHERE team_id = :t "
+            "UNION SELECT order_id, goods, ship_by, purchased_at, deliver_by, disposition FROM orders WHERE team_id = :t "
             "AND goods = 'return_received' "
-            "UNION SELECT order_id, goods, ship_by, purchased_at, deliver_by FROM orders WHERE team_id = :t "
+            "UNION SELECT order_id, goods, ship_by, purchased_at, deliver_by, disposition FROM orders WHERE team_id = :t "
             "AND goods = 'shipped' AND deliver_by < :now"
         )
         rows = await self.store._fetchall(sql, {
@@ -776,8 +815,8 @@ class AlertStore:
             )
         }  # fmt: skip
         return [
-            DueRow(oid, goods, from_iso(ship_by), from_iso(purchased), from_iso(deliver))
-            for oid, goods, ship_by, purchased, deliver in rows
+            DueRow(oid, goods, from_iso(ship_by), from_iso(purchased), from_iso(deliver), disposition)
+            for oid, goods, ship_by, purchased, deliver, disposition in rows
             if oid not in snoozed
         ]
 

@@ -140,7 +140,6 @@ REFUSALS: dict[str, str] = {
     "file_encoding": N_("I can't read the characters in this file. Save it as UTF-8 (or download it from Seller Central again) and send it again."),
     "file_not_report": N_("This is not an Amazon order report I know: it lacks the columns {missing}. Send an Unshipped Orders report or an Order report from Seller Central."),
     "file_too_large": N_("The file is {size}; Telegram lets bots download at most 20 MB. Split the report by date range, or import it on the server with: dingdan import FILE"),
-    "returns_report_not_yet": N_("This is a {kind}; importing returns reports is not available yet. Record returns with /return and /received."),
     "import_busy": N_("The orders in this file kept changing while I imported it; nothing was imported. Send it again in a moment."),
 }
 
@@ -152,7 +151,13 @@ ROW_ERRORS: dict[str, str] = {
     "missing_value": N_("line {line}: {column} is empty"),
     "duplicate_row": N_("line {line}: repeats line {first_line}"),
     "short_row": N_("line {line}: has {got} columns, the header has {expected}"),
+    "long_row": N_("line {line}: has {got} columns, the header only {expected} (a tab inside a value?)"),
     "currency_mismatch": N_("line {line}: another currency than the order's other lines"),
+    "unknown_order_row": N_("line {line}: order {value} is not in this team's orders (import its order report first)"),
+    "return_not_shipped": N_("line {line}: order {order} was never shipped ({state}), so it cannot come back"),
+    "refund_too_much": N_("line {line}: that refund is more than order {order} has left to refund ({refundable})"),
+    "refund_currency": N_("line {line}: the refund is not in the currency of order {order}"),
+    "already_refunded": N_("line {line}: order {order} is already refunded in full"),
     "order_has_bad_row": N_("line {line}: skipped with its order, because line {bad_line} is wrong"),
 }
 
@@ -217,7 +222,7 @@ def _who_did_it(params: Mapping[str, Any], zone: str) -> str:
 
 def row_error(err: Any) -> str:
     template = ROW_ERRORS.get(err.code)
-    params = {"line": err.line, **err.params}
+    params = {"line": err.line, **_display_params(err.params)}
     if template is None:
         return _("line {line}: {code}", line=err.line, code=err.code)
     try:
@@ -297,6 +302,22 @@ ALERT_KIND_NAMES: dict[str, str] = {
 }
 
 
+# Translators: Amazon's dispositions of a returned item (FBA customer returns report).
+DISPOSITION_NAMES: dict[str, str] = {
+    "SELLABLE": N_("sellable, back in Amazon's inventory"),
+    "DAMAGED": N_("damaged"),
+    "CUSTOMER_DAMAGED": N_("damaged by the customer"),
+    "DEFECTIVE": N_("defective"),
+    "CARRIER_DAMAGED": N_("damaged by the carrier"),
+    "DISTRIBUTOR_DAMAGED": N_("damaged at the warehouse"),
+    "EXPIRED": N_("expired"),
+}
+
+
+def disposition_name(code: str) -> str:
+    return _(DISPOSITION_NAMES[code]) if code in DISPOSITION_NAMES else code
+
+
 def _tail(order_id: str) -> str:
     return order_id[-7:]
 
@@ -311,7 +332,7 @@ def alert_messages(team: Any, kind: str, due: list[Any], now: datetime, per_mess
         buttons: list[list[list[str]]] = []
         for item in page:
             lines.append("• " + _alert_line(kind, item, zone, now))
-            buttons.append(_alert_buttons(kind, item.order_id))
+            buttons.append(_alert_buttons(kind, item.order_id, item.disposition))
         if len(due) > per_message:
             lines.append(_("(part {part} of {parts})", part=start // per_message + 1,
                            parts=(len(due) + per_message - 1) // per_message))  # fmt: skip
@@ -358,6 +379,8 @@ def _alert_line(kind: str, item: Any, zone: str, now: datetime) -> str:
         return _("<code>{order}</code> · ordered {when}", order=order, when=when(deadline, zone))
     if kind == "delivery_late":
         return _("<code>{order}</code> · should have arrived by {when}", order=order, when=when(deadline, zone))
+    if kind == "return_waiting" and item.disposition:
+        return _("<code>{order}</code> · {disposition}", order=order, disposition=disposition_name(item.disposition))
     return _("<code>{order}</code>", order=order)
 
 
@@ -378,8 +401,12 @@ def _alert_advice(kind: str) -> str:
     return ""
 
 
-def _alert_buttons(kind: str, order_id: str) -> list[list[str]]:
+def _alert_buttons(kind: str, order_id: str, disposition: str = "") -> list[list[str]]:
     tail = _tail(order_id)
+    if kind == "return_waiting" and disposition == "SELLABLE":
+        # Amazon put it back into sellable inventory: one tap closes the return as restocked.
+        return [[_("✅ Restocked {tail}", tail=tail), f"rd:{order_id}:restock"], [_("Decide {tail}", tail=tail),
+                f"rw:{order_id}"]]  # fmt: skip
     snooze = [_("💤 4 h {tail}", tail=tail), f"sz:{order_id}"]
     match kind:
         case "ship_soon" | "ship_late" | "confirm_soon" | "confirm_last":

@@ -7,7 +7,7 @@ from telegram import Update
 from bot.app import DeskContext
 from bot.i18n import _
 from bot.parsing import parse_money, parse_order_ref, resolve_decision
-from handlers.common import actor_of, answer, handles_refusals, team_of
+from handlers.common import actor_of, answer, drop_buttons, handles_refusals, team_of
 from handlers.outcomes import reply_outcome, usage
 
 _CURRENCY_CODES = frozenset({"USD", "EUR", "GBP", "JPY", "CNY", "CAD", "AUD", "MXN", "SEK", "PLN", "INR", "SGD", "AED"})
@@ -77,7 +77,7 @@ async def decision_button(update: Update, context: DeskContext) -> None:
     team = await team_of(update, context)
     outcome = await context.services.desk.act(team.team_id, order_id, decision, actor_of(update))
     await query.answer()
-    await query.edit_message_reply_markup(None)
+    await drop_buttons(update, order_id)
     await reply_outcome(update, context, team, outcome)
 
 

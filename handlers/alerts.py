@@ -27,7 +27,7 @@ from bot.app import DeskContext
 from bot.domain import Refusal
 from bot.i18n import _, listing, when
 from bot.storage import Team
-from handlers.common import actor_of, answer, handles_refusals, plain, team_of
+from handlers.common import actor_of, answer, drop_buttons, handles_refusals, plain, team_of
 from handlers.outcomes import decision_buttons, reply_outcome
 
 log = logging.getLogger("dingdan.alerts")
@@ -152,6 +152,7 @@ async def mark_lost(update: Update, context: DeskContext) -> None:
     order_id = query.data.split(":", 1)[1]
     outcome = await context.services.desk.act(team.team_id, order_id, "mark_lost", actor_of(update))
     await query.answer()
+    await drop_buttons(update, order_id)
     await reply_outcome(update, context, team, outcome)
 
 

@@ -94,6 +94,24 @@ async def answer(update: Update, text: str, markup: InlineKeyboardMarkup | None 
     return await message.reply_text(fit(text), reply_markup=markup)
 
 
+async def drop_buttons(update: Update, order_id: str) -> None:
+    """Take the pressed order's buttons off the message; an alert's other orders keep theirs."""
+    query = update.callback_query
+    message = query.message if query is not None else None
+    if query is None or message is None or not isinstance(message, Message):
+        return
+    markup = message.reply_markup
+    rows = [] if markup is None else [
+        [b for b in row if not (b.callback_data and order_id in str(b.callback_data))]
+        for row in markup.inline_keyboard
+    ]  # fmt: skip
+    rows = [row for row in rows if row]
+    try:
+        await query.edit_message_reply_markup(InlineKeyboardMarkup(rows) if rows else None)
+    except TelegramError:
+        pass  # already changed by someone else's tap
+
+
 def fit(text: str) -> str:
     """Telegram refuses messages over 4096 characters; lists are paged before this."""
     limit = MessageLimit.MAX_TEXT_LENGTH

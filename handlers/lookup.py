@@ -61,7 +61,8 @@ def card(order: Order, events: list[Event], zone: str, *, private: bool, now: da
         lines.append(_("Shipped with {carrier} {tracking}", carrier=order.carrier_name or order.carrier,
                        tracking=order.tracking))  # fmt: skip
     if order.return_reason or order.disposition:
-        lines.append(_("Return: {reason} {disposition}", reason=order.return_reason, disposition=order.disposition))
+        lines.append(_("Return: {reason} ({disposition})", reason=order.return_reason or "—",
+                       disposition=render.disposition_name(order.disposition) if order.disposition else "—"))  # fmt: skip
     # Buyer data stays out of the group: only the person asking in private sees it.
     if private and order.buyer_name:
         lines.append(_("Buyer: {name}, {address}", name=order.buyer_name,

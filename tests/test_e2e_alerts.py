@@ -244,7 +244,7 @@ async def test_late_delivery_offers_mark_lost(alert_team, clock) -> None:
         "🚚 1 shipped order is past its latest delivery date:",
         f"• {late} · should have arrived by 11/25/26, 3:59 PM",
     ]
-    click = await t.api.click(t.group, t.alice, alert, f"ml:{late}")
+    click = await t.api.click(t.group, t.alice, alert, f"ml:{late}", expect=2)
     assert click.messages[0]["text"] == (
         f"Order {late} marked lost. Contact the carrier and refund the buyer with /refund {late}."
     )

@@ -53,6 +53,12 @@ EXPECTED: dict[str, tuple[set[Goods], Goods | None, dict[Goods, str]]] = {
         S: "already_shipped", D: "already_shipped", L: "already_shipped",
         RQ: "already_shipped", RR: "already_shipped", RC: "already_shipped",
     }),
+    # Some items of a multi-item order: the order stays partially shipped.
+    "ship_part": ({U, PS}, PS, {
+        P: "ship_pending", C: "ship_cancelled",
+        S: "already_shipped", D: "already_shipped", L: "already_shipped",
+        RQ: "already_shipped", RR: "already_shipped", RC: "already_shipped",
+    }),
     # Correcting the tracking of something that went out is its own action.
     "correct_tracking": ({PS, S, D, L}, SAME, {
         P: "correct_not_shipped", U: "correct_not_shipped", C: "ship_cancelled",
@@ -121,6 +127,7 @@ def an_order(goods: Goods = U, **kw: Any) -> Order:
 #: What a person would have typed for each action, enough for every guard to hold.
 ASKED: dict[str, dict[str, Any]] = {
     "ship": {"carrier": "UPS", "tracking": "1Z999AA10123456784"},
+    "ship_part": {"carrier": "UPS", "tracking": "1Z999AA10123456784", "items": {"it-1": 1}},
     "correct_tracking": {"carrier": "UPS", "tracking": "1Z999AA10123456785"},
     "cancel": {"reason": "NoInventory"},
 }

@@ -1,0 +1,107 @@
+"""Amazon's returns reports into the desk: FBA customer returns and MFN returns.
+
+A return request moves a shipped order to return_requested; an arrival (an FBA row, or an
+MFN row with a return delivery date) moves it to return_received with Amazon's
+disposition and reason, which the return-arrived alert and the order card show. Refunded
+amounts in the MFN report move the refund state. Same guarantees as the order import:
+idempotent, atomic per file, and rows that cannot apply are listed with a reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from bot.amazon_files import ImportedReturn, ParsedReport, RowError
+from bot.domain import Actor, Event, Goods, Order, Refusal
+from bot.importing import ImportResult, _event
+from bot.lifecycle import Lifecycle
+from bot.storage import Store
+
+#: Where a return request or an arrival may come from (the goods left the seller).
+_REQUESTABLE = frozenset({Goods.partially_shipped, Goods.shipped, Goods.delivered, Goods.lost})
+_RECEIVABLE = _REQUESTABLE | {Goods.return_requested}
+
+
+class ReturnsImporter:
+    def __init__(self, store: Store, lifecycle: Lifecycle, clock: Callable[[], datetime]) -> None:
+        self.store = store
+        self.lifecycle = lifecycle
+        self.clock = clock
+
+    async def apply(self, team_id: int, report: ParsedReport, *, sha: str, filename: str, actor: Actor) -> ImportResult:
+        now = self.clock()
+        result = ImportResult(kind=report.kind, encoding=report.encoding, rows=report.rows, refused=list(report.errors))
+        result.first_imported_at = await self.store.imported_before(team_id, sha)
+        known = await self.store.orders_by_ids(team_id, sorted({r.order_id for r in report.returns}))
+        source = {"file": filename, "report": report.kind}
+        events: dict[str, list[Event]] = {}
+        for row in report.returns:
+            order = known.get(row.order_id)
+            if order is None:
+                result.refused.append(RowError(row.line, "unknown_order_row", {"value": row.order_id}))
+                continue
+            try:
+                events.setdefault(order.order_id, []).extend(await self._apply_row(order, row, actor, now, source))
+            except Refusal as refusal:
+                result.refused.append(RowError(row.line, refusal.code, _row_params(refusal)))
+        changed = [(known[oid], evs) for oid, evs in events.items() if evs]
+        result.updated = len(changed)
+        result.unchanged = len({r.order_id for r in report.returns} & set(known)) - result.updated
+        result.refused.sort(key=lambda e: e.line)
+        if changed:
+            record = {
+                "sha256": sha, "kind": report.kind, "filename": filename, "rows": report.rows, "actor_id": actor.id,
+                "chat_id": actor.chat_id, "new": 0, "updated": result.updated, "unchanged": result.unchanged,
+                "refused": len(result.refused),
+            }  # fmt: skip
+            await self.store.write_import(team_id=team_id, new=[], changed=changed, record=record, now=now)
+        return result
+
+    async def _apply_row(self, order: Order, row: ImportedReturn, actor: Actor, now: datetime,
+                         source: dict[str, Any]) -> list[Event]:  # fmt: skip
+        events = []
+        details = {**source, "line": row.line}
+        if row.arrived:
+            if order.goods in _RECEIVABLE:
+                events.append(await self._fire(order, "receive_return", actor, now, details,
+                                               reason=row.reason, disposition=row.disposition))  # fmt: skip
+            elif order.goods in (Goods.return_received, Goods.return_closed):
+                pass  # already known: a re-import changes nothing
+            else:
+                raise Refusal("return_not_shipped", order=order.order_id, state=order.goods.value)
+        elif order.goods in _REQUESTABLE:
+            events.append(await self._fire(order, "request_return", actor, now, details, reason=row.reason))
+        elif order.goods not in (Goods.return_requested, Goods.return_received, Goods.return_closed):
+            raise Refusal("return_not_shipped", order=order.order_id, state=order.goods.value)
+        if row.refunded is not None and row.refunded > order.refunded:
+            # The report says how much the buyer got back in all: record the difference.
+            amount = row.refunded - order.refunded
+            events.append(await self._fire(order, "refund", actor, now, details, amount=amount,
+                                           currency=row.currency or None))  # fmt: skip
+        return events
+
+    async def _fire(self, order: Order, action: str, actor: Actor, now: datetime, details: dict[str, Any],
+                    **asked: Any) -> Event:  # fmt: skip
+        before_goods, before_refunded = order.goods, order.refunded
+        change = await self.lifecycle.fire(order, action, **asked)
+        extra = {k: v for k, v in asked.items() if v not in (None, "")}
+        if action == "refund":
+            extra["amount"] = order.refunded - before_refunded
+            extra["currency"] = order.currency
+        event = _event(order, actor, now, action, before_goods, order.goods, {**details, **extra})
+        return Event(
+            team_id=event.team_id, order_id=event.order_id, at=event.at, actor=event.actor, trigger=event.trigger,
+            from_goods=event.from_goods, to_goods=event.to_goods, from_money=change.from_money.value,
+            to_money=change.to_money.value, details=event.details,
+        )  # fmt: skip
+
+
+def _row_params(refusal: Refusal) -> dict[str, Any]:
+    params = dict(refusal.params)
+    for key in ("amount", "refundable"):
+        if isinstance(params.get(key), Decimal):
+            params[key] = str(params[key])
+    return params
