@@ -18,6 +18,10 @@ def main(argv: list[str] | None = None) -> int:
     imp = sub.add_parser("import", help="import a Seller Central order report into a team")
     imp.add_argument("file", type=Path)
     imp.add_argument("--team", type=int, help="the team's group chat id (default: the only team)")
+    exp = sub.add_parser("export", help="write the Shipping Confirmation file of shipments made through the bot")
+    exp.add_argument("--day", help="every shipment of this day (YYYY-MM-DD, team time) again")
+    exp.add_argument("--team", type=int, help="the team's group chat id (default: the only team)")
+    exp.add_argument("-o", "--output", type=Path, help="the file to write (default: shipping-confirmation-….txt here)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
@@ -27,6 +31,10 @@ def main(argv: list[str] | None = None) -> int:
 
             asyncio.run(serve(settings))
             return 0
+        if args.command == "export":
+            from bot.commandline import export_file
+
+            return asyncio.run(export_file(args.day, args.team, args.output))
         from bot.commandline import import_file
 
         return asyncio.run(import_file(args.file, args.team))

@@ -15,16 +15,34 @@ from bot.domain import Actor, Refusal
 from bot.importing import Importer
 from bot.lifecycle import Lifecycle
 from bot.settings import ConfigError, utc_now
-from bot.storage import Store
+from bot.storage import Store, Team
+
+
+def _database() -> Path:
+    db = Path(os.environ.get("DINGDAN_DB", "").strip() or "dingdan.sqlite3")
+    if not db.exists():
+        raise ConfigError(f"no database at {db}: run the bot and /start it in your team's group first (or set DINGDAN_DB)")
+    i18n.set_current(i18n.normalise(os.environ.get("LANG", "").split(".")[0]) or "en")
+    return db
+
+
+async def _team(store: Store, team_id: int | None) -> Team:
+    teams = await store.teams()
+    if team_id is None:
+        if len(teams) != 1:
+            names = ", ".join(f"{t.team_id} ({t.title})" for t in teams) or "none"
+            raise ConfigError(f"say which team with --team; teams: {names}")
+        return teams[0]
+    found = [t for t in teams if t.team_id == team_id]
+    if not found:
+        raise ConfigError(f"no team {team_id}")
+    return found[0]
 
 
 async def import_file(path: Path, team_id: int | None) -> int:
     from bot import texts
 
-    db = Path(os.environ.get("DINGDAN_DB", "").strip() or "dingdan.sqlite3")
-    if not db.exists():
-        raise ConfigError(f"no database at {db}: run the bot and /start it in your team's group first (or set DINGDAN_DB)")
-    i18n.set_current(i18n.normalise(os.environ.get("LANG", "").split(".")[0]) or "en")
+    db = _database()
     try:
         data = path.read_bytes()
     except OSError as err:
@@ -32,17 +50,7 @@ async def import_file(path: Path, team_id: int | None) -> int:
     store = Store(db)
     await store.open()
     try:
-        teams = await store.teams()
-        if team_id is None:
-            if len(teams) != 1:
-                names = ", ".join(f"{t.team_id} ({t.title})" for t in teams) or "none"
-                raise ConfigError(f"say which team with --team; teams: {names}")
-            team = teams[0]
-        else:
-            found = [t for t in teams if t.team_id == team_id]
-            if not found:
-                raise ConfigError(f"no team {team_id}")
-            team = found[0]
+        team = await _team(store, team_id)
         importer = Importer(store, Lifecycle(), utc_now)
         try:
             result = await importer.import_file(team.team_id, data, filename=path.name,
@@ -51,6 +59,40 @@ async def import_file(path: Path, team_id: int | None) -> int:
             print(html.unescape(texts.refusal(refusal)), file=sys.stderr)
             return 1
         print(html.unescape(texts.import_summary(result, team.timezone)))
+        return 0
+    finally:
+        await store.close()
+
+
+async def export_file(day: str | None, team_id: int | None, output: Path | None) -> int:
+    """Write the Shipping Confirmation file; the shipments in it count as exported."""
+    from datetime import date
+
+    from bot import texts
+    from bot.exporting import Exporter
+
+    db = _database()
+    try:
+        wanted = date.fromisoformat(day) if day else None
+    except ValueError:
+        print(html.unescape(texts.refusal(Refusal("bad_export_day", text=day or ""))), file=sys.stderr)
+        return 1
+    store = Store(db)
+    await store.open()
+    try:
+        team = await _team(store, team_id)
+        exporter = Exporter(store, utc_now)
+        taken = await exporter.take(team.team_id, team.timezone, wanted)
+        if not taken.shipments:
+            print(html.unescape(texts.refusal(Refusal("nothing_to_export"))), file=sys.stderr)
+            return 1
+        target = output or Path(taken.filename)
+        try:
+            target.write_bytes(taken.data)
+        except OSError as err:
+            await exporter.give_back(taken)
+            raise ConfigError(f"cannot write {target}: {err.strerror}") from None
+        print(f"{target}: {len(taken.shipments)} item line(s) for {taken.orders} order(s)")
         return 0
     finally:
         await store.close()

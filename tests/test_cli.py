@@ -69,3 +69,38 @@ def test_an_unreachable_bot_api_is_one_line_and_never_shows_the_token(tmp_path: 
     )
     assert secret not in result.stdout + result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_export_from_the_command_line(tmp_path: Path) -> None:
+    db = tmp_path / "desk.sqlite3"
+
+    async def ship_one() -> None:
+        from bot.domain import Actor
+        from bot.importing import Importer
+        from bot.lifecycle import Lifecycle
+        from bot.services import Desk
+
+        store = Store(db)
+        await store.open()
+        at = lambda: datetime(2026, 11, 21, 8, tzinfo=UTC)  # noqa: E731
+        await store.create_team(-100777, "Store A", "Asia/Shanghai", 1, at())
+        await Importer(store, Lifecycle(), at).import_file(-100777, sample("unshipped-orders-us.txt"), filename="u.txt",
+                                                           actor=Actor.importer("u.txt"))  # fmt: skip
+        from bot.parsing import parse_order_ref
+
+        await Desk(store, Lifecycle(), at).ship(-100777, parse_order_ref("6689831"), Actor("user", 1, "Alice", -100777),
+                                                carrier="UPS", carrier_name="", tracking="1Z999AA10123456784")  # fmt: skip
+        await store.close()
+
+    asyncio.run(ship_one())
+    out = tmp_path / "confirm.txt"
+    first = dingdan("export", "-o", str(out), env={"DINGDAN_DB": str(db)})
+    assert (first.returncode, first.stdout) == (0, f"{out}: 1 item line(s) for 1 order(s)\n")
+    assert out.read_text(encoding="utf-8").splitlines()[1] == (
+        "113-4417305-6689831\t62319586402671\t1\t2026-11-21\tUPS\t\t1Z999AA10123456784\t"
+    )
+    again = dingdan("export", "-o", str(out), env={"DINGDAN_DB": str(db)})
+    assert again.returncode == 1
+    assert again.stderr.startswith("Nothing to export")
+    day = dingdan("export", "--day", "2026-11-21", "-o", str(tmp_path / "day.txt"), env={"DINGDAN_DB": str(db)})
+    assert day.returncode == 0
