@@ -25,7 +25,9 @@ def help_text() -> str:
         _("/address ORDER: the buyer wants another address (改地址 6689831)"),
         _("/order ORDER: the order's card (查询 6689831); /history ORDER: everything that happened (历史)"),
         _("/orders [STATE]: orders to ship, the most urgent first; /orders all, /orders shipped, /orders returns (订单)"),
-        _("Send an Unshipped Orders report or an Order report from Seller Central as a file to import the orders."),
+        _("Send an Unshipped Orders report or an Order report from Seller Central as a file to import the orders; a returns report records returns."),
+        _("/export: the shipping confirmation file for Seller Central (导出)"),
+        _("/alerts: alert settings for administrators (提醒)"),
         _("/lang: choose your language (语言)."),
     ])  # fmt: skip
 
