@@ -37,6 +37,7 @@ from bot.lifecycle import Lifecycle
 from bot.services import Desk
 from bot.settings import Settings, StartupError
 from bot.storage import Store
+from bot.sync import AmazonSync
 
 log = logging.getLogger("dingdan")
 
@@ -50,6 +51,7 @@ class Services:
     access: Access
     alerts: Alerts
     exporter: Exporter
+    amazon: AmazonSync  # the Selling Partner API sync (bot/sync.py)
     #: (user, name, username, language, chat, kind, title) already written: skip the write.
     seen: set[tuple[object, ...]] = field(default_factory=set)
 
@@ -70,20 +72,6 @@ class DeskContext(CallbackContext[ExtBot[None], dict, dict, dict]):  # type: ign
         return self.services.settings
 
 
-class RedactToken(logging.Filter):
-    """Keep the bot token out of every log line (URLs of Bot API calls carry it)."""
-
-    def __init__(self, token: str) -> None:
-        super().__init__()
-        self.token = token
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if self.token and self.token in record.getMessage():
-            record.msg = record.getMessage().replace(self.token, "<token>")
-            record.args = ()
-        return True
-
-
 class _SkippedRun(logging.Filter):
     """A check still sending when the next is due is normal (the rate limiter waits): not a warning."""
 
@@ -92,13 +80,17 @@ class _SkippedRun(logging.Filter):
 
 
 def protect_token(token: str) -> None:
+    """Keep the bot token (and, later, Amazon's secrets) out of every log record.
+
+    The redaction sits in the log-record factory, so it covers every logger, children of
+    ``telegram`` included (``telegram.Bot`` logs API URLs, which carry the token, at DEBUG).
+    """
+    from bot.spapi import install_log_redaction, remember_secrets
+
+    install_log_redaction()
+    remember_secrets([token])
     # httpx logs every request URL at INFO; those URLs contain the token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    redact = RedactToken(token)
-    for handler in logging.getLogger().handlers:
-        handler.addFilter(redact)
-    for name in ("telegram", "httpx", "dingdan", "apscheduler"):
-        logging.getLogger(name).addFilter(redact)
     logging.getLogger("apscheduler.scheduler").addFilter(_SkippedRun())
 
 
@@ -153,9 +145,11 @@ async def _post_init(application: Application) -> None:  # type: ignore[type-arg
         access=Access(store, status_of, settings.clock),
         alerts=Alerts(store, settings.clock, texts.alert_messages, texts.digest_message),
         exporter=Exporter(store, settings.clock),
+        amazon=AmazonSync(store, lifecycle, settings),
     )
     await set_command_menus(application)
     schedule_alerts(application)
+    schedule_sync(application)
 
 
 def schedule_alerts(application: Application) -> None:  # type: ignore[type-arg]
@@ -167,6 +161,19 @@ def schedule_alerts(application: Application) -> None:  # type: ignore[type-arg]
     assert application.job_queue is not None, "python-telegram-bot[job-queue] is required"
     application.job_queue.run_repeating(
         tick, interval=settings.alert_interval, first=min(1.0, settings.alert_interval), name="alerts",
+        job_kwargs={"misfire_grace_time": None, "coalesce": True, "max_instances": 1},
+    )  # fmt: skip
+
+
+def schedule_sync(application: Application) -> None:  # type: ignore[type-arg]
+    """The Selling Partner API sync is its own repeating job, so that a slow or throttled Amazon
+    never delays the alerts; it does nothing for teams without credentials."""
+    from handlers.amazon import sync_tick
+
+    settings: Settings = application.bot_data["settings"]
+    assert application.job_queue is not None, "python-telegram-bot[job-queue] is required"
+    application.job_queue.run_repeating(
+        sync_tick, interval=settings.sync_interval, first=settings.sync_interval, name="amazon-sync",
         job_kwargs={"misfire_grace_time": None, "coalesce": True, "max_instances": 1},
     )  # fmt: skip
 
@@ -197,6 +204,7 @@ def command_menu() -> list[BotCommand]:
         BotCommand("orders", _("List orders, the most urgent first")),
         BotCommand("history", _("Everything that happened to an order")),
         BotCommand("alerts", _("Alert settings of this team (administrators)")),
+        BotCommand("amazon", _("Connect the team's Amazon account (administrators, in private)")),
         BotCommand("lang", _("Choose your language")),
         BotCommand("help", _("How to use dingdan")),
         BotCommand("start", _("Start dingdan in this group")),

@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 TELEGRAM_API_URL = "https://api.telegram.org/bot"
@@ -37,6 +38,16 @@ class Settings:
     poll_timeout: float = 10.0
     #: How often the alert check and the outbox sender run (seconds of real time).
     alert_interval: float = 30.0
+    #: Amazon's Selling Partner API for one team from the environment (others use /amazon).
+    spapi_refresh_token: str = field(default="", repr=False)
+    spapi_client_id: str = field(default="", repr=False)
+    spapi_client_secret: str = field(default="", repr=False)
+    spapi_marketplace: str = ""
+    spapi_endpoint: str = ""  # "": the marketplace's region (https://sellingpartnerapi-na.amazon.com for the US)
+    spapi_auth_url: str = "https://api.amazon.com/auth/o2/token"
+    spapi_team: int | None = None  # the team they serve; None: the only team
+    #: How often the Selling Partner API sync runs (seconds of real time).
+    sync_interval: float = 60.0
 
     @property
     def base_file_url(self) -> str:
@@ -74,4 +85,28 @@ class Settings:
             timezone=timezone,
             api_url=api_url,
             file_url=env.get("DINGDAN_FILE_URL", "").strip() or None,
+            **_spapi_from_env(env),
         )
+
+
+def _spapi_from_env(env: Mapping[str, str]) -> dict[str, Any]:
+    """DINGDAN_SPAPI_*: all three credentials and the marketplace, or none of them."""
+    values = {name: env.get(f"DINGDAN_SPAPI_{name.upper()}", "").strip()
+              for name in ("refresh_token", "client_id", "client_secret", "marketplace")}  # fmt: skip
+    given = [name for name, value in values.items() if value]
+    if not given:
+        return {}
+    missing = [f"DINGDAN_SPAPI_{name.upper()}" for name, value in values.items() if not value]
+    if missing:
+        raise ConfigError(f"Selling Partner API settings are incomplete; also set {', '.join(missing)} "
+                          "(the marketplace like ATVPDKIKX0DER), or unset the DINGDAN_SPAPI_* variables.")  # fmt: skip
+    team = env.get("DINGDAN_SPAPI_TEAM", "").strip()
+    if team and not team.lstrip("-").isdigit():
+        raise ConfigError(f"DINGDAN_SPAPI_TEAM={team!r} is not a chat id; use the team group's id, like -1001234567890.")
+    out: dict[str, Any] = {f"spapi_{name}": value for name, value in values.items()}
+    out["spapi_team"] = int(team) if team else None
+    for name in ("endpoint", "auth_url"):
+        value = env.get(f"DINGDAN_SPAPI_{name.upper()}", "").strip()
+        if value:
+            out[f"spapi_{name}"] = value
+    return out

@@ -583,7 +583,8 @@ class Store:
                 where, params = "shipped_at >= ? AND shipped_at < ?", [team_id, iso(day[0]), iso(day[1])]
             async with tx.execute(
                 "SELECT shipment_id, order_id, item_id, quantity, shipped_at, carrier, carrier_name, tracking, "
-                f"ship_method FROM shipments WHERE team_id = ? AND superseded = 0 AND {where} "
+                # Shipments already confirmed through the Selling Partner API are not told twice.
+                f"ship_method FROM shipments WHERE team_id = ? AND superseded = 0 AND confirmed_at IS NULL AND {where} "
                 "ORDER BY shipped_at, order_id, item_id",
                 params,
             ) as cur:

@@ -133,6 +133,15 @@ REFUSALS: dict[str, str] = {
     "not_a_team": N_("This group is not using dingdan yet. A group administrator can start it by sending /start here."),
     "not_a_member": N_("I only work for members of a team group that uses dingdan. Ask your team to add you to their group, then try again."),
     "not_admin": N_("Only an administrator of this group can do that."),
+    # the Selling Partner API (/amazon): never repeat what was typed, it may be a secret
+    "amazon_private_only": N_("Amazon credentials are set up in a private chat with me, by an administrator of the team: open a private chat with me and send /amazon there."),
+    "amazon_secrets_in_group": N_("Never post Amazon credentials in a group: everyone in it can read them. Send /amazon set to me in a private chat instead, and since the group has seen them, generate a new client secret and authorise the app again in Seller Central."),
+    "amazon_not_admin": N_("Only an administrator of {team} can connect it to Amazon or change the connection."),
+    "amazon_bad_set": N_("Send all four, separated by spaces: /amazon set MARKETPLACE CLIENT_ID CLIENT_SECRET REFRESH_TOKEN, for example /amazon set ATVPDKIKX0DER amzn1.application-oa2-client.… amzn1.oa2-cs.v1.… Atzr|… (an ENDPOINT may follow: na, eu, fe or an https address)."),
+    "amazon_bad_marketplace": N_("The first value after /amazon set must be the marketplace id, for example ATVPDKIKX0DER (US), A1PA6795UKMFR9 (Germany) or A1VC38T7YXB528 (Japan)."),
+    "amazon_bad_endpoint": N_("The last value is not a Selling Partner API endpoint. Leave it out to use your marketplace's region, or give na, eu, fe or an https:// address."),
+    "amazon_not_connected": N_("{team} is not connected to Amazon. Connect it with /amazon set MARKETPLACE CLIENT_ID CLIENT_SECRET REFRESH_TOKEN in a private chat with me."),
+    "amazon_unknown_command": N_("Send /amazon for the connection's state, /amazon set … to connect, /amazon sync to sync now or /amazon off to disconnect."),
     "bad_alert_setting": N_("I don't understand “{text}”. Examples: /alerts lead 24 4 · /alerts digest 09:00 · /alerts digest off · /alerts quiet 23:00 08:00 · /alerts quiet off · /alerts tz Asia/Shanghai · /alerts pending 3"),
     # files
     "file_empty": N_("The file is empty. Download the report from Seller Central again and send it here."),

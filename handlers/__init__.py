@@ -27,6 +27,7 @@ def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
     from handlers import (
         aftersale,
         alerts,
+        amazon,
         common,
         files,
         fulfilment,
@@ -57,6 +58,7 @@ def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
         "history": lookup.history,
         "alerts": alerts.alerts_command,
         "export": files.export,
+        "amazon": amazon.amazon_command,
     }
     for name, callback in commands.items():
         application.add_handler(CommandHandler(name, callback))

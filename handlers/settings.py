@@ -28,6 +28,7 @@ def help_text() -> str:
         _("Send an Unshipped Orders report or an Order report from Seller Central as a file to import the orders; a returns report records returns."),
         _("/export: the shipping confirmation file for Seller Central (导出)"),
         _("/alerts: alert settings for administrators (提醒)"),
+        _("/amazon: connect the team's Amazon account for live sync (administrators, in a private chat)"),
         _("/lang: choose your language (语言)."),
     ])  # fmt: skip
 

@@ -128,7 +128,7 @@ def a_ship_event(order: Order, who: Actor, now: datetime) -> Event:
 # Schema and connection
 
 
-EXPECTED_TABLES = {"teams", "chats", "users", "members", "orders", "order_items", "events", "imports", "alerts", "snoozes", "outbox", "shipments",
+EXPECTED_TABLES = {"teams", "chats", "users", "members", "orders", "order_items", "events", "imports", "alerts", "snoozes", "outbox", "shipments", "amazon_accounts",
                    "confirmations", "schema_migrations"}  # fmt: skip
 
 

@@ -1,0 +1,564 @@
+"""Live sync with Amazon's Selling Partner API: orders in, shipment confirmations out.
+
+For each team with credentials (set with ``/amazon`` in a private chat, or in the
+environment for one team), one run:
+
+1. confirms with ``confirmShipment`` what the team shipped in the chat since it connected:
+   one package per order and tracking number, with its items and quantities. A refusal
+   (4xx) is reported into the group once and not sent again until the shipment changes (a
+   tracking correction makes new shipment rows); a throttle, an Amazon error (5xx) or the
+   network leaves it for the next run;
+2. asks ``getOrders`` for the orders updated since the watermark, page by page
+   (``NextToken``), fetches the items of orders new to the desk (and of partially shipped
+   ones, for the quantities), and applies each page like a report import, through the
+   lifecycle (``Importer.apply_orders``). Applying an order again changes nothing, so
+   pages may overlap and a run may be repeated;
+3. moves the watermark (``LastUpdatedAfter`` of the next run) only after every page was
+   applied: to the newest ``LastUpdateDate`` seen, minus a few minutes for orders Amazon
+   indexes late. A run that fails leaves it where it was, and the next run starts again
+   from there.
+
+Amazon's statuses as goods states (DESIGN.md §2): Pending and PendingAvailability (a
+pre-order, not yet charged) are pending; Unshipped unshipped; PartiallyShipped partially
+shipped; Shipped shipped; Canceled cancelled. InvoiceUnconfirmed means every item has
+shipped and only the invoice is unconfirmed: shipped. Unfulfillable (multi-channel orders
+Amazon could not fulfil) is unshipped: the goods have not left, and the team must ship
+them another way or cancel.
+
+The Orders API gives no buyer name or street address without a Restricted Data Token:
+an order synced from the API has its city, region, postal code and country only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any, Protocol
+
+from bot import i18n
+from bot.amazon_files import ImportedItem, ImportedOrder
+from bot.amazon_store import AmazonAccount, AmazonStore
+from bot.domain import Actor, Refusal
+from bot.i18n import _, ngettext
+from bot.importing import Importer, ImportResult
+from bot.lifecycle import Lifecycle
+from bot.spapi import (
+    AuthError,
+    Credentials,
+    SpApiClient,
+    SpApiError,
+    endpoint_of,
+    iso_z,
+    remember_secrets,
+)
+from bot.storage import AlertStore, Conflict, Shipment, Store
+
+log = logging.getLogger("dingdan.sync")
+
+ACTOR = Actor.importer("Amazon (SP-API)")
+#: Orders Amazon indexes late still come: the next run looks back this far before the newest seen.
+OVERLAP = timedelta(minutes=5)
+#: The first run of a new connection looks back this far: long enough for every order still
+#: to ship; older history comes from an Order report.
+INITIAL_LOOKBACK = timedelta(days=7)
+_CONFLICT_ATTEMPTS = 3
+#: Packages listed in one failure message; more go into further messages (4096 characters).
+_PER_MESSAGE = 15
+_ORDER_ID_RE = re.compile(r"[0-9A-Za-z][0-9A-Za-z-]{0,39}")
+
+#: Amazon's OrderStatus as the desk's goods state (see the module docstring).
+STATUS: dict[str, str] = {
+    "Pending": "pending",
+    "PendingAvailability": "pending",
+    "Unshipped": "unshipped",
+    "PartiallyShipped": "partially_shipped",
+    "Shipped": "shipped",
+    "InvoiceUnconfirmed": "shipped",
+    "Canceled": "cancelled",
+    "Unfulfillable": "unshipped",
+}
+
+
+class SyncSettings(Protocol):
+    """What the sync reads from ``bot.settings.Settings``."""
+
+    @property
+    def clock(self) -> Callable[[], datetime]: ...
+    @property
+    def spapi_refresh_token(self) -> str: ...
+    @property
+    def spapi_client_id(self) -> str: ...
+    @property
+    def spapi_client_secret(self) -> str: ...
+    @property
+    def spapi_marketplace(self) -> str: ...
+    @property
+    def spapi_endpoint(self) -> str: ...
+    @property
+    def spapi_auth_url(self) -> str: ...
+    @property
+    def spapi_team(self) -> int | None: ...
+
+
+# --- Orders API JSON as imported orders -------------------------------------------------
+
+
+def _time(value: Any) -> datetime | None:
+    if not value or not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _amount(money: Any) -> Decimal | None:
+    if not isinstance(money, dict) or money.get("Amount") in (None, ""):
+        return None
+    try:
+        return Decimal(str(money["Amount"]))
+    except InvalidOperation:
+        return None
+
+
+def _int(value: Any) -> int:
+    try:
+        return int(value or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+def imported_item(raw: dict[str, Any]) -> ImportedItem:
+    """An Orders API order item. ``ItemPrice`` is already the price of all its units."""
+    return ImportedItem(
+        item_id=str(raw.get("OrderItemId") or ""), sku=str(raw.get("SellerSKU") or ""),
+        title=str(raw.get("Title") or ""), quantity=_int(raw.get("QuantityOrdered")),
+        quantity_shipped=_int(raw.get("QuantityShipped")), price=_amount(raw.get("ItemPrice")),
+    )  # fmt: skip
+
+
+def imported_order(raw: dict[str, Any], items: Sequence[dict[str, Any]] = ()) -> ImportedOrder:
+    """An Orders API order (and its items, when fetched) as the importer takes it.
+
+    Without items, the items the desk knows are kept. An unknown OrderStatus gives no
+    status: the order keeps its state (a new one is stored as unshipped).
+    """
+    total = raw.get("OrderTotal")
+    address = raw.get("ShippingAddress") or {}
+    return ImportedOrder(
+        order_id=str(raw["AmazonOrderId"]), lines=[], status=STATUS.get(str(raw.get("OrderStatus") or "")),
+        channel="AFN" if raw.get("FulfillmentChannel") == "AFN" else "MFN",
+        purchased_at=_time(raw.get("PurchaseDate")), ship_by=_time(raw.get("LatestShipDate")),
+        deliver_by=_time(raw.get("LatestDeliveryDate")),
+        currency=(total or {}).get("CurrencyCode") or None, total=_amount(total),
+        service_level=str(raw.get("ShipServiceLevel") or ""), buyer_name="",
+        ship_city=str(address.get("City") or ""), ship_state=str(address.get("StateOrRegion") or ""),
+        ship_postal_code=str(address.get("PostalCode") or ""), ship_country=str(address.get("CountryCode") or ""),
+        ship_address="", items=[imported_item(i) for i in items if i.get("OrderItemId")],
+        is_business=bool(raw.get("IsBusinessOrder")), is_prime=bool(raw.get("IsPrime")),
+    )  # fmt: skip
+
+
+# --- shipments as packages --------------------------------------------------------------
+
+
+@dataclass
+class Package:
+    """What one confirmShipment call says: the items of one order under one tracking number."""
+
+    order_id: str
+    carrier: str
+    carrier_name: str
+    tracking: str
+    ship_method: str
+    shipped_at: datetime
+    items: dict[str, int]  # order item id -> quantity
+    shipment_ids: list[int]
+
+    @property
+    def reference(self) -> str:
+        # Amazon wants a positive number, unique per package within the order.
+        return str(min(self.shipment_ids))
+
+    def detail(self) -> dict[str, Any]:
+        """The ``packageDetail`` of the request."""
+        body: dict[str, Any] = {
+            "packageReferenceId": self.reference,
+            "carrierCode": self.carrier,
+            "trackingNumber": self.tracking,
+            "shipDate": iso_z(self.shipped_at),
+            "orderItems": [{"orderItemId": item, "quantity": n} for item, n in sorted(self.items.items())],
+        }
+        if self.carrier == "Other":  # Amazon needs the name only with Other
+            body["carrierName"] = self.carrier_name
+        if self.ship_method:
+            body["shippingMethod"] = self.ship_method
+        return body
+
+
+def packages(shipments: Sequence[Shipment]) -> list[Package]:
+    """Shipments (item by item) grouped per order, carrier and tracking number, in shipping order."""
+    found: dict[tuple[str, str, str, str], Package] = {}
+    for s in shipments:
+        assert s.shipment_id is not None
+        key = (s.order_id, s.carrier, s.carrier_name, s.tracking)
+        package = found.get(key)
+        if package is None:
+            package = found[key] = Package(s.order_id, s.carrier, s.carrier_name, s.tracking, s.ship_method,
+                                           s.shipped_at, {}, [])  # fmt: skip
+        package.items[s.item_id] = package.items.get(s.item_id, 0) + s.quantity
+        package.shipment_ids.append(s.shipment_id)
+        package.shipped_at = min(package.shipped_at, s.shipped_at)
+    return list(found.values())
+
+
+# --- what the group reads -----------------------------------------------------------------
+
+
+def confirm_failures_messages(failures: Sequence[tuple[Package, str]]) -> list[dict[str, Any]]:
+    """Confirmations Amazon refused, with its reasons, as outbox messages (in the current language)."""
+    messages = []
+    orders = len({p.order_id for p, _error in failures})
+    for start in range(0, len(failures), _PER_MESSAGE):
+        lines = [ngettext("⚠️ Amazon did not accept the shipment confirmation of {count} order:",
+                          "⚠️ Amazon did not accept the shipment confirmations of {count} orders:", orders)]  # fmt: skip
+        for package, error in failures[start : start + _PER_MESSAGE]:
+            lines.append(_("• <code>{order}</code> · {carrier} {tracking}: {error}", order=package.order_id,
+                           carrier=package.carrier_name or package.carrier, tracking=package.tracking, error=error))  # fmt: skip
+        lines.append(_("Check the carrier and the tracking number. Correct them with /correct ORDER CARRIER TRACKING "
+                       "and I will confirm again, or confirm the shipment in Seller Central."))  # fmt: skip
+        messages.append({"text": "\n".join(lines), "buttons": []})
+    return messages
+
+
+def auth_failure_message(error: str) -> dict[str, Any]:
+    text = _("⚠️ Amazon refused this team's Selling Partner API credentials ({error}): orders are not synced and "
+             "shipments are not confirmed. An administrator can send /amazon set … to me in a private chat.",
+             error=error)  # fmt: skip
+    return {"text": text, "buttons": []}
+
+
+# --- the service ----------------------------------------------------------------------------
+
+
+@dataclass
+class SyncResult:
+    pages: int = 0
+    orders: int = 0
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    items_fetched: int = 0
+    confirmed: int = 0
+    refused: int = 0
+    error: str | None = None
+    new_ids: list[str] = field(default_factory=list)
+
+    def add(self, applied: ImportResult) -> None:
+        self.new += applied.new
+        self.updated += applied.updated
+        self.unchanged += applied.unchanged
+        self.new_ids += applied.new_ids
+
+
+@dataclass(frozen=True)
+class Connection:
+    """A team's connection as ``/amazon`` shows it: never a secret."""
+
+    connected: bool
+    source: str | None = None  # "chat" | "env"
+    marketplace_id: str | None = None
+    endpoint: str | None = None
+    watermark: datetime | None = None
+    synced_at: datetime | None = None
+    status: str = "new"
+    error: str | None = None
+    env_available: bool = False  # the environment has credentials for this team
+
+
+class SyncBusy(Exception):
+    """The orders kept changing while a page was applied."""
+
+
+class AmazonSync:
+    def __init__(
+        self,
+        store: Store,
+        lifecycle: Lifecycle,
+        settings: SyncSettings,
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+        client_options: dict[str, Any] | None = None,
+    ) -> None:
+        self.store = store
+        self.accounts = AmazonStore(store)
+        self.alert_store = AlertStore(store)
+        self.importer = Importer(store, lifecycle, settings.clock)
+        self.settings = settings
+        self.clock = settings.clock
+        self.monotonic = monotonic
+        self.sleep = sleep
+        self.client_options = client_options or {}
+        self._clients: dict[int, SpApiClient] = {}
+        self._locks: dict[int, asyncio.Lock] = {}
+        self._warned_env = False
+        remember_secrets(self._env_secrets())
+
+    # --- credentials -------------------------------------------------------------
+
+    def _env_secrets(self) -> tuple[str, str, str]:
+        s = self.settings
+        return (s.spapi_client_id, s.spapi_client_secret, s.spapi_refresh_token)
+
+    async def env_team(self) -> int | None:
+        """The team the environment's credentials serve: DINGDAN_SPAPI_TEAM, else the only team."""
+        s = self.settings
+        if not all(self._env_secrets()) or not s.spapi_marketplace:
+            return None
+        if s.spapi_team is not None:
+            return s.spapi_team if await self.store.team(s.spapi_team) is not None else None
+        teams = await self.store.teams()
+        if len(teams) == 1:
+            return teams[0].team_id
+        if teams and not self._warned_env:
+            log.warning("Selling Partner API credentials in the environment, but %d teams: set DINGDAN_SPAPI_TEAM",
+                        len(teams))  # fmt: skip
+            self._warned_env = True
+        return None
+
+    async def _credentials(self, team_id: int) -> tuple[AmazonAccount, Credentials] | None:
+        """The team's account and credentials: its own (set in the chat), else the environment's."""
+        account = await self.accounts.account(team_id)
+        auth_url = self.settings.spapi_auth_url
+        if account is not None and account.source == "chat":
+            assert account.client_id and account.client_secret and account.refresh_token
+            remember_secrets((account.client_id, account.client_secret, account.refresh_token))
+            return account, Credentials(account.endpoint, auth_url, account.client_id, account.client_secret,
+                                        account.refresh_token)  # fmt: skip
+        if await self.env_team() != team_id:
+            return None
+        s = self.settings
+        endpoint = self.env_endpoint()
+        if account is None or (account.marketplace_id, account.endpoint) != (s.spapi_marketplace, endpoint):
+            await self.accounts.use_environment(team_id, marketplace_id=s.spapi_marketplace, endpoint=endpoint,
+                                                at=self.clock())  # fmt: skip
+            account = await self.accounts.account(team_id)
+            assert account is not None
+        return account, Credentials(endpoint, auth_url, s.spapi_client_id, s.spapi_client_secret,
+                                    s.spapi_refresh_token)  # fmt: skip
+
+    def env_endpoint(self) -> str:
+        """DINGDAN_SPAPI_ENDPOINT, else the region of DINGDAN_SPAPI_MARKETPLACE."""
+        return self.settings.spapi_endpoint or endpoint_of(self.settings.spapi_marketplace)
+
+    def _client(self, team_id: int, credentials: Credentials) -> SpApiClient:
+        """One client per team, kept between runs: its access token and rate limits carry over."""
+        client = self._clients.get(team_id)
+        if client is None or client.credentials != credentials:
+            client = SpApiClient(credentials, monotonic=self.monotonic, sleep=self.sleep, **self.client_options)
+            self._clients[team_id] = client
+        return client
+
+    def _lock(self, team_id: int) -> asyncio.Lock:
+        return self._locks.setdefault(team_id, asyncio.Lock())
+
+    async def configure(self, team_id: int, *, marketplace_id: str, client_id: str, client_secret: str,
+                        refresh_token: str, endpoint: str, by: int | None) -> None:  # fmt: skip
+        remember_secrets((client_id, client_secret, refresh_token))
+        async with self._lock(team_id):
+            await self.accounts.save_credentials(
+                team_id, marketplace_id=marketplace_id, endpoint=endpoint, client_id=client_id,
+                client_secret=client_secret, refresh_token=refresh_token, by=by, at=self.clock(),
+            )  # fmt: skip
+            self._clients.pop(team_id, None)
+
+    async def verify(self, team_id: int) -> SpApiError | None:
+        """Ask Login with Amazon for a token with the team's credentials: None when it gave one."""
+        found = await self._credentials(team_id)
+        if found is None:
+            raise Refusal("amazon_not_connected")
+        client = self._client(team_id, found[1])
+        try:
+            async with client:
+                await client.access_token()
+        except SpApiError as err:
+            return err
+        return None
+
+    async def disconnect(self, team_id: int) -> tuple[bool, bool]:
+        """Forget the team's own credentials: (there were some, the environment's still serve it)."""
+        async with self._lock(team_id):
+            account = await self.accounts.account(team_id)
+            removed = account is not None and account.source == "chat"
+            if removed:
+                await self.accounts.forget(team_id)
+            self._clients.pop(team_id, None)
+        return removed, await self.env_team() == team_id
+
+    async def connection(self, team_id: int) -> Connection:
+        env = await self.env_team() == team_id
+        account = await self.accounts.account(team_id)
+        if account is None or (account.source == "env" and not env):
+            if env:
+                s = self.settings
+                return Connection(True, "env", s.spapi_marketplace, self.env_endpoint(), env_available=True)
+            return Connection(False, env_available=env)
+        return Connection(True, account.source, account.marketplace_id, account.endpoint, account.last_sync,
+                          account.synced_at, account.sync_status, account.sync_error, env)  # fmt: skip
+
+    # --- runs ------------------------------------------------------------------------------
+
+    async def run_all(self) -> None:
+        """The repeating job: every connected team; one team's trouble never stops the others."""
+        team_ids = {a.team_id for a in await self.accounts.accounts() if a.source == "chat"}
+        env = await self.env_team()
+        if env is not None:
+            team_ids.add(env)
+        # Teams side by side: each has its own rate limits, and one waiting on Amazon's
+        # must not hold up the others.
+        await asyncio.gather(*(self._run_quietly(team_id) for team_id in sorted(team_ids)))
+
+    async def _run_quietly(self, team_id: int) -> None:
+        try:
+            await self.run_team(team_id)
+        except Refusal:
+            pass  # disconnected meanwhile
+        except Exception:
+            log.exception("the Amazon sync of team %s failed", team_id)
+
+    async def run_team(self, team_id: int) -> SyncResult:
+        """Confirm the team's new shipments, then bring in the orders Amazon updated."""
+        async with self._lock(team_id):
+            found = await self._credentials(team_id)
+            if found is None:
+                raise Refusal("amazon_not_connected")
+            account, credentials = found
+            client = self._client(team_id, credentials)
+            result = SyncResult()
+            try:
+                async with client:
+                    await self._confirm(account, client, result)
+                    await self._sync_orders(account, client, result)
+            except SpApiError as err:
+                result.error = err.text
+                log.warning("Amazon sync of team %s stopped: %s %s", team_id, err.operation, err.text)
+                await self.accounts.sync_failed(team_id, err.text, self.clock())
+                if isinstance(err, AuthError):
+                    await self._report_auth_failure(account, err)
+            except SyncBusy:
+                result.error = "the orders kept changing while they were applied"
+                await self.accounts.sync_failed(team_id, result.error, self.clock())
+            return result
+
+    async def _sync_orders(self, account: AmazonAccount, client: SpApiClient, result: SyncResult) -> None:
+        team_id = account.team_id
+        start = self.clock()
+        after = account.last_sync or start - INITIAL_LOOKBACK
+        newest: datetime | None = None
+        next_token: str | None = None
+        while True:
+            page = await client.get_orders(account.marketplace_id, last_updated_after=after, next_token=next_token)
+            result.pages += 1
+            latest: dict[str, dict[str, Any]] = {}
+            for raw in page.orders:
+                order_id = str(raw.get("AmazonOrderId") or "")
+                if not _ORDER_ID_RE.fullmatch(order_id):
+                    log.warning("skipped an order without a usable AmazonOrderId")
+                    continue
+                seen = latest.get(order_id)
+                if seen is None or (_time(raw.get("LastUpdateDate")) or start) >= (
+                    _time(seen.get("LastUpdateDate")) or start
+                ):
+                    latest[order_id] = raw
+            known = await self.store.orders_by_ids(team_id, list(latest))
+            imported = []
+            for order_id, raw in latest.items():
+                items: list[dict[str, Any]] = []
+                if order_id not in known or raw.get("OrderStatus") == "PartiallyShipped":
+                    items = await client.get_order_items(order_id)
+                    result.items_fetched += 1
+                imported.append(imported_order(raw, items))
+                updated = _time(raw.get("LastUpdateDate"))
+                if updated is not None and (newest is None or updated > newest):
+                    newest = updated
+            if imported:
+                result.add(await self._apply(team_id, imported))
+                result.orders += len(imported)
+            next_token = page.next_token
+            if not next_token:
+                break
+        # Every page is in: the next run starts a little before the newest change seen.
+        watermark = after if newest is None else max(after, min(newest, start) - OVERLAP)
+        await self.accounts.synced(team_id, watermark, self.clock())
+
+    async def _apply(self, team_id: int, orders: list[ImportedOrder]) -> ImportResult:
+        record = {"kind": "sp_api", "sha256": "", "filename": "", "rows": len(orders)}
+        for _attempt in range(_CONFLICT_ATTEMPTS):
+            try:
+                return await self.importer.apply_orders(team_id, orders, actor=ACTOR, source={"api": "getOrders"},
+                                                        record=record)  # fmt: skip
+            except Conflict:
+                continue  # someone acted on one of these orders meanwhile: read them again
+        raise SyncBusy
+
+    async def _confirm(self, account: AmazonAccount, client: SpApiClient, result: SyncResult) -> None:
+        team_id = account.team_id
+        # What was shipped before the team connected went to Amazon another way (a file,
+        # Seller Central): only shipments from then on are confirmed through the API.
+        shipments = await self.accounts.to_confirm(team_id, since=account.configured_at)
+        refused: list[tuple[Package, str]] = []
+        for package in packages(shipments):
+            try:
+                await client.confirm_shipment(package.order_id, account.marketplace_id, package.detail())
+            except AuthError:
+                raise
+            except SpApiError as err:
+                if err.transient:
+                    # Amazon is busy or away: leave the rest for the next run.
+                    await self.accounts.confirm_failed(package.shipment_ids, err.text, final=False)
+                    log.warning("confirmShipment of %s: %s; trying again next run", package.order_id, err.text)
+                    break
+                refused.append((package, err.text))
+                continue
+            await self.accounts.confirmed(package.shipment_ids, self.clock())
+            result.confirmed += 1
+        if refused:
+            await self._report_refusals(team_id, refused)
+            for package, error in refused:
+                await self.accounts.confirm_failed(package.shipment_ids, error, final=True)
+            result.refused += len(refused)
+
+    # --- telling the group ----------------------------------------------------------------
+
+    async def _locale(self, team_id: int) -> str:
+        chat, chosen, telegram = await self.store.team_language(team_id)
+        return i18n.resolve(chat, chosen, telegram)
+
+    async def _queue(self, team_id: int, decided: list[tuple[str, str, str]], messages: list[dict[str, Any]]) -> None:
+        """Into the group's outbox, once per decided key (a restart between reporting and
+        recording the refusal does not report it twice)."""
+        try:
+            await self.alert_store.record(team_id, team_id, decided, messages, self.clock())
+        except Conflict:
+            pass  # already reported
+
+    async def _report_refusals(self, team_id: int, refused: list[tuple[Package, str]]) -> None:
+        with i18n.using(await self._locale(team_id)):
+            messages = confirm_failures_messages(refused)
+        decided = [(p.order_id, "amazon_confirm", f"{p.tracking}#{p.reference}") for p, _error in refused]
+        await self._queue(team_id, decided, messages)
+
+    async def _report_auth_failure(self, account: AmazonAccount, err: SpApiError) -> None:
+        with i18n.using(await self._locale(account.team_id)):
+            message = auth_failure_message(err.text)
+        # Once per set of credentials and kind of refusal: new credentials may be refused again.
+        key = f"{account.source}/{account.secrets_at.isoformat()}/{err.code}"
+        await self._queue(account.team_id, [("*", "amazon_auth", key)], [message])
