@@ -16,7 +16,7 @@ import json
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from importlib import resources
 from pathlib import Path
@@ -782,6 +782,12 @@ def _confirmation_from_row(row: Sequence[Any]) -> Confirmation:
     )
 
 
+#: How far back the alert check looks for a missed deadline (see ``AlertStore.due_rows``).
+LOOKBACK = timedelta(days=30)
+#: Longer than any snooze: a snooze that ended before ``until - SNOOZE_MAX`` is surely over.
+SNOOZE_MAX = timedelta(days=1)
+
+
 class AlertStore:
     """The queries and writes of the alerts, on the same connections as the ``Store``."""
 
@@ -792,23 +798,27 @@ class AlertStore:
                        pending_before: datetime) -> list[DueRow]:  # fmt: skip
         """Orders that may have an alert due, each part answered by an index on (team, state, time).
 
-        The cost follows the orders near a deadline, never the size of the history.
+        The cost follows the orders near a deadline, never the size of the history: every
+        part is a range no older than ``LOOKBACK`` (an order left unshipped or undelivered
+        for longer is Amazon's business by then, and was announced long before).
         """
         sql = (
             "SELECT order_id, goods, ship_by, purchased_at, deliver_by, disposition FROM orders WHERE team_id = :t "
-            "AND goods IN ('unshipped', 'partially_shipped') AND ship_by <= :ship_horizon "
+            "AND goods IN ('unshipped', 'partially_shipped') AND ship_by <= :ship_horizon AND ship_by >= :oldest "
             "UNION SELECT order_id, goods, ship_by, purchased_at, deliver_by, disposition FROM orders WHERE team_id = :t "
             "AND goods IN ('pending', 'unshipped', 'partially_shipped') AND purchased_at <= :confirm_before "
+            "AND purchased_at >= :oldest_purchase "
             "UNION SELECT order_id, goods, ship_by, purchased_at, deliver_by, disposition FROM orders WHERE team_id = :t "
-            "AND goods = 'pending' AND purchased_at <= :pending_before "
+            "AND goods = 'pending' AND purchased_at <= :pending_before AND purchased_at >= :oldest_purchase "
             "UNION SELECT order_id, goods, ship_by, purchased_at, deliver_by, disposition FROM orders WHERE team_id = :t "
             "AND goods = 'return_received' "
             "UNION SELECT order_id, goods, ship_by, purchased_at, deliver_by, disposition FROM orders WHERE team_id = :t "
-            "AND goods = 'shipped' AND deliver_by < :now"
+            "AND goods = 'shipped' AND deliver_by < :now AND deliver_by >= :oldest"
         )
         rows = await self.store._fetchall(sql, {
             "t": team_id, "now": iso(now), "ship_horizon": iso(ship_horizon), "confirm_before": iso(confirm_before),
-            "pending_before": iso(pending_before),
+            "pending_before": iso(pending_before), "oldest": iso(now - LOOKBACK),
+            "oldest_purchase": iso(now - LOOKBACK - timedelta(days=30)),
         })  # fmt: skip
         snoozed = {
             r[0] for r in await self.store._fetchall(
@@ -860,6 +870,8 @@ class AlertStore:
     async def snooze(self, team_id: int, order_id: str, until: datetime, by: int, kinds: Iterable[str]) -> None:
         kinds = list(kinds)
         async with self.store.transaction() as tx:
+            # Snoozes that ran out are of no use: keep the table as small as what is snoozed now.
+            await tx.execute("DELETE FROM snoozes WHERE team_id = ? AND until <= ?", (team_id, iso(until - SNOOZE_MAX)))
             await tx.execute(
                 "INSERT INTO snoozes (team_id, order_id, until, by_user) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT (team_id, order_id) DO UPDATE SET until = excluded.until, by_user = excluded.by_user",

@@ -661,3 +661,22 @@ async def test_an_import_that_races_a_person_reads_again_and_keeps_their_action(
     assert (saved.goods, saved.tracking, saved.ship_by) == (
         Goods.shipped, "1Z999AA10123456784", datetime(2026, 11, 20, 9, 59, 59, tzinfo=UTC))  # fmt: skip
     assert [e.trigger for e in await store.events(TEAM, MIC)] == ["imported", "ship", "import_update"]
+
+
+async def test_the_alert_check_reads_recent_deadlines_only(store: Store) -> None:
+    """An order left 'shipped' long past its delivery date is not read on every check: the
+    check's cost follows recent deadlines, not the history."""
+    from datetime import timedelta
+
+    from bot.storage import AlertStore
+
+    now = at(21)
+    await seed(store,
+               an_order("113-0000000-0000001", goods=Goods.shipped, deliver_by=now - timedelta(days=3)),
+               an_order("113-0000000-0000002", goods=Goods.shipped, deliver_by=now - timedelta(days=40)),
+               an_order("113-0000000-0000003", goods=Goods.unshipped, ship_by=now - timedelta(days=2)),
+               an_order("113-0000000-0000004", goods=Goods.unshipped, ship_by=now - timedelta(days=90)))  # fmt: skip
+    rows = await AlertStore(store).due_rows(TEAM, now, ship_horizon=now + timedelta(days=1),
+                                            confirm_before=now - timedelta(days=23),
+                                            pending_before=now - timedelta(days=3))  # fmt: skip
+    assert sorted(r.order_id for r in rows) == ["113-0000000-0000001", "113-0000000-0000003"]
