@@ -784,6 +784,8 @@ def _confirmation_from_row(row: Sequence[Any]) -> Confirmation:
 
 #: How far back the alert check looks for a missed deadline (see ``AlertStore.due_rows``).
 LOOKBACK = timedelta(days=30)
+#: A parcel late by more than this was announced already, or is history.
+DELIVERY_LOOKBACK = timedelta(days=14)
 #: Longer than any snooze: a snooze that ended before ``until - SNOOZE_MAX`` is surely over.
 SNOOZE_MAX = timedelta(days=1)
 
@@ -812,13 +814,18 @@ class AlertStore:
             "AND goods = 'pending' AND purchased_at <= :pending_before AND purchased_at >= :oldest_purchase "
             "UNION SELECT order_id, goods, ship_by, purchased_at, deliver_by, disposition FROM orders WHERE team_id = :t "
             "AND goods = 'return_received' "
+            # Nothing tells the desk that most parcels arrived (only /delivered does), so past
+            # orders stay 'shipped': read only those whose late-delivery alert is still to come.
             "UNION SELECT order_id, goods, ship_by, purchased_at, deliver_by, disposition FROM orders WHERE team_id = :t "
-            "AND goods = 'shipped' AND deliver_by < :now AND deliver_by >= :oldest"
+            "AND goods = 'shipped' AND deliver_by < :now AND deliver_by >= :oldest_delivery AND NOT EXISTS ("
+            "SELECT 1 FROM alerts a WHERE a.team_id = :t AND a.order_id = orders.order_id "
+            "AND a.kind = 'delivery_late' AND a.due_key = substr(orders.deliver_by, 1, 16))"
         )
         rows = await self.store._fetchall(sql, {
             "t": team_id, "now": iso(now), "ship_horizon": iso(ship_horizon), "confirm_before": iso(confirm_before),
             "pending_before": iso(pending_before), "oldest": iso(now - LOOKBACK),
             "oldest_purchase": iso(now - LOOKBACK - timedelta(days=30)),
+            "oldest_delivery": iso(now - DELIVERY_LOOKBACK),
         })  # fmt: skip
         snoozed = {
             r[0] for r in await self.store._fetchall(
