@@ -307,6 +307,12 @@ async def _prepare_db(db_path: Path, members: list[int]) -> None:
             GROUP_ID, report_bytes(ORDERS_IN_DB), filename="bench-unshipped.txt", actor=Actor.importer("bench")
         )
         assert result.new == ORDERS_IN_DB and not result.refused, result
+        # The generated orders' ship-by dates fall due around now: with alerts on, dingdan's
+        # alert job would send hundreds of reminders through the rate limiter during the
+        # rounds (and stopping waits for that job). The echo bot sends none: switch them off.
+        from bot.alerts import KINDS
+
+        await store.update_team(GROUP_ID, kinds_off=",".join(KINDS), digest_at="")
         for uid in members:
             await store.seen(user_id=uid, name=f"Member {uid}", username=None, telegram_language="en", chat_id=uid,
                              chat_kind="private", chat_title="", at=now)  # fmt: skip

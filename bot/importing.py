@@ -214,23 +214,30 @@ _SHIPPED_GROWS = (Goods.pending, Goods.unshipped, Goods.partially_shipped)
 
 
 def _unchanged(order: Order, imported: ImportedOrder) -> bool:
-    """True when ``Importer._update`` would find nothing to do: a report read again, mostly.
+    """True when ``Importer._update`` would find nothing to do (a report read again, mostly).
 
-    A sufficient test, cheap enough for 100,000 orders: the report's status is the order's,
-    every detail is equal (blank ones too), every item is known with equal details and no
-    more shipped. Whatever fails it goes through the full comparison, which alone decides.
+    The same rules as ``_update``, without building its change list: no status to act on,
+    no detail that is not blank in the report and differs, every item known and none of its
+    details differing (blanks aside) nor more of it shipped while that may still grow.
+    Whatever fails it goes through ``_update``, which alone says what changed.
     """
     if imported.status and _goods(imported.status) is not order.goods:
         return False
-    if _DETAILS_OF(imported) != _DETAILS_OF(order):
-        return False
-    stored = {i.item_id: i for i in order.items}
+    reported, stored = _DETAILS_OF(imported), _DETAILS_OF(order)
+    if reported != stored:
+        for value, old in zip(reported, stored):
+            if value != old and value is not None and value != "":
+                return False
+    items = {i.item_id: i for i in order.items}
     grows = order.goods in _SHIPPED_GROWS
     for it in imported.items:
-        mine = stored.get(it.item_id)
-        if (mine is None or it.sku != mine.sku or it.title != mine.title or it.quantity != mine.quantity
-                or it.price != mine.price or (grows and it.quantity_shipped > mine.quantity_shipped)):  # fmt: skip
+        mine = items.get(it.item_id)
+        if mine is None or (grows and it.quantity_shipped > mine.quantity_shipped):
             return False
+        for value, old in ((it.sku, mine.sku), (it.title, mine.title), (it.quantity, mine.quantity),
+                           (it.price, mine.price)):  # fmt: skip
+            if value != old and value is not None and value != "":
+                return False
     return True
 
 
