@@ -98,17 +98,22 @@ class Team:
         return replies[0]["text"].replace("\u202f", " ")
 
 
-@pytest.fixture
-async def team(fake_api: Any, desk: Any, tmp_path: Path) -> Team:
-    api = fake_api
+async def make_team(api: Any, app: Any, db_path: Path) -> Team:
+    """Alice, Bob and Carol in Store A's group, Dave outside; Alice (the owner) has sent /start."""
     alice = api.user(1001, "Alice", language_code="en", username="alice")
     bob = api.user(1002, "Bob", language_code="zh-hans", username="bob")
     carol = api.user(1003, "Carol", language_code="zh-hant")
     dave = api.user(1004, "Dave", language_code="en")
     group = api.group(GROUP_ID, "Store A")
     group.add(alice, "creator").add(bob).add(carol)
-    t = Team(api, desk, group, alice, bob, carol, dave, tmp_path / "desk.sqlite3")
     await api.ask(group, alice, "/start")
+    return Team(api, app, group, alice, bob, carol, dave, db_path)
+
+
+@pytest.fixture
+async def team(fake_api: Any, desk: Any, tmp_path: Path) -> Team:
+    t = await make_team(fake_api, desk, tmp_path / "desk.sqlite3")
+    api, group, alice = t.api, t.group, t.alice
     replies = await api.upload(group, alice, "unshipped-orders-us.txt", sample("unshipped-orders-us.txt"))
     assert replies[0]["text"].startswith("Unshipped Orders report read (utf-8): 4 new,"), replies[0]["text"]
     return t

@@ -15,11 +15,11 @@ import pytest
 from conftest import desk_settings
 from scenario import (
     FAN,
-    GROUP_ID,
     KETO,
     MIC,
     SPEAKER,
     Team,
+    make_team,
     plain,
     sample,
     says,
@@ -77,15 +77,8 @@ async def settle(t, *settings: str) -> None:
 @pytest.fixture
 async def alert_team(fake_api, desk, tmp_path) -> Team:
     """The scenario's team with the digest off; the report's two late orders have been announced."""
-    api = fake_api
-    alice = api.user(1001, "Alice", language_code="en", username="alice")
-    bob = api.user(1002, "Bob", language_code="zh-hans", username="bob")
-    carol = api.user(1003, "Carol", language_code="zh-hant")
-    dave = api.user(1004, "Dave", language_code="en")
-    group = api.group(GROUP_ID, "Store A")
-    group.add(alice, "creator").add(bob).add(carol)
-    t = Team(api, desk, group, alice, bob, carol, dave, tmp_path / "desk.sqlite3")
-    await api.ask(group, alice, "/start")
+    t = await make_team(fake_api, desk, tmp_path / "desk.sqlite3")
+    api, group, alice = t.api, t.group, t.alice
     await api.ask(group, alice, "/alerts digest off")
     before = mark(t)
     await api.upload(group, alice, "unshipped-orders-us.txt", sample("unshipped-orders-us.txt"))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from scenario import FAN, MIC, SPEAKER, sample, team  # noqa: F401 (fixture)
 from test_e2e_alerts import alert_team, read, wait_alert  # noqa: F401 (fixture)
 

@@ -27,7 +27,7 @@ from fakespapi import (
     AmazonTime,
     FakeSpApi,
 )
-from scenario import GROUP_ID, Team, plain, says, says_n
+from scenario import GROUP_ID, Team, make_team, plain, says, says_n
 
 SECRETS = (CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN)
 
@@ -78,17 +78,6 @@ async def sync_desk(fake_api, clock, tmp_path, amazon, amazon_time, request):
     async with await running_desk(fake_api, clock, tmp_path / "desk.sqlite3", amazon, alert_interval=interval) as app:
         on_amazon_time(app, amazon_time)
         yield app
-
-
-async def make_team(api: Any, app: Any, db_path: Path) -> Team:
-    alice = api.user(1001, "Alice", language_code="en", username="alice")
-    bob = api.user(1002, "Bob", language_code="zh-hans", username="bob")
-    carol = api.user(1003, "Carol", language_code="zh-hant")
-    dave = api.user(1004, "Dave", language_code="en")
-    group = api.group(GROUP_ID, "Store A")
-    group.add(alice, "creator").add(bob).add(carol)
-    await api.ask(group, alice, "/start")
-    return Team(api, app, group, alice, bob, carol, dave, db_path)
 
 
 @pytest.fixture
