@@ -10,8 +10,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import sys
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 from telegram import Bot, BotCommand, LinkPreviewOptions, Update
@@ -255,8 +256,8 @@ async def serve(settings: Settings) -> None:
     """Run until SIGINT/SIGTERM."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with suppress(NotImplementedError):
+    if sys.platform != "win32":  # asyncio has no signal handlers on Windows; Ctrl+C still ends it
+        for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
     try:
         async with running(settings) as application:
