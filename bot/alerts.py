@@ -123,7 +123,8 @@ def decide(rows: Iterable[DueRow], rules: TeamRules, now: datetime,
 
     def due(kind: str, row: DueRow, key: str, at: datetime, deadline: datetime | None, *,
             before_quiet: bool = False) -> bool:  # fmt: skip
-        if kind in rules.off or (row.order_id, kind, key) in already:
+        switch = CONFIRM_SOON if kind == CONFIRM_LAST else kind  # one switch for Amazon's deadline
+        if switch in rules.off or (row.order_id, kind, key) in already:
             return False
         if now < rules.effective(at, before_quiet=before_quiet) or rules.is_quiet(now):
             return False
@@ -145,7 +146,8 @@ def decide(rows: Iterable[DueRow], rules: TeamRules, now: datetime,
                     nearest = passed[-1]
                     if due(SHIP_SOON, row, f"{stamp}/{_hours(nearest)}", row.ship_by - nearest, row.ship_by,
                            before_quiet=True):  # fmt: skip
-                        settled.extend((row.order_id, SHIP_SOON, f"{stamp}/{_hours(lead)}") for lead in passed[:-1])
+                        overtaken = ((row.order_id, SHIP_SOON, f"{stamp}/{_hours(lead)}") for lead in passed[:-1])
+                        settled.extend(k for k in overtaken if k not in already)
         if row.goods in ("pending", "unshipped", "partially_shipped") and row.purchased_at is not None:
             deadline = row.purchased_at + CONFIRM_WITHIN
             if now >= deadline - timedelta(days=1):
@@ -159,7 +161,6 @@ def decide(rows: Iterable[DueRow], rules: TeamRules, now: datetime,
             due(RETURN_WAITING, row, today, now, None)
         if row.goods == "shipped" and row.deliver_by is not None and now >= row.deliver_by:
             due(DELIVERY_LATE, row, _key(row.deliver_by), row.deliver_by, row.deliver_by)
-    # Kinds turned off are not announced: CONFIRM_LAST follows CONFIRM_SOON's switch.
     return announce, settled
 
 

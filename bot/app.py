@@ -63,6 +63,8 @@ class DeskContext(CallbackContext[ExtBot[None], dict, dict, dict]):  # type: ign
     def __init__(self, application: Application, chat_id: int | None = None, user_id: int | None = None) -> None:  # type: ignore[type-arg]
         super().__init__(application=application, chat_id=chat_id, user_id=user_id)
         self.locale: str = i18n.DEFAULT_LOCALE
+        #: The time zone of the team this update acts for, once known (replies show its times).
+        self.zone: str | None = None
 
     @property
     def services(self) -> Services:

@@ -9,6 +9,7 @@ idempotent, atomic per file, and rows that cannot apply are listed with a reason
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
@@ -38,15 +39,25 @@ class ReturnsImporter:
         known = await self.store.orders_by_ids(team_id, sorted({r.order_id for r in report.returns}))
         source = {"file": filename, "report": report.kind}
         events: dict[str, list[Event]] = {}
+        # The MFN report gives each returned item's refund: what the buyer got back in all is their sum.
+        refunded: dict[str, Decimal] = {}
+        for row in report.returns:
+            if row.refunded is not None:
+                refunded[row.order_id] = refunded.get(row.order_id, Decimal(0)) + row.refunded
         for row in report.returns:
             order = known.get(row.order_id)
             if order is None:
                 result.refused.append(RowError(row.line, "unknown_order_row", {"value": row.order_id}))
                 continue
+            # A row applies whole or not at all: work on a copy, keep it only if every step held.
+            trial = copy.deepcopy(order)
             try:
-                events.setdefault(order.order_id, []).extend(await self._apply_row(order, row, actor, now, source))
+                row_events = await self._apply_row(trial, row, actor, now, source, refunded.get(row.order_id))
             except Refusal as refusal:
-                result.refused.append(RowError(row.line, refusal.code, _row_params(refusal)))
+                result.refused.append(RowError(row.line, refusal.code, dict(refusal.params)))
+                continue
+            known[row.order_id] = trial
+            events.setdefault(row.order_id, []).extend(row_events)
         changed = [(known[oid], evs) for oid, evs in events.items() if evs]
         result.updated = len(changed)
         result.unchanged = len({r.order_id for r in report.returns} & set(known)) - result.updated
@@ -61,7 +72,7 @@ class ReturnsImporter:
         return result
 
     async def _apply_row(self, order: Order, row: ImportedReturn, actor: Actor, now: datetime,
-                         source: dict[str, Any]) -> list[Event]:  # fmt: skip
+                         source: dict[str, Any], refunded_in_all: Decimal | None) -> list[Event]:  # fmt: skip
         events = []
         details = {**source, "line": row.line}
         if row.arrived:
@@ -76,9 +87,9 @@ class ReturnsImporter:
             events.append(await self._fire(order, "request_return", actor, now, details, reason=row.reason))
         elif order.goods not in (Goods.return_requested, Goods.return_received, Goods.return_closed):
             raise Refusal("return_not_shipped", order=order.order_id, state=order.goods.value)
-        if row.refunded is not None and row.refunded > order.refunded:
-            # The report says how much the buyer got back in all: record the difference.
-            amount = row.refunded - order.refunded
+        if refunded_in_all is not None and refunded_in_all > order.refunded:
+            # The report says how much the buyer got back: record the difference.
+            amount = refunded_in_all - order.refunded
             events.append(await self._fire(order, "refund", actor, now, details, amount=amount,
                                            currency=row.currency or None))  # fmt: skip
         return events
@@ -97,11 +108,3 @@ class ReturnsImporter:
             from_goods=event.from_goods, to_goods=event.to_goods, from_money=change.from_money.value,
             to_money=change.to_money.value, details=event.details,
         )  # fmt: skip
-
-
-def _row_params(refusal: Refusal) -> dict[str, Any]:
-    params = dict(refusal.params)
-    for key in ("amount", "refundable"):
-        if isinstance(params.get(key), Decimal):
-            params[key] = str(params[key])
-    return params

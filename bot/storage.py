@@ -866,8 +866,8 @@ class AlertStore:
                     (team_id, order_id, kind, key, iso(now)),
                 )
                 fresh += cur.rowcount
-            if decided and not fresh:
-                raise Conflict  # all of it was decided by someone else: queue nothing
+            if decided and fresh < len(decided):
+                raise Conflict  # another check decided some of it meanwhile: undo, decide again
             await tx.executemany(
                 "INSERT INTO outbox (team_id, chat_id, payload, created_at, not_before) VALUES (?, ?, ?, ?, ?)",
                 [(team_id, chat_id, dumps(m), iso(now), iso(now)) for m in messages],

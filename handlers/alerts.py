@@ -27,7 +27,7 @@ from bot.app import DeskContext
 from bot.domain import Refusal
 from bot.i18n import _, listing, when
 from bot.storage import Team
-from handlers.common import actor_of, answer, drop_buttons, handles_refusals, plain, team_of
+from handlers.common import actor_of, answer, drop_buttons, edit_in_place, handles_refusals, plain, team_of
 from handlers.outcomes import decision_buttons, reply_outcome
 
 log = logging.getLogger("dingdan.alerts")
@@ -274,5 +274,5 @@ async def settings_button(update: Update, context: DeskContext) -> None:
         await store.update_team(team.team_id, timezone=value)
     team = await store.team(team.team_id) or team
     await query.answer()
-    await query.edit_message_text(settings_text(team), reply_markup=settings_buttons(team))
+    await edit_in_place(update, settings_text(team), settings_buttons(team))
 

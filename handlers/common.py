@@ -15,7 +15,7 @@ from typing import Any
 
 from telegram import InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatType, MessageLimit
-from telegram.error import TelegramError
+from telegram.error import BadRequest, TelegramError
 
 from bot import i18n
 from bot import texts as render
@@ -77,6 +77,7 @@ async def team_of(update: Update, context: DeskContext) -> Team:
     team = await services.store.team(team_id)
     if team is None:
         raise Refusal("not_a_team")
+    context.zone = team.timezone
     return team
 
 
@@ -112,6 +113,17 @@ async def drop_buttons(update: Update, order_id: str) -> None:
         pass  # already changed by someone else's tap
 
 
+async def edit_in_place(update: Update, text: str, markup: InlineKeyboardMarkup | None) -> None:
+    """Show ``text`` in the pressed message; pressing what is already shown changes nothing."""
+    query = update.callback_query
+    assert query is not None
+    try:
+        await query.edit_message_text(fit(text), reply_markup=markup)
+    except BadRequest as err:
+        if "not modified" not in err.message.lower():
+            raise
+
+
 def fit(text: str) -> str:
     """Telegram refuses messages over 4096 characters; lists are paged before this."""
     limit = MessageLimit.MAX_TEXT_LENGTH
@@ -129,8 +141,7 @@ def handles_refusals(func: Callback) -> Callback:
         try:
             await func(update, context)
         except Refusal as refusal:
-            zone = context.settings.timezone
-            text = render.refusal(refusal, zone=zone)
+            text = render.refusal(refusal, zone=context.zone or context.settings.timezone)
             if update.callback_query is not None:
                 await _answer_callback(update, text)
             else:

@@ -11,7 +11,7 @@ from bot.app import DeskContext
 from bot.domain import Event, Goods, Order
 from bot.i18n import _, duration, money, ngettext, when
 from bot.parsing import parse_order_ref
-from handlers.common import answer, handles_refusals, is_private, team_of
+from handlers.common import answer, edit_in_place, handles_refusals, is_private, team_of
 from handlers.outcomes import usage
 
 PER_PAGE = 10
@@ -155,6 +155,6 @@ async def _send_page(update: Update, context: DeskContext, word: str, page: int,
         buttons.append(InlineKeyboardButton(_("Next ▶"), callback_data=f"ol:{word}:{page + 1}"))
     markup = InlineKeyboardMarkup([buttons]) if buttons else None
     if edit and update.callback_query is not None:
-        await update.callback_query.edit_message_text(text, reply_markup=markup)
+        await edit_in_place(update, text, markup)
     else:
         await answer(update, text, markup)

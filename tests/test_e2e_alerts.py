@@ -402,3 +402,11 @@ def _unreachable(t) -> bool:
     with t.db() as conn:
         row = conn.execute("SELECT unreachable_since FROM teams WHERE team_id = ?", (t.group.id,)).fetchone()
     return row[0] is not None
+
+
+async def test_pressing_the_setting_already_chosen_changes_nothing_and_fails_nothing(alert_team) -> None:
+    t = alert_team
+    settings = (await t.api.ask(t.group, t.alice, "/alerts"))[0]
+    click = await t.api.click(t.group, t.alice, settings, "al:l:24,4", expect=0)
+    assert click.answered
+    await t.api.quiet(t.group, 0.3)  # no "Sorry, something went wrong"

@@ -82,3 +82,23 @@ async def test_a_sellable_fba_return_closes_as_restocked_in_one_tap(alert_team, 
     await t.api.wait_for(lambda: t.goods(MIC) == "return_closed")
     assert t.events(MIC)[-1]["action"] == "restock"
     assert click.answered
+
+
+async def test_a_returns_row_applies_whole_or_not_at_all(team) -> None:
+    """An arrival whose refund is more than the order can take: the row is refused, nothing half-written."""
+    t = team
+    await t.api.upload(t.group, t.alice, "orders.txt", sample("order-report-us.txt"))  # FAN's total: 65.47
+    await ship_all(t, FAN)
+    lines = sample("mfn-returns.txt").decode().splitlines()
+    header, row = lines[0].split("\t"), lines[1].split("\t")
+    row[header.index("Return delivery date")] = "23-Nov-2026"
+    row[header.index("Refunded Amount")] = "100.00"
+    before = t.snapshot()
+    reply = (await t.api.upload(t.group, t.alice, "mfn.txt", ("\n".join([lines[0], "\t".join(row)]) + "\n").encode()))[0]
+    assert reply["text"] == "\n".join([
+        "MFN returns report read (utf-8): 0 new, 0 updated, 1 unchanged.",
+        "1 row was refused:",
+        f"• line 2: that refund is more than order {FAN} has left to refund ($65.47)",
+        "Correct those rows in the file and send it again; rows already imported will not be doubled.",
+    ])  # fmt: skip
+    assert t.snapshot() == before

@@ -494,3 +494,16 @@ def test_the_rules_know_nothing_of_telegram_or_the_database(module):
     assert not roots & {"telegram", "aiosqlite", "sqlite3", "handlers"}, imports
     # Nor through the rest of the app: the rules may lean on the domain only.
     assert {n for n in imports if n.split(".")[0] == "bot"} <= {"bot.domain"}, imports
+
+
+def test_turning_amazons_deadline_off_silences_its_last_day_too() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from bot.alerts import CONFIRM_SOON, TeamRules, decide
+    from bot.storage import DueRow, Team
+
+    rules = TeamRules.of(Team(-1, "A", "Asia/Shanghai", kinds_off=CONFIRM_SOON, quiet_from="00:00", quiet_until="00:00"))
+    now = datetime(2026, 12, 20, 8, tzinfo=UTC)
+    row = DueRow("113-0000000-0000001", "unshipped", now + timedelta(days=5), now - timedelta(days=29, hours=12), None)
+    announce, _settled = decide([row], rules, now, set())
+    assert [a.kind for a in announce] == []
