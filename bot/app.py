@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from telegram import Bot, BotCommand, LinkPreviewOptions, Update
 from telegram.constants import ParseMode
 from telegram.error import InvalidToken, NetworkError
+from telegram.request import HTTPXRequest
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -31,6 +32,7 @@ from telegram.ext import (
 from bot import i18n, texts
 from bot.access import Access
 from bot.alerts import Alerts
+from bot.durable import DeskApplication, DeskBot, Sender, recover
 from bot.exporting import Exporter
 from bot.i18n import _
 from bot.importing import Importer
@@ -53,6 +55,7 @@ class Services:
     alerts: Alerts
     exporter: Exporter
     amazon: AmazonSync  # the Selling Partner API sync (bot/sync.py)
+    sender: Sender  # delivers the outbox: replies, files, alerts (bot/durable.py)
     #: (user, name, username, language, chat, kind, title) already written: skip the write.
     seen: set[tuple[object, ...]] = field(default_factory=set)
 
@@ -102,16 +105,24 @@ def build_application(settings: Settings) -> Application:  # type: ignore[type-a
     from handlers import register  # the edge depends on the core, never the reverse
 
     i18n.load_all()  # a missing catalog stops start-up here, not mid-conversation
+    # The bot is built here rather than by the builder: it is the one that keeps every update
+    # in the inbox before its offset is confirmed (bot/durable.py).
+    bot = DeskBot(
+        token=settings.token,
+        base_url=settings.api_url,
+        base_file_url=settings.base_file_url,
+        defaults=Defaults(parse_mode=ParseMode.HTML, link_preview_options=LinkPreviewOptions(is_disabled=True)),
+        # Telegram allows ~30 messages/s overall and 20/minute into one group; a 429 is
+        # retried once after the time Telegram asks for, instead of reaching the sender.
+        rate_limiter=AIORateLimiter(max_retries=2),
+        request=HTTPXRequest(connection_pool_size=256),
+        get_updates_request=HTTPXRequest(connection_pool_size=1),
+    )
     application = (
         ApplicationBuilder()
-        .token(settings.token)
-        .base_url(settings.api_url)
-        .base_file_url(settings.base_file_url)
-        .defaults(Defaults(parse_mode=ParseMode.HTML, link_preview_options=LinkPreviewOptions(is_disabled=True)))
+        .bot(bot)
+        .application_class(DeskApplication)
         .context_types(ContextTypes(context=DeskContext))
-        # Telegram allows ~30 messages/s overall and 20/minute into one group; a 429 is
-        # retried once after the time Telegram asks for, instead of reaching the handler.
-        .rate_limiter(AIORateLimiter(max_retries=2))
         # Updates run concurrently: the desk serialises per order, not per bot.
         .concurrent_updates(64)
         .post_init(_post_init)
@@ -140,18 +151,28 @@ async def _post_init(application: Application) -> None:  # type: ignore[type-arg
         member = await lookups.get_chat_member(chat_id, user_id)
         return str(member.status)
 
+    alerts = Alerts(store, settings.clock, texts.alert_messages, texts.digest_message)
+    sender = Sender(application.bot, alerts.alert_store, settings.clock, _follower(application))
+    store.on_queued = sender.kick
     application.bot_data["services"] = Services(
         settings=settings,
         store=store,
         desk=Desk(store, lifecycle, settings.clock),
         importer=Importer(store, lifecycle, settings.clock),
         access=Access(store, status_of, settings.clock),
-        alerts=Alerts(store, settings.clock, texts.alert_messages, texts.digest_message),
+        alerts=alerts,
         exporter=Exporter(store, settings.clock),
         amazon=AmazonSync(store, lifecycle, settings),
+        sender=sender,
     )
+    bot = application.bot
+    if isinstance(bot, DeskBot):
+        bot.attach_inbox(store, settings.clock)
+    sender.start()
     await set_command_menus(application)
     schedule_alerts(application)
+    # Secrets an older version stored in clear are encrypted before the first sync reads them.
+    await application.bot_data["services"].amazon.seal_stored_secrets()
     schedule_sync(application)
 
 
@@ -181,9 +202,26 @@ def schedule_sync(application: Application) -> None:  # type: ignore[type-arg]
     )  # fmt: skip
 
 
+def _follower(application: Application):  # type: ignore[type-arg,no-untyped-def]
+    """What the sender does when a basic group turned into a supergroup (the team moves along)."""
+
+    async def follow(old_chat_id: int, new_chat_id: int) -> bool:
+        try:
+            from handlers.migration import follow_migration
+        except ImportError:
+            return False
+        return bool(await follow_migration(application, old_chat_id, new_chat_id))
+
+    return follow
+
+
 async def _post_shutdown(application: Application) -> None:  # type: ignore[type-arg]
     services: Services | None = application.bot_data.pop("services", None)
     if services is not None:
+        await services.sender.stop()
+        bot = application.bot
+        if isinstance(bot, DeskBot):
+            bot.attach_inbox(None)
         await services.store.close()
     lookups: Bot | None = application.bot_data.pop("lookups", None)
     if lookups is not None:
@@ -243,6 +281,7 @@ async def running(settings: Settings, *, poll_timeout: float | None = None) -> A
         )
         await application.start()
         try:
+            await recover(application)
             yield application
         finally:
             if application.updater.running:

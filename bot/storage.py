@@ -12,8 +12,12 @@ database can take over later.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
-from collections.abc import AsyncIterator, Iterable, Sequence
+import logging
+import logging
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -25,6 +29,8 @@ from typing import Any
 import aiosqlite
 
 from bot.domain import Actor, Event, Goods, Money, Order, OrderItem
+
+log = logging.getLogger(__name__)
 
 # SQLite allows 32766 host parameters per statement; stay well below it.
 _CHUNK = 900
@@ -160,6 +166,142 @@ def _event_from_row(row: Sequence[Any]) -> Event:
     )
 
 
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class OutgoingMessage:
+    """A message the update wants sent: queued with the update's effect, delivered by the sender."""
+
+    chat_id: int
+    team_id: int | None
+    payload: dict[str, Any]
+    kind: str = "reply"
+    document: bytes | None = None
+
+
+class Unit:
+    """One update's unit of work (see :meth:`Store.unit`).
+
+    The transaction begins at the first write and holds the write lock until the update is
+    finished; replies wait in :attr:`messages` and go into the outbox in that transaction;
+    calls that change what Telegram shows (answering a button, removing buttons) wait in
+    :attr:`after` until it committed, so the write lock is never held across the network.
+    """
+
+    def __init__(self, store: Store, update_id: int) -> None:
+        self.store = store
+        self.update_id = update_id
+        self.began = False
+        self.closed = False
+        self.failed = False
+        self.messages: list[OutgoingMessage] = []
+        self.after: list[Callable[[], Awaitable[Any]]] = []
+        self._savepoints = 0
+        self._locked = False
+
+    async def begin(self) -> aiosqlite.Connection:
+        conn = self.store._writer
+        assert conn is not None
+        if not self.began:
+            await self.store._write_lock.acquire()
+            self._locked = True
+            try:
+                await conn.execute("BEGIN IMMEDIATE")
+            except BaseException:
+                self.store._write_lock.release()
+                self._locked = False
+                raise
+            self.began = True
+        return conn
+
+    def next_savepoint(self) -> str:
+        self._savepoints += 1
+        return f"u{self._savepoints}"
+
+    def queue(self, message: OutgoingMessage) -> None:
+        self.messages.append(message)
+
+    def later(self, call: Callable[[], Awaitable[Any]]) -> None:
+        """Run ``call`` once the update committed (now, if it has not begun writing)."""
+        self.after.append(call)
+
+    async def fail(self) -> None:
+        """A handler raised: undo everything it wrote, forget what it wanted to say."""
+        self.failed = True
+        if self.began:
+            conn = self.store._writer
+            assert conn is not None
+            await conn.execute("ROLLBACK")
+            self.began = False
+            self._release_lock()
+        self.messages.clear()
+        self.after.clear()
+
+    async def commit(self) -> None:
+        """The effect, the replies and "done" in one transaction."""
+        store = self.store
+        now = iso(_utc_now())
+        conn = await self.begin()
+        try:
+            for m in self.messages:
+                await conn.execute(
+                    "INSERT INTO outbox (team_id, chat_id, kind, update_id, payload, document, created_at, not_before) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (m.team_id, m.chat_id, m.kind, self.update_id, dumps(m.payload), m.document, now, _EPOCH),
+                )
+            await conn.execute(
+                "UPDATE inbox SET status = 'done', done_at = ? WHERE update_id = ?", (now, self.update_id)
+            )
+            await conn.execute("COMMIT")
+        except BaseException:
+            await conn.execute("ROLLBACK")
+            raise
+        finally:
+            self.began = False
+            self.closed = True
+            self._release_lock()
+        store.signal_queued()
+
+    async def release(self) -> None:
+        """After an error on the way out (cancelled, disk full): nothing of the update stays."""
+        self.closed = True
+        if self.began:
+            conn = self.store._writer
+            assert conn is not None
+            try:
+                await conn.execute("ROLLBACK")
+            finally:
+                self.began = False
+                self._release_lock()
+
+    def _release_lock(self) -> None:
+        if self._locked:
+            self._locked = False
+            self.store._write_lock.release()
+
+    async def run_after(self) -> None:
+        for call in self.after:
+            try:
+                await call()
+            except Exception:  # noqa: BLE001 - a button answer or an edit is a courtesy
+                log.debug("a call after update %s failed", self.update_id, exc_info=True)
+
+
+#: The unit of work of the update the current task is processing.
+_UNIT: contextvars.ContextVar[Unit | None] = contextvars.ContextVar("dingdan_unit", default=None)
+#: Replies are due at once: any time at or before now.
+_EPOCH = "1970-01-01T00:00:00+00:00"
+
+
+def current_unit() -> Unit | None:
+    return _UNIT.get()
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
 @dataclass(frozen=True)
 class Team:
     team_id: int
@@ -216,10 +358,13 @@ class DueRow:
 @dataclass(frozen=True)
 class OutboxRow:
     outbox_id: int
-    team_id: int
+    team_id: int | None
     chat_id: int
     payload: dict[str, Any]
     attempts: int
+    kind: str = "alert"
+    update_id: int | None = None
+    document: bytes | None = None
 
 
 @dataclass(frozen=True)
@@ -244,6 +389,47 @@ class Confirmation:
     expires_at: datetime
 
 
+@dataclass(frozen=True)
+class TeamMove:
+    """What following a group's upgrade to a supergroup did (see :meth:`Store.move_team`)."""
+
+    moved: bool  # the team moved now; False: nothing (left) to move, or the supergroup is taken
+    orders: int  # the orders it has (took along, or left behind when the supergroup is taken)
+    occupied: bool = False  # the supergroup already is a team with orders: nothing was merged
+    first: bool = False  # ... and this is the first time it was found so (the group was told)
+
+
+#: Tables holding a team's rows by ``team_id``: all of them follow the team to its new chat id.
+TEAM_TABLES = ("members", "orders", "order_items", "events", "shipments", "imports", "confirmations", "alerts",
+               "snoozes", "outbox", "amazon_accounts")  # fmt: skip
+#: Of those, the tables whose ``chat_id`` says where something happened: the group's id there
+#: becomes the supergroup's, so history and questions stay with the group.
+_CHAT_IN_TEAM_TABLES = ("events", "imports", "confirmations")
+
+
+def keep_private(path: str) -> None:
+    """The database (buyers' addresses, Amazon's credentials) readable by the bot's user only.
+
+    SQLite creates a new file 0644 (less the umask), and gives its -wal and -shm files the
+    database file's mode: creating the file 0600 first covers all three. An existing file,
+    and the -wal/-shm an older version left, are tightened.
+    """
+    if path == ":memory:" or path.startswith("file:") or os.name != "posix":
+        return  # Windows has no mode bits to speak of; the folder's ACL decides there
+    try:
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    except OSError:
+        return  # SQLite says why in its own words
+    for name in (path, path + "-wal", path + "-shm"):
+        try:
+            if os.stat(name).st_mode & 0o077:
+                os.chmod(name, 0o600)
+        except FileNotFoundError:
+            continue
+        except PermissionError:
+            log.warning("%s is readable by other users and I cannot change that: chmod 600 it", name)
+
+
 class Store:
     """The database. Open with :meth:`open`, close with :meth:`close`."""
 
@@ -252,10 +438,15 @@ class Store:
         self._writer: aiosqlite.Connection | None = None
         self._reader: aiosqlite.Connection | None = None
         self._write_lock = asyncio.Lock()
+        #: Updates being processed now: a second copy (redelivered, or found at start) waits its turn out.
+        self._in_flight: set[int] = set()
+        #: Called when messages were queued in the outbox (the sender wakes up).
+        self.on_queued: Callable[[], None] = lambda: None
 
     # --- life ---------------------------------------------------------------------
 
     async def open(self) -> None:
+        keep_private(self.path)
         self._writer = await self._connect()
         await self._migrate(self._writer)
         self._reader = await self._connect()
@@ -302,31 +493,134 @@ class Store:
             await conn.execute("COMMIT")
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        """The one way to write: serialised, all or nothing."""
+    async def transaction(self, *, standalone: bool = False) -> AsyncIterator[aiosqlite.Connection]:
+        """The one way to write: serialised, all or nothing.
+
+        While an update is processed (see :meth:`unit`), its writes join the update's one
+        transaction, each block under a savepoint (a refusal inside it undoes only that
+        block), and commit with the update's replies. ``standalone`` writes (what the desk
+        learns about people and chats) commit on their own unless that transaction has
+        already begun: they are facts, not effects, and must not hold the write lock while
+        the update still waits on Telegram.
+        """
         assert self._writer is not None, "Store.open() first"
-        async with self._write_lock:
-            conn = self._writer
-            await conn.execute("BEGIN IMMEDIATE")
+        unit = _UNIT.get()
+        if unit is None or unit.store is not self or unit.closed or (standalone and not unit.began):
+            async with self._write_lock:
+                conn = self._writer
+                await conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield conn
+                except BaseException:
+                    await conn.execute("ROLLBACK")
+                    raise
+                else:
+                    await conn.execute("COMMIT")
+            return
+        conn = await unit.begin()
+        savepoint = unit.next_savepoint()
+        await conn.execute(f"SAVEPOINT {savepoint}")
+        try:
+            yield conn
+        except BaseException:
+            await conn.execute(f"ROLLBACK TO {savepoint}")
+            await conn.execute(f"RELEASE {savepoint}")
+            raise
+        else:
+            await conn.execute(f"RELEASE {savepoint}")
+
+    @asynccontextmanager
+    async def unit(self, update_id: int) -> AsyncIterator[Unit | None]:
+        """Process one update as one unit of work: its effects, its replies and the inbox's
+        "done" commit together, or not at all. Yields None when the update was done already
+        (Telegram delivered it again, or a restart found it twice).
+        """
+        if update_id in self._in_flight:
+            yield None
+            return
+        self._in_flight.add(update_id)  # before the first await: a second copy sees it
+        try:
+            if await self.inbox_status(update_id) not in (None, "new"):
+                yield None
+                return
+            unit = Unit(self, update_id)
+            token = _UNIT.set(unit)
             try:
-                yield conn
-            except BaseException:
-                await conn.execute("ROLLBACK")
-                raise
-            else:
-                await conn.execute("COMMIT")
+                yield unit
+                await unit.commit()
+            finally:
+                _UNIT.reset(token)
+                await unit.release()
+        finally:
+            self._in_flight.discard(update_id)
+        await unit.run_after()
 
     # Reads take one hop into aiosqlite's thread (execute and fetch together), not three
-    # (execute, fetch, close the cursor).
+    # (execute, fetch, close the cursor). An update that has begun writing reads through its
+    # own transaction, so it sees what it wrote.
 
-    async def _fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
-        rows = await self.reader.execute_fetchall(sql, params)
+    def _read_conn(self) -> aiosqlite.Connection:
+        unit = _UNIT.get()
+        if unit is not None and unit.store is self and unit.began and not unit.closed:
+            assert self._writer is not None
+            return self._writer
+        return self.reader
+
+    async def fetchall(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[Any]:
+        rows = await self._read_conn().execute_fetchall(sql, params)
         return rows if isinstance(rows, list) else list(rows)
 
-    async def _fetchone(self, sql: str, params: Sequence[Any] = ()) -> Any:
+    async def fetchone(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> Any:
         """The first row or None; for queries of at most a row or two (a key, LIMIT 1, count)."""
-        rows = await self.reader.execute_fetchall(sql, params)
+        rows = await self._read_conn().execute_fetchall(sql, params)
         return rows[0] if rows else None
+
+    _fetchall = fetchall
+    _fetchone = fetchone
+
+    def signal_queued(self) -> None:
+        self.on_queued()
+
+    # --- the inbox ---------------------------------------------------------------------
+
+    async def store_updates(self, updates: Sequence[tuple[int, str]], now: datetime) -> None:
+        """Keep what Telegram delivered before its offset is confirmed; an update seen again is ignored."""
+        if not updates:
+            return
+        async with self.transaction(standalone=True) as tx:
+            await tx.executemany(
+                "INSERT OR IGNORE INTO inbox (update_id, payload, received_at) VALUES (?, ?, ?)",
+                [(update_id, payload, iso(now)) for update_id, payload in updates],
+            )
+
+    async def unfinished_updates(self, max_attempts: int) -> list[tuple[int, str]]:
+        """Updates a stop or crash left unprocessed, oldest first; each call counts an attempt.
+
+        One that was interrupted ``max_attempts`` times (it may be what kills the process) is
+        given up as 'failed' and logged by the caller, so it cannot stop the desk for good.
+        """
+        async with self.transaction(standalone=True) as tx:
+            await tx.execute("UPDATE inbox SET attempts = attempts + 1 WHERE status = 'new'")
+            await tx.execute(
+                "UPDATE inbox SET status = 'failed' WHERE status = 'new' AND attempts > ?", (max_attempts,)
+            )
+            async with tx.execute(
+                "SELECT update_id, payload FROM inbox WHERE status = 'new' ORDER BY update_id"
+            ) as cur:
+                return [(r[0], r[1]) for r in await cur.fetchall()]
+
+    async def inbox_status(self, update_id: int) -> str | None:
+        row = await self.fetchone("SELECT status FROM inbox WHERE update_id = ?", (update_id,))
+        return row[0] if row else None
+
+    async def first_edit_notice(self, chat_id: int, message_id: int, now: datetime) -> bool:
+        """True the first time an edit of this message is answered."""
+        async with self.transaction() as tx:
+            cur = await tx.execute(
+                "INSERT OR IGNORE INTO edit_notices (chat_id, message_id, at) VALUES (?, ?, ?)",
+                (chat_id, message_id, iso(now)),
+            )
+            return bool(cur.rowcount)
 
     # --- teams, chats, people -------------------------------------------------------
 
@@ -372,6 +666,100 @@ class Store:
         async with self.transaction() as tx:
             await tx.execute("DELETE FROM teams WHERE team_id = ?", (team_id,))
 
+    async def move_team(
+        self,
+        old_id: int,
+        new_id: int,
+        *,
+        title: str | None,
+        now: datetime,
+        moved_notice: Callable[[int], dict[str, Any]],
+        occupied_notice: Callable[[int], dict[str, Any]],
+    ) -> TeamMove:
+        """A basic group became a supergroup, with a new chat id: the team follows it, whole.
+
+        Telegram says so twice (a service message in each chat), and again on every send to
+        the old id (ChatMigrated): the first signal moves the team in one transaction and
+        queues ``moved_notice(orders)`` for the supergroup; later signals find nothing to move.
+        An empty team that an administrator started in the supergroup meanwhile gives way
+        (its newer membership checks and queued messages are kept); a supergroup that already
+        is a team with orders is never merged into: the old team's messages are held, and
+        ``occupied_notice(orders)`` is queued there the first time. Otherwise, messages queued
+        for the old chat go to the new one (without quoting: the old messages are gone).
+        """
+        old, new, at = {"old": old_id}, {"new": new_id}, iso(now)
+        both = {**old, **new}
+        retarget = (
+            "UPDATE outbox SET chat_id = :new, payload = json_remove(payload, '$.reply_to') "
+            "WHERE chat_id = :old AND status IN ('pending', 'held')"
+        )
+        async with self.transaction() as tx:
+            async with tx.execute(
+                "SELECT unreachable_since, (SELECT count(*) FROM orders WHERE team_id = :old) FROM teams "
+                "WHERE team_id = :old", old,
+            ) as cur:  # fmt: skip
+                found = await cur.fetchone()
+            if found is None:  # moved already, or never a team: only stray messages follow
+                await tx.execute(retarget, both)
+                return TeamMove(moved=False, orders=0)
+            unreachable_since, orders = found
+            async with tx.execute(
+                "SELECT EXISTS (SELECT 1 FROM orders WHERE team_id = :new) FROM teams WHERE team_id = :new", new
+            ) as cur:
+                occupant = await cur.fetchone()
+            if occupant is not None and occupant[0]:
+                first = unreachable_since is None
+                if first:
+                    await tx.execute("UPDATE teams SET unreachable_since = ? WHERE team_id = ?", (at, old_id))
+                    await tx.execute(
+                        "UPDATE outbox SET status = 'held', last_error = ? WHERE status = 'pending' "
+                        "AND (team_id = ? OR chat_id = ?)",
+                        (f"migrated to {new_id}, another team", old_id, old_id),
+                    )
+                    await tx.execute(
+                        "INSERT INTO outbox (team_id, chat_id, payload, created_at, not_before) VALUES (?, ?, ?, ?, ?)",
+                        (new_id, new_id, dumps(occupied_notice(orders)), at, at),
+                    )
+                return TeamMove(moved=False, orders=orders, occupied=True, first=first)
+            # Children point at the team by its id and no key cascades on update: the checks
+            # wait for the commit, when every row points at the new id.
+            await tx.execute("PRAGMA defer_foreign_keys = ON")
+            if occupant is not None:
+                # The empty team gives way; what it learnt since (fresher membership checks,
+                # messages on their way) joins the old team first. Its digest ledger and the
+                # like lose to the old team's, and go with the empty team's row.
+                await tx.execute("UPDATE users SET active_team = :old WHERE active_team = :new", both)
+                for table in TEAM_TABLES:
+                    verb = "UPDATE OR REPLACE" if table == "members" else "UPDATE OR IGNORE"
+                    await tx.execute(f"{verb} {table} SET team_id = :old WHERE team_id = :new", both)
+                await tx.execute("DELETE FROM teams WHERE team_id = :new", new)
+            await tx.execute(
+                "UPDATE teams SET team_id = :new, title = coalesce(:title, title) WHERE team_id = :old",
+                {**both, "title": title},
+            )
+            for table in TEAM_TABLES:
+                if table in _CHAT_IN_TEAM_TABLES:
+                    sets = "team_id = :new, chat_id = CASE chat_id WHEN :old THEN :new ELSE chat_id END"
+                else:
+                    sets = "team_id = :new"
+                await tx.execute(f"UPDATE {table} SET {sets} WHERE team_id = :old", both)
+            await tx.execute(retarget, both)
+            await tx.execute("UPDATE users SET active_team = :new WHERE active_team = :old", both)
+            # The group's language: the old group's choice, else one made in the supergroup.
+            await tx.execute(
+                "INSERT INTO chats (chat_id, kind, title, language, updated_at) "
+                "SELECT :new, 'supergroup', title, language, :at FROM chats WHERE chat_id = :old "
+                "ON CONFLICT (chat_id) DO UPDATE SET kind = 'supergroup', "
+                "language = coalesce(excluded.language, chats.language), updated_at = excluded.updated_at",
+                {**both, "at": at},
+            )
+            await tx.execute("DELETE FROM chats WHERE chat_id = :old", old)
+            await tx.execute(
+                "INSERT INTO outbox (team_id, chat_id, payload, created_at, not_before) VALUES (?, ?, ?, ?, ?)",
+                (new_id, new_id, dumps(moved_notice(orders)), at, at),
+            )
+        return TeamMove(moved=True, orders=orders)
+
     async def seen(
         self,
         *,
@@ -385,7 +773,7 @@ class Store:
         at: datetime,
     ) -> None:
         """Remember who wrote where (one transaction, two statements)."""
-        async with self.transaction() as tx:
+        async with self.transaction(standalone=True) as tx:
             await tx.execute(
                 "INSERT INTO users (user_id, name, username, telegram_language, updated_at) VALUES (?, ?, ?, ?, ?) "
                 "ON CONFLICT (user_id) DO UPDATE SET name = excluded.name, username = excluded.username, "
@@ -420,7 +808,7 @@ class Store:
 
     async def set_member(self, team_id: int, user_id: int, status: str, at: datetime, *, active: bool) -> None:
         """Record a membership check; an active member's private chat then serves this team."""
-        async with self.transaction() as tx:
+        async with self.transaction(standalone=True) as tx:
             await tx.execute(
                 "INSERT INTO members (team_id, user_id, status, checked_at) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT (team_id, user_id) DO UPDATE SET status = excluded.status, checked_at = excluded.checked_at",
@@ -872,6 +1260,8 @@ class AlertStore:
                 "INSERT INTO outbox (team_id, chat_id, payload, created_at, not_before) VALUES (?, ?, ?, ?, ?)",
                 [(team_id, chat_id, dumps(m), iso(now), iso(now)) for m in messages],
             )
+        if messages:
+            self.store.signal_queued()
         return len(messages)
 
     async def snooze(self, team_id: int, order_id: str, until: datetime, by: int, kinds: Iterable[str]) -> None:
@@ -892,20 +1282,34 @@ class AlertStore:
 
     # --- the outbox -------------------------------------------------------------------
 
-    async def due_messages(self, now: datetime, limit: int = 100) -> list[OutboxRow]:
-        rows = await self.store._fetchall(
-            "SELECT outbox_id, team_id, chat_id, payload, attempts FROM outbox WHERE status = 'pending' "
-            "AND not_before <= ? ORDER BY outbox_id LIMIT ?",
-            (iso(now), limit),
+    async def due_messages(self, now: datetime, limit: int = 200, *, skip_chats: Iterable[int] = ()) -> list[OutboxRow]:
+        """Messages due now, oldest first; a chat's messages keep their order (one waiting for a
+        retry holds back the later ones of its chat). ``skip_chats``: chats being sent to now."""
+        skip = list(skip_chats)
+        not_busy = f" AND o.chat_id NOT IN ({', '.join('?' * len(skip))})" if skip else ""
+        rows = await self.store.fetchall(
+            "SELECT o.outbox_id, o.team_id, o.chat_id, o.payload, o.attempts, o.kind, o.update_id, o.document "
+            "FROM outbox o WHERE o.status = 'pending' AND o.not_before <= ?" + not_busy + " AND NOT EXISTS ("
+            "SELECT 1 FROM outbox p WHERE p.status = 'pending' AND p.chat_id = o.chat_id "
+            "AND p.outbox_id < o.outbox_id AND p.not_before > ?) ORDER BY o.outbox_id LIMIT ?",
+            (iso(now), *skip, iso(now), limit),
         )
-        return [OutboxRow(r[0], r[1], r[2], json.loads(r[3]), r[4]) for r in rows]
+        return [OutboxRow(r[0], r[1], r[2], json.loads(r[3]), r[4], r[5], r[6], r[7]) for r in rows]
 
     async def sent(self, outbox_id: int, message_id: int, now: datetime) -> None:
         async with self.store.transaction() as tx:
             await tx.execute(
-                "UPDATE outbox SET status = 'sent', sent_at = ?, message_id = ?, attempts = attempts + 1 "
-                "WHERE outbox_id = ?",
+                "UPDATE outbox SET status = 'sent', sent_at = ?, message_id = ?, attempts = attempts + 1, "
+                "document = NULL WHERE outbox_id = ?",
                 (iso(now), message_id, outbox_id),
+            )
+
+    async def give_up(self, outbox_id: int, error: str) -> None:
+        """Telegram will never take this message (the person blocked the bot, the text is refused)."""
+        async with self.store.transaction() as tx:
+            await tx.execute(
+                "UPDATE outbox SET status = 'failed', last_error = ?, attempts = attempts + 1 WHERE outbox_id = ?",
+                (error, outbox_id),
             )
 
     async def retry(self, outbox_id: int, not_before: datetime, error: str) -> None:
@@ -919,9 +1323,11 @@ class AlertStore:
         """The bot was removed from the group or blocked: hold its messages, keep serving the others."""
         async with self.store.transaction() as tx:
             await tx.execute("UPDATE teams SET unreachable_since = ? WHERE team_id = ?", (iso(now), team_id))
+            # Replies into the group carry its chat id (a team's id is its group's chat id).
             await tx.execute(
-                "UPDATE outbox SET status = 'held', last_error = ? WHERE team_id = ? AND status = 'pending'",
-                (error, team_id),
+                "UPDATE outbox SET status = 'held', last_error = ? WHERE status = 'pending' "
+                "AND (team_id = ? OR chat_id = ?)",
+                (error, team_id, team_id),
             )
 
     async def reachable(self, team_id: int, now: datetime) -> None:
@@ -929,9 +1335,11 @@ class AlertStore:
         async with self.store.transaction() as tx:
             await tx.execute("UPDATE teams SET unreachable_since = NULL WHERE team_id = ?", (team_id,))
             await tx.execute(
-                "UPDATE outbox SET status = 'pending', not_before = ? WHERE team_id = ? AND status = 'held'",
-                (iso(now), team_id),
+                "UPDATE outbox SET status = 'pending', not_before = ? WHERE status = 'held' "
+                "AND (team_id = ? OR chat_id = ?)",
+                (iso(now), team_id, team_id),
             )
+        self.store.signal_queued()
 
     # --- the digest ---------------------------------------------------------------------
 

@@ -42,7 +42,7 @@ async def tick(context: DeskContext) -> None:
     if services is None:
         return
     await services.alerts.check()
-    await flush(context)
+    services.sender.kick()
 
 
 async def flush(context: DeskContext) -> None:

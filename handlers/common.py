@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from functools import wraps
 from typing import Any
 
-from telegram import InlineKeyboardMarkup, Message, Update
+from telegram import InlineKeyboardMarkup, InputFile, Message, Update
 from telegram.constants import ChatType, MessageLimit
 from telegram.error import BadRequest, TelegramError
 
@@ -22,7 +22,7 @@ from bot import texts as render
 from bot.app import DeskContext
 from bot.domain import Actor, Refusal
 from bot.i18n import _
-from bot.storage import Team
+from bot.storage import OutgoingMessage, Team, current_unit
 
 log = logging.getLogger("dingdan.handlers")
 
@@ -50,6 +50,12 @@ async def remember(update: Update, context: DeskContext) -> None:
     """Record who wrote where, and set the reader's language for this update."""
     user, chat = update.effective_user, update.effective_chat
     if user is None or chat is None or "services" not in context.application.bot_data:
+        return
+    message = update.effective_message
+    if message is not None and (message.migrate_to_chat_id or message.migrate_from_chat_id):
+        # A group's upgrade to a supergroup (handlers/migration.py) is nobody writing: the
+        # supergroup's message is "from" GroupAnonymousBot, and recording the old group
+        # would bring back the chat the team just left.
         return
     services = context.services
     store = services.store
@@ -85,14 +91,36 @@ def zone_of(context: DeskContext, team: Team | None = None) -> str:
     return team.timezone if team is not None else context.settings.timezone
 
 
-async def answer(update: Update, text: str, markup: InlineKeyboardMarkup | None = None) -> Message | None:
-    """Reply in the chat the update came from (quoting the command in groups)."""
+async def answer(update: Update, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
+    """Reply in the chat the update came from (quoting the command in groups).
+
+    The reply is queued with the update's effect and sent by the outbox sender: once an
+    action is committed, its answer reaches the person even when Telegram fails for a while.
+    """
+    chat = update.effective_chat
+    assert chat is not None
+    payload: dict[str, Any] = {"text": fit(text)}
+    if markup is not None:
+        payload["markup"] = markup.to_dict()
     message = update.effective_message
-    if update.callback_query is not None or message is None:
-        chat = update.effective_chat
-        assert chat is not None
-        return await update.get_bot().send_message(chat.id, fit(text), reply_markup=markup)
-    return await message.reply_text(fit(text), reply_markup=markup)
+    if update.callback_query is None and message is not None and chat.type != ChatType.PRIVATE:
+        payload["reply_to"] = message.message_id
+    await send_later(update, OutgoingMessage(chat.id, None, payload))
+
+
+async def send_later(update: Update, message: OutgoingMessage) -> None:
+    """Queue ``message`` with the current update; outside an update, send it now."""
+    unit = current_unit()
+    if unit is not None and not unit.closed:
+        unit.queue(message)
+        return
+    payload = message.payload
+    markup = InlineKeyboardMarkup.de_json(payload["markup"], None) if payload.get("markup") else None
+    if message.kind == "file":
+        await update.get_bot().send_document(message.chat_id, InputFile(message.document or b"",
+                                             filename=payload["filename"]), caption=payload.get("caption"))  # fmt: skip
+    else:
+        await update.get_bot().send_message(message.chat_id, payload["text"], reply_markup=markup)
 
 
 async def drop_buttons(update: Update, order_id: str) -> None:

@@ -57,7 +57,7 @@ async def wait_alert(t, head: str, *, since: int = 0, timeout: float = 10) -> di
 
 def outbox(t) -> list[tuple]:
     with t.db() as conn:
-        return [tuple(r) for r in conn.execute("SELECT status, attempts, last_error FROM outbox ORDER BY outbox_id")]
+        return [tuple(r) for r in conn.execute("SELECT status, attempts, last_error FROM outbox WHERE kind = 'alert' ORDER BY outbox_id")]
 
 
 def mark(t) -> int:
