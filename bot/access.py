@@ -16,8 +16,9 @@ from bot.storage import Store
 
 MEMBER = frozenset({"creator", "administrator", "member", "restricted"})
 ADMIN = frozenset({"creator", "administrator"})
-#: How long a membership answer from Telegram is trusted before asking again.
-MEMBERSHIP_TTL = timedelta(minutes=10)
+#: How long a membership answer from Telegram is trusted before asking again. Short: a person
+#: who leaves without the desk hearing of it (no chat_member update) loses access within it.
+MEMBERSHIP_TTL = timedelta(minutes=1)
 #: A private chat with no known team asks Telegram about at most this many teams.
 _MAX_PROBES = 20
 
@@ -25,19 +26,23 @@ StatusOf = Callable[[int, int], Awaitable[str]]
 
 
 class Access:
+    """Membership is verified with Telegram, never assumed from being seen in a group: in a
+    public supergroup anyone can press a button, and a discussion group may let non-members
+    write. Leaving the group (a ``chat_member`` update or the service message) revokes access
+    at once; otherwise an answer is trusted for ``MEMBERSHIP_TTL``."""
+
     def __init__(self, store: Store, status_of: StatusOf, clock: Callable[[], datetime]) -> None:
         self.store = store
         self.status_of = status_of
         self.clock = clock
-        self._fresh: dict[tuple[int, int], datetime] = {}
 
     async def team_for(self, chat_id: int, private: bool, user_id: int) -> int:
         """The team whose orders this person acts on from this chat, or a refusal."""
         if not private:
             if await self.store.team(chat_id) is None:
                 raise Refusal("not_a_team")
-            # Only members can write in a group: what they typed proves membership.
-            await self._remember(chat_id, user_id, "member", active=True)
+            if not await self.is_member(chat_id, user_id):
+                raise Refusal("not_a_member")
             return chat_id
         user = await self.store.user(user_id)
         candidates: list[int] = []
@@ -53,28 +58,29 @@ class Access:
 
     async def is_member(self, team_id: int, user_id: int) -> bool:
         known = await self.store.member(team_id, user_id)
-        now = self.clock()
-        if known is not None and now - known[1] < MEMBERSHIP_TTL:
+        if known is not None and self.clock() - known[1] < MEMBERSHIP_TTL:
             return known[0] in MEMBER
         status = await self._ask(team_id, user_id)
-        await self._remember(team_id, user_id, status, active=status in MEMBER, force=True)
+        if status:
+            await self.record(team_id, user_id, status)
         return status in MEMBER
 
     async def is_admin(self, chat_id: int, user_id: int) -> bool:
-        return await self._ask(chat_id, user_id) in ADMIN
+        status = await self._ask(chat_id, user_id)
+        if status:
+            await self.record(chat_id, user_id, status)
+        return status in ADMIN
 
-    async def _ask(self, chat_id: int, user_id: int) -> str:
-        try:
-            return await self.status_of(chat_id, user_id)
-        except Exception:  # noqa: BLE001 - the bot left that group, or Telegram is unsure: not a member
-            return "left"
-
-    async def _remember(self, team_id: int, user_id: int, status: str, *, active: bool, force: bool = False) -> None:
-        now = self.clock()
-        last = self._fresh.get((team_id, user_id))
-        if not force and last is not None and now - last < MEMBERSHIP_TTL:
-            return
+    async def record(self, team_id: int, user_id: int, status: str) -> None:
+        """What Telegram said of this person in a team's group (nothing for other chats)."""
         if await self.store.team(team_id) is None:
             return
-        await self.store.set_member(team_id, user_id, status, now, active=active)
-        self._fresh[(team_id, user_id)] = now
+        await self.store.set_member(team_id, user_id, status, self.clock(), active=status in MEMBER)
+
+    async def _ask(self, chat_id: int, user_id: int) -> str:
+        """Telegram's status of the person in the chat; "" when Telegram could not say (the bot
+        left that group, or an error): not a member this time, and nothing is recorded."""
+        try:
+            return await self.status_of(chat_id, user_id)
+        except Exception:  # noqa: BLE001 - not verified means no access, never an error in the chat
+            return ""

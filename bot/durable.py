@@ -61,9 +61,7 @@ class DeskBot(ExtBot[None]):
             if self._inbox is None or self._clock is None:
                 # Raising keeps the offset where it is: Telegram delivers these again.
                 raise RuntimeError("the inbox is not open; the updates are fetched again")
-            await self._inbox.store_updates(
-                [(u.update_id, json.dumps(u.to_dict(), ensure_ascii=False)) for u in updates], self._clock()
-            )
+            await self._inbox.store_updates([(u.update_id, _for_inbox(u)) for u in updates], self._clock())
         return updates
 
     def _after_commit(self, call: Callable[[], Awaitable[Any]]) -> bool:
@@ -130,6 +128,21 @@ async def recover(application: Application) -> int:  # type: ignore[type-arg]
     if pending:
         log.info("processing %d update(s) left unfinished by the last stop", len(pending))
     return len(pending)
+
+
+def _for_inbox(update: Update) -> str:
+    """The update as JSON, without secrets: ``/amazon set …`` carries Amazon credentials, which
+    are stored only encrypted. Processed again after a crash, it reads as ``/amazon set`` and
+    the person is asked to send it again."""
+    data = update.to_dict()
+    message = data.get("message")
+    if isinstance(message, dict):
+        words = str(message.get("text", "")).split()
+        if words and words[0].split("@")[0].lower() == "/amazon" and len(words) > 2:
+            message["text"] = " ".join(words[:2])
+            message.pop("entities", None)
+            message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(words[0])}]
+    return json.dumps(data, ensure_ascii=False)
 
 
 FollowMigration = Callable[[int, int], Awaitable[bool]]

@@ -12,12 +12,12 @@ database can take over later.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import json
 import logging
-import logging
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -29,8 +29,6 @@ from typing import Any
 import aiosqlite
 
 from bot.domain import Actor, Event, Goods, Money, Order, OrderItem
-
-log = logging.getLogger(__name__)
 
 # SQLite allows 32766 host parameters per statement; stay well below it.
 _CHUNK = 900
@@ -251,7 +249,8 @@ class Unit:
                     (m.team_id, m.chat_id, m.kind, self.update_id, dumps(m.payload), m.document, now, _EPOCH),
                 )
             await conn.execute(
-                "UPDATE inbox SET status = 'done', done_at = ? WHERE update_id = ?", (now, self.update_id)
+                # Done: the payload is no longer needed (and may hold what a person typed).
+                "UPDATE inbox SET status = 'done', done_at = ?, payload = '' WHERE update_id = ?", (now, self.update_id)
             )
             await conn.execute("COMMIT")
         except BaseException:
@@ -296,6 +295,21 @@ _EPOCH = "1970-01-01T00:00:00+00:00"
 
 def current_unit() -> Unit | None:
     return _UNIT.get()
+
+
+@contextlib.contextmanager
+def outside_unit() -> Iterator[None]:
+    """Work that waits on another service between its writes (Amazon's API) commits as it
+    goes instead of holding the update's transaction, and so the write lock, across the
+    network. Only before the update wrote anything: its writes cannot be split afterwards."""
+    unit = _UNIT.get()
+    if unit is not None and unit.began:
+        raise RuntimeError("outside_unit() after the update began writing")
+    token = _UNIT.set(None)
+    try:
+        yield
+    finally:
+        _UNIT.reset(token)
 
 
 def _utc_now() -> datetime:
@@ -733,8 +747,12 @@ class Store:
                     verb = "UPDATE OR REPLACE" if table == "members" else "UPDATE OR IGNORE"
                     await tx.execute(f"{verb} {table} SET team_id = :old WHERE team_id = :new", both)
                 await tx.execute("DELETE FROM teams WHERE team_id = :new", new)
+            # The bot is in the supergroup (Telegram copied the members, and told it there or in
+            # the old group): whatever was held for an unreachable group is sent again, and the
+            # sender holds it anew if that was wrong.
             await tx.execute(
-                "UPDATE teams SET team_id = :new, title = coalesce(:title, title) WHERE team_id = :old",
+                "UPDATE teams SET team_id = :new, title = coalesce(:title, title), unreachable_since = NULL "
+                "WHERE team_id = :old",
                 {**both, "title": title},
             )
             for table in TEAM_TABLES:
@@ -744,6 +762,10 @@ class Store:
                     sets = "team_id = :new"
                 await tx.execute(f"UPDATE {table} SET {sets} WHERE team_id = :old", both)
             await tx.execute(retarget, both)
+            await tx.execute(
+                "UPDATE outbox SET status = 'pending', not_before = :at WHERE team_id = :new AND status = 'held'",
+                {**new, "at": at},
+            )
             await tx.execute("UPDATE users SET active_team = :new WHERE active_team = :old", both)
             # The group's language: the old group's choice, else one made in the supergroup.
             await tx.execute(
@@ -816,6 +838,10 @@ class Store:
             )
             if active:
                 await tx.execute("UPDATE users SET active_team = ? WHERE user_id = ?", (team_id, user_id))
+            else:  # left or removed: their private chat no longer serves this team
+                await tx.execute(
+                    "UPDATE users SET active_team = NULL WHERE user_id = ? AND active_team = ?", (user_id, team_id)
+                )
 
     async def member(self, team_id: int, user_id: int) -> tuple[str, datetime] | None:
         row = await self._fetchone(
@@ -1132,7 +1158,8 @@ class Store:
 
     async def add_confirmation(self, c: Confirmation, now: datetime) -> None:
         async with self.transaction() as tx:
-            await tx.execute("DELETE FROM confirmations WHERE expires_at < ?", (iso(now),))
+            # Expired questions stay a day, so a late press is told "expired", not "answered".
+            await tx.execute("DELETE FROM confirmations WHERE expires_at < ?", (iso(now - EXPIRED_QUESTIONS_KEPT),))
             await tx.execute(
                 "INSERT INTO confirmations (token, team_id, user_id, chat_id, order_id, action, details, created_at, "
                 "expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -1172,6 +1199,8 @@ def _confirmation_from_row(row: Sequence[Any]) -> Confirmation:
 
 #: How far back the alert check looks for a missed deadline (see ``AlertStore.due_rows``).
 LOOKBACK = timedelta(days=30)
+#: An expired question is kept this long after it expired, then cleared.
+EXPIRED_QUESTIONS_KEPT = timedelta(days=1)
 #: A parcel late by more than this was announced already, or is history.
 DELIVERY_LOOKBACK = timedelta(days=14)
 #: Longer than any snooze: a snooze that ended before ``until - SNOOZE_MAX`` is surely over.

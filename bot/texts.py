@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from babel.dates import format_date
-from babel.numbers import format_percent
+from babel.numbers import format_percent, get_currency_name
 
 from bot.domain import Event, Goods, Money, Order, Refusal
 from bot.i18n import N_, Raw, _, cldr, day, duration, listing, money, ngettext, when
@@ -72,6 +72,26 @@ REASON_NAMES: dict[str, str] = {
     "CustomerReturn": N_("customer return"),
     "MerchandiseNotReceived": N_("merchandise not received"),
 }
+# Translators: Amazon's reasons for a refund (order adjustments).
+REFUND_REASON_NAMES: dict[str, str] = {
+    "CustomerReturn": N_("customer return"),
+    "GeneralAdjustment": N_("general adjustment"),
+    "DifferentItem": N_("different item sent"),
+    "CouldNotShip": N_("could not ship"),
+    "NoInventory": N_("no inventory"),
+    "ProductOutofStock": N_("product out of stock"),
+    "CustomerCancel": N_("customer cancelled"),
+    "PriceError": N_("price error"),
+    "CustomerAddressIncorrect": N_("customer address incorrect"),
+    "Undeliverable": N_("undeliverable"),
+    "RefusedDelivery": N_("delivery refused"),
+    "Abandoned": N_("parcel abandoned"),
+    "Exchange": N_("exchange"),
+    "CarrierCreditDecision": N_("carrier credit decision"),
+    "CarrierCoverageFailure": N_("carrier coverage failure"),
+    "RiskAssessmentInformationNotValid": N_("risk assessment information not valid"),
+    "Other": N_("other"),
+}
 REPORT_NAMES: dict[str, str] = {
     "unshipped_orders": N_("Unshipped Orders report"),
     "order_report": N_("Order report"),
@@ -88,6 +108,7 @@ REFUSALS: dict[str, str] = {
     "ship_pending": N_("Order {order} is still pending: Amazon has not verified the payment yet. Never ship a pending order; wait until it becomes unshipped."),
     "ship_cancelled": N_("Order {order} was cancelled, so it cannot be shipped."),
     "already_shipped": N_("Order {order} has already been shipped. To change its tracking number, send /correct ORDER CARRIER TRACKING."),
+    "already_shipped_by": N_("Order {order} was already shipped by {by} on {when}, with {carrier}, tracking number {tracking}. If that tracking number is wrong, correct it with /correct {order} CARRIER TRACKING."),
     "correct_not_shipped": N_("Order {order} has not been shipped yet, so there is no tracking number to correct. Ship it with /ship."),
     "correct_in_return": N_("Order {order} is being returned ({state}); its outbound tracking number can no longer be changed."),
     "already_cancelled": N_("Order {order} is already cancelled."),
@@ -105,9 +126,16 @@ REFUSALS: dict[str, str] = {
     "refund_before_shipment": N_("Order {order} has not been shipped ({state}): cancel it with /cancel instead of refunding."),
     "refund_cancelled": N_("Order {order} was cancelled before shipment; Amazon does not charge the buyer, so there is nothing to refund."),
     "already_refunded": N_("Order {order} has already been refunded in full ({amount})."),
-    "refund_amount_needed": N_("I don't know the total of order {order} (the report had no prices). Say how much to refund, for example: /refund {order} 12.50"),
+    "refund_amount_needed": N_("I don't know the total of order {order} (the report had no prices). Say how much to refund, for example: /refund {order} 12.50. To have its total, import the Order report or connect Amazon with /amazon: both carry prices."),
     "refund_too_much": N_("You can refund at most {refundable} on order {order}; {amount} is too much."),
-    "refund_currency": N_("Order {order} is paid in {currency}; you typed an amount in {typed}."),
+    "refund_currency": N_("Order {order} is paid in {currency_name} ({currency}), so it is refunded in {currency}; {typed} is another currency. Type the amount in {currency}, or just the number."),
+    "refund_currency_decimals": N_("Amounts in {currency} are whole numbers, so {typed} cannot be refunded on order {order}. Type a whole amount."),
+    "refund_changed": N_("Order {order} changed after this question was asked: {refunded} is refunded now. Nothing was done; send the refund again to see the new figures."),
+    "refund_admin_in_group": N_("I don't know the total of order {order}, so an administrator of the group must confirm this refund. Send it in the group, where an administrator can confirm it, or first import the Order report or connect Amazon with /amazon to have its prices."),
+    "refund_unknown_word": N_("I don't understand “{text}” in a refund, so nothing was done. Type the amount in digits, or no amount to refund in full; one of Amazon's reasons may follow, and a note after the reason. For example: /refund 6689831 12.50 DifferentItem wrong colour, or 退款 6689831 部分 12.50 发错货. Reasons: {choices}."),
+    "refund_two_amounts": N_("I see two amounts, “{first}” and “{second}”. Send one amount per refund."),
+    "refund_full_and_amount": N_("“{text}” means the whole order, but you also typed {typed}. Send /refund ORDER for the whole order, or /refund ORDER AMOUNT for part of it."),
+    "refund_partial_needs_amount": N_("How much? “{text}” means part of the order, so add the amount, for example: 退款 6689831 部分 12.50 or /refund 6689831 12.50"),
     "unknown_item": N_("Order {order} has no item “{item}”. Its items are {items}; name them by SKU, like USB-FAN-03 or USB-FAN-03:2 for two."),
     "items_already_shipped": N_("These items are already shipped, or fewer were bought: {items}. Look at the order with /order."),
     "nothing_to_export": N_("Nothing to export: every shipment made here is already in an earlier file. To send a day again: /export 2026-11-21"),
@@ -122,6 +150,11 @@ REFUSALS: dict[str, str] = {
     "bad_tracking": N_("“{tracking}” does not look like a {carrier} tracking number (for example {example}). Check it and send the command again."),
     "missing_tracking": N_("A tracking number is needed to ship with {carrier}. Example: /ship 113-4417305-6689831 UPS 1Z999AA10123456784"),
     "bad_amount": N_("“{text}” is not an amount. Type it like 12.50, 12,50 or $12.50."),
+    "amount_in_words": N_("Type the amount in digits, like 12.50: I don't read “{text}” as an amount."),
+    "ambiguous_amount": N_("“{text}” could mean {thousands} or an amount with three decimals. Type {thousands} without the separator if that is what you mean, or the amount with at most two decimals, like 12.50."),
+    "amount_decimals": N_("“{text}” has more decimals than money has. Type the amount with at most two, like 12.50."),
+    "amount_too_large": N_("“{text}” is far too large to be an amount. Check it and type it again."),
+    "amount_not_positive": N_("A refund must be more than zero; “{text}” is not."),
     "unknown_reason": N_("I don't know the reason “{text}”. Use one of Amazon's reasons: {choices}."),
     "missing_reason": N_("Amazon needs a reason to cancel. Example: /cancel 113-4417305-6689831 NoInventory (or 缺货)."),
     "unknown_decision": N_("Choose restock, dispose or send back for a returned item (“{text}” is none of them)."),
@@ -129,17 +162,25 @@ REFUSALS: dict[str, str] = {
     "confirmation_gone": N_("This question has already been answered."),
     "confirmation_not_yours": N_("Only the person who sent the command can answer this question."),
     "confirmation_expired": N_("This question has expired; send the command again."),
+    "confirmation_admins_only": N_("Only an administrator of the group can confirm this refund, because the order's total is unknown."),
     # who may use the desk
     "not_a_team": N_("This group is not using dingdan yet. A group administrator can start it by sending /start here."),
     "not_a_member": N_("I only work for members of a team group that uses dingdan. Ask your team to add you to their group, then try again."),
     "not_admin": N_("Only an administrator of this group can do that."),
+    "anonymous_admin": N_("You are writing anonymously as the group. I can show orders, but changes are made under a person's own name so that the history says who did them: turn off “Remain anonymous” in your administrator rights, or send it from your own account."),
+    "sent_as_channel": N_("You are writing as a channel. Send it from your own account: only members of the team act on its orders."),
+    "edit_not_a_command": N_("Edits are not commands: nothing was done. Send the command again as a new message."),
     # the Selling Partner API (/amazon): never repeat what was typed, it may be a secret
     "amazon_private_only": N_("Amazon credentials are set up in a private chat with me, by an administrator of the team: open a private chat with me and send /amazon there."),
     "amazon_secrets_in_group": N_("Never post Amazon credentials in a group: everyone in it can read them. Send /amazon set to me in a private chat instead, and since the group has seen them, generate a new client secret and authorise the app again in Seller Central."),
     "amazon_not_admin": N_("Only an administrator of {team} can connect it to Amazon or change the connection."),
     "amazon_bad_set": N_("Send all four, separated by spaces: /amazon set MARKETPLACE CLIENT_ID CLIENT_SECRET REFRESH_TOKEN, for example /amazon set ATVPDKIKX0DER amzn1.application-oa2-client.… amzn1.oa2-cs.v1.… Atzr|… (an ENDPOINT may follow: na, eu, fe or an https address)."),
     "amazon_bad_marketplace": N_("The first value after /amazon set must be the marketplace id, for example ATVPDKIKX0DER (US), A1PA6795UKMFR9 (Germany) or A1VC38T7YXB528 (Japan)."),
-    "amazon_bad_endpoint": N_("The last value is not a Selling Partner API endpoint. Leave it out to use your marketplace's region, or give na, eu, fe or an https:// address."),
+    "amazon_bad_endpoint": N_("The last value is not an endpoint I may use, so I stored nothing. Leave it out to use your marketplace's region, or give na, eu or fe; an address must be https on one of Amazon's Selling Partner API hosts: {hosts}."),
+    "amazon_bad_endpoint_allowed": N_("The last value is not an endpoint I may use, so I stored nothing. Leave it out to use your marketplace's region, or give na, eu or fe; an address must be https on one of Amazon's Selling Partner API hosts ({hosts}) or on a host this server allows: {allowed}."),
+    "amazon_no_secret_key": N_("I stored nothing: this server has no key to encrypt Amazon credentials with. Whoever runs the bot must generate one with <code>{command}</code>, set it as DINGDAN_SECRET_KEY in the bot's environment and restart the bot. Then send /amazon set again."),
+    "amazon_secrets_unreadable": N_("I cannot read the Amazon credentials stored for {team}: the server's secret key (DINGDAN_SECRET_KEY) is missing or is not the one they were saved with. Whoever runs the bot can restore the key, or send /amazon set again with the credentials."),
+    "amazon_address_refused": N_("The Selling Partner API address stored for {team} is not one I may use: {endpoint}. Send /amazon set again, without an endpoint or with na, eu or fe."),
     "amazon_not_connected": N_("{team} is not connected to Amazon. Connect it with /amazon set MARKETPLACE CLIENT_ID CLIENT_SECRET REFRESH_TOKEN in a private chat with me."),
     "amazon_unknown_command": N_("Send /amazon for the connection's state, /amazon set … to connect, /amazon sync to sync now or /amazon off to disconnect."),
     "bad_alert_setting": N_("I don't understand “{text}”. Examples: /alerts lead 24 4 · /alerts digest 09:00 · /alerts digest off · /alerts quiet 23:00 08:00 · /alerts quiet off · /alerts tz Asia/Shanghai · /alerts pending 3"),
@@ -183,12 +224,16 @@ def reason_name(code: str) -> str:
     return _(REASON_NAMES[code]) if code in REASON_NAMES else code
 
 
+def refund_reason_name(code: str) -> str:
+    return _(REFUND_REASON_NAMES[code]) if code in REFUND_REASON_NAMES else code
+
+
 def refusal(r: Refusal, *, zone: str = "UTC") -> str:
     """One clear reply for a refusal, in the reader's language."""
     template = REFUSALS.get(r.code)
     if template is None:
         return _("That can't be done: {code}.", code=r.code)
-    params = _display_params(r.params)
+    params = _display_params(r.params, zone)
     try:
         text = _(template, **params)
     except (KeyError, IndexError):
@@ -196,17 +241,21 @@ def refusal(r: Refusal, *, zone: str = "UTC") -> str:
     return text + _who_did_it(r.params, zone)
 
 
-def _display_params(params: Mapping[str, Any]) -> dict[str, Any]:
+def _display_params(params: Mapping[str, Any], zone: str = "UTC") -> dict[str, Any]:
     out: dict[str, Any] = {}
     currency = params.get("currency")
+    if currency:
+        out["currency_name"] = get_currency_name(currency, locale=cldr())
     for key, value in params.items():
         if key == "state" and value:
             out[key] = state_name(value)
-        elif key in ("amount", "refundable") and isinstance(value, Decimal | int | float):
+        elif key in ("amount", "refundable", "refunded") and isinstance(value, Decimal | int | float):
             out[key] = money(Decimal(value), currency)
+        elif isinstance(value, datetime):
+            out[key] = when(value, zone)
         elif key == "size" and isinstance(value, int):
             out[key] = _("{mb} MB", mb=f"{value / 1_000_000:.1f}")
-        elif key in ("suggestions", "choices", "candidates", "missing", "items") and isinstance(value, Sequence) and not isinstance(value, str):
+        elif key in ("suggestions", "choices", "candidates", "missing", "items", "hosts", "allowed") and isinstance(value, Sequence) and not isinstance(value, str):
             out[key] = listing([str(v) for v in value])
         elif key == "kind" and value in REPORT_NAMES:
             out[key] = _(REPORT_NAMES[value])

@@ -31,8 +31,10 @@ def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
         common,
         files,
         fulfilment,
+        guards,
         keywords,
         lookup,
+        migration,
         settings,
     )
 
@@ -60,8 +62,10 @@ def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
         "export": files.export,
         "amazon": amazon.amazon_command,
     }
+    # Only new messages act: an edit is its own update and never acts (guards.edited answers it).
+    new_message = filters.UpdateType.MESSAGE
     for name, callback in commands.items():
-        application.add_handler(CommandHandler(name, callback))
+        application.add_handler(CommandHandler(name, callback, filters=new_message))
 
     # Buttons are routed by the prefix of their callback data (64 bytes at most).
     buttons = {
@@ -82,10 +86,20 @@ def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
 
     # Reports arrive as documents; Chinese keyword messages as plain text (they need the
     # bot to see group messages: privacy mode off, or the bot an administrator).
-    application.add_handler(MessageHandler(filters.Document.ALL, files.document))
-    application.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, keywords.keyword))
+    application.add_handler(MessageHandler(new_message & filters.Document.ALL, files.document))
+    application.add_handler(MessageHandler(new_message & filters.TEXT & ~filters.COMMAND, keywords.keyword))
+    application.add_handler(MessageHandler(filters.UpdateType.EDITED_MESSAGE, guards.edited))
+
+    # People leaving a team's group lose access at once (a chat_member update reaches a bot
+    # that is an administrator; the service message reaches every bot that sees the group).
+    application.add_handler(ChatMemberHandler(guards.member_changed, ChatMemberHandler.CHAT_MEMBER))
+    application.add_handler(MessageHandler(filters.StatusUpdate.LEFT_CHAT_MEMBER, guards.member_left))
 
     # The bot removed from (or added back to) a team's group: hold or release its alerts.
     application.add_handler(ChatMemberHandler(alerts.membership, ChatMemberHandler.MY_CHAT_MEMBER))
+
+    # A basic group upgraded to a supergroup (a new chat id): the team follows it. Telegram
+    # says so in both chats; whichever message comes first moves the team.
+    application.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, migration.migrated))
 
     application.add_error_handler(common.on_error)  # type: ignore[arg-type]

@@ -27,7 +27,16 @@ from bot.app import DeskContext
 from bot.domain import Refusal
 from bot.i18n import _, listing, when
 from bot.storage import Team
-from handlers.common import actor_of, answer, drop_buttons, edit_in_place, handles_refusals, plain, team_of
+from handlers.common import (
+    actor_of,
+    answer,
+    drop_buttons,
+    edit_in_place,
+    handles_refusals,
+    plain,
+    require_person,
+    team_of,
+)
 from handlers.outcomes import decision_buttons, reply_outcome
 
 log = logging.getLogger("dingdan.alerts")
@@ -198,6 +207,7 @@ def settings_buttons(team: Team) -> InlineKeyboardMarkup:
 
 
 async def _require_admin(update: Update, context: DeskContext) -> Team:
+    require_person(update)
     team = await team_of(update, context)
     user = update.effective_user
     assert user is not None

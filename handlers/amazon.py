@@ -23,13 +23,12 @@ from bot.spapi import (
     REGION_ENDPOINTS,
     AuthError,
     endpoint_of,
-    endpoint_ok,
     marketplace_ok,
     redact,
 )
-from bot.storage import Team
+from bot.storage import OutgoingMessage, Team, outside_unit
 from bot.sync import Connection, SyncResult
-from handlers.common import answer, fit, is_private, team_of
+from handlers.common import answer, fit, is_private, send_later, team_of
 
 log = logging.getLogger("dingdan.amazon")
 
@@ -55,7 +54,8 @@ async def amazon_command(update: Update, context: DeskContext) -> None:
     try:
         if not is_private(update):
             raise Refusal("amazon_secrets_in_group" if secrets else "amazon_private_only")
-        text = await _act(update, context, args)
+        with outside_unit():  # it waits on Amazon between its writes
+            text = await _act(update, context, args)
     except Refusal as refusal:
         text = render.refusal(refusal, zone=context.settings.timezone)
     if deleted is not None:
@@ -65,7 +65,7 @@ async def amazon_command(update: Update, context: DeskContext) -> None:
         # Not a reply: the message it would quote is gone.
         chat = update.effective_chat
         assert chat is not None
-        await context.bot.send_message(chat.id, fit(text))
+        await send_later(update, OutgoingMessage(chat.id, None, {"text": fit(text)}))
     else:
         await answer(update, text)
 
@@ -115,9 +115,8 @@ async def _set(context: DeskContext, team: Team, user_id: int, rest: list[str]) 
     if len(rest) == 5:
         typed = rest[4].rstrip("/")
         endpoint = REGION_ENDPOINTS.get(typed.lower(), typed)
-        if not endpoint_ok(endpoint):
-            raise Refusal("amazon_bad_endpoint")
     amazon = context.services.amazon
+    # Refused, with nothing stored, without DINGDAN_SECRET_KEY or for an endpoint not Amazon's.
     await amazon.configure(team.team_id, marketplace_id=marketplace, client_id=client_id, client_secret=client_secret,
                            refresh_token=refresh_token, endpoint=endpoint, by=user_id)  # fmt: skip
     error = await amazon.verify(team.team_id)

@@ -13,9 +13,10 @@ from collections.abc import Awaitable, Callable
 from functools import wraps
 from typing import Any
 
-from telegram import InlineKeyboardMarkup, InputFile, Message, Update
+from telegram import Chat, InlineKeyboardMarkup, InputFile, Message, Update
 from telegram.constants import ChatType, MessageLimit
 from telegram.error import BadRequest, TelegramError
+from telegram.ext import ApplicationHandlerStop
 
 from bot import i18n
 from bot import texts as render
@@ -35,9 +36,33 @@ def is_private(update: Update) -> bool:
 
 
 def actor_of(update: Update) -> Actor:
+    """Who does this, for the order's history: a person under their own name, or a refusal."""
     user, chat = update.effective_user, update.effective_chat
     assert user is not None and chat is not None
+    require_person(update)
     return Actor(kind="user", id=user.id, name=display_name(update), chat_id=chat.id)
+
+
+def require_person(update: Update) -> None:
+    """Changes are made under a person's own name: the history must say who did it.
+
+    An anonymous group administrator writes as the group itself (``sender_chat`` is the
+    group) and may look things up; someone writing as a channel is nobody the team knows.
+    """
+    sender = _sender_chat(update)
+    if sender is None:
+        return
+    chat = update.effective_chat
+    if chat is not None and sender.id == chat.id:
+        raise Refusal("anonymous_admin")
+    raise Refusal("sent_as_channel")
+
+
+def _sender_chat(update: Update) -> Chat | None:
+    message = update.effective_message
+    if update.callback_query is not None or message is None:
+        return None  # a button press always comes from a person
+    return message.sender_chat
 
 
 def display_name(update: Update) -> str:
@@ -47,11 +72,19 @@ def display_name(update: Update) -> str:
 
 
 async def remember(update: Update, context: DeskContext) -> None:
-    """Record who wrote where, and set the reader's language for this update."""
+    """Record who wrote where, and set the reader's language for this update.
+
+    Channel posts, and a linked channel's posts forwarded into its discussion group, are
+    nobody's command: nothing else handles them.
+    """
     user, chat = update.effective_user, update.effective_chat
+    message = update.effective_message
+    if chat is not None and chat.type == ChatType.CHANNEL:
+        raise ApplicationHandlerStop
+    if message is not None and message.is_automatic_forward:
+        raise ApplicationHandlerStop
     if user is None or chat is None or "services" not in context.application.bot_data:
         return
-    message = update.effective_message
     if message is not None and (message.migrate_to_chat_id or message.migrate_from_chat_id):
         # A group's upgrade to a supergroup (handlers/migration.py) is nobody writing: the
         # supergroup's message is "from" GroupAnonymousBot, and recording the old group
@@ -61,7 +94,8 @@ async def remember(update: Update, context: DeskContext) -> None:
     store = services.store
     name = user.full_name or ""
     seen_as = (user.id, name, user.username, user.language_code, chat.id, chat.type, chat.title or "")
-    if seen_as not in services.seen:
+    # Bots are not people: an anonymous administrator writes as GroupAnonymousBot.
+    if seen_as not in services.seen and not user.is_bot:
         # Written once per change of name, language or chat title, not once per message.
         await store.seen(
             user_id=user.id, name=name, username=user.username, telegram_language=user.language_code,
@@ -75,10 +109,23 @@ async def remember(update: Update, context: DeskContext) -> None:
 
 
 async def team_of(update: Update, context: DeskContext) -> Team:
-    """The team this person acts for from this chat, or a refusal (not a team, not a member)."""
+    """The team this person acts for from this chat, or a refusal (not a team, not a member).
+
+    Membership is verified with Telegram (see ``bot.access``), for commands and buttons alike.
+    """
     user, chat = update.effective_user, update.effective_chat
     assert user is not None and chat is not None
     services = context.services
+    sender = _sender_chat(update)
+    if sender is not None:
+        if sender.id != chat.id:
+            raise Refusal("sent_as_channel")
+        # Only administrators can write as the group: an anonymous one may look things up.
+        anonymous_team = await services.store.team(chat.id)
+        if anonymous_team is None:
+            raise Refusal("not_a_team")
+        context.zone = anonymous_team.timezone
+        return anonymous_team
     team_id = await services.access.team_for(chat.id, chat.type == ChatType.PRIVATE, user.id)
     team = await services.store.team(team_id)
     if team is None:
@@ -106,6 +153,16 @@ async def answer(update: Update, text: str, markup: InlineKeyboardMarkup | None 
     if update.callback_query is None and message is not None and chat.type != ChatType.PRIVATE:
         payload["reply_to"] = message.message_id
     await send_later(update, OutgoingMessage(chat.id, None, payload))
+
+
+async def send_file(update: Update, filename: str, data: bytes, caption: str) -> None:
+    """Send a file into the chat the update came from, through the outbox like a reply."""
+    chat, message = update.effective_chat, update.effective_message
+    assert chat is not None
+    payload: dict[str, Any] = {"filename": filename, "caption": caption}
+    if message is not None and update.callback_query is None and chat.type != ChatType.PRIVATE:
+        payload["reply_to"] = message.message_id
+    await send_later(update, OutgoingMessage(chat.id, None, payload, kind="file", document=data))
 
 
 async def send_later(update: Update, message: OutgoingMessage) -> None:

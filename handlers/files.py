@@ -11,7 +11,7 @@ from bot import texts as render
 from bot.app import DeskContext
 from bot.domain import Actor, Refusal
 from bot.i18n import ngettext
-from handlers.common import actor_of, answer, handles_refusals, team_of
+from handlers.common import actor_of, answer, handles_refusals, send_file, team_of
 
 
 @handles_refusals
@@ -50,8 +50,6 @@ async def export(update: Update, context: DeskContext) -> None:
     taken = await exporter.take(team.team_id, team.timezone, day)
     if not taken.shipments:
         raise Refusal("nothing_to_export")
-    message = update.effective_message
-    assert message is not None
     caption = ngettext(
         "Shipping confirmation for {orders} order ({count} line). Upload it in Seller Central: Orders → Upload order "
         "related files → Shipping confirmation.",
@@ -59,9 +57,7 @@ async def export(update: Update, context: DeskContext) -> None:
         "related files → Shipping confirmation.",
         len(taken.shipments), orders=taken.orders,
     )  # fmt: skip
-    try:
-        await message.reply_document(taken.data, filename=taken.filename, caption=caption)
-    except Exception:
-        # Not delivered: the next /export includes these shipments again.
-        await exporter.give_back(taken)
-        raise
+    # The file goes into the outbox with the shipments' "exported" mark, in one transaction:
+    # if Telegram cannot take it now, the sender delivers it later; it is never lost between
+    # the two, and the next /export does not repeat it.
+    await send_file(update, taken.filename, taken.data, caption)

@@ -8,7 +8,7 @@ from bot import i18n
 from bot.app import DeskContext
 from bot.domain import Refusal
 from bot.i18n import _
-from handlers.common import answer, handles_refusals, is_private, team_of
+from handlers.common import answer, handles_refusals, is_private, require_person, team_of
 
 
 def help_text() -> str:
@@ -47,11 +47,12 @@ async def start(update: Update, context: DeskContext) -> None:
             return
         await answer(update, _("Hello! Here you work the orders of {team}.", team=team.title) + "\n\n" + help_text())
         return
+    require_person(update)  # the team remembers who started it
     if not await services.access.is_admin(chat.id, user.id):
         raise Refusal("not_admin")
     created = await services.store.create_team(chat.id, chat.title or "", context.settings.timezone, user.id,
                                                context.settings.clock())  # fmt: skip
-    await services.access.team_for(chat.id, False, user.id)
+    await services.access.record(chat.id, user.id, "administrator")
     if created:
         text = _("dingdan is now this team's order desk. Send me the Unshipped Orders report from Seller Central to begin.")
     else:
@@ -93,6 +94,7 @@ async def _set(update: Update, context: DeskContext, scope: str, typed: str) -> 
     if locale is None:
         await answer(update, _("I speak English (en), 简体中文 (zh_Hans) and 繁體中文 (zh_Hant). Send for example /lang zh_Hant."))
         return
+    require_person(update)  # a language is a person's, or set by a named administrator
     store = context.services.store
     if scope == "chat":
         if not await context.services.access.is_admin(chat.id, user.id):

@@ -49,6 +49,9 @@ BOT_ID = 777000111
 BOT_USERNAME = "dingdan_test_bot"
 BOT_FIRST_NAME = "dingdan"
 DEFAULT_TOKEN = "123456:TEST-token"
+#: The sender Telegram shows for messages of anonymous administrators and for the first
+#: (service) message of a group upgraded to a supergroup.
+GROUP_ANONYMOUS_BOT = {"id": 1087968824, "is_bot": True, "first_name": "Group", "username": "GroupAnonymousBot"}
 
 MAX_TEXT = 4096
 MAX_CAPTION = 1024
@@ -646,6 +649,7 @@ class FakeBotAPI:
         self._members: dict[int, dict[int, str]] = {}
         self._started: set[int] = set()
         self._blocked: set[int] = set()
+        self._migrated: dict[int, int] = {}  # basic group id -> the supergroup it became
         self._messages: dict[int, list[dict]] = {}
         self._by_id: dict[tuple[int, int], dict] = {}
         self._next_message_id: dict[int, int] = {}
@@ -857,12 +861,147 @@ class FakeBotAPI:
             )
         self._notify()
 
+    def member_leaves(self, chat: int | FakeChat, user: FakeUser, *, status: str = "left",
+                      chat_member_update: bool = True, service_message: bool = True) -> None:  # fmt: skip
+        """``user`` leaves the group (or is removed: ``status="kicked"``). Telegram then sends a
+        ``chat_member`` update (only to a bot that is an administrator and asked for them) and
+        a "left the group" service message."""
+        target = self._chat_of(chat)
+        old = self.member_status(target, user)
+        self.set_member(target, user, status)
+        if chat_member_update:
+            self._enqueue("chat_member", {
+                "chat": target.to_dict(), "from": user.to_dict(), "date": self._now(),
+                "old_chat_member": self._member_dict(target.id, user.id, old),
+                "new_chat_member": self._member_dict(target.id, user.id, status),
+            })  # fmt: skip
+        if service_message:
+            message = self._store(target, {
+                "message_id": self._new_message_id(target.id), "from": user.to_dict(), "chat": target.to_dict(),
+                "date": self._now(), "left_chat_member": user.to_dict(),
+            })  # fmt: skip
+            message["delivered"] = True
+            self._enqueue("message", wire(message))
+        self._notify()
+
+    async def edit_text(self, chat: int | FakeChat | FakeUser, message: dict | int, text: str) -> dict:
+        """The author edits their message: Telegram delivers an ``edited_message`` update."""
+        target = self._chat_of(chat)
+        stored = self._message_of(target, message)
+        stored.setdefault("edits", []).append({"text": stored.get("text")})
+        stored["text"] = text.strip()
+        stored["edit_date"] = self._now()
+        entities = user_entities(stored["text"])
+        if entities:
+            stored["entities"] = entities
+        else:
+            stored.pop("entities", None)
+        self._enqueue("edited_message", wire(stored))
+        await asyncio.sleep(0)
+        return stored
+
+    async def send_anonymously(self, group: int | FakeChat, admin: FakeUser, text: str) -> dict:
+        """An administrator with "Remain anonymous" writes: the message comes from
+        GroupAnonymousBot on behalf of the group (``sender_chat`` is the group)."""
+        target = self._chat_of(group)
+        if self.member_status(target, admin) not in ("creator", "administrator"):
+            raise AssertionError(f"{admin.first_name} is not an administrator of {target.title}")
+        content: dict[str, Any] = {"text": text.strip()}
+        entities = user_entities(text.strip())
+        if entities:
+            content["entities"] = entities
+        message = self._store(target, {
+            "message_id": self._new_message_id(target.id), "from": dict(GROUP_ANONYMOUS_BOT),
+            "sender_chat": target.to_dict(), "chat": target.to_dict(), "date": self._now(), **content,
+        })  # fmt: skip
+        message["delivered"] = True
+        self._enqueue("message", wire(message))
+        await asyncio.sleep(0)
+        return message
+
+    def channel(self, chat_id: int, title: str, *, bot_status: str = "administrator") -> FakeChat:
+        """A channel the bot administers (posts reach it as ``channel_post``)."""
+        chat = FakeChat(chat_id, "channel", title=title, api=self)
+        self._chats[chat_id] = chat
+        self._members.setdefault(chat_id, {})[BOT_ID] = bot_status
+        return chat
+
+    async def post_in_channel(self, channel: FakeChat, text: str | None = None, *,
+                              document: tuple[str, bytes] | None = None) -> dict:  # fmt: skip
+        """A post in a channel (no ``from``; ``sender_chat`` is the channel)."""
+        content: dict[str, Any] = {}
+        if text is not None:
+            content["text"] = text
+            entities = user_entities(text)
+            if entities:
+                content["entities"] = entities
+        if document is not None:
+            record = self._new_file(document[1], document[0], "text/plain", "documents", None)
+            content["document"] = self._document_dict(record)
+        message = self._store(channel, {
+            "message_id": self._new_message_id(channel.id), "sender_chat": channel.to_dict(),
+            "chat": channel.to_dict(), "date": self._now(), **content,
+        })  # fmt: skip
+        message["from"] = {"id": 0}
+        self._enqueue("channel_post", {k: v for k, v in wire(message).items() if k != "from"})
+        await asyncio.sleep(0)
+        return message
+
     def block_bot(self, user: int | FakeUser) -> None:
         """The person blocked the bot: writing to them fails with 403."""
         self._blocked.add(user.id if isinstance(user, FakeUser) else user)
 
     def unblock_bot(self, user: int | FakeUser) -> None:
         self._blocked.discard(user.id if isinstance(user, FakeUser) else user)
+
+    def upgrade_to_supergroup(
+        self, group: int | FakeChat, new_id: int, *, by: FakeUser, deliver: bool = True
+    ) -> FakeChat:
+        """Telegram upgrades a basic group to a supergroup (made public, many members, ...).
+
+        The supergroup gets a new id (-100...), the same title, members and bot status, and
+        an empty history; the old group is dead from then on: any call naming it is answered
+        400 with ``parameters.migrate_to_chat_id`` (PTB raises ``ChatMigrated``). Telegram
+        tells the bot twice: a message with ``migrate_to_chat_id`` in the old group (from
+        ``by``), then one with ``migrate_from_chat_id`` in the supergroup (from
+        GroupAnonymousBot, on behalf of the chat). With ``deliver=False`` both are stored but
+        not handed to the bot (see :meth:`deliver`), as when the bot missed them.
+        """
+        old = self._chat_of(group)
+        if old.type != "group":
+            raise ValueError("only a basic group (type 'group') is upgraded to a supergroup")
+        if not str(new_id).startswith("-100"):
+            raise ValueError("supergroup ids start with -100")
+        if old.id in self._migrated:
+            raise ValueError(f"group {old.id} was upgraded already")
+        new = FakeChat(new_id, "supergroup", title=old.title, username=old.username, api=self)
+        self._chats[new_id] = new
+        self._members[new_id] = dict(self._members.get(old.id, {}))
+        self._migrated[old.id] = new_id
+        now = self._now()
+        told = [
+            self._store(old, {"message_id": self._new_message_id(old.id), "from": by.to_dict(),
+                              "chat": old.to_dict(), "date": now, "migrate_to_chat_id": new_id}),
+            self._store(new, {"message_id": self._new_message_id(new_id), "from": dict(GROUP_ANONYMOUS_BOT),
+                              "sender_chat": new.to_dict(), "chat": new.to_dict(), "date": now,
+                              "migrate_from_chat_id": old.id}),
+        ]  # fmt: skip
+        for message in told:
+            message["delivered"] = False
+            if deliver:
+                self.deliver(message)
+        self._notify()
+        return new
+
+    def service_messages(self, chat: int | FakeChat) -> list[dict]:
+        """The migration service messages of a chat (see :meth:`upgrade_to_supergroup`)."""
+        return [m for m in self.messages(chat) if "migrate_to_chat_id" in m or "migrate_from_chat_id" in m]
+
+    def deliver(self, message: dict) -> dict:
+        """Hand the bot a stored message it has not received yet, or once more (a late or
+        repeated update); returns the update."""
+        message["delivered"] = True
+        return self._enqueue("message", wire(message))
 
     def fail_next(
         self,
@@ -998,6 +1137,8 @@ class FakeBotAPI:
             self._started.add(user.id)
             self._blocked.discard(user.id)
         else:
+            if chat.id in self._migrated:
+                raise AssertionError(f"{chat.title} was upgraded to the supergroup {self._migrated[chat.id]}")
             status = self.member_status(chat, user)
             if status in ("left", "kicked"):
                 if user.id in self._members.get(chat.id, {}):
@@ -1353,6 +1494,9 @@ class FakeBotAPI:
 
     def _check_access(self, chat_id: Any) -> FakeChat:
         chat = self._resolve_chat(chat_id)
+        if chat.id in self._migrated:
+            raise ApiError(400, "Bad Request: group chat was upgraded to a supergroup chat",
+                           {"migrate_to_chat_id": self._migrated[chat.id]})  # fmt: skip
         if chat.type == "private":
             if chat.id in self._blocked:
                 raise ApiError(403, "Forbidden: bot was blocked by the user")
