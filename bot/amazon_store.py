@@ -5,9 +5,9 @@ A storage module beside ``bot.storage`` (same connections, through ``Store.trans
 and ``Store._fetchall``), kept apart while that module is busy with other work; it may be
 folded into it later. Times are ISO 8601 UTC text, so text order is time order.
 
-The credentials are stored in clear in the SQLite file, like every order in it: whoever can
-read the file can use them. Keep the file readable by the bot's user only, or configure the
-credentials in the environment instead (then they are never written here).
+The client secret and the refresh token are stored as the caller gives them: encrypted by
+``bot.secret_box`` (``fernet:…``), or in clear where a version before it wrote them. Credentials
+from the environment are never written here.
 """
 
 from __future__ import annotations
@@ -101,6 +101,29 @@ class AmazonStore:
                 "secrets_at = excluded.secrets_at, sync_status = 'new', sync_error = NULL",
                 (team_id, source, marketplace_id, endpoint, *secrets, by, iso(at), iso(at)),
             )
+
+    async def stored_secrets(self) -> list[tuple[int, tuple[str, str]]]:
+        """(team, (client secret, refresh token)) as stored, of every team that set its own."""
+        rows = await self.store._fetchall(
+            "SELECT team_id, client_secret, refresh_token FROM amazon_accounts WHERE source = 'chat' "
+            "AND client_secret IS NOT NULL AND refresh_token IS NOT NULL ORDER BY team_id"
+        )
+        return [(r[0], (r[1], r[2])) for r in rows]
+
+    async def replace_secrets(self, changes: Sequence[tuple[int, tuple[str, str], tuple[str, str]]]) -> list[int]:
+        """(team, old, new): the new stored form of the same secrets, where they are still the old
+        (``/amazon set`` may have replaced them meanwhile). The teams changed."""
+        done = []
+        async with self.store.transaction() as tx:
+            for team_id, (old_secret, old_token), (new_secret, new_token) in changes:
+                cur = await tx.execute(
+                    "UPDATE amazon_accounts SET client_secret = ?, refresh_token = ? WHERE team_id = ? "
+                    "AND source = 'chat' AND client_secret = ? AND refresh_token = ?",
+                    (new_secret, new_token, team_id, old_secret, old_token),
+                )
+                if cur.rowcount:
+                    done.append(team_id)
+        return done
 
     async def forget(self, team_id: int) -> bool:
         """Remove a team's credentials and sync state; False when there were none."""

@@ -1,4 +1,10 @@
-"""``dingdan run`` and ``dingdan import FILE``."""
+"""``dingdan run``, ``dingdan import FILE``, ``dingdan export`` and ``dingdan rotate-secrets``.
+
+Exit codes: 0 done; 1 the command was refused (a file that is not a report, nothing to export,
+secrets that cannot be decrypted); 2 the environment is not a runnable configuration; 3 the bot
+could not start (Telegram unreachable, the token refused); 4 another ``dingdan run`` already
+runs on the same database; 130 interrupted.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,7 @@ import logging
 import sys
 from pathlib import Path
 
+from bot.db_lock import AlreadyRunning, database_lock
 from bot.settings import ConfigError, Settings, StartupError
 
 
@@ -22,6 +29,8 @@ def main(argv: list[str] | None = None) -> int:
     exp.add_argument("--day", help="every shipment of this day (YYYY-MM-DD, team time) again")
     exp.add_argument("--team", type=int, help="the team's group chat id (default: the only team)")
     exp.add_argument("-o", "--output", type=Path, help="the file to write (default: shipping-confirmation-….txt here)")
+    sub.add_parser("rotate-secrets", help="encrypt the stored Amazon credentials again with the first key of "
+                   "DINGDAN_SECRET_KEY")  # fmt: skip
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
@@ -29,8 +38,14 @@ def main(argv: list[str] | None = None) -> int:
             settings = Settings.from_env()
             from bot.app import serve
 
-            asyncio.run(serve(settings))
+            # Before anything touches the database or Telegram: a second poller would double actions.
+            with database_lock(settings.db_path):
+                asyncio.run(serve(settings))
             return 0
+        if args.command == "rotate-secrets":
+            from bot.commandline import rotate_secrets
+
+            return asyncio.run(rotate_secrets())
         if args.command == "export":
             from bot.commandline import export_file
 
@@ -41,6 +56,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as err:
         print(f"dingdan: {err}", file=sys.stderr)
         return 2
+    except AlreadyRunning as err:
+        print(f"dingdan: {err}", file=sys.stderr)
+        return 4
     except StartupError as err:
         print(f"dingdan: {err}", file=sys.stderr)
         return 3

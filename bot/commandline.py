@@ -96,3 +96,35 @@ async def export_file(day: str | None, team_id: int | None, output: Path | None)
         return 0
     finally:
         await store.close()
+
+
+async def rotate_secrets() -> int:
+    """Encrypt every stored Amazon secret again with the first key of DINGDAN_SECRET_KEY (the
+    others only decrypt); secrets still in clear from an older version are encrypted too."""
+    from bot.amazon_store import AmazonStore
+    from bot.secret_box import SecretBox, reseal
+    from bot.settings import KEY_COMMAND, secret_keys_from_env
+    from bot.spapi import install_log_redaction
+
+    install_log_redaction()
+    keys = secret_keys_from_env()
+    if not keys:
+        raise ConfigError(f"DINGDAN_SECRET_KEY is not set. Generate a key with: {KEY_COMMAND}; set "
+                          "DINGDAN_SECRET_KEY to the new key, a comma, and the old key(s).")  # fmt: skip
+    box = SecretBox(keys)
+    db = _database()
+    store = Store(db)
+    await store.open()
+    try:
+        done = await reseal(AmazonStore(store), box, rotate=True)
+    finally:
+        await store.close()
+    print(f"Re-encrypted the Amazon credentials of {len(done.resealed)} team(s) with the first key of "
+          "DINGDAN_SECRET_KEY.")  # fmt: skip
+    if done.unreadable:
+        teams = ", ".join(map(str, done.unreadable))
+        print(f"dingdan: the Amazon credentials of team(s) {teams} cannot be decrypted with any key in "
+              "DINGDAN_SECRET_KEY and were left as they are: add the key they were saved with, or set them "
+              "again with /amazon set.", file=sys.stderr)  # fmt: skip
+        return 1
+    return 0

@@ -83,15 +83,44 @@ def endpoint_of(marketplace_id: str) -> str:
     return REGION_ENDPOINTS[region]
 
 
-def endpoint_ok(endpoint: str) -> bool:
-    """An https address, or plain http to this machine only (a test server, a local proxy)."""
+#: Amazon's own hosts. The client sends the seller's secrets and access token to them, so an
+#: endpoint anyone could type (``/amazon set … http://127.0.0.1:9/x``) must be one of these,
+#: over https; the operator may allow others (DINGDAN_SPAPI_ALLOW_HOSTS), the tests do.
+SPAPI_HOSTS = frozenset(f"{sandbox}sellingpartnerapi-{region}.amazon.com"
+                        for region in ("na", "eu", "fe") for sandbox in ("", "sandbox."))  # fmt: skip
+#: Login with Amazon's token endpoints (https://…/auth/o2/token).
+LOGIN_HOSTS = frozenset({"api.amazon.com", "api.amazon.co.uk", "api.amazon.co.jp"})
+
+
+def parse_allowed_host(entry: str) -> str:
+    """An operator's ``host`` or ``host:port`` (``[::1]:8443`` for IPv6), lower-cased; ValueError if neither."""
+    from urllib.parse import urlsplit
+
+    entry = entry.strip()
+    if not entry or any(c in entry for c in "/?#@ \t"):
+        raise ValueError(entry)
+    parts = urlsplit(f"//{entry}")
+    host, port = parts.hostname, parts.port  # .port raises ValueError for a bad port
+    if not host:
+        raise ValueError(entry)
+    shown = f"[{host}]" if ":" in host else host
+    return f"{shown}:{port}" if port is not None else shown
+
+
+def endpoint_ok(endpoint: str, hosts: frozenset[str] = SPAPI_HOSTS, allowed: Iterable[str] = ()) -> bool:
+    """https on one of Amazon's ``hosts`` (its default port), or http(s) on a host the operator
+    ``allowed`` (``host`` any port, ``host:port`` that port). Never credentials, a query or a fragment."""
     try:
         url = httpx.URL(endpoint)
     except (httpx.InvalidURL, TypeError):
         return False
-    if not url.host or url.query or url.fragment or url.userinfo:
+    if not url.host or url.query or url.fragment or url.userinfo or url.scheme not in ("http", "https"):
         return False
-    return url.scheme == "https" or (url.scheme == "http" and url.host in ("127.0.0.1", "localhost", "::1"))
+    if url.scheme == "https" and url.port in (None, 443) and url.host in hosts:
+        return True
+    host = f"[{url.host}]" if ":" in url.host else url.host
+    port = url.port or (443 if url.scheme == "https" else 80)
+    return any(entry in (host, f"{host}:{port}") for entry in allowed)
 
 
 def iso_z(moment: datetime) -> str:

@@ -32,6 +32,7 @@ an order synced from the API has its city, region, postal code and country only.
 from __future__ import annotations
 
 import asyncio
+import html
 import logging
 import re
 import time
@@ -48,12 +49,17 @@ from bot.domain import Actor, Refusal
 from bot.i18n import _, ngettext
 from bot.importing import Importer, ImportResult
 from bot.lifecycle import Lifecycle
+from bot.secret_box import SecretBox, SecretUnreadable, reseal
+from bot.settings import KEY_COMMAND
 from bot.spapi import (
+    LOGIN_HOSTS,
+    SPAPI_HOSTS,
     AuthError,
     Credentials,
     SpApiClient,
     SpApiError,
     endpoint_of,
+    endpoint_ok,
     iso_z,
     remember_secrets,
 )
@@ -104,6 +110,10 @@ class SyncSettings(Protocol):
     def spapi_auth_url(self) -> str: ...
     @property
     def spapi_team(self) -> int | None: ...
+    @property
+    def spapi_allow_hosts(self) -> tuple[str, ...]: ...
+    @property
+    def secret_keys(self) -> tuple[str, ...]: ...
 
 
 # --- Orders API JSON as imported orders -------------------------------------------------
@@ -238,6 +248,14 @@ def confirm_failures_messages(failures: Sequence[tuple[Package, str]]) -> list[d
     return messages
 
 
+def unreadable_credentials_message() -> dict[str, Any]:
+    text = _("⚠️ I cannot read this team's Amazon credentials: the server's secret key (DINGDAN_SECRET_KEY) is "
+             "missing or is not the one they were saved with. Orders are not synced and shipments are not confirmed "
+             "until whoever runs the bot restores the key, or an administrator sends /amazon set … to me in a "
+             "private chat again.")  # fmt: skip
+    return {"text": text, "buttons": []}
+
+
 def auth_failure_message(error: str) -> dict[str, Any]:
     text = _("⚠️ Amazon refused this team's Selling Partner API credentials ({error}): orders are not synced and "
              "shipments are not confirmed. An administrator can send /amazon set … to me in a private chat.",
@@ -310,6 +328,9 @@ class AmazonSync:
         self._clients: dict[int, SpApiClient] = {}
         self._locks: dict[int, asyncio.Lock] = {}
         self._warned_env = False
+        #: Teams whose stored credentials no key decrypts, already logged (once per set of credentials).
+        self._unreadable_logged: set[tuple[int, datetime]] = set()
+        self.box = SecretBox(settings.secret_keys)
         remember_secrets(self._env_secrets())
 
     # --- credentials -------------------------------------------------------------
@@ -340,9 +361,9 @@ class AmazonSync:
         auth_url = self.settings.spapi_auth_url
         if account is not None and account.source == "chat":
             assert account.client_id and account.client_secret and account.refresh_token
-            remember_secrets((account.client_id, account.client_secret, account.refresh_token))
-            return account, Credentials(account.endpoint, auth_url, account.client_id, account.client_secret,
-                                        account.refresh_token)  # fmt: skip
+            client_secret, refresh_token = self.box.open(account.client_secret), self.box.open(account.refresh_token)
+            remember_secrets((account.client_id, client_secret, refresh_token))
+            return account, Credentials(account.endpoint, auth_url, account.client_id, client_secret, refresh_token)
         if await self.env_team() != team_id:
             return None
         s = self.settings
@@ -370,19 +391,58 @@ class AmazonSync:
     def _lock(self, team_id: int) -> asyncio.Lock:
         return self._locks.setdefault(team_id, asyncio.Lock())
 
+    def endpoint_allowed(self, endpoint: str) -> bool:
+        """https on Amazon's Selling Partner API hosts, or a host the operator allowed."""
+        return endpoint_ok(endpoint, SPAPI_HOSTS, self.settings.spapi_allow_hosts)
+
+    def _refused_address(self, credentials: Credentials) -> str | None:
+        """The endpoint or token URL the client must not send the secrets to (one stored by an
+        older version, which took any address), if any."""
+        allowed = self.settings.spapi_allow_hosts
+        if not endpoint_ok(credentials.endpoint, SPAPI_HOSTS, allowed):
+            return credentials.endpoint
+        if not endpoint_ok(credentials.auth_url, LOGIN_HOSTS, allowed):
+            return credentials.auth_url
+        return None
+
     async def configure(self, team_id: int, *, marketplace_id: str, client_id: str, client_secret: str,
                         refresh_token: str, endpoint: str, by: int | None) -> None:  # fmt: skip
+        """Store the team's credentials, the secrets encrypted. Refused, with nothing stored, when
+        the server has no DINGDAN_SECRET_KEY or the endpoint is not one the client may call."""
         remember_secrets((client_id, client_secret, refresh_token))
+        if not self.box.can_seal:
+            raise Refusal("amazon_no_secret_key", command=KEY_COMMAND)
+        if not self.endpoint_allowed(endpoint):
+            allowed = self.settings.spapi_allow_hosts
+            raise Refusal("amazon_bad_endpoint_allowed" if allowed else "amazon_bad_endpoint",
+                          hosts=sorted(SPAPI_HOSTS, key=lambda h: (h.startswith("sandbox."), h)),
+                          allowed=list(allowed))  # fmt: skip
+        sealed_secret, sealed_token = self.box.seal(client_secret), self.box.seal(refresh_token)
         async with self._lock(team_id):
             await self.accounts.save_credentials(
                 team_id, marketplace_id=marketplace_id, endpoint=endpoint, client_id=client_id,
-                client_secret=client_secret, refresh_token=refresh_token, by=by, at=self.clock(),
+                client_secret=sealed_secret, refresh_token=sealed_token, by=by, at=self.clock(),
             )  # fmt: skip
             self._clients.pop(team_id, None)
 
+    async def seal_stored_secrets(self) -> None:
+        """At start-up: encrypt the secrets an older version stored in clear, or say they are."""
+        done = await reseal(self.accounts, self.box, rotate=False)
+        if done.resealed:
+            log.info("encrypted the Amazon credentials of %d team(s) that were stored in clear", len(done.resealed))
+        if done.clear:
+            log.warning("the Amazon credentials of %d team(s) are stored in clear: set DINGDAN_SECRET_KEY (see the "
+                        "README) and restart to encrypt them", len(done.clear))  # fmt: skip
+        if done.unreadable:
+            log.warning("the Amazon credentials of team(s) %s cannot be decrypted with DINGDAN_SECRET_KEY",
+                        ", ".join(map(str, done.unreadable)))  # fmt: skip
+
     async def verify(self, team_id: int) -> SpApiError | None:
         """Ask Login with Amazon for a token with the team's credentials: None when it gave one."""
-        found = await self._credentials(team_id)
+        try:
+            found = await self._credentials(team_id)
+        except SecretUnreadable:
+            raise Refusal("amazon_secrets_unreadable") from None
         if found is None:
             raise Refusal("amazon_not_connected")
         client = self._client(team_id, found[1])
@@ -430,17 +490,26 @@ class AmazonSync:
         try:
             await self.run_team(team_id)
         except Refusal:
-            pass  # disconnected meanwhile
+            pass  # disconnected meanwhile, or credentials it cannot use (reported by run_team)
         except Exception:
             log.exception("the Amazon sync of team %s failed", team_id)
 
     async def run_team(self, team_id: int) -> SyncResult:
         """Confirm the team's new shipments, then bring in the orders Amazon updated."""
         async with self._lock(team_id):
-            found = await self._credentials(team_id)
+            try:
+                found = await self._credentials(team_id)
+            except SecretUnreadable:
+                await self._credentials_unreadable(team_id)
+                raise Refusal("amazon_secrets_unreadable") from None
             if found is None:
                 raise Refusal("amazon_not_connected")
             account, credentials = found
+            refused = self._refused_address(credentials)
+            if refused is not None:
+                log.warning("Amazon sync of team %s: %s is not an allowed Selling Partner API address", team_id, refused)
+                await self.accounts.sync_failed(team_id, f"{refused} is not an allowed address", self.clock())
+                raise Refusal("amazon_address_refused", endpoint=html.escape(refused))
             client = self._client(team_id, credentials)
             result = SyncResult()
             try:
@@ -555,6 +624,20 @@ class AmazonSync:
             messages = confirm_failures_messages(refused)
         decided = [(p.order_id, "amazon_confirm", f"{p.tracking}#{p.reference}") for p, _error in refused]
         await self._queue(team_id, decided, messages)
+
+    async def _credentials_unreadable(self, team_id: int) -> None:
+        """No key decrypts the team's credentials: the sync stops for this team only, says so in
+        its status, and tells the group once per set of credentials."""
+        account = await self.accounts.account(team_id)
+        assert account is not None
+        error = "the stored credentials cannot be decrypted with DINGDAN_SECRET_KEY"
+        await self.accounts.sync_failed(team_id, error, self.clock())
+        if (team_id, account.secrets_at) not in self._unreadable_logged:
+            self._unreadable_logged.add((team_id, account.secrets_at))
+            log.warning("Amazon sync of team %s stopped: %s", team_id, error)
+        with i18n.using(await self._locale(team_id)):
+            message = unreadable_credentials_message()
+        await self._queue(team_id, [("*", "amazon_secrets", account.secrets_at.isoformat())], [message])
 
     async def _report_auth_failure(self, account: AmazonAccount, err: SpApiError) -> None:
         with i18n.using(await self._locale(account.team_id)):

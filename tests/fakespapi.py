@@ -127,6 +127,11 @@ class FakeSpApi:
     def auth_url(self) -> str:
         return f"{self.base_url}/auth/o2/token"
 
+    @property
+    def host(self) -> str:
+        """``127.0.0.1:PORT``: what the desk's DINGDAN_SPAPI_ALLOW_HOSTS must list to call this server."""
+        return f"127.0.0.1:{self._port()}"
+
     def _port(self) -> int:
         if self.port is None:
             raise RuntimeError("FakeSpApi is not started; await fake.start() first")

@@ -30,6 +30,8 @@ from fakespapi import (
 from scenario import GROUP_ID, Team, make_team, plain, says, says_n
 
 SECRETS = (CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN)
+#: The operator's DINGDAN_SECRET_KEY in these tests (a Fernet key).
+SECRET_KEY = "lyRUdXumtR1Qn8cIX2Ty6Nwl4EbJFy9WQrGldIbpavE="
 
 
 def set_command(amazon: FakeSpApi) -> str:
@@ -56,6 +58,8 @@ async def running_desk(fake_api: Any, clock: Any, db_path: Path, amazon: FakeSpA
     from bot.app import running
 
     base = desk_settings(fake_api, clock, db_path, alert_interval=alert_interval)
+    # The fake Amazon is no Amazon host: the operator allows it, as DINGDAN_SPAPI_ALLOW_HOSTS would.
+    settings = {"spapi_allow_hosts": (amazon.host,), "secret_keys": (SECRET_KEY,), **settings}
     return running(dataclasses.replace(base, spapi_auth_url=amazon.auth_url, sync_interval=sync_interval, **settings))
 
 

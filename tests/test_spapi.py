@@ -237,12 +237,51 @@ def test_log_records_are_redacted_whoever_logs_them(caplog) -> None:
 
 @pytest.mark.parametrize(
     ("endpoint", "ok"),
-    [("https://sellingpartnerapi-eu.amazon.com", True), ("http://127.0.0.1:8080", True),
-     ("http://sellingpartnerapi-na.amazon.com", False), ("https://user:pw@example.com", False), ("eu", False),
-     ("ftp://example.com", False)],
+    [("https://sellingpartnerapi-na.amazon.com", True), ("https://sellingpartnerapi-eu.amazon.com/", True),
+     ("https://sellingpartnerapi-fe.amazon.com", True), ("https://sandbox.sellingpartnerapi-na.amazon.com", True),
+     ("https://sandbox.sellingpartnerapi-eu.amazon.com", True), ("https://sandbox.sellingpartnerapi-fe.amazon.com", True),
+     ("HTTPS://SellingPartnerAPI-EU.Amazon.com", True), ("https://sellingpartnerapi-eu.amazon.com:443", True),
+     # what anyone who starts a team could otherwise make the server call, with the seller's secrets
+     ("http://127.0.0.1:9/x", False), ("http://localhost:8080", False), ("https://169.254.169.254", False),
+     ("http://sellingpartnerapi-na.amazon.com", False), ("https://sellingpartnerapi-na.amazon.com:8443", False),
+     ("https://sellingpartnerapi-na.amazon.com.evil.example", False), ("https://evil.example/sellingpartnerapi-na.amazon.com", False),
+     ("https://api.amazon.com", False), ("https://user:pw@sellingpartnerapi-na.amazon.com", False),
+     ("https://sellingpartnerapi-na.amazon.com/?x=1", False), ("eu", False), ("ftp://sellingpartnerapi-na.amazon.com", False)],
 )  # fmt: skip
-def test_endpoints_are_https_or_this_machine(endpoint: str, ok: bool) -> None:
+def test_endpoints_are_https_on_amazons_own_hosts(endpoint: str, ok: bool) -> None:
     assert spapi.endpoint_ok(endpoint) is ok
+
+
+@pytest.mark.parametrize(
+    ("url", "ok"),
+    [("https://api.amazon.com/auth/o2/token", True), ("https://api.amazon.co.uk/auth/o2/token", True),
+     ("https://api.amazon.co.jp/auth/o2/token", True), ("http://api.amazon.com/auth/o2/token", False),
+     ("https://sellingpartnerapi-na.amazon.com/auth/o2/token", False), ("https://api.amazon.de/auth/o2/token", False)],
+)  # fmt: skip
+def test_the_token_url_is_login_with_amazons(url: str, ok: bool) -> None:
+    assert spapi.endpoint_ok(url, spapi.LOGIN_HOSTS) is ok
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "allowed", "ok"),
+    [("http://127.0.0.1:8443/x", ("127.0.0.1:8443",), True), ("https://127.0.0.1:8443", ("127.0.0.1:8443",), True),
+     ("http://127.0.0.1:9/x", ("127.0.0.1:8443",), False), ("http://localhost:5000", ("localhost",), True),
+     ("http://localhost", ("localhost:80",), True), ("http://[::1]:8080", ("[::1]:8080",), True),
+     ("http://LOCALHOST:1", ("localhost",), True), ("http://127.0.0.2:8443", ("127.0.0.1:8443",), False),
+     ("ftp://localhost:21", ("localhost",), False), ("http://u:p@localhost:1", ("localhost",), False),
+     # Amazon's hosts stay allowed beside the operator's
+     ("https://sellingpartnerapi-fe.amazon.com", ("localhost",), True)],
+)  # fmt: skip
+def test_the_operator_may_allow_other_hosts(endpoint: str, allowed: tuple[str, ...], ok: bool) -> None:
+    assert spapi.endpoint_ok(endpoint, spapi.SPAPI_HOSTS, allowed) is ok
+
+
+def test_allowed_hosts_are_host_or_host_and_port() -> None:
+    assert [spapi.parse_allowed_host(e) for e in ("127.0.0.1:8443", " LocalHost ", "[::1]:80", "proxy.internal")] == [
+        "127.0.0.1:8443", "localhost", "[::1]:80", "proxy.internal"]  # fmt: skip
+    for bad in ("", "http://localhost", "localhost:port", "localhost:99999", "a b", "u@localhost", ":80"):
+        with pytest.raises(ValueError):
+            spapi.parse_allowed_host(bad)
 
 
 def test_the_marketplace_picks_its_region() -> None:

@@ -60,8 +60,9 @@ async def store(tmp_path: Path, clock: FakeClock) -> AsyncIterator[Store]:
 @pytest.fixture
 async def sync(store: Store, amazon: FakeSpApi, clock: FakeClock) -> AmazonSync:
     t = AmazonTime()
-    service = AmazonSync(store, Lifecycle(), Settings(token="x", clock=clock, spapi_auth_url=amazon.auth_url),
-                         monotonic=t.monotonic, sleep=t.sleep)  # fmt: skip
+    settings = Settings(token="x", clock=clock, spapi_auth_url=amazon.auth_url, spapi_allow_hosts=(amazon.host,),
+                        secret_keys=("lyRUdXumtR1Qn8cIX2Ty6Nwl4EbJFy9WQrGldIbpavE=",))  # fmt: skip
+    service = AmazonSync(store, Lifecycle(), settings, monotonic=t.monotonic, sleep=t.sleep)
     await service.configure(TEAM, marketplace_id=MARKETPLACE, client_id=CLIENT_ID, client_secret=CLIENT_SECRET,
                             refresh_token=REFRESH_TOKEN, endpoint=amazon.base_url, by=ALICE.id)  # fmt: skip
     return service
@@ -132,7 +133,7 @@ async def test_new_secrets_keep_the_watermark_another_marketplace_starts_again(s
                          refresh_token=REFRESH_TOKEN, endpoint=amazon.base_url, by=ALICE.id)  # fmt: skip
     again = await accounts.account(TEAM)
     assert again is not None and (again.last_sync, again.configured_at) == (before.last_sync, before.configured_at)
-    assert again.client_secret == "amzn1.oa2-cs.v1.new"
+    assert again.client_secret is not None and sync.box.open(again.client_secret) == "amzn1.oa2-cs.v1.new"
     await sync.configure(TEAM, marketplace_id="A2EUQ1WTGCTBG2", client_id=CLIENT_ID, client_secret=CLIENT_SECRET,
                          refresh_token=REFRESH_TOKEN, endpoint=amazon.base_url, by=ALICE.id)  # fmt: skip
     other = await accounts.account(TEAM)
