@@ -229,8 +229,12 @@ class Sender:
             return False
         except ChatMigrated as err:
             if self.follow_migration is not None and await self.follow_migration(target, err.new_chat_id):
+                # The move re-addressed this message and the chat's others to the supergroup: its
+                # queue sends them next. Sending from here as well would race that queue (it may
+                # be busy with the supergroup already) and deliver the message twice.
                 log.info("chat %s became supergroup %s; message %s follows it", target, err.new_chat_id, row.outbox_id)
-                return await self._send(row, err.new_chat_id)
+                self.kick()
+                return False
             await self.store.retry(row.outbox_id, self.clock() + _backoff(row.attempts), "chat migrated")
             return False
         except Forbidden as err:

@@ -132,6 +132,7 @@ async def test_the_team_follows_its_group_to_the_supergroup(fake_api, desk, cloc
     old_bot_messages = len(api.sent(old))
 
     new = api.upgrade_to_supergroup(old, NEW, by=alice)
+    await api.wait_for(lambda: look(t.db_path, "SELECT team_id FROM teams") == [(NEW,)], what="the team moved")
     # The warning goes out in the supergroup once its retry is due, then the group is told.
     clock.advance(seconds=10)
     await api.wait_for(lambda: len(api.sent(new)) >= 2, what="the alert and the notice in the supergroup")
@@ -193,6 +194,30 @@ async def test_a_send_to_the_upgraded_group_takes_the_team_along(fake_api, desk,
     assert look(t.db_path, "SELECT count(*) FROM outbox WHERE chat_id = ? AND status != 'sent'", (OLD,)) == [(0,)]
     # A member carries on in the supergroup.
     assert (await t.say(t.carol, "/order 6689831", chat=new)).startswith(card("zh_Hant", MIC))
+
+
+@pytest.mark.alerts
+async def test_a_send_racing_the_service_messages_arrives_once(fake_api, desk, clock, tmp_path) -> None:
+    t = await basic_team(fake_api, desk, tmp_path / "desk.sqlite3")
+    api, old, alice = t.api, t.group, t.alice
+    api.fail_next("sendMessage", 500)
+    clock.set(KETO_WARNING)
+    waiting = "SELECT count(*) FROM outbox WHERE chat_id = ? AND status = 'pending' AND attempts = 1"
+    await api.wait_for(lambda: look(t.db_path, waiting, (OLD,)) == [(1,)], what="the alert waiting for a retry")
+    # The retry falls due while the desk is still reading the upgrade's service messages:
+    # whether the move or the send comes first, the warning arrives once.
+    new = api.upgrade_to_supergroup(old, NEW, by=alice)
+    clock.advance(seconds=10)
+    await api.wait_for(lambda: len(api.sent(new)) >= 2, what="the alert and the notice in the supergroup")
+    await api.quiet(new, 0.5)
+    texts = bot_texts(t, new)
+    notice = says_n("en", *MOVED, 4)
+    assert len(texts) == 2 and texts.count(notice) == 1
+    [alert] = [text for text in texts if text != notice]
+    assert alert.splitlines()[0] == "⏰ 1 order must ship soon:" and KETO in alert.splitlines()[1]
+    assert look(t.db_path, "SELECT chat_id, status FROM outbox WHERE kind = 'alert' ORDER BY outbox_id")[-2:] == [
+        (NEW, "sent"), (NEW, "sent"),
+    ]
 
 
 @pytest.mark.alerts
