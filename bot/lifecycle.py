@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from babel.numbers import get_currency_precision
 from transitions.extensions.asyncio import AsyncMachine
 
 from bot.domain import Goods, Money, Order, Refusal
@@ -88,10 +89,36 @@ refund_within_total = Guard(
         currency=o.currency,
     ),
 )
+def _typed_currencies(asked: Mapping[str, Any]) -> tuple[str, ...]:
+    """The currencies the person's sign or word may mean: "¥" is JPY or CNY, "元" only CNY."""
+    typed = asked.get("currency")
+    if not typed:
+        return ()
+    return (typed,) if isinstance(typed, str) else tuple(typed)
+
+
 refund_in_order_currency = Guard(
     "refund_in_order_currency",
-    lambda o, a: not a.get("currency") or not o.currency or a["currency"] == o.currency,
-    lambda o, a: Refusal("refund_currency", order=o.order_id, currency=o.currency, typed=a.get("currency")),
+    # Whatever the sign ("¥", "元", "RMB", "CNY", "$"…), it must be able to mean the order's
+    # currency; "¥12.5" on a USD order once refunded US$12.50.
+    lambda o, a: not _typed_currencies(a) or not o.currency or o.currency in _typed_currencies(a),
+    lambda o, a: Refusal("refund_currency", order=o.order_id, currency=o.currency,
+                         typed=a.get("marker") or "/".join(_typed_currencies(a))),
+)  # fmt: skip
+refund_in_currency_units = Guard(
+    "refund_in_currency_units",
+    # Yen have no cents: ¥12.50 cannot be paid back.
+    lambda o, a: not isinstance(a.get("amount"), Decimal) or not o.currency
+    or a["amount"] == a["amount"].quantize(Decimal(1).scaleb(-get_currency_precision(o.currency))),
+    lambda o, a: Refusal("refund_currency_decimals", order=o.order_id, currency=o.currency,
+                         typed=str(a.get("amount")), decimals=get_currency_precision(o.currency)),
+)  # fmt: skip
+refund_as_asked = Guard(
+    "refund_as_asked",
+    # The yes was given to a prompt that showed what had been refunded so far; if someone
+    # refunded meanwhile, the prompt's totals are wrong and the yes no longer holds.
+    lambda o, a: a.get("refunded_before") is None or o.refunded == a["refunded_before"],
+    lambda o, a: Refusal("refund_changed", order=o.order_id, refunded=o.refunded, currency=o.currency),
 )
 def _over_shipped(o: Order, a: Mapping[str, Any]) -> list[str]:
     remaining = {i.item_id: i.quantity_to_ship for i in o.items}
@@ -215,7 +242,9 @@ RULES: tuple[Rule, ...] = (
     rule("restock",           {RR},                            RC),
     rule("dispose",           {RR},                            RC),
     rule("send_back",         {RR},                            RC),
-    rule("refund",            AFTER_SHIPMENT,                  None,     [not_fully_refunded, refund_in_order_currency,
+    rule("refund",            AFTER_SHIPMENT,                  None,     [not_fully_refunded, refund_as_asked,
+                                                                          refund_in_order_currency,
+                                                                          refund_in_currency_units,
                                                                           refund_amount_known, refund_positive,
                                                                           refund_within_total],                      _refund),
     # Amazon says so (order reports, later the Selling Partner API)
@@ -250,8 +279,10 @@ REFUSALS: dict[str, dict[Goods, str]] = {
     "refund": {P: "refund_before_shipment", U: "refund_before_shipment", C: "refund_cancelled"},
 }
 
-#: Allowed, but the person must confirm first (the usual advice is to wait).
+#: Allowed, but the person must confirm first. Money never moves without a yes; while the
+#: goods are on their way back the usual advice is to wait, and the question says so.
 CONFIRM: dict[tuple[str, Goods], str] = {
+    **{("refund", s): "confirm_refund" for s in AFTER_SHIPMENT - {RQ}},
     ("refund", RQ): "refund_before_return_arrives",
     **{("correct_tracking", s): "confirm_tracking_correction" for s in (PS, S, D, L)},
 }

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -69,10 +70,19 @@ def parse_order_ref(text: str) -> OrderRef:
 
 _CENT = Decimal("0.01")
 
+#: Quoted back at most this long in a refusal.
+_SHOWN_CHARS = 40
+#: More digits than this before the decimal mark is not an amount anyone means.
+_MAX_INTEGER_DIGITS = 12
+
 # Currency markers a person may put before or after the number, lower-cased. A marker
 # several currencies share ($, ¥, kr) gives None: guessing would refund in the wrong one.
+# What they may mean is in _SHARED_MARKERS, so an order in any other currency refuses them.
 _CURRENCY_MARKERS: dict[str, str | None] = {
     "$": None,
+    "dollar": None,
+    "dollars": None,
+    "刀": None,  # sellers' slang for dollars
     "us$": "USD",
     "usd": "USD",
     "美元": "USD",
@@ -134,7 +144,17 @@ _CURRENCY_MARKERS: dict[str, str | None] = {
     "nt$": "TWD",
     "新台币": "TWD",
     "新台幣": "TWD",
+    "euro": "EUR",
+    "euros": "EUR",
+    "yen": "JPY",
+    "yuan": "CNY",
 }
+_SHARED_MARKERS: dict[str, tuple[str, ...]] = {
+    "$": ("USD", "CAD", "MXN", "AUD", "SGD", "HKD", "TWD", "NZD"),
+    "¥": ("JPY", "CNY"),
+    "kr": ("SEK", "NOK", "DKK"),
+}
+_SHARED_MARKERS.update(dict.fromkeys(("dollar", "dollars", "刀"), _SHARED_MARKERS["$"]))
 
 # Sign, currency marker, number, currency marker. Spaces inside the number are only
 # allowed as digit-group separators ("1 234,56"); the group check below enforces it.
@@ -150,18 +170,33 @@ _MONEY_RE = re.compile(
 )
 
 
-def _marker_currency(marker: str, typed: str) -> str | None:
-    """The currency a marker names, if only one; anything that is not a marker is refused."""
+def _marker_currencies(marker: str, typed: str) -> tuple[str, ...]:
+    """Every currency a marker may name (several for ``$``, ``¥``, ``kr``); () without one.
+
+    Anything that is not a marker is refused.
+    """
     if not marker:
-        return None
+        return ()
     key = marker.casefold()
     if key not in _CURRENCY_MARKERS:
-        raise Refusal("bad_amount", text=typed)
-    return _CURRENCY_MARKERS[key]
+        raise Refusal("bad_amount", text=_shown(typed))
+    code = _CURRENCY_MARKERS[key]
+    return (code,) if code else _SHARED_MARKERS[key]
 
 
-def _read_number(number: str, typed: str) -> Decimal:
-    """Digits with ``.``/``,``/space/``'`` separators, US or European style, as a Decimal."""
+def _shown(typed: str) -> str:
+    """What was typed, short enough to quote back (a 400-digit "amount" is not quoted whole)."""
+    return typed if len(typed) <= _SHOWN_CHARS else typed[: _SHOWN_CHARS - 1] + "…"
+
+
+def _read_number(number: str, typed: str, *, strict: bool = False) -> Decimal:
+    """Digits with ``.``/``,``/space/``'`` separators, US or European style, as a Decimal.
+
+    ``strict`` (money about to move): a lone mark before exactly three digits is refused as
+    ambiguous instead of read as a thousands separator, and more than two decimals are
+    refused with their own reason.
+    """
+    shown = _shown(typed)
     decimal_mark = ""
     if "." in number and "," in number:
         # Both present: whichever comes last is the decimal mark ("1,234.56", "1.234,56").
@@ -171,15 +206,20 @@ def _read_number(number: str, typed: str) -> Decimal:
         head, _, fraction = number.rpartition(mark)
         # A lone mark before exactly three digits groups thousands ("1,234", "1.234"): no
         # marketplace currency has three decimals. Repeated marks always group.
-        grouping = number.count(mark) > 1 or (
-            len(fraction) == 3 and head.replace(" ", "").replace("'", "").strip("0") != ""
-        )
+        lone_three = len(fraction) == 3 and head.replace(" ", "").replace("'", "").strip("0") != ""
+        if strict and lone_three and number.count(mark) == 1 and fraction.isdigit():
+            # "12.345" is 12345 to a German and a typo of 12.34 or 12.35 to an American: a
+            # guess here once refunded $12,345.00 on an order whose total was unknown.
+            raise Refusal("ambiguous_amount", text=shown, thousands=re.sub(r"\D", "", number).lstrip("0"))
+        grouping = number.count(mark) > 1 or lone_three
         decimal_mark = "" if grouping else mark
 
     if decimal_mark:
         integer, _, fraction = number.rpartition(decimal_mark)
         if not re.fullmatch(r"[0-9]{1,2}", fraction):
-            raise Refusal("bad_amount", text=typed)
+            if strict and re.fullmatch(r"[0-9]{3,}", fraction):
+                raise Refusal("amount_decimals", text=shown)
+            raise Refusal("bad_amount", text=shown)
     else:
         integer, fraction = number, ""
 
@@ -187,15 +227,63 @@ def _read_number(number: str, typed: str) -> Decimal:
     # ("1 234,56" in French, "1'234.56" in Swiss, "1.234.567" in German).
     group_marks = set(re.sub(r"[0-9]", "", integer))
     if len(group_marks) > 1:
-        raise Refusal("bad_amount", text=typed)
+        raise Refusal("bad_amount", text=shown)
     if group_marks:
         head, *groups = integer.split(group_marks.pop())
         if not re.fullmatch(r"[0-9]{1,3}", head) or not all(len(g) == 3 and g.isdigit() for g in groups):
-            raise Refusal("bad_amount", text=typed)
+            raise Refusal("bad_amount", text=shown)
         integer = head + "".join(groups)
     if not integer and not fraction:
-        raise Refusal("bad_amount", text=typed)
+        raise Refusal("bad_amount", text=shown)
+    # Decimal's default context keeps 28 digits: a 30-digit number would raise
+    # InvalidOperation on quantize. No order comes near a trillion in any currency.
+    if len(integer.lstrip("0")) > _MAX_INTEGER_DIGITS:
+        raise Refusal("amount_too_large", text=shown)
     return Decimal(f"{integer or '0'}.{fraction or '0'}")
+
+
+@dataclass(frozen=True)
+class TypedAmount:
+    """An amount as a person typed it: the number, and what its currency sign or word says."""
+
+    amount: Decimal
+    #: Every currency the marker may name: () without a marker, several for ``$``, ``¥``, ``kr``.
+    currencies: tuple[str, ...] = ()
+    #: The sign or word as typed ("¥", "元", "USD"), to name it back in a refusal.
+    marker: str = ""
+
+
+def read_amount(text: str, *, strict: bool = False) -> TypedAmount:
+    """A positive amount to the cent, with the currencies its marker may mean.
+
+    ``strict`` is for money about to move: ``12.345`` is refused as ambiguous rather than read
+    as 12345, ``12.345`` or ``0.125`` name their own reason, and zero or a negative amount is
+    refused as such (``amount_not_positive``) rather than as "not an amount".
+    """
+    typed = (text or "").strip()
+    shown = _shown(typed)
+    normalised = _DASH_RE.sub("-", _nfkc(typed)).strip()
+    match = _MONEY_RE.fullmatch(normalised)
+    if not match:
+        raise Refusal("bad_amount", text=shown)
+    pre = _marker_currencies(match["pre"], typed)
+    post = _marker_currencies(match["post"], typed)
+    currencies = tuple(c for c in pre if c in post) if pre and post else pre or post
+    if pre and post and not currencies:  # "€12,50 USD"
+        raise Refusal("bad_amount", text=shown)
+    negative = "-" in (match["sign"], match["sign2"])
+    if negative or (match["sign"] and match["sign2"]):
+        if strict and negative and not (match["sign"] and match["sign2"]):
+            raise Refusal("amount_not_positive", text=shown)
+        raise Refusal("bad_amount", text=shown)
+
+    amount = _read_number(match["number"], typed, strict=strict)
+    if amount <= 0:
+        raise Refusal("amount_not_positive" if strict else "bad_amount", text=shown)
+    if amount != amount.quantize(_CENT):
+        raise Refusal("bad_amount", text=shown)
+    marker = (match["pre"] or match["post"]) if not (match["pre"] and match["post"]) else match["post"]
+    return TypedAmount(amount.quantize(_CENT), currencies, marker)
 
 
 def parse_money(text: str) -> tuple[Decimal, str | None]:
@@ -205,24 +293,8 @@ def parse_money(text: str) -> tuple[Decimal, str | None]:
     ``¥1200``, ``1,234.56``, ``1.234,56``, ``1 234,56``, ``12.50元``. Bare ``$`` and ``¥``
     are shared by several currencies, so they give None.
     """
-    typed = (text or "").strip()
-    normalised = _DASH_RE.sub("-", _nfkc(typed)).strip()
-    match = _MONEY_RE.fullmatch(normalised)
-    if not match:
-        raise Refusal("bad_amount", text=typed)
-    if "-" in (match["sign"], match["sign2"]) or (match["sign"] and match["sign2"]):
-        raise Refusal("bad_amount", text=typed)
-
-    pre = _marker_currency(match["pre"], typed)
-    post = _marker_currency(match["post"], typed)
-    if pre and post and pre != post:
-        raise Refusal("bad_amount", text=typed)
-    currency = pre or post
-
-    amount = _read_number(match["number"], typed)
-    if amount <= 0 or amount != amount.quantize(_CENT):
-        raise Refusal("bad_amount", text=typed)
-    return amount.quantize(_CENT), currency
+    typed = read_amount(text)
+    return typed.amount, typed.currencies[0] if len(typed.currencies) == 1 else None
 
 
 def parse_amount(text: str) -> Decimal:
@@ -313,6 +385,260 @@ def resolve_cancel_reason(text: str) -> str:
     if code is None:
         raise Refusal("unknown_reason", text=typed, choices=list(CANCEL_REASONS))
     return code
+
+
+# ---------------------------------------------------------------------------------------
+# Refunds: how much, and why
+
+#: Amazon's reasons for a refund (the AdjustmentReason of an order adjustment). Left out:
+#: TransactionRecord, which records a refund made elsewhere rather than giving a reason.
+REFUND_REASONS: tuple[str, ...] = (
+    "CustomerReturn",
+    "GeneralAdjustment",
+    "DifferentItem",
+    "CouldNotShip",
+    "NoInventory",
+    "ProductOutofStock",
+    "CustomerCancel",
+    "PriceError",
+    "CustomerAddressIncorrect",
+    "Undeliverable",
+    "RefusedDelivery",
+    "Abandoned",
+    "Exchange",
+    "CarrierCreditDecision",
+    "CarrierCoverageFailure",
+    "RiskAssessmentInformationNotValid",
+    "Other",
+)
+
+_REFUND_REASON_ALIASES: dict[str, tuple[str, ...]] = {
+    "CustomerReturn": (
+        "return", "returned", "customer return", "buyer return",
+        "退货", "退貨", "客户退货", "客戶退貨", "买家退货", "買家退貨", "已退货", "已退貨",
+    ),
+    # A faulty item the buyer keeps, with money back: Amazon has no reason of its own for
+    # it, sellers use GeneralAdjustment (CustomerReturn when it comes back).
+    "GeneralAdjustment": (
+        "general", "adjustment", "general adjustment", "goodwill", "compensation",
+        "defective", "damaged", "broken", "faulty", "lost",
+        "一般调整", "一般調整", "补偿", "補償", "质量问题", "質量問題", "品質問題", "次品", "瑕疵",
+        "破损", "破損", "损坏", "損壞", "坏了", "壞了", "丢件", "丟件", "丢失", "遺失",
+    ),
+    "DifferentItem": (
+        "different item", "wrong item", "wrong product", "different item sent",
+        "发错货", "發錯貨", "发错", "發錯", "错发", "錯發", "发错商品", "寄错商品", "寄錯商品", "商品不符",
+    ),
+    "CouldNotShip": (
+        "could not ship", "cannot ship", "can't ship", "cant ship",
+        "无法发货", "無法發貨", "無法出貨", "发不了货", "發不了貨",
+    ),
+    "NoInventory": ("no inventory", "out of stock", "oos", "no stock", "缺货", "缺貨", "没货", "沒貨", "无库存", "無庫存"),
+    "ProductOutofStock": ("product out of stock", "商品缺货", "商品缺貨", "产品缺货", "產品缺貨"),
+    "CustomerCancel": (
+        "customer cancel", "customer cancelled", "customer canceled", "buyer cancel", "buyer cancelled",
+        "buyer canceled", "买家取消", "買家取消", "客户取消", "客戶取消",
+    ),
+    "PriceError": (
+        "price error", "pricing error", "wrong price", "mispriced",
+        "价格错误", "價格錯誤", "标错价", "標錯價", "价格标错", "價格標錯",
+    ),
+    "CustomerAddressIncorrect": (
+        "address incorrect", "customer address incorrect", "wrong address", "bad address", "address",
+        "地址错误", "地址錯誤", "地址不对", "地址不對", "地址有误", "地址有誤", "客户地址错误", "客戶地址錯誤",
+    ),
+    "Undeliverable": ("无法投递", "無法投遞", "无法送达", "無法送達", "投递失败", "投遞失敗"),
+    "RefusedDelivery": ("refused", "refused delivery", "delivery refused", "拒收", "买家拒收", "買家拒收"),
+    "Abandoned": ("abandoned", "parcel abandoned", "弃件", "棄件", "包裹被弃", "包裹遭棄置", "无人领取", "無人領取"),
+    "Exchange": ("customer exchange", "换货", "換貨"),
+    "CarrierCreditDecision": ("carrier credit", "承运商赔付", "物流商理賠", "承运商赔付决定", "物流商理賠決定"),
+    "CarrierCoverageFailure": (
+        "carrier coverage", "物流不覆盖", "物流不覆蓋", "不在配送范围", "不在配送範圍", "物流商無法配送",
+    ),
+    "RiskAssessmentInformationNotValid": ("risk", "risk assessment", "风控", "風控", "风险评估", "風險評估"),
+    "Other": ("其他", "其它"),
+}
+
+# Words that say how much rather than why. "部分" (part) needs an amount beside it.
+_FULL, _PARTIAL, _FILLER = "in full", "in part", "filler"
+_REFUND_HOW_MUCH: dict[str, tuple[str, ...]] = {
+    _FULL: ("full", "in full", "all", "whole", "full refund", "全额", "全額", "全部", "全款", "全退", "全额退款", "全額退款",
+            "全部退款", "全款退款"),
+    _PARTIAL: ("part", "in part", "partial", "partly", "partial refund", "部分", "部份", "部分退款", "部份退款", "退部分"),
+    _FILLER: ("refund", "退款"),
+}  # fmt: skip
+
+_REFUND_KEYS = _key_table(_REFUND_REASON_ALIASES)
+for _meaning, _words in _REFUND_HOW_MUCH.items():
+    for _word in _words:
+        if _word_key(_word) in _REFUND_KEYS:  # pragma: no cover - table typo
+            raise ValueError(f"{_word!r} is both a reason and {_meaning!r}")
+        _REFUND_KEYS[_word_key(_word)] = _meaning
+del _meaning, _words, _word
+
+#: The longest reason or phrase, in words ("customer address incorrect").
+_LONGEST_PHRASE = 4
+
+# Amounts written in words: the bot reads digits only, and says so.
+_NUMBER_WORDS = frozenset(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+    "seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety hundred thousand half "
+    "dozen and a dollar dollars cents cent bucks".split()
+)
+_CHINESE_NUMBER_RE = re.compile(r"[零〇一二两兩三四五六七八九十百千万萬壹贰貳叁參肆伍陆陸柒捌玖拾佰仟点點半]+"
+                                r"(?:元|块|塊|美元|美金|刀|毛|角)?")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class RefundRequest:
+    """A refund as a person asked for it: how much (None: in full), in what, and why."""
+
+    amount: Decimal | None = None
+    #: Every currency the typed sign or word may name (() when none was typed).
+    currencies: tuple[str, ...] = ()
+    #: That sign or word as typed, to name it back.
+    marker: str = ""
+    #: Amazon's reason code (see :data:`REFUND_REASONS`), or "".
+    reason: str = ""
+    #: Free words after the reason, kept as typed.
+    note: str = ""
+
+
+def read_refund(words: Sequence[str]) -> RefundRequest:
+    """What follows the order in ``/refund ORDER …``, in any order.
+
+    ``12.50``, ``defective 12.50``, ``部分 10``, ``10 部分``, ``部分10``, ``12,50``, ``$12.50``,
+    ``12.50 USD``, ``US$ 12.50``, ``全额``, ``CustomerReturn``, ``退货 10 box crushed``. A
+    note may follow a reason; any other word that is neither an amount nor a reason is
+    refused with what to type, so that it never becomes a refund in full.
+    """
+    queue = split_args(" ".join(words))
+    amount: TypedAmount | None = None
+    amount_typed = stated_marker = ""
+    stated: tuple[str, ...] = ()
+    full = partial = reason = ""
+    note: list[str] = []
+    i = 0
+    while i < len(queue):
+        length, meaning = _refund_phrase(queue, i)
+        if meaning is not None:
+            typed = " ".join(queue[i : i + length])
+            if meaning == _FULL:
+                full = full or typed
+            elif meaning == _PARTIAL:
+                partial = partial or typed
+            elif meaning in REFUND_REASONS:
+                if reason:  # a second reason reads as part of the note
+                    note.append(typed)
+                else:
+                    reason = meaning
+            i += length
+            continue
+        word = queue[i]
+        length, found, refused = _amount_at(queue, i)
+        if found is not None:
+            typed = " ".join(queue[i : i + length])
+            if amount is not None:
+                raise Refusal("refund_two_amounts", first=amount_typed, second=_shown(typed))
+            amount, amount_typed = found, _shown(typed)
+            i += length
+            continue
+        glued = _unglue(word)
+        if glued:
+            queue[i : i + 1] = glued
+            continue
+        if word.casefold() in _CURRENCY_MARKERS:  # "退款 6689831 全额 美元": the currency, no amount
+            stated = _marker_currencies(word, word)
+            stated_marker = word
+            i += 1
+            continue
+        if refused is not None and (refused.code != "bad_amount" or not reason):
+            raise refused
+        if _in_words(word):
+            raise Refusal("amount_in_words", text=_shown(word))
+        if not reason:
+            raise Refusal("refund_unknown_word", text=_shown(word), choices=list(REFUND_REASONS))
+        note.append(word)
+        i += 1
+
+    if full and amount is not None:
+        raise Refusal("refund_full_and_amount", text=full, typed=amount_typed)
+    if partial and amount is None:
+        raise Refusal("refund_partial_needs_amount", text=partial)
+    currencies = amount.currencies if amount is not None else ()
+    marker = amount.marker if amount is not None else ""
+    if stated:
+        if currencies and not set(stated) & set(currencies):
+            raise Refusal("bad_amount", text=f"{amount_typed} {stated_marker}")
+        currencies = tuple(c for c in currencies if c in stated) or stated
+        marker = marker or stated_marker
+    return RefundRequest(
+        amount=amount.amount if amount is not None else None, currencies=currencies, marker=marker,
+        reason=reason, note=" ".join(note),
+    )  # fmt: skip
+
+
+def resolve_refund_reason(text: str) -> str:
+    """Amazon's refund reason code for an English code or phrase or a Chinese name."""
+    typed = (text or "").strip()
+    code = _REFUND_KEYS.get(_word_key(typed))
+    if code not in REFUND_REASONS:
+        raise Refusal("refund_unknown_word", text=_shown(typed), choices=list(REFUND_REASONS))
+    return code
+
+
+def _refund_phrase(words: Sequence[str], start: int) -> tuple[int, str | None]:
+    """The longest known reason or how-much phrase starting at ``start``: (its length, its meaning)."""
+    for length in range(min(_LONGEST_PHRASE, len(words) - start), 0, -1):
+        meaning = _REFUND_KEYS.get(_word_key(" ".join(words[start : start + length])))
+        if meaning is not None:
+            return length, meaning
+    return 0, None
+
+
+def _amount_at(words: Sequence[str], start: int) -> tuple[int, TypedAmount | None, Refusal | None]:
+    """An amount at ``start``, with a currency word of its own beside it ("12.50 USD", "US$ 12.50").
+
+    Gives (words used, the amount, None), or (0, None, why the word is not an amount).
+    """
+    word = words[start]
+    if start + 1 < len(words) and (_is_marker(word) or _is_marker(words[start + 1])):
+        try:
+            return 2, read_amount(f"{word} {words[start + 1]}", strict=True), None
+        except Refusal:
+            pass
+    try:
+        return 1, read_amount(word, strict=True), None
+    except Refusal as refusal:
+        return 0, None, refusal if any(ch.isdigit() for ch in word) else None
+
+
+def _is_marker(word: str) -> bool:
+    return word.casefold() in _CURRENCY_MARKERS
+
+
+def _unglue(word: str) -> list[str] | None:
+    """A word and an amount typed without a space, as Chinese is: "部分10" → ["部分", "10"]."""
+    if len(word) > _SHOWN_CHARS or not any(ch.isdigit() for ch in word):
+        return None
+    for cut in range(1, len(word)):
+        left, right = word[:cut], word[cut:]
+        for phrase, number in ((left, right), (right, left)):
+            if _REFUND_KEYS.get(_word_key(phrase)) is None:
+                continue
+            try:
+                read_amount(number, strict=True)
+            except Refusal:
+                continue
+            return [left, right]
+    return None
+
+
+def _in_words(word: str) -> bool:
+    parts = [p for p in re.split(r"[-\s]+", word.casefold()) if p]
+    if parts and all(p in _NUMBER_WORDS for p in parts) and any(p not in ("a", "and") for p in parts):
+        return True
+    return bool(_CHINESE_NUMBER_RE.fullmatch(word))
 
 
 # ---------------------------------------------------------------------------------------

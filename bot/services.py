@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import secrets
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -19,11 +19,25 @@ from typing import Any
 
 from bot.domain import Actor, Event, Goods, Order, Refusal
 from bot.lifecycle import Change, Lifecycle, confirmation_needed
-from bot.parsing import OrderRef
+from bot.parsing import OrderRef, RefundRequest
 from bot.storage import Confirmation, Shipment, Store
 
 #: A question asked with buttons stays answerable this long.
 CONFIRMATION_TTL = timedelta(hours=24)
+#: A refund question, shorter: the yes is given to the amounts the prompt shows, and money
+#: should move on a fresh look at the order, not on a prompt found in the chat next morning.
+REFUND_CONFIRMATION_TTL = timedelta(minutes=15)
+#: Refusals after which the question still stands (someone else pressed); any other answer
+#: to a press uses the question up, and its buttons go.
+QUESTION_STILL_OPEN = frozenset({"confirmation_not_yours", "confirmation_admins_only"})
+
+#: ``is_admin(team_id, user_id)``: asked of Telegram when a button is pressed.
+IsAdmin = Callable[[int, int], Awaitable[bool]]
+
+# What a question keeps beside the action's own details (confirmations.details), never
+# passed to the action.
+_ASKED_BY = "asked_by"  # the asker's name, for the event when someone else confirms
+_CONFIRMED_BY = "confirmed_by"  # "admin": any administrator of the group confirms
 
 #: Refusals that mean "someone already did something to this order": the reply names who.
 _NAMES_WHO = frozenset({
@@ -31,6 +45,10 @@ _NAMES_WHO = frozenset({
     "already_received", "already_returning", "return_closed_already", "cancel_after_shipment",
     "ship_cancelled", "refund_cancelled", "order_cancelled", "return_not_received", "tracking_unchanged",
 })  # fmt: skip
+
+
+#: Details of an action that are for checking it, not for its event.
+_NOT_IN_EVENT = frozenset({"at", "marker", "refunded_before"})
 
 
 @dataclass(frozen=True)
@@ -51,6 +69,8 @@ class Ask:
     token: str
     action: str
     details: dict[str, Any] = field(default_factory=dict)
+    #: The order's total is unknown: an administrator of the group must say yes.
+    admins_confirm: bool = False
 
 
 class Desk:
@@ -125,23 +145,26 @@ class Desk:
     ) -> Done | Ask:
         order_id = ref if isinstance(ref, str) else await self.find(team_id, ref)
         async with self._serialised(team_id, order_id):
-            order = await self.store.order(team_id, order_id)
-            if order is None:
-                raise Refusal("unknown_order", ref=order_id)
-            question = None if confirmed else confirmation_needed(action, order)
-            if question and self.lifecycle.allowed(action, order.goods):
-                # Refuse now what would be refused after the yes (e.g. too large a refund).
-                await self._fire(copy.deepcopy(order), action, asked)
-                return await self._ask(order, question, action, actor, asked)
-            before = copy.deepcopy(order)
-            change = await self._fire(order, action, asked)
-            event = self._event(order, before, change, actor)
-            shipments, supersede = await self._shipments(before, order, change, event.at)
-            if not await self.store.save(order, event, now=event.at, shipments=shipments, supersede=supersede):
-                # Another process saved this order since we read it.
-                latest = await self.store.last_event(team_id, order_id)
-                raise Refusal("changed_meanwhile", order=order_id, **_who(latest))
-            return Done(order, change, event)
+            # Another process (or an import) may save the order between our read and our
+            # write. Then read it again and fire once more: the person learns exactly what
+            # happened ("already shipped by Alice at …") or it succeeds on the new version.
+            for _attempt in range(2):
+                order = await self.store.order(team_id, order_id)
+                if order is None:
+                    raise Refusal("unknown_order", ref=order_id)
+                question = None if confirmed else confirmation_needed(action, order)
+                if question and self.lifecycle.allowed(action, order.goods):
+                    # Refuse now what would be refused after the yes (e.g. too large a refund).
+                    await self._fire(copy.deepcopy(order), action, asked)
+                    return await self._ask(order, question, action, actor, asked)
+                before = copy.deepcopy(order)
+                change = await self._fire(order, action, asked)
+                event = self._event(order, before, change, actor)
+                shipments, supersede = await self._shipments(before, order, change, event.at)
+                if await self.store.save(order, event, now=event.at, shipments=shipments, supersede=supersede):
+                    return Done(order, change, event)
+            latest = await self.store.last_event(team_id, order_id)
+            raise Refusal("changed_meanwhile", order=order_id, **_who(latest))
 
     async def _shipments(self, before: Order, after: Order, change: Change,
                          at: datetime) -> tuple[list[Shipment], str | None]:  # fmt: skip
@@ -165,7 +188,9 @@ class Desk:
                    tracking: str, items: Sequence[str] = ()) -> Done | Ask:  # fmt: skip
         """Ship all of the order, or the listed items (SKU or item id, ``SKU:2`` for two of them).
 
-        On an order already shipped with other tracking, offer the correction instead.
+        On an order already shipped the refusal says who shipped it, when and with what; a
+        tracking number is only ever replaced with /correct. (Offering the correction here
+        once offered every loser of a /ship race to overwrite the winner's tracking.)
         """
         details: dict[str, Any] = {"carrier": carrier, "carrier_name": carrier_name, "tracking": tracking}
         order_id = await self.find(team_id, ref)
@@ -179,29 +204,49 @@ class Desk:
             remaining = {i.item_id: i.quantity_to_ship for i in order.items if i.quantity_to_ship}
             if chosen != remaining:  # some items only (or more than is left: the lifecycle refuses)
                 action = "ship_part"
-        try:
-            return await self.act(team_id, order_id, action, actor, at=self.clock(), **details)
-        except Refusal as refusal:
-            if refusal.code != "already_shipped":
-                raise
-            order = await self.store.order(team_id, order_id)
-            if order is None or (order.carrier, order.tracking) == (carrier, tracking):
-                raise
-            if not self.lifecycle.allowed("correct_tracking", order.goods):
-                raise
-            return await self.act(team_id, order_id, "correct_tracking", actor, **details)
+        return await self.act(team_id, order_id, action, actor, at=self.clock(), **details)
+
+    async def refund(self, team_id: int, ref: OrderRef, actor: Actor, wanted: RefundRequest, *,
+                     is_admin: IsAdmin) -> Done | Ask:  # fmt: skip
+        """Ask to refund what the person typed; the refund itself happens on their yes.
+
+        Where the total is unknown an administrator must say yes. Asked in a private chat by
+        someone who is not one, nobody could see the question: refuse it, and say where to ask.
+        (Telegram is asked before anything is written, so no write waits on it.)
+        """
+        asked = {"amount": wanted.amount, "currency": list(wanted.currencies) or None, "marker": wanted.marker,
+                 "reason": wanted.reason, "note": wanted.note}  # fmt: skip
+        order = await self.load(team_id, ref)
+        if order.total is None and actor.chat_id != team_id:
+            assert actor.id is not None
+            await self._fire(copy.deepcopy(order), "refund", asked)  # what is refused anyway is said first
+            if not await is_admin(team_id, actor.id):
+                raise Refusal("refund_admin_in_group", order=order.order_id)
+        return await self.act(team_id, order.order_id, "refund", actor, **asked)
 
     async def _fire(self, order: Order, action: str, asked: dict[str, Any]) -> Change:
         try:
             return await self.lifecycle.fire(order, action, **asked)
         except Refusal as refusal:
+            if refusal.code == "already_shipped":
+                shipped = await self._shipped_by(order)
+                if shipped is not None:
+                    raise shipped from None
             if refusal.code in _NAMES_WHO:
                 latest = await self.store.last_event(order.team_id, order.order_id)
                 refusal.params.update(_who(latest))
             raise
 
+    async def _shipped_by(self, order: Order) -> Refusal | None:
+        """Who shipped the order, when and with what, when a person did it here."""
+        shipped = await self.store.last_event(order.team_id, order.order_id, ("ship", "ship_part"))
+        if shipped is None or shipped.actor.kind != "user" or not order.tracking:
+            return None
+        return Refusal("already_shipped_by", order=order.order_id, by=shipped.actor.name, when=shipped.at,
+                       carrier=order.carrier_name or order.carrier, tracking=order.tracking)  # fmt: skip
+
     def _event(self, order: Order, before: Order, change: Change, actor: Actor) -> Event:
-        details = {k: v for k, v in change.details.items() if k != "at" and v not in (None, "")}
+        details = {k: v for k, v in change.details.items() if k not in _NOT_IN_EVENT and v not in (None, "")}
         if change.action == "refund":
             details["amount"] = order.refunded - before.refunded
             details["currency"] = order.currency
@@ -215,44 +260,71 @@ class Desk:
 
     async def _ask(self, order: Order, question: str, action: str, actor: Actor, asked: dict[str, Any]) -> Ask:
         token = secrets.token_hex(6)
-        details = {k: v for k, v in asked.items() if k != "at"}
+        details = {k: v for k, v in asked.items() if k != "at" and v not in (None, "")}
+        ttl, admins = CONFIRMATION_TTL, False
+        if action == "refund":
+            # The yes is given to what the prompt shows: this amount (the rest, for a refund
+            # in full), on top of what was refunded by then.
+            if details.get("amount") is None:
+                details["amount"] = order.refundable
+            details["refunded_before"] = order.refunded
+            ttl, admins = REFUND_CONFIRMATION_TTL, order.total is None
         assert actor.id is not None and actor.chat_id is not None
+        kept = {**details, _ASKED_BY: actor.name, **({_CONFIRMED_BY: "admin"} if admins else {})}
         await self.store.add_confirmation(
             Confirmation(
                 token=token, team_id=order.team_id, user_id=actor.id, chat_id=actor.chat_id,
-                order_id=order.order_id, action=action, details=details,
-                expires_at=self.clock() + CONFIRMATION_TTL,
+                order_id=order.order_id, action=action, details=kept, expires_at=self.clock() + ttl,
             ),
             now=self.clock(),
         )  # fmt: skip
-        return Ask(order, question, token, action, details)
+        return Ask(order, question, token, action, details, admins_confirm=admins)
 
-    async def confirm(self, token: str, actor: Actor) -> Done | Ask:
-        """The person said yes: do what they asked, if it is still theirs to confirm and still allowed."""
-        pending = await self.store.peek_confirmation(token)
-        if pending is None:
-            raise Refusal("confirmation_gone")
-        if pending.user_id != actor.id:
-            raise Refusal("confirmation_not_yours")
+    async def confirm(self, token: str, actor: Actor, *, is_admin: IsAdmin | None = None) -> Done | Ask:
+        """Someone said yes: do what was asked, if it is theirs to confirm, still fresh and still allowed.
+
+        A question is answered once: of two taps on yes, the second is told it was answered.
+        """
+        pending = await self._answerable(token, actor, is_admin)
         taken = await self.store.take_confirmation(token)
         if taken is None:  # a double tap: the first one took it
             raise Refusal("confirmation_gone")
-        if taken.expires_at < self.clock():
-            raise Refusal("confirmation_expired")
         details = _revive(taken.details)
+        asker = details.pop(_ASKED_BY, "")
+        details.pop(_CONFIRMED_BY, None)
+        if pending.user_id != actor.id and asker:
+            details[_ASKED_BY] = asker  # an administrator confirmed someone else's question
         at = {"at": self.clock()} if taken.action == "ship" else {}
         return await self.act(taken.team_id, taken.order_id, taken.action, actor, confirmed=True, **details, **at)
 
-    async def decline(self, token: str, actor: Actor) -> Confirmation:
-        pending = await self.store.peek_confirmation(token)
-        if pending is None:
-            raise Refusal("confirmation_gone")
-        if pending.user_id != actor.id:
-            raise Refusal("confirmation_not_yours")
+    async def decline(self, token: str, actor: Actor, *, is_admin: IsAdmin | None = None) -> Confirmation:
+        """Someone said no: the question is used up and nothing is done."""
+        await self._answerable(token, actor, is_admin, declining=True)
         taken = await self.store.take_confirmation(token)
         if taken is None:
             raise Refusal("confirmation_gone")
         return taken
+
+    async def _answerable(self, token: str, actor: Actor, is_admin: IsAdmin | None, *,
+                          declining: bool = False) -> Confirmation:  # fmt: skip
+        """The question, if ``actor`` may answer it now; an expired one is used up.
+
+        The asker may always take their question back; only an administrator says yes where
+        one must.
+        """
+        pending = await self.store.peek_confirmation(token)
+        if pending is None:
+            raise Refusal("confirmation_gone")
+        if pending.expires_at < self.clock():
+            await self.store.take_confirmation(token)
+            raise Refusal("confirmation_expired")
+        if pending.details.get(_CONFIRMED_BY) == "admin" and not (declining and pending.user_id == actor.id):
+            # Checked with Telegram at the press: an administrator then, not when asked.
+            if actor.id is None or is_admin is None or not await is_admin(pending.team_id, actor.id):
+                raise Refusal("confirmation_admins_only")
+        elif pending.user_id != actor.id:
+            raise Refusal("confirmation_not_yours")
+        return pending
 
 
 def pick_items(order: Order, typed: Sequence[str]) -> dict[str, int]:
@@ -282,6 +354,7 @@ def _who(event: Event | None) -> dict[str, Any]:
 def _revive(details: dict[str, Any]) -> dict[str, Any]:
     """Details come back from JSON: amounts were decimal strings."""
     out = dict(details)
-    if out.get("amount") is not None:
-        out["amount"] = Decimal(out["amount"])
+    for key in ("amount", "refunded_before"):
+        if out.get(key) is not None:
+            out[key] = Decimal(out[key])
     return out

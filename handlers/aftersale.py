@@ -2,42 +2,34 @@
 
 from __future__ import annotations
 
-from telegram import Update
+from telegram import CallbackQuery, Update
+from telegram.error import TelegramError
 
 from bot.app import DeskContext
+from bot.domain import Refusal
 from bot.i18n import _
-from bot.parsing import parse_money, parse_order_ref, resolve_decision
+from bot.parsing import parse_order_ref, read_refund, resolve_decision
+from bot.services import QUESTION_STILL_OPEN
 from handlers.common import actor_of, answer, drop_buttons, handles_refusals, team_of
 from handlers.outcomes import reply_outcome, usage
-
-_CURRENCY_CODES = frozenset({"USD", "EUR", "GBP", "JPY", "CNY", "CAD", "AUD", "MXN", "SEK", "PLN", "INR", "SGD", "AED"})
 
 
 @handles_refusals
 async def refund(update: Update, context: DeskContext) -> None:
-    """/refund ORDER [AMOUNT] [REASON] (退款 ORDER 12.50): refund a shipped order, in full by default."""
+    """/refund ORDER [AMOUNT] [REASON [NOTE]] (退款 ORDER 部分 12.50): ask to refund a shipped order.
+
+    In full without an amount. Nothing moves until the yes under the question.
+    """
     args = context.args or []
     if not args:
         await usage(update, "refund", args)
         return
     team = await team_of(update, context)
     ref = parse_order_ref(args[0])
-    rest = args[1:]
-    amount = currency = None
-    if rest and _looks_like_amount(rest[0]):
-        typed = rest.pop(0)
-        if rest and rest[0].upper() in _CURRENCY_CODES:  # "12.50 USD"
-            typed += " " + rest.pop(0)
-        amount, currency = parse_money(typed)
-    reason = " ".join(rest)
-    outcome = await context.services.desk.act(
-        team.team_id, ref, "refund", actor_of(update), amount=amount, currency=currency, reason=reason
-    )
+    wanted = read_refund(args[1:])
+    outcome = await context.services.desk.refund(team.team_id, ref, actor_of(update), wanted,
+                                                 is_admin=context.services.access.is_admin)  # fmt: skip
     await reply_outcome(update, context, team, outcome)
-
-
-def _looks_like_amount(word: str) -> bool:
-    return any(ch.isdigit() for ch in word)
 
 
 @handles_refusals
@@ -83,13 +75,19 @@ async def decision_button(update: Update, context: DeskContext) -> None:
 
 @handles_refusals
 async def confirm_button(update: Update, context: DeskContext) -> None:
-    """Yes to a question the desk asked (refund before the return arrives, tracking correction)."""
+    """Yes to a question the desk asked (a refund, a tracking correction)."""
     query = update.callback_query
     assert query is not None and query.data is not None
     team = await team_of(update, context)
-    outcome = await context.services.desk.confirm(query.data.split(":", 1)[1], actor_of(update))
+    try:
+        outcome = await context.services.desk.confirm(query.data.split(":", 1)[1], actor_of(update),
+                                                      is_admin=context.services.access.is_admin)  # fmt: skip
+    except Refusal as refusal:
+        if refusal.code not in QUESTION_STILL_OPEN:
+            await _close_question(query)
+        raise
     await query.answer()
-    await query.edit_message_reply_markup(None)
+    await _close_question(query)
     await reply_outcome(update, context, team, outcome)
 
 
@@ -99,9 +97,23 @@ async def decline_button(update: Update, context: DeskContext) -> None:
     query = update.callback_query
     assert query is not None and query.data is not None
     await team_of(update, context)
-    asked = await context.services.desk.decline(query.data.split(":", 1)[1], actor_of(update))
+    try:
+        asked = await context.services.desk.decline(query.data.split(":", 1)[1], actor_of(update),
+                                                    is_admin=context.services.access.is_admin)  # fmt: skip
+    except Refusal as refusal:
+        if refusal.code not in QUESTION_STILL_OPEN:
+            await _close_question(query)
+        raise
     await query.answer()
-    await query.edit_message_reply_markup(None)
+    await _close_question(query)
     await answer(update, _("Nothing was done to order {order}.", order=asked.order_id))
+
+
+async def _close_question(query: CallbackQuery) -> None:
+    """An answered, expired or refused question loses its buttons."""
+    try:
+        await query.edit_message_reply_markup(None)
+    except TelegramError:
+        pass  # already taken off by the other tap
 
 

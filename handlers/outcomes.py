@@ -91,14 +91,8 @@ def _sku(order: Order, item_id: str) -> str:
 
 def ask_text(ask: Ask) -> str:
     order: Order = ask.order
-    if ask.code == "refund_before_return_arrives":
-        amount = ask.details.get("amount")
-        shown = money(Decimal(str(amount)) if amount is not None else order.refundable, order.currency)
-        return _(
-            "The return of order {order} is still on its way back. The usual advice is to refund when it arrives. "
-            "Refund {amount} now anyway?",
-            order=order.order_id, amount=shown,
-        )  # fmt: skip
+    if ask.action == "refund":
+        return refund_question(ask)
     return _(
         "Order {order} was shipped with {old_carrier} {old_tracking}. Replace that with {carrier} {tracking}?",
         order=order.order_id, old_carrier=order.carrier_name or order.carrier, old_tracking=order.tracking,
@@ -106,9 +100,43 @@ def ask_text(ask: Ask) -> str:
     )  # fmt: skip
 
 
+def refund_question(ask: Ask) -> str:
+    """The amount in the order's currency, what was refunded before and what it comes to after."""
+    order: Order = ask.order
+    amount = Decimal(str(ask.details["amount"]))
+    figures = {"order": order.order_id, "amount": money(amount, order.currency),
+               "refunded": money(order.refunded, order.currency),
+               "after": money(order.refunded + amount, order.currency)}  # fmt: skip
+    lines = []
+    if ask.code == "refund_before_return_arrives":
+        lines.append(_("The return of order {order} is still on its way back. The usual advice is to refund when it "
+                       "arrives.", order=order.order_id))  # fmt: skip
+    if order.total is None:
+        lines.append(_("Refund {amount} on order {order}?\nAlready refunded: {refunded}.\n"
+                       "Refunded after this: {after}.", **figures))  # fmt: skip
+    else:
+        lines.append(_("Refund {amount} on order {order}?\nAlready refunded: {refunded} of {total}.\n"
+                       "Refunded after this: {after} of {total}.", total=money(order.total, order.currency),
+                       **figures))  # fmt: skip
+    reason, note = ask.details.get("reason"), ask.details.get("note")
+    if reason and note:
+        lines.append(_("Reason: {reason} ({note}).", reason=render.refund_reason_name(reason), note=note))
+    elif reason:
+        lines.append(_("Reason: {reason}.", reason=render.refund_reason_name(reason)))
+    if ask.admins_confirm:
+        lines.append(_("I don't know the total of this order (the Unshipped Orders report has no prices), so I "
+                       "cannot check the amount against what the buyer paid: an administrator of the group must "
+                       "confirm. To have the prices, import the Order report or connect Amazon with "
+                       "/amazon."))  # fmt: skip
+    return "\n".join(lines)
+
+
 def ask_buttons(ask: Ask) -> InlineKeyboardMarkup:
     if ask.code == "refund_before_return_arrives":
         yes, no = _("Refund now"), _("Wait for the return")
+    elif ask.action == "refund":
+        amount = money(Decimal(str(ask.details["amount"])), ask.order.currency)
+        yes, no = _("Refund {amount}", amount=amount), _("Don't refund")
     else:
         yes, no = _("Replace the tracking number"), _("Keep it")
     return InlineKeyboardMarkup([[

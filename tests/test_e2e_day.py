@@ -24,15 +24,17 @@ async def test_import_ship_return_receive_restock_refund(team) -> None:
     assert await t.say(t.alice, f"/return {MIC} defective") == (
         f"Return requested for order {MIC}. When the item arrives, send /received {MIC}."
     )
-    # Refunding while the goods are on their way back asks first; "wait" changes nothing.
+    # Refunding while the goods are on their way back says so in the question; "wait" changes nothing.
     replies = await t.api.ask(t.group, t.alice, "/refund 6689831 10")
     question = replies[0]
-    assert plain(question["text"]) == says(
-        "en",
-        "The return of order {order} is still on its way back. The usual advice is to refund when it arrives. "
-        "Refund {amount} now anyway?",
-        order=MIC, amount="$10.00",
-    )  # fmt: skip
+    assert plain(question["text"]) == (
+        f"The return of order {MIC} is still on its way back. The usual advice is to refund when it arrives.\n"
+        f"Refund $10.00 on order {MIC}?\nAlready refunded: $0.00.\nRefunded after this: $10.00.\n"
+        "I don't know the total of this order (the Unshipped Orders report has no prices), so I cannot check the "
+        "amount against what the buyer paid: an administrator of the group must confirm. To have the prices, import "
+        "the Order report or connect Amazon with /amazon."
+    )
+    assert [label for label, _data in t.api.buttons(question)] == ["Refund now", "Wait for the return"]
     no = t.api.buttons(question)[1][1]
     before = t.snapshot()
     click = await t.api.click(t.group, t.alice, question, no, expect=2)
@@ -60,9 +62,10 @@ async def test_import_ship_return_receive_restock_refund(team) -> None:
     # The total is not in the Unshipped Orders report, so a full refund needs an amount.
     assert await t.say(t.alice, "/refund 6689831") == (
         f"I don't know the total of order {MIC} (the report had no prices). "
-        f"Say how much to refund, for example: /refund {MIC} 12.50"
+        f"Say how much to refund, for example: /refund {MIC} 12.50. To have its total, import the Order report or "
+        "connect Amazon with /amazon: both carry prices."
     )
-    assert await t.say(t.alice, "/refund 6689831 39.99") == f"Refunded $39.99 on order {MIC}."
+    assert await refund_after_yes(t, t.alice, "/refund 6689831 39.99") == f"Refunded $39.99 on order {MIC}."
     row = t.order_row(MIC)
     assert (row["money"], row["refunded"]) == ("partially_refunded", "39.99")
 
@@ -86,13 +89,23 @@ async def test_order_report_gives_totals_and_full_refund(team) -> None:
     assert t.order_row(FAN)["total"] == "65.47"  # 15.50 + 4.99 + 39.99 + 4.99
     await t.say(t.alice, f"/ship {FAN} FedEx 123456789012")
     assert await t.say(t.alice, f"/refund {FAN} 70") == f"You can refund at most $65.47 on order {FAN}; $70.00 is too much."
-    assert await t.say(t.alice, f"/refund {FAN} 5,46") == f"Refunded $5.46 on order {FAN}; $60.01 can still be refunded."
-    assert await t.say(t.alice, f"/refund {FAN}") == f"Order {FAN} refunded in full: $60.01."
+    assert await refund_after_yes(t, t.alice, f"/refund {FAN} 5,46") == (
+        f"Refunded $5.46 on order {FAN}; $60.01 can still be refunded.")
+    assert await refund_after_yes(t, t.alice, f"/refund {FAN}") == f"Order {FAN} refunded in full: $60.01."
     assert await t.say(t.alice, f"/refund {FAN} 1") == (
         f"Order {FAN} has already been refunded in full ($65.47). Last change: refunded by Alice, 11/21/26, 4:00 PM."
     )
     row = t.order_row(FAN)
     assert (row["money"], row["refunded"]) == ("refunded", "65.47")
+
+
+async def refund_after_yes(t, user, text: str) -> str:
+    """``user`` asks for a refund and presses yes under the question; the bot's answer."""
+    question = (await t.api.ask(t.group, user, text))[0]
+    yes = t.api.buttons(question)[0][1]
+    assert yes.startswith("cf:"), t.api.buttons(question)
+    click = await t.api.click(t.group, user, question, yes, expect=2)
+    return click.messages[0]["text"]
 
 
 async def test_private_chat_member_sees_buyer_group_does_not(team) -> None:
@@ -243,8 +256,9 @@ async def test_every_refusal_of_the_lifecycle_says_what_to_do(team) -> None:
                  f"Order {MIC} has already been shipped and cannot be cancelled. Ask the buyer to refuse the delivery "
                  "or return it, then refund. Last change: shipped by Alice, 11/21/26, 4:00 PM.")  # fmt: skip
     await expect(f"/ship {MIC} UPS 1Z999AA10123456784",
-                 f"Order {MIC} has already been shipped. To change its tracking number, send /correct ORDER CARRIER "
-                 "TRACKING. Last change: shipped by Alice, 11/21/26, 4:00 PM.")  # fmt: skip
+                 f"Order {MIC} was already shipped by Alice on 11/21/26, 4:00 PM, with UPS, tracking number "
+                 f"1Z999AA10123456784. If that tracking number is wrong, correct it with /correct {MIC} CARRIER "
+                 "TRACKING.")  # fmt: skip
     await expect(f"/ship {pending} UPS 1Z999AA10123456784", f"Order {pending} was cancelled, so it cannot be shipped. "
                  "Last change: cancelled by Alice, 11/21/26, 4:00 PM.")  # fmt: skip
     await expect(f"/refund {pending} 5", f"Order {pending} was cancelled before shipment; Amazon does not charge the "
@@ -285,7 +299,7 @@ async def test_address_change_before_shipping_offers_a_one_tap_cancel(team) -> N
 async def test_tracking_correction_needs_a_yes_and_is_an_event(team) -> None:
     t = team
     await t.say(t.alice, "/ship 6689831 UPS 1Z999AA10123456784")
-    replies = await t.api.ask(t.group, t.alice, "/ship 6689831 FedEx 123456789012")
+    replies = await t.api.ask(t.group, t.alice, "/correct 6689831 FedEx 123456789012")
     question = replies[0]
     assert question["text"] == (
         f"Order {MIC} was shipped with UPS 1Z999AA10123456784. Replace that with FedEx 123456789012?"

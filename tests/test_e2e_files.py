@@ -122,8 +122,8 @@ async def test_fifty_members_ship_the_same_order_at_once(team) -> None:
     refused = [r for r in replies if r not in shipped]
     assert len(refused) == 49
     assert set(refused) == {
-        f"Order {MIC} has already been shipped. To change its tracking number, send /correct ORDER CARRIER TRACKING. "
-        f"Last change: shipped by {winner}, 11/21/26, 4:00 PM."
+        f"Order {MIC} was already shipped by {winner} on 11/21/26, 4:00 PM, with UPS, tracking number "
+        f"1Z999AA10123456784. If that tracking number is wrong, correct it with /correct {MIC} CARRIER TRACKING."
     }
     ships = [e for e in t.events(MIC) if e["action"] == "ship"]
     assert len(ships) == 1 and ships[0]["actor_name"] == winner

@@ -102,8 +102,10 @@ EXPECTED: dict[str, tuple[set[Goods], Goods | None, dict[Goods, str]]] = {
 #: Actions only an import fires: their refusals are never shown to a person.
 AMAZON_ACTIONS = {"verify_payment", "amazon_partially_shipped", "amazon_shipped", "amazon_cancelled"}
 
-#: Allowed, but only after a yes: the usual advice is to wait (DESIGN.md §2).
+#: Allowed, but only after a yes: money never moves without one, and while the goods are on
+#: their way back the usual advice is to wait (DESIGN.md §2).
 EXPECTED_CONFIRM = {
+    **{("refund", s): "confirm_refund" for s in (PS, S, D, L, RR, RC)},
     ("refund", RQ): "refund_before_return_arrives",
     **{("correct_tracking", s): "confirm_tracking_correction" for s in (PS, S, D, L)},
 }
@@ -355,6 +357,37 @@ async def test_a_refund_is_a_positive_amount(lc, amount):
     with pytest.raises(Refusal):
         await lc.fire(order, "refund", amount=Decimal(amount))
     assert (order.refunded, order.money) == (Decimal("10.00"), Money.partially_refunded)
+
+
+@pytest.mark.parametrize("typed", ["¥", "元", "RMB", "CNY", "EUR", ["JPY", "CNY"]])
+async def test_any_other_currency_sign_is_refused_naming_the_orders(lc, typed):
+    order = an_order(S)
+    marker = typed if isinstance(typed, str) else "¥"
+    refusal = await refused(lc, order, "refund", amount=Decimal(5), currency=typed, marker=marker)
+    assert refusal == Refusal("refund_currency", order=order.order_id, currency="USD", typed=marker)
+    assert order.refunded == 0
+
+
+async def test_a_shared_sign_that_can_mean_the_orders_currency_is_fine(lc):
+    order = an_order(S, currency="JPY", total=Decimal(5000))
+    await lc.fire(order, "refund", amount=Decimal(1200), currency=["JPY", "CNY"], marker="¥")
+    assert order.refunded == Decimal(1200)
+
+
+async def test_yen_have_no_cents(lc):
+    order = an_order(S, currency="JPY", total=Decimal(5000))
+    refusal = await refused(lc, order, "refund", amount=Decimal("12.50"))
+    assert refusal == Refusal("refund_currency_decimals", order=order.order_id, currency="JPY", typed="12.50",
+                              decimals=0)  # fmt: skip
+
+
+async def test_a_yes_to_an_outdated_prompt_is_refused(lc):
+    """The prompt showed $5.00 refunded before; someone refunded meanwhile."""
+    order = an_order(S, refunded=Decimal("7.00"), money=Money.partially_refunded)
+    refusal = await refused(lc, order, "refund", amount=Decimal(3), refunded_before=Decimal(5))
+    assert refusal == Refusal("refund_changed", order=order.order_id, refunded=Decimal("7.00"), currency="USD")
+    await lc.fire(order, "refund", amount=Decimal(3), refunded_before=Decimal(7))
+    assert order.refunded == Decimal(10)
 
 
 async def test_refund_reasons_are_checked_in_a_helpful_order(lc):

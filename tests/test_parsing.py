@@ -25,13 +25,17 @@ from bot.domain import Refusal
 from bot.parsing import (
     CANCEL_REASONS,
     ORDER_ID_RE,
+    REFUND_REASONS,
     OrderRef,
+    RefundRequest,
     match_keyword,
     parse_amount,
     parse_money,
     parse_order_ref,
+    read_refund,
     resolve_cancel_reason,
     resolve_decision,
+    resolve_refund_reason,
     split_args,
 )
 
@@ -590,6 +594,186 @@ def test_cancel_reasons_are_amazons():
         "RiskAssessmentInformationNotValid", "CarrierCoverageFailure", "CustomerReturn",
         "MerchandiseNotReceived",
     )
+
+
+# ---------------------------------------------------------------------------------------
+# Refunds: the amount wherever it stands, Amazon's reasons, and nothing silently in full
+
+USD_LIKE = ("USD", "CAD", "MXN", "AUD", "SGD", "HKD", "TWD", "NZD")
+
+REFUNDS = [
+    # (what follows the order, amount, currencies, reason, note)
+    ("", None, (), "", ""),
+    ("12.50", "12.50", (), "", ""),
+    ("defective 12.50", "12.50", (), "GeneralAdjustment", ""),
+    ("12.50 defective", "12.50", (), "GeneralAdjustment", ""),
+    ("部分 10", "10.00", (), "", ""),
+    ("部份 10", "10.00", (), "", ""),  # Taiwan's usual spelling
+    ("10 部分", "10.00", (), "", ""),
+    ("部分10", "10.00", (), "", ""),
+    ("10部分", "10.00", (), "", ""),
+    ("部分退款 10", "10.00", (), "", ""),
+    ("partial 10", "10.00", (), "", ""),
+    ("12,50", "12.50", (), "", ""),
+    ("$12.50", "12.50", USD_LIKE, "", ""),
+    ("12.50 USD", "12.50", ("USD",), "", ""),
+    ("USD 12.50", "12.50", ("USD",), "", ""),
+    ("US$12.50", "12.50", ("USD",), "", ""),
+    ("US$ 12.50", "12.50", ("USD",), "", ""),
+    ("12.50美元", "12.50", ("USD",), "", ""),
+    ("10刀", "10.00", USD_LIKE, "", ""),
+    ("12 dollars", "12.00", USD_LIKE, "", ""),
+    ("€12,50", "12.50", ("EUR",), "", ""),
+    ("¥12.5", "12.50", ("JPY", "CNY"), "", ""),
+    ("12.5元", "12.50", ("CNY",), "", ""),
+    ("12.5 元", "12.50", ("CNY",), "", ""),
+    ("12.5块", "12.50", ("CNY",), "", ""),
+    ("12.5塊", "12.50", ("CNY",), "", ""),
+    ("人民币12.5", "12.50", ("CNY",), "", ""),
+    ("人民幣 12.5", "12.50", ("CNY",), "", ""),
+    ("RMB 12.5", "12.50", ("CNY",), "", ""),
+    ("12.5 CNY", "12.50", ("CNY",), "", ""),
+    ("1,234.56", "1234.56", (), "", ""),
+    ("1.234,56", "1234.56", (), "", ""),
+    ("全额", None, (), "", ""),
+    ("全額", None, (), "", ""),
+    ("全部", None, (), "", ""),
+    ("全款", None, (), "", ""),
+    ("in full", None, (), "", ""),
+    ("全额 美元", None, ("USD",), "", ""),
+    ("CustomerReturn", None, (), "CustomerReturn", ""),
+    ("customer return", None, (), "CustomerReturn", ""),
+    ("退货 10", "10.00", (), "CustomerReturn", ""),
+    ("10 退貨", "10.00", (), "CustomerReturn", ""),
+    ("退货10", "10.00", (), "CustomerReturn", ""),
+    ("部分 10 发错货", "10.00", (), "DifferentItem", ""),
+    ("部分 10 寄錯商品", "10.00", (), "DifferentItem", ""),
+    ("12.50 DifferentItem wrong colour", "12.50", (), "DifferentItem", "wrong colour"),
+    ("DifferentItem wrong colour 12.50", "12.50", (), "DifferentItem", "wrong colour"),
+    ("wrong item 5", "5.00", (), "DifferentItem", ""),
+    ("退货 10 箱子压坏了", "10.00", (), "CustomerReturn", "箱子压坏了"),
+    ("CustomerReturn box3", None, (), "CustomerReturn", "box3"),
+    ("refund 10", "10.00", (), "", ""),
+    ("退款 10", "10.00", (), "", ""),
+]
+
+
+@pytest.mark.parametrize(("typed", "amount", "currencies", "reason", "note"), REFUNDS)
+def test_refunds_are_read_wherever_the_amount_stands(typed, amount, currencies, reason, note):
+    wanted = read_refund(typed.split())
+    assert wanted.amount == (None if amount is None else Decimal(amount))
+    assert (wanted.currencies, wanted.reason, wanted.note) == (currencies, reason, note)
+
+
+def test_a_currency_sign_is_named_back_as_typed():
+    assert read_refund(["¥12.5"]).marker == "¥"
+    assert read_refund(["12.5", "RMB"]).marker == "RMB"
+    assert read_refund(["12.5元"]).marker == "元"
+
+
+REFUSED_REFUNDS = [
+    # (what follows the order, the refusal)
+    ("twelve", ("amount_in_words", {"text": "twelve"})),
+    ("twelve-fifty", ("amount_in_words", {"text": "twelve-fifty"})),
+    ("十二", ("amount_in_words", {"text": "十二"})),
+    ("十块", ("amount_in_words", {"text": "十块"})),
+    ("十塊", ("amount_in_words", {"text": "十塊"})),
+    ("部分", ("refund_partial_needs_amount", {"text": "部分"})),
+    ("部份", ("refund_partial_needs_amount", {"text": "部份"})),
+    ("partial CustomerReturn", ("refund_partial_needs_amount", {"text": "partial"})),
+    ("全额 10", ("refund_full_and_amount", {"text": "全额", "typed": "10"})),
+    ("10 全額", ("refund_full_and_amount", {"text": "全額", "typed": "10"})),
+    ("12.345", ("ambiguous_amount", {"text": "12.345", "thousands": "12345"})),
+    ("12,345", ("ambiguous_amount", {"text": "12,345", "thousands": "12345"})),
+    ("$1,234", ("ambiguous_amount", {"text": "$1,234", "thousands": "1234"})),
+    ("0.125", ("amount_decimals", {"text": "0.125"})),
+    ("12.3456", ("amount_decimals", {"text": "12.3456"})),
+    ("0", ("amount_not_positive", {"text": "0"})),
+    ("0.00", ("amount_not_positive", {"text": "0.00"})),
+    ("-5", ("amount_not_positive", {"text": "-5"})),
+    ("−5", ("amount_not_positive", {"text": "−5"})),
+    ("$-5", ("amount_not_positive", {"text": "$-5"})),
+    ("9" * 13, ("amount_too_large", {"text": "9" * 13})),
+    ("9" * 30, ("amount_too_large", {"text": "9" * 30})),
+    ("9" * 400, ("amount_too_large", {"text": "9" * 39 + "…"})),
+    ("1" + "0" * 29 + ".00", ("amount_too_large", {"text": "1" + "0" * 29 + ".00"})),
+    ("10 20", ("refund_two_amounts", {"first": "10", "second": "20"})),
+    ("10 USD 20", ("refund_two_amounts", {"first": "10 USD", "second": "20"})),
+    ("abc12", ("bad_amount", {"text": "abc12"})),
+    ("12.5.5", ("bad_amount", {"text": "12.5.5"})),
+]
+
+
+@pytest.mark.parametrize(("typed", "expected"), REFUSED_REFUNDS)
+def test_what_is_not_a_clear_amount_is_refused_with_its_reason(typed, expected):
+    with pytest.raises(Refusal) as excinfo:
+        read_refund(typed.split())
+    assert refusal(excinfo) == expected
+
+
+@pytest.mark.parametrize("typed", ["scratched", "scratched 10", "10 scratched", "部分 10 划痕",
+                                   "buyer unhappy CustomerReturn", "半", "ok"])  # fmt: skip
+def test_a_word_that_is_neither_amount_nor_reason_never_becomes_a_full_refund(typed):
+    with pytest.raises(Refusal) as excinfo:
+        read_refund(typed.split())
+    code, params = refusal(excinfo)
+    assert code in ("refund_unknown_word", "amount_in_words")
+    if code == "refund_unknown_word":
+        assert params["choices"] == list(REFUND_REASONS)
+
+
+def test_absurd_numbers_never_raise_decimal_errors():
+    for digits in (28, 29, 30, 60, 400, 5000):
+        for typed in ("9" * digits, "0." + "9" * digits, "9" * digits + ".5", "1," + "000," * (digits // 4) + "000"):
+            with pytest.raises(Refusal):
+                read_refund([typed])
+            with pytest.raises(Refusal):
+                parse_money(typed)
+
+
+REFUND_REASON_WORDS = [
+    # (English, Simplified, Traditional, code)
+    ("return", "退货", "退貨", "CustomerReturn"),
+    ("customer return", "客户退货", "客戶退貨", "CustomerReturn"),
+    ("defective", "质量问题", "品質問題", "GeneralAdjustment"),
+    ("damaged", "损坏", "損壞", "GeneralAdjustment"),
+    ("general adjustment", "一般调整", "一般調整", "GeneralAdjustment"),
+    ("wrong item", "发错货", "發錯貨", "DifferentItem"),
+    ("different item", "发错商品", "寄錯商品", "DifferentItem"),
+    ("could not ship", "无法发货", "無法出貨", "CouldNotShip"),
+    ("out of stock", "缺货", "缺貨", "NoInventory"),
+    ("product out of stock", "商品缺货", "商品缺貨", "ProductOutofStock"),
+    ("buyer cancelled", "买家取消", "買家取消", "CustomerCancel"),
+    ("price error", "价格错误", "價格錯誤", "PriceError"),
+    ("wrong address", "地址错误", "地址錯誤", "CustomerAddressIncorrect"),
+    ("undeliverable", "无法投递", "無法投遞", "Undeliverable"),
+    ("refused", "拒收", "拒收", "RefusedDelivery"),
+    ("abandoned", "弃件", "棄件", "Abandoned"),
+    ("exchange", "换货", "換貨", "Exchange"),
+    ("carrier credit", "承运商赔付", "物流商理賠", "CarrierCreditDecision"),
+    ("carrier coverage", "物流不覆盖", "物流不覆蓋", "CarrierCoverageFailure"),
+    ("risk", "风控", "風控", "RiskAssessmentInformationNotValid"),
+    ("other", "其他", "其他", "Other"),
+]
+
+
+@pytest.mark.parametrize(("english", "simplified", "traditional", "code"), REFUND_REASON_WORDS)
+def test_refund_reasons_in_english_and_both_scripts(english, simplified, traditional, code):
+    for typed in (english, english.upper(), simplified, traditional):
+        assert resolve_refund_reason(typed) == code
+        assert read_refund([*typed.split(), "12.50"]) == RefundRequest(Decimal("12.50"), reason=code)
+
+
+@pytest.mark.parametrize("code", REFUND_REASONS)
+def test_every_amazon_refund_reason_code_in_any_case(code):
+    for typed in (code, code.lower(), code.upper()):
+        assert resolve_refund_reason(typed) == code
+
+
+def test_amazons_refund_reasons_have_display_names():
+    from bot.texts import REFUND_REASON_NAMES
+
+    assert set(REFUND_REASON_NAMES) == set(REFUND_REASONS)
 
 
 # ---------------------------------------------------------------------------------------

@@ -554,6 +554,86 @@ async def test_a_refund_that_would_be_refused_after_yes_is_refused_before_asking
     assert look(db_path, "SELECT count(*) FROM confirmations") == [(0,)]
 
 
+async def test_a_lost_version_check_on_an_unrelated_change_is_fired_again_and_saved(store, db_path, clock):
+    """Bob's refund lost the version check to Alice's delivery scan: it is read again and saved."""
+    await seed(store, an_order(MIC, goods=Goods.shipped, total=Decimal("44.98")))
+    alices_store = Store(db_path)
+    await alices_store.open()
+    try:
+        alices_desk = Desk(alices_store, Lifecycle(), clock)
+
+        class AliceDeliversWhileBobConfirms(Lifecycle):
+            delivered = False
+
+            async def fire(self, order, action, **asked):
+                if not self.delivered:
+                    self.delivered = True
+                    await alices_desk.act(TEAM, MIC, "deliver", ALICE)
+                return await super().fire(order, action, **asked)
+
+        bobs_desk = Desk(store, AliceDeliversWhileBobConfirms(), clock)
+        done = await bobs_desk.act(TEAM, MIC, "refund", BOB, confirmed=True, amount=Decimal(5),
+                                   refunded_before=Decimal(0))  # fmt: skip
+    finally:
+        await alices_store.close()
+    assert isinstance(done, Done)
+    saved = await store.order(TEAM, MIC)
+    assert (saved.goods, saved.refunded, saved.version) == (Goods.delivered, Decimal(5), 3)
+    assert [e.trigger for e in await store.events(TEAM, MIC)] == ["imported", "deliver", "refund"]
+
+
+async def test_a_refund_in_full_is_pinned_to_what_the_question_showed(store, desk, db_path):
+    await seed(store, an_order(MIC, goods=Goods.shipped, total=Decimal("44.98")))
+    full = await desk.act(TEAM, MIC, "refund", ALICE)
+    assert isinstance(full, Ask)
+    assert full.details == {"amount": Decimal("44.98"), "refunded_before": Decimal(0)}
+    part = await desk.act(TEAM, MIC, "refund", BOB, amount=Decimal(5))
+    await desk.confirm(part.token, BOB)
+    with pytest.raises(Refusal) as excinfo:
+        await desk.confirm(full.token, ALICE)
+    assert excinfo.value == Refusal("refund_changed", order=MIC, refunded=Decimal(5), currency="USD")
+    assert (await store.order(TEAM, MIC)).refunded == Decimal(5)
+    assert event_count(db_path, "refund") == 1
+
+
+async def test_where_the_total_is_unknown_an_administrator_says_yes(store, desk, db_path, clock):
+    await seed(store, an_order(MIC, goods=Goods.shipped))
+    admins = {ALICE.id}
+
+    async def is_admin(team_id: int, user_id: int) -> bool:
+        assert team_id == TEAM
+        return user_id in admins
+
+    asked = await desk.act(TEAM, MIC, "refund", BOB, amount=Decimal(99))
+    assert asked.admins_confirm
+    for who in (BOB, ALICE):
+        with pytest.raises(Refusal) as excinfo:
+            await desk.confirm(asked.token, who)  # nobody to ask whether they are an administrator
+        assert excinfo.value.code == "confirmation_admins_only"
+    with pytest.raises(Refusal) as excinfo:
+        await desk.confirm(asked.token, BOB, is_admin=is_admin)
+    assert excinfo.value.code == "confirmation_admins_only"
+    done = await desk.confirm(asked.token, ALICE, is_admin=is_admin)
+    assert (done.event.actor, done.event.details) == (ALICE, {"amount": Decimal(99), "currency": "USD",
+                                                              "asked_by": "Bob"})  # fmt: skip
+
+    # The asker may take their own question back, administrator or not.
+    again = await desk.act(TEAM, MIC, "refund", BOB, amount=Decimal(1))
+    assert (await desk.decline(again.token, BOB, is_admin=is_admin)).order_id == MIC
+    assert event_count(db_path, "refund") == 1
+
+
+async def test_an_expired_question_is_used_up(store, desk, clock, db_path):
+    await seed(store, an_order(MIC, goods=Goods.shipped, total=Decimal("44.98")))
+    asked = await desk.act(TEAM, MIC, "refund", BOB, amount=Decimal(5))
+    clock.advance(minutes=15, seconds=1)
+    with pytest.raises(Refusal) as excinfo:
+        await desk.confirm(asked.token, BOB)
+    assert excinfo.value.code == "confirmation_expired"
+    assert look(db_path, "SELECT count(*) FROM confirmations") == [(0,)]
+    assert event_count(db_path, "refund") == 0
+
+
 async def test_shipping_again_never_offers_to_replace_the_tracking(store, desk, db_path, clock):
     await seed(store, an_order(MIC))
     ref = OrderRef(tail="6689831")
