@@ -140,7 +140,6 @@ def _for_inbox(update: Update) -> str:
         words = str(message.get("text", "")).split()
         if words and words[0].split("@")[0].lower() == "/amazon" and len(words) > 2:
             message["text"] = " ".join(words[:2])
-            message.pop("entities", None)
             message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(words[0])}]
     return json.dumps(data, ensure_ascii=False)
 

@@ -287,6 +287,10 @@ class Unit:
                 log.debug("a call after update %s failed", self.update_id, exc_info=True)
 
 
+#: How long processed updates (and edit notices) are kept: Telegram keeps updates for a day.
+INBOX_KEPT = timedelta(days=7)
+#: How long delivered messages are kept, to look into what the bot said.
+OUTBOX_KEPT = timedelta(days=30)
 #: The unit of work of the update the current task is processing.
 _UNIT: contextvars.ContextVar[Unit | None] = contextvars.ContextVar("dingdan_unit", default=None)
 #: Replies are due at once: any time at or before now.
@@ -622,6 +626,25 @@ class Store:
                 "SELECT update_id, payload FROM inbox WHERE status = 'new' ORDER BY update_id"
             ) as cur:
                 return [(r[0], r[1]) for r in await cur.fetchall()]
+
+    async def purge(self, now: datetime | None = None) -> dict[str, int]:
+        """Forget what is no longer needed (README, "What you can rely on"): processed updates
+        after ``INBOX_KEPT`` (Telegram redelivers an update only until the bot confirms it, and
+        keeps none for more than a day), delivered or given-up messages after ``OUTBOX_KEPT``,
+        edit notices after ``INBOX_KEPT``. Pending and held messages are never purged."""
+        now = now or _utc_now()
+        async with self.transaction() as tx:
+            counts = {}
+            for table, sql, params in (
+                ("inbox", "DELETE FROM inbox WHERE status != 'new' AND coalesce(done_at, received_at) < ?",
+                 (iso(now - INBOX_KEPT),)),
+                ("outbox", "DELETE FROM outbox WHERE status IN ('sent', 'failed') AND created_at < ?",
+                 (iso(now - OUTBOX_KEPT),)),
+                ("edit_notices", "DELETE FROM edit_notices WHERE at < ?", (iso(now - INBOX_KEPT),)),
+            ):  # fmt: skip
+                cur = await tx.execute(sql, params)
+                counts[table] = cur.rowcount
+        return counts
 
     async def inbox_status(self, update_id: int) -> str | None:
         row = await self.fetchone("SELECT status FROM inbox WHERE update_id = ?", (update_id,))

@@ -1,15 +1,14 @@
-"""Alerts at the Telegram edge: the repeating check, the outbox sender, alert buttons, /alerts.
+"""Alerts at the Telegram edge: the repeating check, alert buttons, /alerts.
 
 The check decides what is due (``bot.alerts``) and queues messages in the outbox; the
-sender delivers them. A failed send is retried later (Telegram's ``retry_after`` for a
-429, growing back-off for server and network errors) and never dropped; a group that
-removed the bot is marked and skipped, and its messages are held until it is back.
+sender (``bot.durable.Sender``) delivers them with the replies. A group that removed the
+bot is marked here (``my_chat_member``) and its messages are held until it is back.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+import time
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from telegram import (
@@ -19,7 +18,6 @@ from telegram import (
     Update,
 )
 from telegram.constants import ChatMemberStatus
-from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 
 from bot import alerts as rules
 from bot import texts
@@ -41,8 +39,8 @@ from handlers.outcomes import decision_buttons, reply_outcome
 
 log = logging.getLogger("dingdan.alerts")
 
-#: Back-off after a server or network error: 5 s, 10 s, 20 s … at most 10 minutes.
-_BACKOFF_START, _BACKOFF_MAX = 5.0, 600.0
+#: How often the tick forgets what is past keeping (``Store.purge``), in seconds.
+PURGE_EVERY = 3600.0
 
 
 async def tick(context: DeskContext) -> None:
@@ -52,49 +50,13 @@ async def tick(context: DeskContext) -> None:
         return
     await services.alerts.check()
     services.sender.kick()
-
-
-async def flush(context: DeskContext) -> None:
-    """Send the outbox's due messages, one by one, through the rate limiter."""
-    services = context.services
-    store = services.alerts.alert_store
-    clock = context.settings.clock
-    unreachable: set[int] = set()
-    for row in await store.due_messages(clock()):
-        if row.team_id in unreachable:
-            continue
-        markup = None
-        if row.payload.get("buttons"):
-            markup = InlineKeyboardMarkup(
-                [[InlineKeyboardButton(label, callback_data=data) for label, data in line]
-                 for line in row.payload["buttons"]]  # fmt: skip
-            )
-        try:
-            sent = await context.bot.send_message(row.chat_id, row.payload["text"], reply_markup=markup)
-        except RetryAfter as err:
-            # PTB 22 warns on reading retry_after as seconds; its own limiter reads the timedelta.
-            delay = getattr(err, "_retry_after", None)
-            wait = delay.total_seconds() if isinstance(delay, timedelta) else float(delay or 1)
-            await store.retry(row.outbox_id, clock() + timedelta(seconds=wait), f"429 retry after {wait:g} s")
-        except Forbidden as err:
-            log.warning("the bot cannot write to team %s any more: %s", row.team_id, err.message)
-            await store.unreachable(row.team_id, clock(), f"403 {err.message}")
-            unreachable.add(row.team_id)
-        except BadRequest as err:
-            if "chat not found" in err.message.lower():
-                await store.unreachable(row.team_id, clock(), f"400 {err.message}")
-                unreachable.add(row.team_id)
-            else:  # a message Telegram refuses: keep it, say why, try again later
-                log.error("Telegram refused alert %s: %s", row.outbox_id, err.message)
-                await store.retry(row.outbox_id, clock() + _backoff(row.attempts), f"400 {err.message}")
-        except TelegramError as err:  # 5xx, time-outs, network errors
-            await store.retry(row.outbox_id, clock() + _backoff(row.attempts), f"{type(err).__name__}: {err}")
-        else:
-            await store.sent(row.outbox_id, sent.message_id, clock())
-
-
-def _backoff(attempts: int) -> timedelta:
-    return timedelta(seconds=min(_BACKOFF_START * 2**attempts, _BACKOFF_MAX))
+    now = time.monotonic()
+    bot_data = context.application.bot_data
+    if now - bot_data.get("purged_at", float("-inf")) >= PURGE_EVERY:
+        bot_data["purged_at"] = now
+        purged = await services.store.purge()
+        if any(purged.values()):
+            log.info("purged old rows: %s", purged)
 
 
 async def membership(update: Update, context: DeskContext) -> None:

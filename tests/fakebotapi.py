@@ -21,6 +21,7 @@ No pytest import here: ``bench/`` scripts import this module too.
 from __future__ import annotations
 
 import asyncio
+import socket
 import copy
 import html
 import itertools
@@ -600,6 +601,26 @@ def wire(message: dict) -> dict:
     return {k: copy.deepcopy(v) for k, v in message.items() if k not in EXTRA_KEYS}
 
 
+def _client_gone(request: web.Request) -> bool:
+    """Whether the HTTP client closed its end (a killed bot): the server may not have noticed
+    yet, so look at the socket itself (a peek that reads end-of-file)."""
+    transport = request.transport
+    if transport is None or transport.is_closing():
+        return True
+    sock = transport.get_extra_info("socket")
+    if sock is None:
+        return False
+    peek = socket.fromfd(sock.fileno(), sock.family, sock.type)
+    try:
+        return peek.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+    except BlockingIOError:
+        return False
+    except OSError:
+        return True
+    finally:
+        peek.close()
+
+
 def inline_buttons(message: dict) -> list[dict]:
     markup = message.get("reply_markup") or {}
     return [button for row in markup.get("inline_keyboard", []) for button in row]
@@ -666,6 +687,8 @@ class FakeBotAPI:
         self._poll_generation = 0
 
         self._faults: dict[str, list[dict]] = {}
+        self._holds: dict[str, asyncio.Event] = {}
+        self._held: dict[str, int] = {}
         self._methods: dict[str, Callable[[dict], Any]] = {
             name[len("_m_") :].lower(): getattr(self, name) for name in dir(self) if name.startswith("_m_")
         }
@@ -1373,9 +1396,39 @@ class FakeBotAPI:
 
     # ---------------------------------------------------------------- HTTP
 
+    def hold(self, method: str) -> None:
+        """Stall every call of ``method`` (``"file"``: downloads) until :meth:`release`: Telegram
+        is slow. A call whose client goes away meanwhile (the bot was killed) never happens."""
+        self._holds.setdefault(method.lower(), asyncio.Event())
+
+    def release(self, method: str) -> None:
+        gate = self._holds.pop(method.lower(), None)
+        if gate is not None:
+            gate.set()
+
+    def held(self, method: str) -> int:
+        """How many calls of ``method`` wait at the gate now."""
+        return self._held.get(method.lower(), 0)
+
+    async def _gate(self, method: str, request: web.Request) -> None:
+        gate = self._holds.get(method.lower())
+        if gate is None:
+            return
+        key = method.lower()
+        self._held[key] = self._held.get(key, 0) + 1
+        self._notify()
+        try:
+            await gate.wait()
+        finally:
+            self._held[key] -= 1
+        if _client_gone(request):
+            # The caller died while Telegram stalled: the call never happens.
+            raise asyncio.CancelledError
+
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
         path = request.path
         if path.startswith("/file/bot"):
+            await self._gate("file", request)
             return await self._serve_file(path[len("/file/bot") :])
         if not path.startswith("/bot"):
             return self._json(404, {"ok": False, "error_code": 404, "description": "Not Found"})
@@ -1386,6 +1439,7 @@ class FakeBotAPI:
             params = await self._read_params(request)
         except ApiError as exc:
             return self._json(exc.status, {"ok": False, "error_code": exc.status, "description": exc.description})
+        await self._gate(method, request)
         self.calls.append((method, params))
         try:
             result = await self._call(method, params)

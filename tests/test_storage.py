@@ -774,3 +774,31 @@ async def test_the_alert_check_reads_recent_deadlines_only(store: Store) -> None
                                             confirm_before=now - timedelta(days=23),
                                             pending_before=now - timedelta(days=3))  # fmt: skip
     assert sorted(r.order_id for r in rows) == ["113-0000000-0000001", "113-0000000-0000003"]
+
+
+async def test_purge_forgets_what_is_past_keeping_and_never_what_waits(db_path) -> None:
+    """Processed updates go after 7 days, delivered messages after 30; pending ones stay."""
+    from bot.storage import INBOX_KEPT, OUTBOX_KEPT
+
+    store = Store(db_path)
+    await store.open()
+    try:
+        now = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+        old, fresh = now - INBOX_KEPT - timedelta(hours=1), now - timedelta(hours=1)
+        async with store.transaction() as tx:
+            await tx.executemany(
+                "INSERT INTO inbox (update_id, payload, received_at, status, done_at) VALUES (?, '', ?, ?, ?)",
+                [(1, old.isoformat(), "done", old.isoformat()), (2, fresh.isoformat(), "done", fresh.isoformat()),
+                 (3, old.isoformat(), "new", None)],
+            )  # fmt: skip
+            long_ago = (now - OUTBOX_KEPT - timedelta(hours=1)).isoformat()
+            await tx.executemany(
+                "INSERT INTO outbox (chat_id, payload, created_at, not_before, status) VALUES (1, '{}', ?, ?, ?)",
+                [(long_ago, long_ago, "sent"), (long_ago, long_ago, "pending"), (long_ago, long_ago, "held"),
+                 (fresh.isoformat(), fresh.isoformat(), "sent")],
+            )  # fmt: skip
+        assert await store.purge(now) == {"inbox": 1, "outbox": 1, "edit_notices": 0}
+        assert look(db_path, "SELECT update_id FROM inbox ORDER BY update_id") == [(2,), (3,)]
+        assert look(db_path, "SELECT status FROM outbox ORDER BY outbox_id") == [("pending",), ("held",), ("sent",)]
+    finally:
+        await store.close()
