@@ -14,9 +14,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import functools
 import json
 import logging
 import os
+import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -213,6 +215,17 @@ class Unit:
             self.began = True
         return conn
 
+    async def undo(self) -> None:
+        """Roll back what the update wrote so far; it may write again afterwards."""
+        if self.began:
+            conn = self.store._writer
+            assert conn is not None
+            try:
+                await conn.execute("ROLLBACK")
+            finally:
+                self.began = False
+                self._release_lock()
+
     def next_savepoint(self) -> str:
         self._savepoints += 1
         return f"u{self._savepoints}"
@@ -227,40 +240,47 @@ class Unit:
     async def fail(self) -> None:
         """A handler raised: undo everything it wrote, forget what it wanted to say."""
         self.failed = True
-        if self.began:
-            conn = self.store._writer
-            assert conn is not None
-            await conn.execute("ROLLBACK")
-            self.began = False
-            self._release_lock()
+        await self.undo()
         self.messages.clear()
         self.after.clear()
 
     async def commit(self) -> None:
-        """The effect, the replies and "done" in one transaction."""
+        """The effect, the replies and "done" in one transaction (one hop into the database
+        thread when the update wrote nothing else: a look-up's reply)."""
         store = self.store
         now = iso(_utc_now())
-        conn = await self.begin()
-        try:
-            for m in self.messages:
-                await conn.execute(
+        rows = [(m.team_id, m.chat_id, m.kind, self.update_id, dumps(m.payload), m.document, now, _EPOCH)
+                for m in self.messages]  # fmt: skip
+        began = self.began
+        if not began:
+            await store._write_lock.acquire()
+            self._locked = True
+
+        def finish(db: sqlite3.Connection) -> None:
+            if not began:
+                db.execute("BEGIN IMMEDIATE")
+            try:
+                db.executemany(
                     "INSERT INTO outbox (team_id, chat_id, kind, update_id, payload, document, created_at, not_before) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (m.team_id, m.chat_id, m.kind, self.update_id, dumps(m.payload), m.document, now, _EPOCH),
+                    rows,
                 )
-            await conn.execute(
                 # Done: the payload is no longer needed (and may hold what a person typed).
-                "UPDATE inbox SET status = 'done', done_at = ?, payload = '' WHERE update_id = ?", (now, self.update_id)
-            )
-            await conn.execute("COMMIT")
-        except BaseException:
-            await conn.execute("ROLLBACK")
-            raise
+                db.execute("UPDATE inbox SET status = 'done', done_at = ?, payload = '' WHERE update_id = ?",
+                           (now, self.update_id))  # fmt: skip
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+
+        try:
+            await store.on_writer(finish)
         finally:
             self.began = False
             self.closed = True
             self._release_lock()
-        store.signal_queued()
+        if rows:
+            store.signal_queued()
 
     async def release(self) -> None:
         """After an error on the way out (cancelled, disk full): nothing of the update stays."""
@@ -378,11 +398,16 @@ class OutboxRow:
     outbox_id: int
     team_id: int | None
     chat_id: int
-    payload: dict[str, Any]
+    payload_json: str
     attempts: int
     kind: str = "alert"
     update_id: int | None = None
     document: bytes | None = None
+
+    @functools.cached_property
+    def payload(self) -> dict[str, Any]:
+        """Read when the message is sent, not each time the queue is looked at."""
+        return json.loads(self.payload_json)  # type: ignore[no-any-return]
 
 
 @dataclass(frozen=True)
@@ -458,6 +483,8 @@ class Store:
         self._write_lock = asyncio.Lock()
         #: Updates being processed now: a second copy (redelivered, or found at start) waits its turn out.
         self._in_flight: set[int] = set()
+        #: Updates this process stored as new and has not started yet.
+        self._fresh: set[int] = set()
         #: Called when messages were queued in the outbox (the sender wakes up).
         self.on_queued: Callable[[], None] = lambda: None
 
@@ -535,6 +562,15 @@ class Store:
                 else:
                     await conn.execute("COMMIT")
             return
+        if not unit.began:
+            # The update's first write: the transaction itself undoes it if it fails.
+            conn = await unit.begin()
+            try:
+                yield conn
+            except BaseException:
+                await unit.undo()
+                raise
+            return
         conn = await unit.begin()
         savepoint = unit.next_savepoint()
         await conn.execute(f"SAVEPOINT {savepoint}")
@@ -558,7 +594,9 @@ class Store:
             return
         self._in_flight.add(update_id)  # before the first await: a second copy sees it
         try:
-            if await self.inbox_status(update_id) not in (None, "new"):
+            if update_id in self._fresh:
+                self._fresh.discard(update_id)  # just stored by this process: new
+            elif await self.inbox_status(update_id) not in (None, "new"):
                 yield None
                 return
             unit = Unit(self, update_id)
@@ -596,6 +634,13 @@ class Store:
     _fetchall = fetchall
     _fetchone = fetchone
 
+    async def on_writer(self, work: Callable[[sqlite3.Connection], Any]) -> Any:
+        """Run ``work(connection)`` on the writer's own thread: a whole transaction in one hop
+        (aiosqlite pays a thread hop per await). The caller holds the write lock."""
+        assert self._writer is not None, "Store.open() first"
+        writer = self._writer
+        return await writer._execute(work, writer._conn)
+
     def signal_queued(self) -> None:
         self.on_queued()
 
@@ -605,11 +650,44 @@ class Store:
         """Keep what Telegram delivered before its offset is confirmed; an update seen again is ignored."""
         if not updates:
             return
-        async with self.transaction(standalone=True) as tx:
-            await tx.executemany(
-                "INSERT OR IGNORE INTO inbox (update_id, payload, received_at) VALUES (?, ?, ?)",
-                [(update_id, payload, iso(now)) for update_id, payload in updates],
-            )
+        ids = [update_id for update_id, _ in updates]
+
+        def keep(db: sqlite3.Connection) -> set[int]:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                marks = ", ".join("?" * len(ids))
+                known = {r[0] for r in db.execute(f"SELECT update_id FROM inbox WHERE update_id IN ({marks})", ids)}
+                db.executemany("INSERT INTO inbox (update_id, payload, received_at) VALUES (?, ?, ?)",
+                               [(u, payload, iso(now)) for u, payload in updates if u not in known])  # fmt: skip
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            return set(ids) - known
+
+        async with self._write_lock:
+            # Those are new for sure: processing them needs no look-up of their status.
+            self._fresh.update(await self.on_writer(keep))
+
+    async def execute_write(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """One statement in its own transaction, in one hop; the number of rows it changed."""
+        unit = _UNIT.get()
+        if unit is not None and unit.store is self and not unit.closed:
+            async with self.transaction() as tx:
+                return (await tx.execute(sql, params)).rowcount
+
+        def write(db: sqlite3.Connection) -> int:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                changed = db.execute(sql, params).rowcount
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            return changed
+
+        async with self._write_lock:
+            return int(await self.on_writer(write))
 
     async def unfinished_updates(self, max_attempts: int) -> list[tuple[int, str]]:
         """Updates a stop or crash left unprocessed, oldest first; each call counts an attempt.
@@ -1334,7 +1412,7 @@ class AlertStore:
 
     # --- the outbox -------------------------------------------------------------------
 
-    async def due_messages(self, now: datetime, limit: int = 200, *, skip_chats: Iterable[int] = ()) -> list[OutboxRow]:
+    async def due_messages(self, now: datetime, limit: int = 64, *, skip_chats: Iterable[int] = ()) -> list[OutboxRow]:
         """Messages due now, oldest first; a chat's messages keep their order (one waiting for a
         retry holds back the later ones of its chat). ``skip_chats``: chats being sent to now."""
         skip = list(skip_chats)
@@ -1346,30 +1424,27 @@ class AlertStore:
             "AND p.outbox_id < o.outbox_id AND p.not_before > ?) ORDER BY o.outbox_id LIMIT ?",
             (iso(now), *skip, iso(now), limit),
         )
-        return [OutboxRow(r[0], r[1], r[2], json.loads(r[3]), r[4], r[5], r[6], r[7]) for r in rows]
+        return [OutboxRow(*r) for r in rows]
 
     async def sent(self, outbox_id: int, message_id: int, now: datetime) -> None:
-        async with self.store.transaction() as tx:
-            await tx.execute(
-                "UPDATE outbox SET status = 'sent', sent_at = ?, message_id = ?, attempts = attempts + 1, "
-                "document = NULL WHERE outbox_id = ?",
-                (iso(now), message_id, outbox_id),
-            )
+        await self.store.execute_write(
+            "UPDATE outbox SET status = 'sent', sent_at = ?, message_id = ?, attempts = attempts + 1, "
+            "document = NULL WHERE outbox_id = ?",
+            (iso(now), message_id, outbox_id),
+        )
 
     async def give_up(self, outbox_id: int, error: str) -> None:
         """Telegram will never take this message (the person blocked the bot, the text is refused)."""
-        async with self.store.transaction() as tx:
-            await tx.execute(
-                "UPDATE outbox SET status = 'failed', last_error = ?, attempts = attempts + 1 WHERE outbox_id = ?",
-                (error, outbox_id),
-            )
+        await self.store.execute_write(
+            "UPDATE outbox SET status = 'failed', last_error = ?, attempts = attempts + 1 WHERE outbox_id = ?",
+            (error, outbox_id),
+        )
 
     async def retry(self, outbox_id: int, not_before: datetime, error: str) -> None:
-        async with self.store.transaction() as tx:
-            await tx.execute(
-                "UPDATE outbox SET not_before = ?, last_error = ?, attempts = attempts + 1 WHERE outbox_id = ?",
-                (iso(not_before), error, outbox_id),
-            )
+        await self.store.execute_write(
+            "UPDATE outbox SET not_before = ?, last_error = ?, attempts = attempts + 1 WHERE outbox_id = ?",
+            (iso(not_before), error, outbox_id),
+        )
 
     async def unreachable(self, team_id: int, now: datetime, error: str) -> None:
         """The bot was removed from the group or blocked: hold its messages, keep serving the others."""
