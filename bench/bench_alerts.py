@@ -446,19 +446,19 @@ class QueryDB:
         return elapsed
 
     async def captured_sql(self, call: Callable[[], Any]) -> list[tuple[str, Any]]:
-        """The statements ``call`` sends through ``Store._fetchall``, with their parameters."""
+        """The statements ``call`` sends through ``Store.fetchall``, with their parameters."""
         seen: list[tuple[str, Any]] = []
-        original = self.store._fetchall
+        original = self.store.fetchall
 
         async def spy(sql: str, params: Any = ()) -> list[Any]:
             seen.append((sql, params))
             return await original(sql, params)
 
-        self.store._fetchall = spy
+        self.store.fetchall = spy
         try:
             await call()
         finally:
-            del self.store._fetchall
+            del self.store.fetchall
         return seen
 
 
@@ -795,7 +795,7 @@ async def _check_in_process(db_path: Path, at: datetime) -> tuple[float, int, li
         t0 = time.perf_counter()
         queued = await alerts.check()
         seconds = time.perf_counter() - t0
-        rows = await store._fetchall("SELECT chat_id, payload FROM outbox ORDER BY outbox_id")
+        rows = await store.fetchall("SELECT chat_id, payload FROM outbox ORDER BY outbox_id")
     finally:
         await store.close()
     return seconds, queued, [(chat, json.loads(payload)["text"]) for chat, payload in rows]

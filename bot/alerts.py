@@ -26,7 +26,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot import i18n
-from bot.storage import AlertStore, Conflict, DueRow, Store, Team
+from bot.storage import AlertDecidedMeanwhile, AlertStore, DueRow, Store, Team
 
 SHIP_SOON = "ship_soon"
 SHIP_LATE = "ship_late"
@@ -240,7 +240,7 @@ class Alerts:
                       now: datetime) -> int:  # fmt: skip
         try:
             return await self.alert_store.record(team.team_id, team.team_id, settled, messages, now)
-        except Conflict:
+        except AlertDecidedMeanwhile:
             return 0  # another check decided these at the same moment
 
     async def locale_of(self, team: Team) -> str:

@@ -166,7 +166,7 @@ def service(store: Store, amazon: FakeSpApi, clock: FakeClock, *keys: str) -> Am
 
 
 async def rows(store: Store, sql: str, *params: object) -> list[tuple[object, ...]]:
-    return [tuple(r) for r in await store._fetchall(sql, params)]
+    return [tuple(r) for r in await store.fetchall(sql, params)]
 
 
 async def test_a_team_whose_credentials_no_key_opens_does_not_stop_the_others(store, amazon, clock, caplog) -> None:

@@ -8,6 +8,7 @@ with its event, and never overwritten by someone who acted on an older view of a
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
@@ -16,13 +17,13 @@ from typing import Any
 
 import pytest
 
-import bot.storage
+import bot.storage.db
 from bot.domain import Actor, Event, Goods, Money, Order, OrderItem, Refusal
 from bot.importing import Importer
 from bot.lifecycle import Lifecycle
 from bot.parsing import OrderRef
 from bot.services import Ask, Desk, Done
-from bot.storage import Confirmation, Conflict, Store, digits_reversed, migrations
+from bot.storage import Confirmation, OrderChangedMeanwhile, Store, digits_reversed, migrations
 
 TEAM = -1001234567890  # the team's Telegram group
 OTHER_TEAM = -1009876543210
@@ -158,7 +159,7 @@ def test_migrations_are_numbered_from_one_without_gaps():
 
 async def test_two_processes_opening_a_new_database_at_once_both_start(db_path, monkeypatch):
     """The bot and `dingdan import` started together on a fresh file."""
-    real = bot.storage.migrations
+    real = bot.storage.db.migrations
 
     def other_process_wins_the_race() -> list[tuple[int, str]]:
         # This store has already read "nothing applied"; the other process now migrates.
@@ -170,13 +171,13 @@ async def test_two_processes_opening_a_new_database_at_once_both_start(db_path, 
                                     f"({version}, datetime('now'));\nCOMMIT;")  # fmt: skip
         finally:
             other.close()
-        monkeypatch.setattr(bot.storage, "migrations", real)
+        monkeypatch.setattr(bot.storage.db, "migrations", real)
         return found
 
     sqlite3.connect(db_path).execute(
         "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)"
     ).connection.close()
-    monkeypatch.setattr(bot.storage, "migrations", other_process_wins_the_race)
+    monkeypatch.setattr(bot.storage.db, "migrations", other_process_wins_the_race)
     store = Store(db_path)
     try:
         await store.open()
@@ -185,13 +186,18 @@ async def test_two_processes_opening_a_new_database_at_once_both_start(db_path, 
     assert look(db_path, "SELECT version FROM schema_migrations") == [(v,) for v, _sql in migrations()]
 
 
-async def test_both_connections_use_wal_and_enforce_foreign_keys(store, db_path):
-    async with store.reader.execute("PRAGMA journal_mode") as cur:
-        assert (await cur.fetchone())[0] == "wal"
-    async with store.reader.execute("PRAGMA foreign_keys") as cur:
-        assert (await cur.fetchone())[0] == 1
-    async with store.transaction() as writer, writer.execute("PRAGMA foreign_keys") as cur:
-        assert (await cur.fetchone())[0] == 1
+async def test_every_connection_uses_wal_enforces_foreign_keys_and_limits_the_journal(store, db_path):
+    # After a big import the WAL is cut back to 64 MB, not kept at the import's size.
+    expected = {"journal_mode": "wal", "foreign_keys": 1, "journal_size_limit": 64 * 1024 * 1024}
+    async with contextlib.AsyncExitStack() as stack:
+        # Holding every reader at once, so that each of them is asked.
+        readers = [await stack.enter_async_context(store.reading()) for _ in range(store.readers)]
+        assert len({id(r) for r in readers}) == store.readers == 3
+        async with store.transaction() as writer:
+            for conn in (*readers, writer):
+                for pragma, value in expected.items():
+                    async with conn.execute(f"PRAGMA {pragma}") as cur:
+                        assert (await cur.fetchone())[0] == value, pragma
     assert look(db_path, "PRAGMA journal_mode") == [("wal",)]  # WAL is a property of the file
 
 
@@ -251,7 +257,7 @@ async def test_an_import_is_written_whole_or_not_at_all(store, db_path):
     newcomer = an_order(KETO)
     stale.ship_by = at(25)
     change = Event(TEAM, MIC, at(21, 10), IMPORT, "import_update", "unshipped", "unshipped", "none", "none", {})
-    with pytest.raises(Conflict):
+    with pytest.raises(OrderChangedMeanwhile):
         await store.write_import(team_id=TEAM, new=[(newcomer, imported_event(newcomer, at(21, 10)))],
                                  changed=[(stale, [change])], record=record("later", new=1, updated=1),
                                  now=at(21, 10))  # fmt: skip

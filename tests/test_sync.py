@@ -69,7 +69,7 @@ async def sync(store: Store, amazon: FakeSpApi, clock: FakeClock) -> AmazonSync:
 
 
 async def rows(store: Store, sql: str, *params: Any) -> list[tuple[Any, ...]]:
-    return [tuple(r) for r in await store._fetchall(sql, params)]
+    return [tuple(r) for r in await store.fetchall(sql, params)]
 
 
 async def imported_once(store: Store) -> None:

@@ -1,0 +1,169 @@
+"""The alert ledger (each alert decided once), snoozes, and the figures of the daily digest."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from bot.storage.errors import AlertDecidedMeanwhile
+from bot.storage.outbox import Outbox
+from bot.storage.values import CHUNK, dumps, from_iso, iso
+
+#: How far back the alert check looks for a missed deadline (see ``AlertStore.due_rows``).
+LOOKBACK = timedelta(days=30)
+#: A parcel late by more than this was announced already, or is history.
+DELIVERY_LOOKBACK = timedelta(days=14)
+#: Longer than any snooze: a snooze that ended before ``until - SNOOZE_MAX`` is surely over.
+SNOOZE_MAX = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class DueRow:
+    """An order as the alert check sees it: only what deadlines need."""
+
+    order_id: str
+    goods: str
+    ship_by: datetime | None
+    purchased_at: datetime | None
+    deliver_by: datetime | None
+    disposition: str = ""
+
+
+class AlertStore(Outbox):
+    """The alerts' queries and writes, on the store's connections. It is also the outbox the
+    sender reads: an alert's decision and its message are written in one transaction."""
+
+    async def due_rows(self, team_id: int, now: datetime, *, ship_horizon: datetime, confirm_before: datetime,
+                       pending_before: datetime) -> list[DueRow]:  # fmt: skip
+        """Orders that may have an alert due, each part answered by an index on (team, state, time).
+
+        The cost follows the orders near a deadline, never the size of the history: every
+        part is a range no older than ``LOOKBACK`` (an order left unshipped or undelivered
+        for longer is Amazon's business by then, and was announced long before).
+        """
+        sql = (
+            "SELECT order_id, goods, ship_by, purchased_at, deliver_by, disposition FROM orders WHERE team_id = :t "
+            "AND goods IN ('unshipped', 'partially_shipped') AND ship_by <= :ship_horizon AND ship_by >= :oldest "
+            "UNION SELECT order_id, goods, ship_by, purchased_at, deliver_by, disposition FROM orders WHERE team_id = :t "
+            "AND goods IN ('pending', 'unshipped', 'partially_shipped') AND purchased_at <= :confirm_before "
+            "AND purchased_at >= :oldest_purchase "
+            "UNION SELECT order_id, goods, ship_by, purchased_at, deliver_by, disposition FROM orders WHERE team_id = :t "
+            "AND goods = 'pending' AND purchased_at <= :pending_before AND purchased_at >= :oldest_purchase "
+            "UNION SELECT order_id, goods, ship_by, purchased_at, deliver_by, disposition FROM orders WHERE team_id = :t "
+            "AND goods = 'return_received' "
+            # Nothing tells the desk that most parcels arrived (only /delivered does), so past
+            # orders stay 'shipped': read only those whose late-delivery alert is still to come.
+            "UNION SELECT order_id, goods, ship_by, purchased_at, deliver_by, disposition FROM orders WHERE team_id = :t "
+            "AND goods = 'shipped' AND deliver_by < :now AND deliver_by >= :oldest_delivery AND NOT EXISTS ("
+            "SELECT 1 FROM alerts a WHERE a.team_id = :t AND a.order_id = orders.order_id "
+            "AND a.kind = 'delivery_late' AND a.due_key = substr(orders.deliver_by, 1, 16))"
+        )
+        rows = await self.store.fetchall(sql, {
+            "t": team_id, "now": iso(now), "ship_horizon": iso(ship_horizon), "confirm_before": iso(confirm_before),
+            "pending_before": iso(pending_before), "oldest": iso(now - LOOKBACK),
+            "oldest_purchase": iso(now - LOOKBACK - timedelta(days=30)),
+            "oldest_delivery": iso(now - DELIVERY_LOOKBACK),
+        })  # fmt: skip
+        snoozed = {
+            r[0] for r in await self.store.fetchall(
+                "SELECT order_id FROM snoozes WHERE team_id = ? AND until > ?", (team_id, iso(now))
+            )
+        }  # fmt: skip
+        return [
+            DueRow(oid, goods, from_iso(ship_by), from_iso(purchased), from_iso(deliver), disposition)
+            for oid, goods, ship_by, purchased, deliver, disposition in rows
+            if oid not in snoozed
+        ]
+
+    async def already(self, team_id: int, order_ids: Sequence[str]) -> set[tuple[str, str, str]]:
+        """The (order, kind, due key) alerts already decided for these orders."""
+        done: set[tuple[str, str, str]] = set()
+        ids = list(order_ids)
+        for start in range(0, len(ids), CHUNK):
+            chunk = ids[start : start + CHUNK]
+            rows = await self.store.fetchall(
+                f"SELECT order_id, kind, due_key FROM alerts WHERE team_id = ? AND order_id IN "
+                f"({', '.join('?' * len(chunk))})",
+                [team_id, *chunk],
+            )
+            done.update((r[0], r[1], r[2]) for r in rows)
+        return done
+
+    async def record(self, team_id: int, chat_id: int, decided: Sequence[tuple[str, str, str]],
+                     messages: Sequence[dict[str, Any]], now: datetime) -> int:  # fmt: skip
+        """Decide alerts and queue their messages in one transaction: they happen once, or not yet.
+
+        Returns how many messages were queued. A key decided meanwhile by another check is skipped.
+        """
+        async with self.store.transaction() as tx:
+            fresh = 0
+            for order_id, kind, key in decided:
+                cur = await tx.execute(
+                    "INSERT OR IGNORE INTO alerts (team_id, order_id, kind, due_key, created_at) VALUES (?, ?, ?, ?, ?)",
+                    (team_id, order_id, kind, key, iso(now)),
+                )
+                fresh += cur.rowcount
+            if decided and fresh < len(decided):
+                raise AlertDecidedMeanwhile  # another check decided some of it: undo, decide again
+            await tx.executemany(
+                "INSERT INTO outbox (team_id, chat_id, payload, created_at, not_before) VALUES (?, ?, ?, ?, ?)",
+                [(team_id, chat_id, dumps(m), iso(now), iso(now)) for m in messages],
+            )
+        if messages:
+            self.store.signal_queued()
+        return len(messages)
+
+    async def snooze(self, team_id: int, order_id: str, until: datetime, by: int, kinds: Iterable[str]) -> None:
+        kinds = list(kinds)
+        async with self.store.transaction() as tx:
+            # Snoozes that ran out are of no use: keep the table as small as what is snoozed now.
+            await tx.execute("DELETE FROM snoozes WHERE team_id = ? AND until <= ?", (team_id, iso(until - SNOOZE_MAX)))
+            await tx.execute(
+                "INSERT INTO snoozes (team_id, order_id, until, by_user) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (team_id, order_id) DO UPDATE SET until = excluded.until, by_user = excluded.by_user",
+                (team_id, order_id, iso(until), by),
+            )
+            # Forget that these alerts were sent, so they come again when the snooze ends.
+            await tx.execute(
+                f"DELETE FROM alerts WHERE team_id = ? AND order_id = ? AND kind IN ({', '.join('?' * len(kinds))})",
+                (team_id, order_id, *kinds),
+            )
+
+    # --- the digest ---------------------------------------------------------------------
+
+    async def digest_figures(self, team_id: int, *, day_start: datetime, day_end: datetime,
+                             yesterday_start: datetime, month_start: datetime) -> dict[str, Any]:  # fmt: skip
+        q = self.store.fetchall
+        by_state = dict(await q("SELECT goods, count(*) FROM orders WHERE team_id = ? GROUP BY goods", (team_id,)))
+        ship_today = [r[0] for r in await q(
+            "SELECT order_id FROM orders WHERE team_id = ? AND goods IN ('unshipped', 'partially_shipped') "
+            "AND ship_by < ? ORDER BY ship_by", (team_id, iso(day_end)))]  # fmt: skip
+        work = await q(
+            "SELECT actor_name, action, count(*) FROM events WHERE team_id = ? AND actor_kind = 'user' AND at >= ? "
+            "AND at < ? GROUP BY actor_name, action ORDER BY actor_name, action",
+            (team_id, iso(yesterday_start), iso(day_start)),
+        )
+        shipped = await q(
+            "SELECT count(*), coalesce(sum(e.at > o.ship_by), 0) FROM events e JOIN orders o "
+            "ON o.team_id = e.team_id AND o.order_id = e.order_id WHERE e.team_id = ? "
+            "AND e.action IN ('ship', 'amazon_shipped') AND e.at >= ? AND e.at < ?",
+            (team_id, iso(month_start), iso(day_start)),
+        )
+        cancelled = await q(
+            "SELECT count(*) FROM events WHERE team_id = ? AND action = 'cancel' AND at >= ? AND at < ? "
+            "AND json_extract(details, '$.reason') IS NOT 'BuyerCanceled'",
+            (team_id, iso(month_start), iso(day_start)),
+        )
+        orders = await q(
+            "SELECT count(*) FROM orders WHERE team_id = ? AND purchased_at >= ? AND purchased_at < ?",
+            (team_id, iso(month_start), iso(day_start)),
+        )
+        return {
+            "by_state": by_state, "ship_today": ship_today,
+            "work": [(name, action, n) for name, action, n in work],
+            "shipped": shipped[0][0], "shipped_late": shipped[0][1],
+            "seller_cancelled": cancelled[0][0], "orders": orders[0][0],
+        }  # fmt: skip
+

@@ -1,0 +1,287 @@
+"""The database file: connections, the write lock, transactions, reads, migrations.
+
+Writes have one owner: a lock around one writer connection, each transaction a few awaits
+(aiosqlite pays a thread hop per await). Reads take a free connection of a small pool, which
+in WAL mode sees committed data only, so a long list or an export never makes a card wait.
+An update that has begun writing reads through its own transaction instead (it sees what it
+wrote; see ``bot.storage.unit``).
+
+Only this package speaks to the database driver; the aggregates' SQL sits beside this file
+(teams, orders, shipments, confirmations, alerts, the outbox, the inbox).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sqlite3
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from contextlib import asynccontextmanager
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from bot.storage.errors import NotOpen
+from bot.storage.unit import _UNIT, Unit
+
+log = logging.getLogger(__name__)
+
+#: Reader connections. A heavy read (``/orders all`` on a big history, the digest, an export)
+#: holds one while the others serve cards and look-ups: with one reader, a card waited 9 s
+#: behind a 6 s list (issue 11). Each is a thread of aiosqlite's; three suit a small machine.
+READERS = 3
+#: After a checkpoint the WAL is cut back to this size; without a limit it stays as large as
+#: the largest transaction ever written (136 MB after a few 100k-row imports).
+JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024
+
+#: What the parameters of a statement may be.
+Params = Sequence[Any] | dict[str, Any]
+
+
+class Database:
+    """One SQLite file. Open with :meth:`open`, close with :meth:`close`."""
+
+    def __init__(self, path: Path | str, *, readers: int = READERS) -> None:
+        if readers < 1:
+            raise ValueError("a store needs at least one reader connection")
+        self.path = str(path)
+        self.readers = readers
+        self._writer: aiosqlite.Connection | None = None
+        self._readers: list[aiosqlite.Connection] = []
+        #: Readers free to take; a read waits here when all of them are busy.
+        self._idle: asyncio.Queue[aiosqlite.Connection] = asyncio.Queue()
+        self._write_lock = asyncio.Lock()
+        #: Called when messages were queued in the outbox (the sender wakes up).
+        self.on_queued: Callable[[], None] = lambda: None
+
+    # --- life ---------------------------------------------------------------------
+
+    async def open(self) -> None:
+        keep_private(self.path)
+        self._writer = await self._connect()
+        await self._migrate(self._writer)
+        for _ in range(self.readers):
+            reader = await self._connect()
+            self._readers.append(reader)
+            self._idle.put_nowait(reader)
+
+    async def _connect(self) -> aiosqlite.Connection:
+        conn = await aiosqlite.connect(self.path, isolation_level=None)
+        await conn.executescript(
+            "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL; "
+            f"PRAGMA busy_timeout=5000; PRAGMA journal_size_limit={JOURNAL_SIZE_LIMIT};"
+        )
+        return conn
+
+    async def close(self) -> None:
+        for conn in (*self._readers, self._writer):
+            if conn is not None:
+                await conn.close()
+        self._readers, self._writer = [], None
+        self._idle = asyncio.Queue()
+
+    @property
+    def writer(self) -> aiosqlite.Connection:
+        """The one connection that writes; only under the write lock (see :meth:`transaction`)."""
+        if self._writer is None:
+            raise NotOpen("Store.open() first")
+        return self._writer
+
+    async def _migrate(self, conn: aiosqlite.Connection) -> None:
+        await conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)"
+        )
+        for version, sql in migrations():
+            # Each script runs in its own write transaction, and whether it is due is read
+            # inside it: two processes opening a new database at once apply it once.
+            await conn.execute("BEGIN IMMEDIATE")
+            try:
+                async with conn.execute("SELECT 1 FROM schema_migrations WHERE version = ?", (version,)) as cur:
+                    done = await cur.fetchone() is not None
+                if not done:
+                    for statement in _statements(sql):
+                        await conn.execute(statement)
+                    await conn.execute(
+                        "INSERT INTO schema_migrations VALUES (?, datetime('now'))", (version,)
+                    )
+            except BaseException:
+                await conn.execute("ROLLBACK")
+                raise
+            await conn.execute("COMMIT")
+
+    @asynccontextmanager
+    async def transaction(self, *, standalone: bool = False) -> AsyncIterator[aiosqlite.Connection]:
+        """The one way to write: serialised, all or nothing.
+
+        While an update is processed (see ``Store.unit``), its writes join the update's one
+        transaction, each block under a savepoint (a refusal inside it undoes only that
+        block), and commit with the update's replies. ``standalone`` writes (what the desk
+        learns about people and chats) commit on their own unless that transaction has
+        already begun: they are facts, not effects, and must not hold the write lock while
+        the update still waits on Telegram.
+        """
+        writer = self.writer
+        unit = _UNIT.get()
+        if unit is None or unit.store is not self or unit.closed or (standalone and not unit.began):
+            async with self._write_lock:
+                await writer.execute("BEGIN IMMEDIATE")
+                try:
+                    yield writer
+                except BaseException:
+                    await writer.execute("ROLLBACK")
+                    raise
+                else:
+                    await writer.execute("COMMIT")
+            return
+        if not unit.began:
+            # The update's first write: the transaction itself undoes it if it fails.
+            conn = await unit.begin()
+            try:
+                yield conn
+            except BaseException:
+                await unit.undo()
+                raise
+            return
+        conn = await unit.begin()
+        savepoint = unit.next_savepoint()
+        await conn.execute(f"SAVEPOINT {savepoint}")
+        try:
+            yield conn
+        except BaseException:
+            await conn.execute(f"ROLLBACK TO {savepoint}")
+            await conn.execute(f"RELEASE {savepoint}")
+            raise
+        else:
+            await conn.execute(f"RELEASE {savepoint}")
+
+    def _writing_unit(self) -> Unit | None:
+        """The current update's unit, if it has begun writing on this database."""
+        unit = _UNIT.get()
+        if unit is not None and unit.store is self and unit.began and not unit.closed:
+            return unit
+        return None
+
+    # --- reads --------------------------------------------------------------------
+    # One hop into aiosqlite's thread per read (execute and fetch together), not three
+    # (execute, fetch, close the cursor).
+
+    async def fetchall(self, sql: str, params: Params = ()) -> list[Any]:
+        """Every row of a query."""
+        rows = await self._rows(sql, params)
+        return rows if isinstance(rows, list) else list(rows)
+
+    async def fetchone(self, sql: str, params: Params = ()) -> Any:
+        """The first row or None; for queries of at most a row or two (a key, LIMIT 1, count)."""
+        rows = await self._rows(sql, params)
+        return rows[0] if rows else None
+
+    # Kept while bot/amazon_store.py (on its way into bot/amazon/) still calls them.
+    _fetchall = fetchall
+    _fetchone = fetchone
+
+    async def _rows(self, sql: str, params: Params) -> Iterable[Any]:
+        if self._writing_unit() is not None:
+            return await self.writer.execute_fetchall(sql, params)
+        reader = await self._take_reader()
+        try:
+            return await reader.execute_fetchall(sql, params)
+        finally:
+            self._idle.put_nowait(reader)
+
+    async def _take_reader(self) -> aiosqlite.Connection:
+        if not self._readers:
+            raise NotOpen("Store.open() first")
+        return await self._idle.get()
+
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[aiosqlite.Connection]:
+        """A connection to read on for a while, as :meth:`fetchall` takes one: the update's
+        own transaction once it has begun writing, else a free reader of the pool."""
+        if self._writing_unit() is not None:
+            yield self.writer
+            return
+        reader = await self._take_reader()
+        try:
+            yield reader
+        finally:
+            self._idle.put_nowait(reader)
+
+    # --- writes outside ``transaction()`` ----------------------------------------
+
+    async def on_writer(self, work: Callable[[sqlite3.Connection], Any]) -> Any:
+        """Run ``work(connection)`` on the writer's own thread: a whole transaction in one hop
+        (aiosqlite pays a thread hop per await). The caller holds the write lock."""
+        writer = self.writer
+        return await writer._execute(work, writer._conn)
+
+    async def execute_write(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """One statement in its own transaction, in one hop; the number of rows it changed."""
+        unit = _UNIT.get()
+        if unit is not None and unit.store is self and not unit.closed:
+            async with self.transaction() as tx:
+                return (await tx.execute(sql, params)).rowcount
+
+        def write(db: sqlite3.Connection) -> int:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                changed = db.execute(sql, params).rowcount
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            return changed
+
+        async with self._write_lock:
+            return int(await self.on_writer(write))
+
+    def signal_queued(self) -> None:
+        self.on_queued()
+
+
+def keep_private(path: str) -> None:
+    """The database (buyers' addresses, Amazon's credentials) readable by the bot's user only.
+
+    SQLite creates a new file 0644 (less the umask), and gives its -wal and -shm files the
+    database file's mode: creating the file 0600 first covers all three. An existing file,
+    and the -wal/-shm an older version left, are tightened.
+    """
+    if path == ":memory:" or path.startswith("file:") or os.name != "posix":
+        return  # Windows has no mode bits to speak of; the folder's ACL decides there
+    try:
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    except OSError:
+        return  # SQLite says why in its own words
+    for name in (path, path + "-wal", path + "-shm"):
+        try:
+            if os.stat(name).st_mode & 0o077:
+                os.chmod(name, 0o600)
+        except FileNotFoundError:
+            continue
+        except PermissionError:
+            log.warning("%s is readable by other users and I cannot change that: chmod 600 it", name)
+
+
+def _statements(script: str) -> list[str]:
+    """A schema script split into statements (our scripts have no semicolons inside strings)."""
+    statements, buffer = [], ""
+    for line in script.splitlines(keepends=True):
+        if line.lstrip().startswith("--"):
+            continue
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            statements.append(buffer.strip())
+            buffer = ""
+    return [s for s in statements if s.rstrip(";").strip()]
+
+
+def migrations() -> list[tuple[int, str]]:
+    """The schema scripts shipped in ``bot/storage/schema``, by version number."""
+    found = []
+    for entry in resources.files("bot.storage.schema").iterdir():
+        name = entry.name
+        if name.endswith(".sql") and name[:4].isdigit():
+            found.append((int(name[:4]), entry.read_text(encoding="utf-8")))
+    return sorted(found)

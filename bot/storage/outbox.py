@@ -1,0 +1,101 @@
+"""The outbox: replies, files and alerts waiting for the sender, each sent once, in order per chat."""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from bot.storage.db import Database
+from bot.storage.values import iso
+
+#: How long delivered messages are kept, to look into what the bot said.
+OUTBOX_KEPT = timedelta(days=30)
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    """A message in the outbox as the sender reads it."""
+
+    outbox_id: int
+    team_id: int | None
+    chat_id: int
+    payload_json: str
+    attempts: int
+    kind: str = "alert"
+    update_id: int | None = None
+    document: bytes | None = None
+
+    @functools.cached_property
+    def payload(self) -> dict[str, Any]:
+        """Read when the message is sent, not each time the queue is looked at."""
+        return json.loads(self.payload_json)  # type: ignore[no-any-return]
+
+
+
+class Outbox:
+    """What the sender reads and marks (replies are queued by the unit of work, alerts by
+    ``AlertStore.record``), on the store's connections."""
+
+    def __init__(self, store: Database) -> None:
+        self.store = store
+
+    async def due_messages(self, now: datetime, limit: int = 64, *, skip_chats: Iterable[int] = ()) -> list[OutboxRow]:
+        """Messages due now, oldest first; a chat's messages keep their order (one waiting for a
+        retry holds back the later ones of its chat). ``skip_chats``: chats being sent to now."""
+        skip = list(skip_chats)
+        not_busy = f" AND o.chat_id NOT IN ({', '.join('?' * len(skip))})" if skip else ""
+        rows = await self.store.fetchall(
+            "SELECT o.outbox_id, o.team_id, o.chat_id, o.payload, o.attempts, o.kind, o.update_id, o.document "
+            "FROM outbox o WHERE o.status = 'pending' AND o.not_before <= ?" + not_busy + " AND NOT EXISTS ("
+            "SELECT 1 FROM outbox p WHERE p.status = 'pending' AND p.chat_id = o.chat_id "
+            "AND p.outbox_id < o.outbox_id AND p.not_before > ?) ORDER BY o.outbox_id LIMIT ?",
+            (iso(now), *skip, iso(now), limit),
+        )
+        return [OutboxRow(*r) for r in rows]
+
+    async def sent(self, outbox_id: int, message_id: int, now: datetime) -> None:
+        await self.store.execute_write(
+            "UPDATE outbox SET status = 'sent', sent_at = ?, message_id = ?, attempts = attempts + 1, "
+            "document = NULL WHERE outbox_id = ?",
+            (iso(now), message_id, outbox_id),
+        )
+
+    async def give_up(self, outbox_id: int, error: str) -> None:
+        """Telegram will never take this message (the person blocked the bot, the text is refused)."""
+        await self.store.execute_write(
+            "UPDATE outbox SET status = 'failed', last_error = ?, attempts = attempts + 1 WHERE outbox_id = ?",
+            (error, outbox_id),
+        )
+
+    async def retry(self, outbox_id: int, not_before: datetime, error: str) -> None:
+        await self.store.execute_write(
+            "UPDATE outbox SET not_before = ?, last_error = ?, attempts = attempts + 1 WHERE outbox_id = ?",
+            (iso(not_before), error, outbox_id),
+        )
+
+    async def unreachable(self, team_id: int, now: datetime, error: str) -> None:
+        """The bot was removed from the group or blocked: hold its messages, keep serving the others."""
+        async with self.store.transaction() as tx:
+            await tx.execute("UPDATE teams SET unreachable_since = ? WHERE team_id = ?", (iso(now), team_id))
+            # Replies into the group carry its chat id (a team's id is its group's chat id).
+            await tx.execute(
+                "UPDATE outbox SET status = 'held', last_error = ? WHERE status = 'pending' "
+                "AND (team_id = ? OR chat_id = ?)",
+                (error, team_id, team_id),
+            )
+
+    async def reachable(self, team_id: int, now: datetime) -> None:
+        """The bot is back in the group: what was held is sent."""
+        async with self.store.transaction() as tx:
+            await tx.execute("UPDATE teams SET unreachable_since = NULL WHERE team_id = ?", (team_id,))
+            await tx.execute(
+                "UPDATE outbox SET status = 'pending', not_before = ? WHERE status = 'held' "
+                "AND (team_id = ? OR chat_id = ?)",
+                (iso(now), team_id, team_id),
+            )
+        self.store.signal_queued()
+

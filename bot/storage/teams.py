@@ -1,0 +1,290 @@
+"""Teams, chats, people and who is a member of which team."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from bot.storage.db import Database
+from bot.storage.values import dumps, iso
+
+
+@dataclass(frozen=True)
+class Team:
+    team_id: int
+    title: str
+    timezone: str
+    lead_hours: str = "24,4"
+    digest_at: str = "09:00"
+    quiet_from: str = "23:00"
+    quiet_until: str = "08:00"
+    pending_days: int = 3
+    kinds_off: str = ""
+    unreachable_since: str | None = None
+    started_by: int | None = None
+    started_at: str | None = None
+
+
+_TEAM_COLUMNS = (
+    "team_id, title, timezone, lead_hours, digest_at, quiet_from, quiet_until, pending_days, kinds_off, "
+    "unreachable_since, started_by, started_at"
+)
+#: Team settings a group administrator may change with /alerts.
+TEAM_SETTINGS = frozenset({"timezone", "lead_hours", "digest_at", "quiet_from", "quiet_until", "pending_days",
+                           "kinds_off"})  # fmt: skip
+
+
+@dataclass(frozen=True)
+class User:
+    user_id: int
+    name: str
+    username: str | None
+    telegram_language: str | None
+    language: str | None
+    active_team: int | None
+
+
+@dataclass(frozen=True)
+class TeamMove:
+    """What following a group's upgrade to a supergroup did (see :meth:`Store.move_team`)."""
+
+    moved: bool  # the team moved now; False: nothing (left) to move, or the supergroup is taken
+    orders: int  # the orders it has (took along, or left behind when the supergroup is taken)
+    occupied: bool = False  # the supergroup already is a team with orders: nothing was merged
+    first: bool = False  # ... and this is the first time it was found so (the group was told)
+
+
+#: Tables holding a team's rows by ``team_id``: all of them follow the team to its new chat id.
+TEAM_TABLES = ("members", "orders", "order_items", "events", "shipments", "imports", "confirmations", "alerts",
+               "snoozes", "outbox", "amazon_accounts")  # fmt: skip
+#: Of those, the tables whose ``chat_id`` says where something happened: the group's id there
+#: becomes the supergroup's, so history and questions stay with the group.
+_CHAT_IN_TEAM_TABLES = ("events", "imports", "confirmations")
+
+
+class TeamTables(Database):
+    """The teams, chats, people and membership tables (part of ``Store``)."""
+
+    async def create_team(self, team_id: int, title: str, timezone: str, by: int, at: datetime) -> bool:
+        """Make a group a team; False when it already was one (its settings are kept)."""
+        async with self.transaction() as tx:
+            async with tx.execute("SELECT 1 FROM teams WHERE team_id = ?", (team_id,)) as cur:
+                existed = await cur.fetchone() is not None
+            if existed:
+                await tx.execute("UPDATE teams SET title = ? WHERE team_id = ?", (title, team_id))
+            else:
+                await tx.execute(
+                    "INSERT INTO teams (team_id, title, timezone, started_by, started_at) VALUES (?, ?, ?, ?, ?)",
+                    (team_id, title, timezone, by, iso(at)),
+                )
+        return not existed
+
+    async def team(self, team_id: int) -> Team | None:
+        row = await self.fetchone(f"SELECT {_TEAM_COLUMNS} FROM teams WHERE team_id = ?", (team_id,))
+        return Team(*row) if row else None
+
+    async def teams(self) -> list[Team]:
+        rows = await self.fetchall(f"SELECT {_TEAM_COLUMNS} FROM teams ORDER BY started_at")
+        return [Team(*r) for r in rows]
+
+    async def update_team(self, team_id: int, **settings: Any) -> None:
+        unknown = set(settings) - TEAM_SETTINGS
+        if unknown:
+            raise ValueError(f"not a team setting: {', '.join(sorted(unknown))}")
+        sets = ", ".join(f"{k} = ?" for k in settings)
+        async with self.transaction() as tx:
+            await tx.execute(f"UPDATE teams SET {sets} WHERE team_id = ?", (*settings.values(), team_id))
+
+    async def team_language(self, team_id: int) -> tuple[str | None, str | None, str | None]:
+        """(the group's language, the starter's chosen language, the starter's Telegram language)."""
+        row = await self.fetchone(
+            "SELECT c.language, u.language, u.telegram_language FROM teams t LEFT JOIN chats c ON c.chat_id = t.team_id "
+            "LEFT JOIN users u ON u.user_id = t.started_by WHERE t.team_id = ?",
+            (team_id,),
+        )
+        return (row[0], row[1], row[2]) if row else (None, None, None)
+
+    async def forget_team(self, team_id: int) -> None:
+        async with self.transaction() as tx:
+            await tx.execute("DELETE FROM teams WHERE team_id = ?", (team_id,))
+
+    async def move_team(
+        self,
+        old_id: int,
+        new_id: int,
+        *,
+        title: str | None,
+        now: datetime,
+        moved_notice: Callable[[int], dict[str, Any]],
+        occupied_notice: Callable[[int], dict[str, Any]],
+    ) -> TeamMove:
+        """A basic group became a supergroup, with a new chat id: the team follows it, whole.
+
+        Telegram says so twice (a service message in each chat), and again on every send to
+        the old id (ChatMigrated): the first signal moves the team in one transaction and
+        queues ``moved_notice(orders)`` for the supergroup; later signals find nothing to move.
+        An empty team that an administrator started in the supergroup meanwhile gives way
+        (its newer membership checks and queued messages are kept); a supergroup that already
+        is a team with orders is never merged into: the old team's messages are held, and
+        ``occupied_notice(orders)`` is queued there the first time. Otherwise, messages queued
+        for the old chat go to the new one (without quoting: the old messages are gone).
+        """
+        old, new, at = {"old": old_id}, {"new": new_id}, iso(now)
+        both = {**old, **new}
+        retarget = (
+            "UPDATE outbox SET chat_id = :new, payload = json_remove(payload, '$.reply_to') "
+            "WHERE chat_id = :old AND status IN ('pending', 'held')"
+        )
+        async with self.transaction() as tx:
+            async with tx.execute(
+                "SELECT unreachable_since, (SELECT count(*) FROM orders WHERE team_id = :old) FROM teams "
+                "WHERE team_id = :old", old,
+            ) as cur:  # fmt: skip
+                found = await cur.fetchone()
+            if found is None:  # moved already, or never a team: only stray messages follow
+                await tx.execute(retarget, both)
+                return TeamMove(moved=False, orders=0)
+            unreachable_since, orders = found
+            async with tx.execute(
+                "SELECT EXISTS (SELECT 1 FROM orders WHERE team_id = :new) FROM teams WHERE team_id = :new", new
+            ) as cur:
+                occupant = await cur.fetchone()
+            if occupant is not None and occupant[0]:
+                first = unreachable_since is None
+                if first:
+                    await tx.execute("UPDATE teams SET unreachable_since = ? WHERE team_id = ?", (at, old_id))
+                    await tx.execute(
+                        "UPDATE outbox SET status = 'held', last_error = ? WHERE status = 'pending' "
+                        "AND (team_id = ? OR chat_id = ?)",
+                        (f"migrated to {new_id}, another team", old_id, old_id),
+                    )
+                    await tx.execute(
+                        "INSERT INTO outbox (team_id, chat_id, payload, created_at, not_before) VALUES (?, ?, ?, ?, ?)",
+                        (new_id, new_id, dumps(occupied_notice(orders)), at, at),
+                    )
+                return TeamMove(moved=False, orders=orders, occupied=True, first=first)
+            # Children point at the team by its id and no key cascades on update: the checks
+            # wait for the commit, when every row points at the new id.
+            await tx.execute("PRAGMA defer_foreign_keys = ON")
+            if occupant is not None:
+                # The empty team gives way; what it learnt since (fresher membership checks,
+                # messages on their way) joins the old team first. Its digest ledger and the
+                # like lose to the old team's, and go with the empty team's row.
+                await tx.execute("UPDATE users SET active_team = :old WHERE active_team = :new", both)
+                for table in TEAM_TABLES:
+                    verb = "UPDATE OR REPLACE" if table == "members" else "UPDATE OR IGNORE"
+                    await tx.execute(f"{verb} {table} SET team_id = :old WHERE team_id = :new", both)
+                await tx.execute("DELETE FROM teams WHERE team_id = :new", new)
+            # The bot is in the supergroup (Telegram copied the members, and told it there or in
+            # the old group): whatever was held for an unreachable group is sent again, and the
+            # sender holds it anew if that was wrong.
+            await tx.execute(
+                "UPDATE teams SET team_id = :new, title = coalesce(:title, title), unreachable_since = NULL "
+                "WHERE team_id = :old",
+                {**both, "title": title},
+            )
+            for table in TEAM_TABLES:
+                if table in _CHAT_IN_TEAM_TABLES:
+                    sets = "team_id = :new, chat_id = CASE chat_id WHEN :old THEN :new ELSE chat_id END"
+                else:
+                    sets = "team_id = :new"
+                await tx.execute(f"UPDATE {table} SET {sets} WHERE team_id = :old", both)
+            await tx.execute(retarget, both)
+            await tx.execute(
+                "UPDATE outbox SET status = 'pending', not_before = :at WHERE team_id = :new AND status = 'held'",
+                {**new, "at": at},
+            )
+            await tx.execute("UPDATE users SET active_team = :new WHERE active_team = :old", both)
+            # The group's language: the old group's choice, else one made in the supergroup.
+            await tx.execute(
+                "INSERT INTO chats (chat_id, kind, title, language, updated_at) "
+                "SELECT :new, 'supergroup', title, language, :at FROM chats WHERE chat_id = :old "
+                "ON CONFLICT (chat_id) DO UPDATE SET kind = 'supergroup', "
+                "language = coalesce(excluded.language, chats.language), updated_at = excluded.updated_at",
+                {**both, "at": at},
+            )
+            await tx.execute("DELETE FROM chats WHERE chat_id = :old", old)
+            await tx.execute(
+                "INSERT INTO outbox (team_id, chat_id, payload, created_at, not_before) VALUES (?, ?, ?, ?, ?)",
+                (new_id, new_id, dumps(moved_notice(orders)), at, at),
+            )
+        return TeamMove(moved=True, orders=orders)
+
+    async def seen(
+        self,
+        *,
+        user_id: int,
+        name: str,
+        username: str | None,
+        telegram_language: str | None,
+        chat_id: int,
+        chat_kind: str,
+        chat_title: str,
+        at: datetime,
+    ) -> None:
+        """Remember who wrote where (one transaction, two statements)."""
+        async with self.transaction(standalone=True) as tx:
+            await tx.execute(
+                "INSERT INTO users (user_id, name, username, telegram_language, updated_at) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT (user_id) DO UPDATE SET name = excluded.name, username = excluded.username, "
+                "telegram_language = excluded.telegram_language, updated_at = excluded.updated_at",
+                (user_id, name, username, telegram_language, iso(at)),
+            )
+            await tx.execute(
+                "INSERT INTO chats (chat_id, kind, title, updated_at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (chat_id) DO UPDATE SET kind = excluded.kind, title = excluded.title, "
+                "updated_at = excluded.updated_at",
+                (chat_id, chat_kind, chat_title, iso(at)),
+            )
+
+    async def user(self, user_id: int) -> User | None:
+        row = await self.fetchone(
+            "SELECT user_id, name, username, telegram_language, language, active_team FROM users WHERE user_id = ?",
+            (user_id,),
+        )
+        return User(*row) if row else None
+
+    async def chat_language(self, chat_id: int) -> str | None:
+        row = await self.fetchone("SELECT language FROM chats WHERE chat_id = ?", (chat_id,))
+        return row[0] if row else None
+
+    async def set_user_language(self, user_id: int, language: str | None) -> None:
+        async with self.transaction() as tx:
+            await tx.execute("UPDATE users SET language = ? WHERE user_id = ?", (language, user_id))
+
+    async def set_chat_language(self, chat_id: int, language: str | None) -> None:
+        async with self.transaction() as tx:
+            await tx.execute("UPDATE chats SET language = ? WHERE chat_id = ?", (language, chat_id))
+
+    async def set_member(self, team_id: int, user_id: int, status: str, at: datetime, *, active: bool) -> None:
+        """Record a membership check; an active member's private chat then serves this team."""
+        async with self.transaction(standalone=True) as tx:
+            await tx.execute(
+                "INSERT INTO members (team_id, user_id, status, checked_at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (team_id, user_id) DO UPDATE SET status = excluded.status, checked_at = excluded.checked_at",
+                (team_id, user_id, status, iso(at)),
+            )
+            if active:
+                await tx.execute("UPDATE users SET active_team = ? WHERE user_id = ?", (team_id, user_id))
+            else:  # left or removed: their private chat no longer serves this team
+                await tx.execute(
+                    "UPDATE users SET active_team = NULL WHERE user_id = ? AND active_team = ?", (user_id, team_id)
+                )
+
+    async def member(self, team_id: int, user_id: int) -> tuple[str, datetime] | None:
+        row = await self.fetchone(
+            "SELECT status, checked_at FROM members WHERE team_id = ? AND user_id = ?", (team_id, user_id)
+        )
+        return (row[0], datetime.fromisoformat(row[1])) if row else None
+
+    async def teams_of(self, user_id: int) -> list[int]:
+        """Teams the user was last seen a member of, the most recently checked first."""
+        rows = await self.fetchall(
+            "SELECT team_id FROM members WHERE user_id = ? AND status IN ('creator','administrator','member','restricted') "
+            "ORDER BY checked_at DESC",
+            (user_id,),
+        )
+        return [r[0] for r in rows]
+

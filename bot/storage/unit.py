@@ -1,0 +1,183 @@
+"""One update's unit of work: its writes, its replies and the inbox's "done" commit together.
+
+The unit of the update the current task is processing lives in a context variable, so the
+store's ``transaction()`` joins it without being handed it (see ``bot.storage.db``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import logging
+import sqlite3
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import aiosqlite
+
+from bot.storage.values import dumps, iso, utc_now
+
+if TYPE_CHECKING:
+    from bot.storage.db import Database
+
+log = logging.getLogger(__name__)
+
+#: Replies are due at once: any time at or before now.
+_EPOCH = "1970-01-01T00:00:00+00:00"
+
+
+@dataclass
+class OutgoingMessage:
+    """A message the update wants sent: queued with the update's effect, delivered by the sender."""
+
+    chat_id: int
+    team_id: int | None
+    payload: dict[str, Any]
+    kind: str = "reply"
+    document: bytes | None = None
+
+
+class Unit:
+    """One update's unit of work (see ``Store.unit``).
+
+    The transaction begins at the first write and holds the write lock until the update is
+    finished; replies wait in :attr:`messages` and go into the outbox in that transaction;
+    calls that change what Telegram shows (answering a button, removing buttons) wait in
+    :attr:`after` until it committed, so the write lock is never held across the network.
+    """
+
+    def __init__(self, store: Database, update_id: int) -> None:
+        self.store = store
+        self.update_id = update_id
+        self.began = False
+        self.closed = False
+        self.failed = False
+        self.messages: list[OutgoingMessage] = []
+        self.after: list[Callable[[], Awaitable[Any]]] = []
+        self._savepoints = 0
+        self._locked = False
+
+    async def begin(self) -> aiosqlite.Connection:
+        conn = self.store.writer
+        if not self.began:
+            await self.store._write_lock.acquire()
+            self._locked = True
+            try:
+                await conn.execute("BEGIN IMMEDIATE")
+            except BaseException:
+                self.store._write_lock.release()
+                self._locked = False
+                raise
+            self.began = True
+        return conn
+
+    async def undo(self) -> None:
+        """Roll back what the update wrote so far; it may write again afterwards."""
+        if self.began:
+            try:
+                await self.store.writer.execute("ROLLBACK")
+            finally:
+                self.began = False
+                self._release_lock()
+
+    def next_savepoint(self) -> str:
+        self._savepoints += 1
+        return f"u{self._savepoints}"
+
+    def queue(self, message: OutgoingMessage) -> None:
+        self.messages.append(message)
+
+    def later(self, call: Callable[[], Awaitable[Any]]) -> None:
+        """Run ``call`` once the update committed (now, if it has not begun writing)."""
+        self.after.append(call)
+
+    async def fail(self) -> None:
+        """A handler raised: undo everything it wrote, forget what it wanted to say."""
+        self.failed = True
+        await self.undo()
+        self.messages.clear()
+        self.after.clear()
+
+    async def commit(self) -> None:
+        """The effect, the replies and "done" in one transaction (one hop into the database
+        thread when the update wrote nothing else: a look-up's reply)."""
+        store = self.store
+        now = iso(utc_now())
+        rows = [(m.team_id, m.chat_id, m.kind, self.update_id, dumps(m.payload), m.document, now, _EPOCH)
+                for m in self.messages]  # fmt: skip
+        began = self.began
+        if not began:
+            await store._write_lock.acquire()
+            self._locked = True
+
+        def finish(db: sqlite3.Connection) -> None:
+            if not began:
+                db.execute("BEGIN IMMEDIATE")
+            try:
+                db.executemany(
+                    "INSERT INTO outbox (team_id, chat_id, kind, update_id, payload, document, created_at, not_before) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    rows,
+                )
+                # Done: the payload is no longer needed (and may hold what a person typed).
+                db.execute("UPDATE inbox SET status = 'done', done_at = ?, payload = '' WHERE update_id = ?",
+                           (now, self.update_id))  # fmt: skip
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+
+        try:
+            await store.on_writer(finish)
+        finally:
+            self.began = False
+            self.closed = True
+            self._release_lock()
+        if rows:
+            store.signal_queued()
+
+    async def release(self) -> None:
+        """After an error on the way out (cancelled, disk full): nothing of the update stays."""
+        self.closed = True
+        if self.began:
+            try:
+                await self.store.writer.execute("ROLLBACK")
+            finally:
+                self.began = False
+                self._release_lock()
+
+    def _release_lock(self) -> None:
+        if self._locked:
+            self._locked = False
+            self.store._write_lock.release()
+
+    async def run_after(self) -> None:
+        for call in self.after:
+            try:
+                await call()
+            except Exception:  # noqa: BLE001 - a button answer or an edit is a courtesy
+                log.debug("a call after update %s failed", self.update_id, exc_info=True)
+
+
+#: The unit of work of the update the current task is processing.
+_UNIT: contextvars.ContextVar[Unit | None] = contextvars.ContextVar("dingdan_unit", default=None)
+
+
+def current_unit() -> Unit | None:
+    return _UNIT.get()
+
+
+@contextlib.contextmanager
+def outside_unit() -> Iterator[None]:
+    """Work that waits on another service between its writes (Amazon's API) commits as it
+    goes instead of holding the update's transaction, and so the write lock, across the
+    network. Only before the update wrote anything: its writes cannot be split afterwards."""
+    unit = _UNIT.get()
+    if unit is not None and unit.began:
+        raise RuntimeError("outside_unit() after the update began writing")
+    token = _UNIT.set(None)
+    try:
+        yield
+    finally:
+        _UNIT.reset(token)
