@@ -19,6 +19,7 @@ except a ship-by warning that would fall inside them, which is sent just before.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -27,17 +28,19 @@ from zoneinfo import ZoneInfo
 
 from bot import i18n
 from bot.storage import AlertDecidedMeanwhile, AlertStore, DueRow, Store, Team
+from bot.team_settings import (
+    CONFIRM_LAST,
+    CONFIRM_SOON,
+    DELIVERY_LATE,
+    DIGEST,
+    KINDS,
+    PENDING_LONG,
+    RETURN_WAITING,
+    SHIP_LATE,
+    SHIP_SOON,
+)
 
-SHIP_SOON = "ship_soon"
-SHIP_LATE = "ship_late"
-CONFIRM_SOON = "confirm_soon"
-CONFIRM_LAST = "confirm_last"
-PENDING_LONG = "pending_long"
-RETURN_WAITING = "return_waiting"
-DELIVERY_LATE = "delivery_late"
-DIGEST = "digest"
-#: Every kind a team can turn off, in the order the settings show them.
-KINDS = (SHIP_SOON, SHIP_LATE, CONFIRM_SOON, PENDING_LONG, RETURN_WAITING, DELIVERY_LATE, DIGEST)
+log = logging.getLogger(__name__)
 #: Amazon cancels an order whose shipment is not confirmed within 30 days of the order date.
 CONFIRM_WITHIN = timedelta(days=30)
 CONFIRM_WARN = timedelta(days=7)
@@ -50,7 +53,7 @@ PER_MESSAGE = 8
 
 @dataclass(frozen=True)
 class TeamRules:
-    """A team's alert settings, read from its row."""
+    """A team's alert settings as the check uses them (from ``Team.settings``, already typed)."""
 
     zone: ZoneInfo
     leads: tuple[timedelta, ...]  # longest first
@@ -62,17 +65,14 @@ class TeamRules:
 
     @classmethod
     def of(cls, team: Team) -> TeamRules:
-        leads = sorted({float(h) for h in team.lead_hours.split(",") if h.strip()}, reverse=True)
-        quiet = None
-        if team.quiet_from and team.quiet_until and team.quiet_from != team.quiet_until:
-            quiet = (_hhmm(team.quiet_from), _hhmm(team.quiet_until))
+        settings = team.settings
         return cls(
-            zone=ZoneInfo(team.timezone),
-            leads=tuple(timedelta(hours=h) for h in leads),
-            digest_at=_hhmm(team.digest_at) if team.digest_at else None,
-            quiet=quiet,
-            pending_after=timedelta(days=team.pending_days),
-            off=frozenset(k for k in team.kinds_off.split(",") if k),
+            zone=settings.zone,
+            leads=tuple(timedelta(hours=h) for h in settings.lead_hours),
+            digest_at=settings.digest_at,
+            quiet=settings.quiet,
+            pending_after=timedelta(days=settings.pending_days),
+            off=settings.kinds_off,
             started=datetime.fromisoformat(team.started_at) if team.started_at else None,
         )
 
@@ -192,12 +192,19 @@ class Alerts:
         self.render_digest = render_digest
 
     async def check(self) -> int:
-        """One pass over every team; returns how many messages were queued."""
+        """One pass over every team; returns how many messages were queued.
+
+        Each team's check stands alone: one that fails is logged with its team and the others
+        go on (one team's bad data once stopped every team's alerts); it is tried again next time.
+        """
         queued = 0
         for team in await self.store.teams():
             if team.unreachable_since:
                 continue  # the bot is not in that group: nothing piles up for it
-            queued += await self.check_team(team)
+            try:
+                queued += await self.check_team(team)
+            except Exception:
+                log.exception("the alert check of team %s failed; the other teams' go on", team.team_id)
         return queued
 
     async def check_team(self, team: Team) -> int:
@@ -254,11 +261,6 @@ class Alerts:
         return until
 
 
-def _hhmm(text: str) -> time:
-    hours, minutes = text.strip().split(":")
-    return time(int(hours), int(minutes))
-
-
 def _at(day: date, at: time, zone: ZoneInfo) -> datetime:
     return datetime.combine(day, at, tzinfo=zone).astimezone(UTC)
 
@@ -270,15 +272,3 @@ def _key(moment: datetime) -> str:
 def _hours(lead: timedelta) -> str:
     hours = lead.total_seconds() / 3600
     return f"{hours:g}h"
-
-
-def parse_hhmm(text: str) -> str | None:
-    """'9', '9:30', '09:30' → '09:30'; anything else None."""
-    text = text.strip().replace("：", ":")
-    parts = text.split(":")
-    if not 1 <= len(parts) <= 2 or not all(p.isdigit() for p in parts):
-        return None
-    hours, minutes = int(parts[0]), int(parts[1]) if len(parts) == 2 else 0
-    if not (0 <= hours < 24 and 0 <= minutes < 60):
-        return None
-    return f"{hours:02d}:{minutes:02d}"

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import time
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from telegram import (
     ChatMemberUpdated,
@@ -25,6 +24,7 @@ from bot.app import DeskContext
 from bot.domain import Refusal
 from bot.i18n import _, listing, when
 from bot.storage import Team
+from bot.team_settings import InvalidSetting, format_hours, format_time
 from handlers.common import (
     actor_of,
     answer,
@@ -134,15 +134,16 @@ _ZONES = ("Asia/Shanghai", "Asia/Hong_Kong", "Asia/Taipei", "Asia/Tokyo", "Europ
 
 
 def settings_text(t: Team) -> str:
-    kinds_on = [texts.ALERT_KIND_NAMES[k] for k in rules.KINDS if k not in t.kinds_off.split(",")]
+    s = t.settings
+    kinds_on = [texts.ALERT_KIND_NAMES[k] for k in rules.KINDS if k not in s.kinds_off]
     lines = [
         _("<b>Alerts for {team}</b>", team=t.title),
-        _("Time zone: {zone}", zone=t.timezone),
-        _("Ship-by warnings: {hours} hours before", hours=listing(t.lead_hours.split(","))),
-        _("Daily digest at {time}", time=t.digest_at or "—"),
-        _("Quiet hours: {start}–{end}", start=t.quiet_from, end=t.quiet_until)
-        if t.quiet_from != t.quiet_until else _("Quiet hours: none"),
-        _("Pending too long after {days} days", days=t.pending_days),
+        _("Time zone: {zone}", zone=s.timezone),
+        _("Ship-by warnings: {hours} hours before", hours=listing([format_hours(h) for h in s.lead_hours])),
+        _("Daily digest at {time}", time=format_time(s.digest_at) if s.digest_at else "—"),
+        _("Quiet hours: {start}–{end}", start=format_time(s.quiet[0]), end=format_time(s.quiet[1]))
+        if s.quiet else _("Quiet hours: none"),
+        _("Pending too long after {days} days", days=s.pending_days),
         _("On: {kinds}", kinds=listing([_(k) for k in kinds_on])),
         "",
         _("Change with: /alerts lead 24 4 · /alerts digest 09:00 · /alerts quiet 23:00 08:00 · /alerts quiet off · "
@@ -152,7 +153,7 @@ def settings_text(t: Team) -> str:
 
 
 def settings_buttons(team: Team) -> InlineKeyboardMarkup:
-    off = set(team.kinds_off.split(","))
+    off = team.settings.kinds_off
     rows = []
     for kind in rules.KINDS:
         mark = "🔕" if kind in off else "🔔"
@@ -184,43 +185,41 @@ async def alerts_command(update: Update, context: DeskContext) -> None:
     team = await _require_admin(update, context)
     args = context.args or []
     if args:
-        changes = parse_setting(args)
-        await context.services.store.update_team(team.team_id, **changes)
-        team = await context.services.store.team(team.team_id) or team
+        team = await _change(context, team, Refusal("bad_alert_setting", text=" ".join(args)), **parse_setting(args))
     await answer(update, settings_text(team), settings_buttons(team))
+
+
+async def _change(context: DeskContext, team: Team, refusal: Refusal, **changes: object) -> Team:
+    """Write ``changes`` (the store checks each value) and read the team back; a value that
+    does not fit changes nothing and is answered with ``refusal``."""
+    store = context.services.store
+    try:
+        await store.update_team(team.team_id, **changes)
+    except InvalidSetting as bad:
+        raise refusal from bad
+    return await store.team(team.team_id) or team
 
 
 def parse_setting(args: list[str]) -> dict[str, object]:
     """`/alerts lead 24 4`, `digest 9:30`, `digest off`, `quiet 23:00 08:00`, `quiet off`, `tz Zone`,
-    `pending 3`, `on KIND`, `off KIND` → column values, or a refusal that shows the right form."""
+    `pending 3` → the settings named, as typed (the store checks the values), or a refusal that
+    shows the right form."""
     what, rest = args[0].lower(), args[1:]
+    off = len(rest) == 1 and rest[0].lower() in ("off", "关", "關")
     if what in ("lead", "leads", "提前") and rest:
-        try:
-            hours = sorted({float(h) for h in rest}, reverse=True)
-        except ValueError:
-            hours = []
-        if hours and all(0 < h <= 168 for h in hours) and len(hours) <= 4:
-            return {"lead_hours": ",".join(f"{h:g}" for h in hours)}
-    elif what in ("digest", "日报", "日報") and len(rest) == 1:
-        if rest[0].lower() in ("off", "关", "關"):
-            return {"digest_at": ""}
-        at = rules.parse_hhmm(rest[0])
-        if at:
-            return {"digest_at": at}
-    elif what in ("quiet", "免打扰", "免打擾"):
-        if len(rest) == 1 and rest[0].lower() in ("off", "关", "關"):
-            return {"quiet_from": "00:00", "quiet_until": "00:00"}
+        return {"lead_hours": rest}
+    if what in ("digest", "日报", "日報") and len(rest) == 1:
+        return {"digest_at": None if off else rest[0]}
+    if what in ("quiet", "免打扰", "免打擾") and rest:
+        if off:
+            return {"quiet_from": None, "quiet_until": None}
         parts = rest[0].replace("–", "-").split("-") if len(rest) == 1 else rest
-        if len(parts) == 2 and all(rules.parse_hhmm(p) for p in parts):
-            return {"quiet_from": rules.parse_hhmm(parts[0]), "quiet_until": rules.parse_hhmm(parts[1])}
-    elif what in ("tz", "timezone", "时区", "時區") and len(rest) == 1:
-        try:
-            ZoneInfo(rest[0])
-            return {"timezone": rest[0]}
-        except (ZoneInfoNotFoundError, ValueError):
-            pass
-    elif what in ("pending",) and len(rest) == 1 and rest[0].isdigit() and 1 <= int(rest[0]) <= 21:
-        return {"pending_days": int(rest[0])}
+        if len(parts) == 2:
+            return {"quiet_from": parts[0], "quiet_until": parts[1]}
+    if what in ("tz", "timezone", "时区", "時區") and len(rest) == 1:
+        return {"timezone": rest[0]}
+    if what == "pending" and len(rest) == 1:
+        return {"pending_days": rest[0]}
     raise Refusal("bad_alert_setting", text=" ".join(args))
 
 
@@ -230,21 +229,21 @@ async def settings_button(update: Update, context: DeskContext) -> None:
     assert query is not None and query.data is not None
     team = await _require_admin(update, context)
     _prefix, what, value = query.data.split(":", 2)
-    store = context.services.store
-    current = team.kinds_off.split(",")
+    changes: dict[str, object] = {}
     if what == "k":
-        off = set(filter(None, current)) ^ {value}
-        await store.update_team(team.team_id, kinds_off=",".join(sorted(off)))
+        changes["kinds_off"] = team.settings.kinds_off ^ {value}
     elif what == "l":
-        await store.update_team(team.team_id, lead_hours=value)
+        changes["lead_hours"] = value
     elif what == "d":
-        await store.update_team(team.team_id, digest_at=value)
+        changes["digest_at"] = None if value == "off" else value
     elif what == "q":
-        start, end = ("00:00", "00:00") if value == "off" else value.split("-")
-        await store.update_team(team.team_id, quiet_from=start, quiet_until=end)
+        quiet = (None, None) if value == "off" else tuple(value.split("-"))
+        if len(quiet) == 2:
+            changes.update(quiet_from=quiet[0], quiet_until=quiet[1])
     elif what == "z":
-        await store.update_team(team.team_id, timezone=value)
-    team = await store.team(team.team_id) or team
+        changes["timezone"] = value
+    # Button data comes from the client: a value no button writes changes nothing.
+    team = await _change(context, team, Refusal("bad_alert_setting", text=query.data), **changes)
     await query.answer()
     await edit_in_place(update, settings_text(team), settings_buttons(team))
 

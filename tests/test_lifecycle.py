@@ -534,8 +534,10 @@ def test_turning_amazons_deadline_off_silences_its_last_day_too() -> None:
 
     from bot.alerts import CONFIRM_SOON, TeamRules, decide
     from bot.storage import DueRow, Team
+    from bot.team_settings import TeamSettings
 
-    rules = TeamRules.of(Team(-1, "A", "Asia/Shanghai", kinds_off=CONFIRM_SOON, quiet_from="00:00", quiet_until="00:00"))
+    settings = TeamSettings("Asia/Shanghai", kinds_off=frozenset({CONFIRM_SOON}), quiet_from=None, quiet_until=None)
+    rules = TeamRules.of(Team(-1, "A", settings))
     now = datetime(2026, 12, 20, 8, tzinfo=UTC)
     row = DueRow("113-0000000-0000001", "unshipped", now + timedelta(days=5), now - timedelta(days=29, hours=12), None)
     announce, _settled = decide([row], rules, now, set())

@@ -2,38 +2,59 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from bot.storage.db import Database
 from bot.storage.values import dumps, iso
+from bot.team_settings import SETTING_NAMES, InvalidSetting, TeamSettings, format_hours, format_time
 
 
 @dataclass(frozen=True)
 class Team:
-    team_id: int
+    """A group that works as a team, with its settings read and typed."""
+
+    team_id: int  # the group's Telegram chat id
     title: str
-    timezone: str
-    lead_hours: str = "24,4"
-    digest_at: str = "09:00"
-    quiet_from: str = "23:00"
-    quiet_until: str = "08:00"
-    pending_days: int = 3
-    kinds_off: str = ""
-    unreachable_since: str | None = None
+    settings: TeamSettings
+    unreachable_since: str | None = None  # the bot was removed or blocked then
     started_by: int | None = None
     started_at: str | None = None
 
+    @property
+    def timezone(self) -> str:
+        """The team's time zone name: dates and times are shown in it."""
+        return self.settings.timezone
 
-_TEAM_COLUMNS = (
-    "team_id, title, timezone, lead_hours, digest_at, quiet_from, quiet_until, pending_days, kinds_off, "
-    "unreachable_since, started_by, started_at"
-)
-#: Team settings a group administrator may change with /alerts.
-TEAM_SETTINGS = frozenset({"timezone", "lead_hours", "digest_at", "quiet_from", "quiet_until", "pending_days",
-                           "kinds_off"})  # fmt: skip
+
+#: Team settings a group administrator may change with /alerts (each a ``teams`` column).
+TEAM_SETTINGS = frozenset(SETTING_NAMES)
+_TEAM_COLUMNS = ", ".join(("team_id", "title", *SETTING_NAMES, "unreachable_since", "started_by", "started_at"))
+
+
+def _team_from_row(row: Sequence[Any]) -> Team:
+    team_id, title, *rest = row
+    stored = dict(zip(SETTING_NAMES, rest, strict=False))
+    unreachable_since, started_by, started_at = rest[len(SETTING_NAMES) :]
+    return Team(team_id, title, TeamSettings.readable(stored, team_id=team_id), unreachable_since, started_by,
+                started_at)  # fmt: skip
+
+
+def _columns(settings: TeamSettings, names: Sequence[str] = SETTING_NAMES) -> dict[str, object]:
+    """Settings as the ``teams`` table keeps them: the same text the /alerts buttons carry."""
+    every: dict[str, object] = {
+        "timezone": settings.timezone,
+        "lead_hours": ",".join(format_hours(h) for h in settings.lead_hours),
+        "digest_at": "" if settings.digest_at is None else format_time(settings.digest_at),
+        # No quiet hours are kept as an empty window (equal times), as they always were.
+        "quiet_from": "00:00" if settings.quiet_from is None else format_time(settings.quiet_from),
+        "quiet_until": "00:00" if settings.quiet_until is None else format_time(settings.quiet_until),
+        "pending_days": settings.pending_days,
+        "kinds_off": ",".join(sorted(settings.kinds_off)),
+    }
+    return {name: every[name] for name in names}
 
 
 @dataclass(frozen=True)
@@ -68,7 +89,9 @@ class TeamTables(Database):
     """The teams, chats, people and membership tables (part of ``Store``)."""
 
     async def create_team(self, team_id: int, title: str, timezone: str, by: int, at: datetime) -> bool:
-        """Make a group a team; False when it already was one (its settings are kept)."""
+        """Make a group a team with the default settings in ``timezone``; False when it already
+        was one (its settings are kept). :class:`InvalidSetting` for a zone that does not exist."""
+        settings = _columns(TeamSettings(timezone))
         async with self.transaction() as tx:
             async with tx.execute("SELECT 1 FROM teams WHERE team_id = ?", (team_id,)) as cur:
                 existed = await cur.fetchone() is not None
@@ -76,26 +99,38 @@ class TeamTables(Database):
                 await tx.execute("UPDATE teams SET title = ? WHERE team_id = ?", (title, team_id))
             else:
                 await tx.execute(
-                    "INSERT INTO teams (team_id, title, timezone, started_by, started_at) VALUES (?, ?, ?, ?, ?)",
-                    (team_id, title, timezone, by, iso(at)),
+                    f"INSERT INTO teams (team_id, title, {', '.join(settings)}, started_by, started_at) "
+                    f"VALUES (?, ?, {', '.join('?' * len(settings))}, ?, ?)",
+                    (team_id, title, *settings.values(), by, iso(at)),
                 )
         return not existed
 
     async def team(self, team_id: int) -> Team | None:
         row = await self.fetchone(f"SELECT {_TEAM_COLUMNS} FROM teams WHERE team_id = ?", (team_id,))
-        return Team(*row) if row else None
+        return _team_from_row(row) if row else None
 
     async def teams(self) -> list[Team]:
         rows = await self.fetchall(f"SELECT {_TEAM_COLUMNS} FROM teams ORDER BY started_at")
-        return [Team(*r) for r in rows]
+        return [_team_from_row(r) for r in rows]
 
-    async def update_team(self, team_id: int, **settings: Any) -> None:
-        unknown = set(settings) - TEAM_SETTINGS
-        if unknown:
-            raise ValueError(f"not a team setting: {', '.join(sorted(unknown))}")
-        sets = ", ".join(f"{k} = ?" for k in settings)
+    async def update_team(self, team_id: int, **changes: object) -> None:
+        """Change some of a team's settings, given as text (what was typed or pressed) or values.
+
+        Each value is checked as :class:`TeamSettings` checks it; :class:`InvalidSetting` (and
+        nothing written) for a name that is not a setting or a value that does not fit. Only the
+        settings named are written, so two administrators changing two settings both win.
+        """
+        if ("quiet_from" in changes) != ("quiet_until" in changes):
+            raise InvalidSetting("quiet_from" if "quiet_from" in changes else "quiet_until",
+                                 changes.get("quiet_from", changes.get("quiet_until")),
+                                 "quiet hours begin and end together")  # fmt: skip
+        if not changes:
+            return
+        # Checked against the defaults: each setting stands on its own (the quiet pair together).
+        columns = _columns(TeamSettings("UTC").changed(**changes), list(changes))
+        sets = ", ".join(f"{name} = ?" for name in columns)
         async with self.transaction() as tx:
-            await tx.execute(f"UPDATE teams SET {sets} WHERE team_id = ?", (*settings.values(), team_id))
+            await tx.execute(f"UPDATE teams SET {sets} WHERE team_id = ?", (*columns.values(), team_id))
 
     async def team_language(self, team_id: int) -> tuple[str | None, str | None, str | None]:
         """(the group's language, the starter's chosen language, the starter's Telegram language)."""
