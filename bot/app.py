@@ -1,8 +1,10 @@
 """The composition root: builds the python-telegram-bot ``Application`` and its services.
 
-Long-lived resources (the database) open in ``post_init`` and close in
-``post_shutdown``; nothing happens at import time. ``running()`` starts the application
-the way ``run_polling`` does, so the tests drive exactly what production runs.
+Long-lived resources (the database, the sender) open in ``_post_init`` and close in
+``_post_shutdown``; nothing happens at import time. ``running()`` is the one way the
+application starts (as ``run_polling`` would), so the tests drive exactly what production
+runs. Handlers and jobs are registered by ``handlers.register``; the handlers never import
+this module (they get the services through ``handlers.context.DeskContext``).
 """
 
 from __future__ import annotations
@@ -13,69 +15,35 @@ import signal
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 
-from telegram import Bot, BotCommand, LinkPreviewOptions, Update
+from telegram import Bot, LinkPreviewOptions, Update
 from telegram.constants import ParseMode
 from telegram.error import InvalidToken, NetworkError
-from telegram.request import HTTPXRequest
 from telegram.ext import (
     AIORateLimiter,
     Application,
     ApplicationBuilder,
-    CallbackContext,
     ContextTypes,
     Defaults,
-    ExtBot,
 )
+from telegram.request import HTTPXRequest
 
 from bot import i18n, texts
 from bot.access import Access
 from bot.alerts import Alerts
-from bot.durable import DeskApplication, DeskBot, Sender, recover
-from bot.exporting import Exporter
-from bot.i18n import _
+from bot.amazon import AmazonSync, Exporter
+from bot.durable import DeskApplication, DeskBot, FollowMigration, Sender, recover
 from bot.importing import Importer
 from bot.lifecycle import Lifecycle
 from bot.services import Desk
 from bot.settings import Settings, StartupError
 from bot.storage import Store
-from bot.sync import AmazonSync
+from handlers import register
+from handlers.commands import set_command_menus
+from handlers.context import DeskContext, Services
+from handlers.migration import follow_migration
 
 log = logging.getLogger("dingdan")
-
-
-@dataclass
-class Services:
-    settings: Settings
-    store: Store
-    desk: Desk
-    importer: Importer
-    access: Access
-    alerts: Alerts
-    exporter: Exporter
-    amazon: AmazonSync  # the Selling Partner API sync (bot/sync.py)
-    sender: Sender  # delivers the outbox: replies, files, alerts (bot/durable.py)
-    #: (user, name, username, language, chat, kind, title) already written: skip the write.
-    seen: set[tuple[object, ...]] = field(default_factory=set)
-
-
-class DeskContext(CallbackContext[ExtBot[None], dict, dict, dict]):  # type: ignore[type-arg]
-    """The callback context with the desk's services and what the early handler learnt."""
-
-    def __init__(self, application: Application, chat_id: int | None = None, user_id: int | None = None) -> None:  # type: ignore[type-arg]
-        super().__init__(application=application, chat_id=chat_id, user_id=user_id)
-        self.locale: str = i18n.DEFAULT_LOCALE
-        #: The time zone of the team this update acts for, once known (replies show its times).
-        self.zone: str | None = None
-
-    @property
-    def services(self) -> Services:
-        return self.application.bot_data["services"]  # type: ignore[no-any-return]
-
-    @property
-    def settings(self) -> Settings:
-        return self.services.settings
 
 
 class _SkippedRun(logging.Filter):
@@ -91,7 +59,7 @@ def protect_token(token: str) -> None:
     The redaction sits in the log-record factory, so it covers every logger, children of
     ``telegram`` included (``telegram.Bot`` logs API URLs, which carry the token, at DEBUG).
     """
-    from bot.spapi import install_log_redaction, remember_secrets
+    from bot.amazon import install_log_redaction, remember_secrets
 
     install_log_redaction()
     remember_secrets([token])
@@ -101,9 +69,11 @@ def protect_token(token: str) -> None:
 
 
 def build_application(settings: Settings) -> Application:  # type: ignore[type-arg]
-    """The bot, wired: services, handlers (see ``handlers.register``), rate limiter."""
-    from handlers import register  # the edge depends on the core, never the reverse
+    """The bot, wired: handlers and jobs (see ``handlers.register``), rate limiter.
 
+    The services open in :func:`running`, which starts the application the one way it is
+    started (``run_polling`` is not used: it would run a second start-up path).
+    """
     i18n.load_all()  # a missing catalog stops start-up here, not mid-conversation
     # The bot is built here rather than by the builder: it is the one that keeps every update
     # in the inbox before its offset is confirmed (bot/durable.py).
@@ -125,8 +95,6 @@ def build_application(settings: Settings) -> Application:  # type: ignore[type-a
         .context_types(ContextTypes(context=DeskContext))
         # Updates run concurrently: the desk serialises per order, not per bot.
         .concurrent_updates(64)
-        .post_init(_post_init)
-        .post_shutdown(_post_shutdown)
         .build()
     )
     application.bot_data["settings"] = settings
@@ -162,7 +130,7 @@ async def _post_init(application: Application) -> None:  # type: ignore[type-arg
         access=Access(store, status_of, settings.clock),
         alerts=alerts,
         exporter=Exporter(store, settings.clock),
-        amazon=AmazonSync(store, lifecycle, settings),
+        amazon=AmazonSync(store, Importer(store, lifecycle, settings.clock), settings),
         sender=sender,
     )
     bot = application.bot
@@ -170,46 +138,14 @@ async def _post_init(application: Application) -> None:  # type: ignore[type-arg
         bot.attach_inbox(store, settings.clock)
     sender.start()
     await set_command_menus(application)
-    schedule_alerts(application)
     # Secrets an older version stored in clear are encrypted before the first sync reads them.
     await application.bot_data["services"].amazon.seal_stored_secrets()
-    schedule_sync(application)
 
 
-def schedule_alerts(application: Application) -> None:  # type: ignore[type-arg]
-    """One repeating job finds what is due in the database: PTB's jobs are not persisted, and
-    APScheduler would silently skip a run that starts late, so nothing is scheduled per order."""
-    from handlers.alerts import tick
-
-    settings: Settings = application.bot_data["settings"]
-    assert application.job_queue is not None, "python-telegram-bot[job-queue] is required"
-    application.job_queue.run_repeating(
-        tick, interval=settings.alert_interval, first=min(1.0, settings.alert_interval), name="alerts",
-        job_kwargs={"misfire_grace_time": None, "coalesce": True, "max_instances": 1},
-    )  # fmt: skip
-
-
-def schedule_sync(application: Application) -> None:  # type: ignore[type-arg]
-    """The Selling Partner API sync is its own repeating job, so that a slow or throttled Amazon
-    never delays the alerts; it does nothing for teams without credentials."""
-    from handlers.amazon import sync_tick
-
-    settings: Settings = application.bot_data["settings"]
-    assert application.job_queue is not None, "python-telegram-bot[job-queue] is required"
-    application.job_queue.run_repeating(
-        sync_tick, interval=settings.sync_interval, first=settings.sync_interval, name="amazon-sync",
-        job_kwargs={"misfire_grace_time": None, "coalesce": True, "max_instances": 1},
-    )  # fmt: skip
-
-
-def _follower(application: Application):  # type: ignore[type-arg,no-untyped-def]
+def _follower(application: Application) -> FollowMigration:  # type: ignore[type-arg]
     """What the sender does when a basic group turned into a supergroup (the team moves along)."""
 
     async def follow(old_chat_id: int, new_chat_id: int) -> bool:
-        try:
-            from handlers.migration import follow_migration
-        except ImportError:
-            return False
         return bool(await follow_migration(application, old_chat_id, new_chat_id))
 
     return follow
@@ -226,42 +162,6 @@ async def _post_shutdown(application: Application) -> None:  # type: ignore[type
     lookups: Bot | None = application.bot_data.pop("lookups", None)
     if lookups is not None:
         await lookups.shutdown()
-
-
-def command_menu() -> list[BotCommand]:
-    """The command menu in the current language."""
-    return [
-        BotCommand("ship", _("Ship an order: order, carrier, tracking number")),
-        BotCommand("cancel", _("Cancel an unshipped order with Amazon's reason")),
-        BotCommand("refund", _("Refund a shipped order, in full or in part")),
-        BotCommand("return", _("Record a buyer's return request")),
-        BotCommand("received", _("Record that a returned item arrived")),
-        BotCommand("delivered", _("Mark an order delivered")),
-        BotCommand("lost", _("Mark an order lost by the carrier")),
-        BotCommand("address", _("What to do when the buyer changes the address")),
-        BotCommand("correct", _("Correct the tracking number of a shipped order")),
-        BotCommand("export", _("Shipping confirmation file for Seller Central")),
-        BotCommand("order", _("Show an order")),
-        BotCommand("orders", _("List orders, the most urgent first")),
-        BotCommand("history", _("Everything that happened to an order")),
-        BotCommand("alerts", _("Alert settings of this team (administrators)")),
-        BotCommand("amazon", _("Connect the team's Amazon account (administrators, in private)")),
-        BotCommand("lang", _("Choose your language")),
-        BotCommand("help", _("How to use dingdan")),
-        BotCommand("start", _("Start dingdan in this group")),
-    ]
-
-
-async def set_command_menus(application: Application) -> None:  # type: ignore[type-arg]
-    # Telegram's "zh" menu cannot tell Simplified from Traditional: it gets Simplified,
-    # and each person can still switch the bot's replies with /lang.
-    for language_code, locale in (("", "en"), ("en", "en"), ("zh", "zh_Hans")):
-        with i18n.using(locale):
-            commands = command_menu()
-        try:
-            await application.bot.set_my_commands(commands, language_code=language_code or None)
-        except Exception:  # noqa: BLE001 - menus are a convenience; the bot works without them
-            log.warning("could not set the %s command menu", locale or "default", exc_info=True)
 
 
 @asynccontextmanager

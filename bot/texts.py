@@ -16,6 +16,7 @@ from typing import Any
 from babel.dates import format_date
 from babel.numbers import format_percent, get_currency_name
 
+from bot.buttons import MarkLost, ReturnDecision, ReturnPrompt, ShipPrompt, Snooze
 from bot.domain import Event, Goods, Money, Order, Refusal
 from bot.i18n import N_, Raw, _, cldr, day, duration, listing, money, ngettext, when
 from bot.importing import ImportResult
@@ -169,6 +170,8 @@ REFUSALS: dict[str, str] = {
     "not_admin": N_("Only an administrator of this group can do that."),
     "anonymous_admin": N_("You are writing anonymously as the group. I can show orders, but changes are made under a person's own name so that the history says who did them: turn off “Remain anonymous” in your administrator rights, or send it from your own account."),
     "sent_as_channel": N_("You are writing as a channel. Send it from your own account: only members of the team act on its orders."),
+    "unknown_command": N_("I don't know that command. Send /help to see what I can do."),
+    "button_unknown": N_("This button no longer works. Send the command again."),
     "edit_not_a_command": N_("Edits are not commands: nothing was done. Send the command again as a new message."),
     # the Selling Partner API (/amazon): never repeat what was typed, it may be a secret
     "amazon_private_only": N_("Amazon credentials are set up in a private chat with me, by an administrator of the team: open a private chat with me and send /amazon there."),
@@ -463,16 +466,16 @@ def _alert_buttons(kind: str, order_id: str, disposition: str = "") -> list[list
     tail = _tail(order_id)
     if kind == "return_waiting" and disposition == "SELLABLE":
         # Amazon put it back into sellable inventory: one tap closes the return as restocked.
-        return [[_("✅ Restocked {tail}", tail=tail), f"rd:{order_id}:restock"], [_("Decide {tail}", tail=tail),
-                f"rw:{order_id}"]]  # fmt: skip
-    snooze = [_("💤 4 h {tail}", tail=tail), f"sz:{order_id}"]
+        return [[_("✅ Restocked {tail}", tail=tail), ReturnDecision(order_id, "restock").encode()], [_("Decide {tail}", tail=tail),
+                ReturnPrompt(order_id).encode()]]  # fmt: skip
+    snooze = [_("💤 4 h {tail}", tail=tail), Snooze(order_id).encode()]
     match kind:
         case "ship_soon" | "ship_late" | "confirm_soon" | "confirm_last":
-            return [[_("🚚 Ship {tail}", tail=tail), f"sp:{order_id}"], snooze]
+            return [[_("🚚 Ship {tail}", tail=tail), ShipPrompt(order_id).encode()], snooze]
         case "return_waiting":
-            return [[_("Decide {tail}", tail=tail), f"rw:{order_id}"], snooze]
+            return [[_("Decide {tail}", tail=tail), ReturnPrompt(order_id).encode()], snooze]
         case "delivery_late":
-            return [[_("Mark {tail} lost", tail=tail), f"ml:{order_id}"], snooze]
+            return [[_("Mark {tail} lost", tail=tail), MarkLost(order_id).encode()], snooze]
         case "pending_long":
             return [snooze]
     return []

@@ -1,6 +1,8 @@
 """The Telegram edge: parse what a person typed or pressed, call one service, answer.
 
-All registration happens here, in order; the comments say why the order matters.
+All registration happens here, in order; the comments say why the order matters. The
+commands come from one table (``handlers.commands``), the buttons from one codec
+(``bot.buttons``), and the repeating jobs are scheduled here too.
 """
 
 from __future__ import annotations
@@ -12,8 +14,8 @@ if TYPE_CHECKING:
 
 
 def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
-    # Imported here so that the package itself stays importable without Telegram
-    # (the command-line import only needs the wording in handlers.render).
+    """Every handler and repeating job of the desk, on ``application``."""
+    # Imported here so that the package itself stays importable without Telegram.
     from telegram import Update
     from telegram.ext import (
         CallbackQueryHandler,
@@ -25,64 +27,28 @@ def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
     )
 
     from handlers import (
-        aftersale,
         alerts,
-        amazon,
+        buttons,
+        commands,
         common,
         files,
-        fulfilment,
         guards,
+        jobs,
         keywords,
-        lookup,
         migration,
-        settings,
     )
 
     # Group -1 runs first for every update: who is this, in which chat, which language.
     application.add_handler(TypeHandler(Update, common.remember), group=-1)
 
     # Group 0: the first matching handler answers. Commands work as /ship and /ship@botname.
-    commands = {
-        "start": settings.start,
-        "help": settings.show_help,
-        "lang": settings.lang,
-        "ship": fulfilment.ship,
-        "correct": fulfilment.correct,
-        "cancel": fulfilment.cancel,
-        "delivered": fulfilment.delivered,
-        "lost": fulfilment.lost,
-        "address": fulfilment.address,
-        "refund": aftersale.refund,
-        "return": aftersale.request_return,
-        "received": aftersale.received,
-        "order": lookup.show_order,
-        "orders": lookup.list_orders,
-        "history": lookup.history,
-        "alerts": alerts.alerts_command,
-        "export": files.export,
-        "amazon": amazon.amazon_command,
-    }
     # Only new messages act: an edit is its own update and never acts (guards.edited answers it).
     new_message = filters.UpdateType.MESSAGE
-    for name, callback in commands.items():
-        application.add_handler(CommandHandler(name, callback, filters=new_message))
+    for command in commands.COMMANDS:
+        application.add_handler(CommandHandler(command.name, commands.runner(command), filters=new_message))
 
-    # Buttons are routed by the prefix of their callback data (64 bytes at most).
-    buttons = {
-        "cf": aftersale.confirm_button,  # cf:<token>: yes to a question
-        "cn": aftersale.decline_button,  # cn:<token>: no to a question
-        "rd": aftersale.decision_button,  # rd:<order>:<restock|dispose|send_back>
-        "ac": fulfilment.address_cancel_button,  # ac:<order>: cancel, address undeliverable
-        "ol": lookup.page_button,  # ol:<list>:<page>
-        "lg": settings.lang_button,  # lg:<me|chat>:<locale>
-        "sp": alerts.ship_prompt,  # sp:<order>: how to ship it (under ship-by alerts)
-        "sz": alerts.snooze,  # sz:<order>: remind again in 4 hours
-        "rw": alerts.return_decision_prompt,  # rw:<order>: the decision buttons of a return
-        "ml": alerts.mark_lost,  # ml:<order>: a late delivery is lost
-        "al": alerts.settings_button,  # al:<what>:<value>: /alerts settings
-    }
-    for prefix, callback in buttons.items():
-        application.add_handler(CallbackQueryHandler(callback, pattern=f"^{prefix}:"))
+    # Buttons: their data is decoded and checked (bot.buttons) before any handler sees it.
+    application.add_handler(CallbackQueryHandler(buttons.pressed))
 
     # Reports arrive as documents; Chinese keyword messages as plain text (they need the
     # bot to see group messages: privacy mode off, or the bot an administrator).
@@ -103,3 +69,5 @@ def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
     application.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, migration.migrated))
 
     application.add_error_handler(common.on_error)  # type: ignore[arg-type]
+
+    jobs.schedule(application)

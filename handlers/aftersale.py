@@ -5,12 +5,13 @@ from __future__ import annotations
 from telegram import CallbackQuery, Update
 from telegram.error import TelegramError
 
-from bot.app import DeskContext
+from bot.buttons import Confirm, Decline, ReturnDecision
 from bot.domain import Refusal
 from bot.i18n import _
 from bot.parsing import parse_order_ref, read_refund, resolve_decision
 from bot.services import QUESTION_STILL_OPEN
 from handlers.common import actor_of, answer, drop_buttons, handles_refusals, team_of
+from handlers.context import DeskContext
 from handlers.outcomes import reply_outcome, usage
 
 
@@ -22,7 +23,7 @@ async def refund(update: Update, context: DeskContext) -> None:
     """
     args = context.args or []
     if not args:
-        await usage(update, "refund", args)
+        await usage(update, context)
         return
     team = await team_of(update, context)
     ref = parse_order_ref(args[0])
@@ -37,7 +38,7 @@ async def request_return(update: Update, context: DeskContext) -> None:
     """/return ORDER [REASON] (退货 ORDER): the buyer asked to return it."""
     args = context.args or []
     if not args:
-        await usage(update, "return", args)
+        await usage(update, context)
         return
     team = await team_of(update, context)
     outcome = await context.services.desk.act(
@@ -51,7 +52,7 @@ async def received(update: Update, context: DeskContext) -> None:
     """/received ORDER (收到退货 ORDER): the returned item arrived; ask what to do with it."""
     args = context.args or []
     if len(args) != 1:
-        await usage(update, "received", args)
+        await usage(update, context)
         return
     team = await team_of(update, context)
     outcome = await context.services.desk.act(team.team_id, parse_order_ref(args[0]), "receive_return",
@@ -63,9 +64,9 @@ async def received(update: Update, context: DeskContext) -> None:
 async def decision_button(update: Update, context: DeskContext) -> None:
     """Restock / dispose / send back, pressed under a return-arrived message."""
     query = update.callback_query
-    assert query is not None and query.data is not None
-    _prefix, order_id, decision = query.data.split(":", 2)
-    decision = resolve_decision(decision)
+    button = context.button
+    assert query is not None and isinstance(button, ReturnDecision)
+    order_id, decision = button.order_id, resolve_decision(button.decision)
     team = await team_of(update, context)
     outcome = await context.services.desk.act(team.team_id, order_id, decision, actor_of(update))
     await query.answer()
@@ -77,10 +78,11 @@ async def decision_button(update: Update, context: DeskContext) -> None:
 async def confirm_button(update: Update, context: DeskContext) -> None:
     """Yes to a question the desk asked (a refund, a tracking correction)."""
     query = update.callback_query
-    assert query is not None and query.data is not None
+    button = context.button
+    assert query is not None and isinstance(button, Confirm)
     team = await team_of(update, context)
     try:
-        outcome = await context.services.desk.confirm(query.data.split(":", 1)[1], actor_of(update),
+        outcome = await context.services.desk.confirm(button.token, actor_of(update),
                                                       is_admin=context.services.access.is_admin)  # fmt: skip
     except Refusal as refusal:
         if refusal.code not in QUESTION_STILL_OPEN:
@@ -95,10 +97,11 @@ async def confirm_button(update: Update, context: DeskContext) -> None:
 async def decline_button(update: Update, context: DeskContext) -> None:
     """No to a question: nothing is done."""
     query = update.callback_query
-    assert query is not None and query.data is not None
+    button = context.button
+    assert query is not None and isinstance(button, Decline)
     await team_of(update, context)
     try:
-        asked = await context.services.desk.decline(query.data.split(":", 1)[1], actor_of(update),
+        asked = await context.services.desk.decline(button.token, actor_of(update),
                                                     is_admin=context.services.access.is_admin)  # fmt: skip
     except Refusal as refusal:
         if refusal.code not in QUESTION_STILL_OPEN:

@@ -20,7 +20,7 @@ from telegram.constants import ChatMemberStatus
 
 from bot import alerts as rules
 from bot import texts
-from bot.app import DeskContext
+from bot.buttons import AlertSetting, MarkLost, ReturnPrompt, ShipPrompt, Snooze
 from bot.domain import Refusal
 from bot.i18n import _, listing, when
 from bot.storage import Team
@@ -35,9 +35,13 @@ from handlers.common import (
     require_person,
     team_of,
 )
+from handlers.context import DeskContext
 from handlers.outcomes import decision_buttons, reply_outcome
 
 log = logging.getLogger("dingdan.alerts")
+
+#: The buttons under an alert, each naming one order.
+OrderButton = ShipPrompt | Snooze | ReturnPrompt | MarkLost
 
 #: How often the tick forgets what is past keeping (``Store.purge``), in seconds.
 PURGE_EVERY = 3600.0
@@ -82,9 +86,9 @@ async def membership(update: Update, context: DeskContext) -> None:
 async def ship_prompt(update: Update, context: DeskContext) -> None:
     """🚚 under an alert: say exactly what to type to ship it."""
     query = update.callback_query
-    assert query is not None and query.data is not None
+    assert query is not None and isinstance(context.button, OrderButton)
     await team_of(update, context)
-    order_id = query.data.split(":", 1)[1]
+    order_id = context.button.order_id
     await query.answer()
     await answer(update, _("To ship order {order}, send: /ship {order} CARRIER TRACKING (or 发货 {order} 顺丰 SF…)",
                            order=order_id))  # fmt: skip
@@ -94,9 +98,9 @@ async def ship_prompt(update: Update, context: DeskContext) -> None:
 async def snooze(update: Update, context: DeskContext) -> None:
     """💤 under an alert: remind again in 4 hours."""
     query = update.callback_query
-    assert query is not None and query.data is not None
+    assert query is not None and isinstance(context.button, OrderButton)
     team = await team_of(update, context)
-    order_id = query.data.split(":", 1)[1]
+    order_id = context.button.order_id
     until = await context.services.alerts.snooze(team.team_id, order_id, actor_of(update).id or 0)
     await query.answer(plain(_("I will remind you about {order} again at {when}.", order=order_id,
                                           when=when(until, team.timezone))))  # fmt: skip
@@ -106,9 +110,9 @@ async def snooze(update: Update, context: DeskContext) -> None:
 async def return_decision_prompt(update: Update, context: DeskContext) -> None:
     """'Decide' under a return alert: the restock / dispose / send back buttons for that order."""
     query = update.callback_query
-    assert query is not None and query.data is not None
+    assert query is not None and isinstance(context.button, OrderButton)
     await team_of(update, context)
-    order_id = query.data.split(":", 1)[1]
+    order_id = context.button.order_id
     await query.answer()
     await answer(update, _("The return of order {order} has arrived. What should happen to the item?", order=order_id),
                  decision_buttons(order_id))  # fmt: skip
@@ -118,9 +122,9 @@ async def return_decision_prompt(update: Update, context: DeskContext) -> None:
 async def mark_lost(update: Update, context: DeskContext) -> None:
     """'Mark lost' under a late-delivery alert."""
     query = update.callback_query
-    assert query is not None and query.data is not None
+    assert query is not None and isinstance(context.button, OrderButton)
     team = await team_of(update, context)
-    order_id = query.data.split(":", 1)[1]
+    order_id = context.button.order_id
     outcome = await context.services.desk.act(team.team_id, order_id, "mark_lost", actor_of(update))
     await query.answer()
     await drop_buttons(update, order_id)
@@ -157,15 +161,15 @@ def settings_buttons(team: Team) -> InlineKeyboardMarkup:
     rows = []
     for kind in rules.KINDS:
         mark = "🔕" if kind in off else "🔔"
-        rows.append([InlineKeyboardButton(f"{mark} {_(texts.ALERT_KIND_NAMES[kind])}", callback_data=f"al:k:{kind}")])
-    rows.append([InlineKeyboardButton(_("Warn {hours} h before", hours=listing(h.split(","))), callback_data=f"al:l:{h}")
+        rows.append([InlineKeyboardButton(f"{mark} {_(texts.ALERT_KIND_NAMES[kind])}", callback_data=AlertSetting("k", kind).encode())])
+    rows.append([InlineKeyboardButton(_("Warn {hours} h before", hours=listing(h.split(","))), callback_data=AlertSetting("l", h).encode())
                  for h in ("24,4", "12,2", "48,24,4")])  # fmt: skip
-    rows.append([InlineKeyboardButton(_("Digest {time}", time=h), callback_data=f"al:d:{h}") for h in ("08:00", "09:00", "10:00")])
-    rows.append([InlineKeyboardButton(_("Quiet 23–08"), callback_data="al:q:23:00-08:00"),
-                 InlineKeyboardButton(_("Quiet 22–07"), callback_data="al:q:22:00-07:00"),
-                 InlineKeyboardButton(_("No quiet hours"), callback_data="al:q:off")])  # fmt: skip
-    rows.append([InlineKeyboardButton(z.split("/")[1].replace("_", " "), callback_data=f"al:z:{z}") for z in _ZONES[:4]])
-    rows.append([InlineKeyboardButton(z.split("/")[1].replace("_", " "), callback_data=f"al:z:{z}") for z in _ZONES[4:]])
+    rows.append([InlineKeyboardButton(_("Digest {time}", time=h), callback_data=AlertSetting("d", h).encode()) for h in ("08:00", "09:00", "10:00")])
+    rows.append([InlineKeyboardButton(_("Quiet 23–08"), callback_data=AlertSetting("q", "23:00-08:00").encode()),
+                 InlineKeyboardButton(_("Quiet 22–07"), callback_data=AlertSetting("q", "22:00-07:00").encode()),
+                 InlineKeyboardButton(_("No quiet hours"), callback_data=AlertSetting("q", "off").encode())])  # fmt: skip
+    rows.append([InlineKeyboardButton(z.split("/")[1].replace("_", " "), callback_data=AlertSetting("z", z).encode()) for z in _ZONES[:4]])
+    rows.append([InlineKeyboardButton(z.split("/")[1].replace("_", " "), callback_data=AlertSetting("z", z).encode()) for z in _ZONES[4:]])
     return InlineKeyboardMarkup(rows)
 
 
@@ -226,9 +230,10 @@ def parse_setting(args: list[str]) -> dict[str, object]:
 @handles_refusals
 async def settings_button(update: Update, context: DeskContext) -> None:
     query = update.callback_query
-    assert query is not None and query.data is not None
+    button = context.button
+    assert query is not None and isinstance(button, AlertSetting)
     team = await _require_admin(update, context)
-    _prefix, what, value = query.data.split(":", 2)
+    what, value = button.what, button.value
     changes: dict[str, object] = {}
     if what == "k":
         changes["kinds_off"] = team.settings.kinds_off ^ {value}
@@ -237,13 +242,13 @@ async def settings_button(update: Update, context: DeskContext) -> None:
     elif what == "d":
         changes["digest_at"] = None if value == "off" else value
     elif what == "q":
-        quiet = (None, None) if value == "off" else tuple(value.split("-"))
-        if len(quiet) == 2:
-            changes.update(quiet_from=quiet[0], quiet_until=quiet[1])
+        start, end = (None, None) if value == "off" else value.split("-")
+        changes.update(quiet_from=start, quiet_until=end)
     elif what == "z":
         changes["timezone"] = value
-    # Button data comes from the client: a value no button writes changes nothing.
-    team = await _change(context, team, Refusal("bad_alert_setting", text=query.data), **changes)
+    # The data passed the button codec's shape, but a value no button writes (a zone that
+    # does not exist, 0 hours) is forged or stale: it changes nothing.
+    team = await _change(context, team, Refusal("button_unknown"), **changes)
     await query.answer()
     await edit_in_place(update, settings_text(team), settings_buttons(team))
 

@@ -15,20 +15,21 @@ from telegram import Update
 from telegram.error import TelegramError
 
 from bot import texts as render
-from bot.app import DeskContext
-from bot.domain import Refusal
-from bot.i18n import _, duration, when
-from bot.spapi import (
+from bot.amazon import (
     MARKETPLACES,
     REGION_ENDPOINTS,
     AuthError,
+    Connection,
+    SyncResult,
     endpoint_of,
     marketplace_ok,
     redact,
 )
+from bot.domain import Refusal
+from bot.i18n import _, duration, when
 from bot.storage import OutgoingMessage, Team, outside_unit
-from bot.sync import Connection, SyncResult
 from handlers.common import answer, fit, is_private, send_later, team_of
+from handlers.context import DeskContext
 
 log = logging.getLogger("dingdan.amazon")
 

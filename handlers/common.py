@@ -20,10 +20,10 @@ from telegram.ext import ApplicationHandlerStop
 
 from bot import i18n
 from bot import texts as render
-from bot.app import DeskContext
 from bot.domain import Actor, Refusal
 from bot.i18n import _
 from bot.storage import OutgoingMessage, Team, current_unit
+from handlers.context import DeskContext
 
 log = logging.getLogger("dingdan.handlers")
 

@@ -8,10 +8,10 @@ from telegram import Update
 from telegram.constants import FileSizeLimit
 
 from bot import texts as render
-from bot.app import DeskContext
 from bot.domain import Actor, Refusal
 from bot.i18n import ngettext
 from handlers.common import actor_of, answer, handles_refusals, send_file, team_of
+from handlers.context import DeskContext
 
 
 @handles_refusals

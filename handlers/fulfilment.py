@@ -5,12 +5,13 @@ from __future__ import annotations
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
 from bot import texts as render
-from bot.app import DeskContext
+from bot.buttons import AddressCancel
 from bot.carriers import Carrier, check_tracking, resolve_carrier
 from bot.domain import Goods, Refusal
 from bot.i18n import _
 from bot.parsing import parse_order_ref, resolve_cancel_reason
 from handlers.common import actor_of, answer, handles_refusals, team_of
+from handlers.context import DeskContext
 from handlers.outcomes import reply_outcome, usage
 
 
@@ -19,7 +20,7 @@ async def ship(update: Update, context: DeskContext) -> None:
     """/ship ORDER CARRIER TRACKING (发货 ORDER 顺丰 SF…): confirm a shipment."""
     args = context.args or []
     if len(args) < 3:
-        await usage(update, "ship", args)
+        await usage(update, context)
         return
     team = await team_of(update, context)
     ref = parse_order_ref(args[0])
@@ -50,7 +51,7 @@ async def correct(update: Update, context: DeskContext) -> None:
     """/correct ORDER CARRIER TRACKING: replace a shipped order's tracking number (asks first)."""
     args = context.args or []
     if len(args) < 3:
-        await usage(update, "correct", args)
+        await usage(update, context)
         return
     team = await team_of(update, context)
     ref = parse_order_ref(args[0])
@@ -68,7 +69,7 @@ async def cancel(update: Update, context: DeskContext) -> None:
     """/cancel ORDER REASON (取消 ORDER 缺货): cancel before shipment with Amazon's reason."""
     args = context.args or []
     if len(args) < 2:
-        await usage(update, "cancel", args)
+        await usage(update, context)
         return
     team = await team_of(update, context)
     ref = parse_order_ref(args[0])
@@ -77,10 +78,10 @@ async def cancel(update: Update, context: DeskContext) -> None:
     await reply_outcome(update, context, team, outcome)
 
 
-async def _simple(update: Update, context: DeskContext, command: str, action: str) -> None:
+async def _simple(update: Update, context: DeskContext, action: str) -> None:
     args = context.args or []
     if len(args) != 1:
-        await usage(update, command, args)
+        await usage(update, context)
         return
     team = await team_of(update, context)
     outcome = await context.services.desk.act(team.team_id, parse_order_ref(args[0]), action, actor_of(update))
@@ -90,13 +91,13 @@ async def _simple(update: Update, context: DeskContext, command: str, action: st
 @handles_refusals
 async def delivered(update: Update, context: DeskContext) -> None:
     """/delivered ORDER (送达 ORDER): the carrier delivered it."""
-    await _simple(update, context, "delivered", "deliver")
+    await _simple(update, context, "deliver")
 
 
 @handles_refusals
 async def lost(update: Update, context: DeskContext) -> None:
     """/lost ORDER (丢件 ORDER): the carrier lost it."""
-    await _simple(update, context, "lost", "mark_lost")
+    await _simple(update, context, "mark_lost")
 
 
 @handles_refusals
@@ -104,7 +105,7 @@ async def address(update: Update, context: DeskContext) -> None:
     """/address ORDER (改地址 ORDER): the buyer wants another address; say what Amazon's policy allows."""
     args = context.args or []
     if len(args) != 1:
-        await usage(update, "address", args)
+        await usage(update, context)
         return
     team = await team_of(update, context)
     order = await context.services.desk.load(team.team_id, parse_order_ref(args[0]))
@@ -115,7 +116,7 @@ async def address(update: Update, context: DeskContext) -> None:
             order=order.order_id,
         )
         markup = InlineKeyboardMarkup(
-            [[InlineKeyboardButton(_("Cancel the order (address undeliverable)"), callback_data=f"ac:{order.order_id}")]]
+            [[InlineKeyboardButton(_("Cancel the order (address undeliverable)"), callback_data=AddressCancel(order.order_id).encode())]]
         )
         await answer(update, text, markup)
     elif order.goods in (Goods.shipped, Goods.partially_shipped):
@@ -135,8 +136,9 @@ async def address(update: Update, context: DeskContext) -> None:
 async def address_cancel_button(update: Update, context: DeskContext) -> None:
     """The one-tap cancel under the address advice."""
     query = update.callback_query
-    assert query is not None and query.data is not None
-    order_id = query.data.split(":", 1)[1]
+    button = context.button
+    assert query is not None and isinstance(button, AddressCancel)
+    order_id = button.order_id
     team = await team_of(update, context)
     outcome = await context.services.desk.act(
         team.team_id, order_id, "cancel", actor_of(update), reason="ShippingAddressUndeliverable"

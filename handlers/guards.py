@@ -15,10 +15,10 @@ from telegram import Update
 from telegram.constants import ChatMemberStatus
 
 from bot import texts as render
-from bot.app import DeskContext
 from bot.domain import Refusal
-from bot.parsing import match_keyword
+from handlers.commands import KEYWORD
 from handlers.common import answer
+from handlers.context import DeskContext
 
 
 async def edited(update: Update, context: DeskContext) -> None:
@@ -27,7 +27,7 @@ async def edited(update: Update, context: DeskContext) -> None:
     if message is None or not message.text:
         return
     text = message.text.strip()
-    if not (text.startswith("/") or match_keyword(text) is not None):
+    if not (text.startswith("/") or KEYWORD(text) is not None):
         return  # an edited chat message is nobody's business
     store = context.services.store
     if await store.first_edit_notice(message.chat_id, message.message_id, context.settings.clock()):

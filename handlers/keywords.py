@@ -1,36 +1,16 @@
 """Chinese keywords at the start of a plain message: 发货 …, 取消 …, 退款 …, 查询 ….
 
 Telegram command names are Latin only; teams that type Chinese all day start a message
-with the action instead. The keyword picks the same callback the command would.
+with the action instead. The keyword picks the command from the command table
+(``handlers.commands``), which runs as the slash command would.
 """
 
 from __future__ import annotations
 
 from telegram import Update
 
-from bot.app import DeskContext
-from bot.parsing import match_keyword
-from handlers import aftersale, alerts, files, fulfilment, lookup, settings
-from handlers.common import Callback
-
-BY_COMMAND: dict[str, Callback] = {
-    "ship": fulfilment.ship,
-    "correct": fulfilment.correct,
-    "cancel": fulfilment.cancel,
-    "delivered": fulfilment.delivered,
-    "lost": fulfilment.lost,
-    "address": fulfilment.address,
-    "refund": aftersale.refund,
-    "return": aftersale.request_return,
-    "received": aftersale.received,
-    "order": lookup.show_order,
-    "orders": lookup.list_orders,
-    "history": lookup.history,
-    "help": settings.show_help,
-    "lang": settings.lang,
-    "alerts": alerts.alerts_command,
-    "export": files.export,
-}
+from handlers.commands import BY_NAME, KEYWORD
+from handlers.context import DeskContext
 
 
 async def keyword(update: Update, context: DeskContext) -> None:
@@ -38,12 +18,11 @@ async def keyword(update: Update, context: DeskContext) -> None:
     message = update.effective_message
     if message is None or not message.text:
         return
-    matched = match_keyword(message.text)
+    matched = KEYWORD(message.text)
     if matched is None:
         return
-    command, args = matched
-    callback = BY_COMMAND.get(command)
-    if callback is None:
-        return
+    name, args = matched
+    command = BY_NAME[name]
     context.args = args
-    await callback(update, context)
+    context.command = command
+    await command.callback(update, context)

@@ -7,11 +7,12 @@ from datetime import datetime, timedelta
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
 from bot import texts as render
-from bot.app import DeskContext
+from bot.buttons import Page
 from bot.domain import Event, Goods, Order
 from bot.i18n import _, duration, money, ngettext, when
 from bot.parsing import parse_order_ref
 from handlers.common import answer, edit_in_place, handles_refusals, is_private, team_of
+from handlers.context import DeskContext
 from handlers.outcomes import usage
 
 PER_PAGE = 10
@@ -89,7 +90,7 @@ async def show_order(update: Update, context: DeskContext) -> None:
     """/order ORDER (查询 ORDER): the order's card."""
     args = context.args or []
     if len(args) != 1:
-        await usage(update, "order", args)
+        await usage(update, context)
         return
     team = await team_of(update, context)
     order, events = await context.services.desk.card(team.team_id, parse_order_ref(args[0]))
@@ -101,7 +102,7 @@ async def history(update: Update, context: DeskContext) -> None:
     """/history ORDER (历史 ORDER): every event of the order, oldest first."""
     args = context.args or []
     if len(args) != 1:
-        await usage(update, "history", args)
+        await usage(update, context)
         return
     team = await team_of(update, context)
     order, events = await context.services.desk.history(team.team_id, parse_order_ref(args[0]))
@@ -130,11 +131,12 @@ async def list_orders(update: Update, context: DeskContext) -> None:
 
 @handles_refusals
 async def page_button(update: Update, context: DeskContext) -> None:
+    """◀ / ▶ under an order list."""
     query = update.callback_query
-    assert query is not None and query.data is not None
-    _prefix, word, page = query.data.split(":", 2)
+    button = context.button
+    assert query is not None and isinstance(button, Page)
     await query.answer()
-    await _send_page(update, context, word, int(page), edit=True)
+    await _send_page(update, context, button.list_name, button.page, edit=True)
 
 
 async def _send_page(update: Update, context: DeskContext, word: str, page: int, *, edit: bool = False) -> None:
@@ -150,9 +152,9 @@ async def _send_page(update: Update, context: DeskContext, word: str, page: int,
         text = "\n".join([head, *(render.order_line(o, team.timezone) for o in orders)])
     buttons = []
     if page > 0:
-        buttons.append(InlineKeyboardButton(_("◀ Previous"), callback_data=f"ol:{word}:{page - 1}"))
+        buttons.append(InlineKeyboardButton(_("◀ Previous"), callback_data=Page(word, page - 1).encode()))
     if (page + 1) * PER_PAGE < total:
-        buttons.append(InlineKeyboardButton(_("Next ▶"), callback_data=f"ol:{word}:{page + 1}"))
+        buttons.append(InlineKeyboardButton(_("Next ▶"), callback_data=Page(word, page + 1).encode()))
     markup = InlineKeyboardMarkup([buttons]) if buttons else None
     if edit and update.callback_query is not None:
         await edit_in_place(update, text, markup)

@@ -17,8 +17,8 @@ from telegram import Update
 from telegram.ext import Application
 
 from bot import i18n
-from bot.app import DeskContext, Services
 from bot.i18n import ngettext
+from handlers.context import DeskContext, Services
 
 log = logging.getLogger(__name__)
 

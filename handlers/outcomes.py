@@ -7,37 +7,28 @@ from decimal import Decimal
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
 from bot import texts as render
-from bot.app import DeskContext
-from bot.domain import Order
-from bot.i18n import N_, _, listing, money
+from bot.buttons import Confirm, Decline, ReturnDecision
+from bot.domain import Order, Refusal
+from bot.i18n import _, listing, money
 from bot.services import Ask, Done
 from bot.storage import Team
 from handlers.common import answer
-
-USAGE: dict[str, str] = {
-    "ship": N_("Send: /ship ORDER CARRIER TRACKING, for example /ship 113-4417305-6689831 UPS 1Z999AA10123456784 or 发货 6689831 顺丰 SF1234567890123. To ship some items only, add their SKUs: /ship 7654321 UPS 1Z999AA10123456784 USB-FAN-03"),
-    "correct": N_("Send: /correct ORDER CARRIER NEW-TRACKING, for example /correct 6689831 UPS 1Z999AA10123456784"),
-    "cancel": N_("Send: /cancel ORDER REASON, for example /cancel 113-4417305-6689831 NoInventory or 取消 6689831 缺货"),
-    "refund": N_("Send: /refund ORDER [AMOUNT] [REASON], for example /refund 6689831 (in full) or /refund 6689831 12.50"),
-    "return": N_("Send: /return ORDER [REASON], for example /return 6689831 defective"),
-    "received": N_("Send: /received ORDER, for example /received 6689831 or 收到退货 6689831"),
-    "delivered": N_("Send: /delivered ORDER, for example /delivered 6689831"),
-    "lost": N_("Send: /lost ORDER, for example /lost 6689831"),
-    "address": N_("Send: /address ORDER, for example /address 6689831"),
-    "order": N_("Send: /order ORDER, for example /order 6689831 or 查询 6689831"),
-    "history": N_("Send: /history ORDER, for example /history 6689831"),
-}
+from handlers.context import DeskContext
 
 
-async def usage(update: Update, command: str, args: list[str]) -> None:
-    await answer(update, _(USAGE[command]))
+async def usage(update: Update, context: DeskContext) -> None:
+    """What to send instead, with an example: the running command's usage sentence."""
+    command = context.command
+    if command is None or command.usage is None:
+        raise Refusal("unknown_command")
+    await answer(update, _(command.usage))
 
 
 def decision_buttons(order_id: str) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup([[
-        InlineKeyboardButton(_("Restock"), callback_data=f"rd:{order_id}:restock"),
-        InlineKeyboardButton(_("Dispose"), callback_data=f"rd:{order_id}:dispose"),
-        InlineKeyboardButton(_("Send back"), callback_data=f"rd:{order_id}:send_back"),
+        InlineKeyboardButton(_("Restock"), callback_data=ReturnDecision(order_id, "restock").encode()),
+        InlineKeyboardButton(_("Dispose"), callback_data=ReturnDecision(order_id, "dispose").encode()),
+        InlineKeyboardButton(_("Send back"), callback_data=ReturnDecision(order_id, "send_back").encode()),
     ]])  # fmt: skip
 
 
@@ -140,8 +131,8 @@ def ask_buttons(ask: Ask) -> InlineKeyboardMarkup:
     else:
         yes, no = _("Replace the tracking number"), _("Keep it")
     return InlineKeyboardMarkup([[
-        InlineKeyboardButton(yes, callback_data=f"cf:{ask.token}"),
-        InlineKeyboardButton(no, callback_data=f"cn:{ask.token}"),
+        InlineKeyboardButton(yes, callback_data=Confirm(ask.token).encode()),
+        InlineKeyboardButton(no, callback_data=Decline(ask.token).encode()),
     ]])  # fmt: skip
 
 

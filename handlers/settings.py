@@ -5,10 +5,17 @@ from __future__ import annotations
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
 from bot import i18n
-from bot.app import DeskContext
+from bot.buttons import Language
 from bot.domain import Refusal
 from bot.i18n import _
-from handlers.common import answer, handles_refusals, is_private, require_person, team_of
+from handlers.common import (
+    answer,
+    handles_refusals,
+    is_private,
+    require_person,
+    team_of,
+)
+from handlers.context import DeskContext
 
 
 def help_text() -> str:
@@ -67,7 +74,7 @@ async def show_help(update: Update, context: DeskContext) -> None:
 
 def _language_buttons(scope: str) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(name, callback_data=f"lg:{scope}:{loc}") for loc, name in i18n.LANGUAGE_NAMES.items()]]
+        [[InlineKeyboardButton(name, callback_data=Language(scope, loc).encode()) for loc, name in i18n.LANGUAGE_NAMES.items()]]
     )
 
 
@@ -113,7 +120,8 @@ async def _set(update: Update, context: DeskContext, scope: str, typed: str) -> 
 @handles_refusals
 async def lang_button(update: Update, context: DeskContext) -> None:
     query = update.callback_query
-    assert query is not None and query.data is not None
-    _prefix, scope, locale = query.data.split(":", 2)
+    button = context.button
+    assert query is not None and isinstance(button, Language)
+    scope, locale = button.scope, button.locale
     await query.answer()
     await _set(update, context, scope, locale)

@@ -23,9 +23,20 @@ def done_updates(t: Any) -> int:
         return conn.execute("SELECT count(*) FROM inbox WHERE status = 'done'").fetchone()[0]
 
 
-async def handled(t: Any, before: int, n: int = 1) -> None:
-    """Wait until ``n`` more updates were processed to the end (effects, replies queued)."""
+def undelivered(t: Any) -> int:
+    with t.db() as conn:
+        return conn.execute("SELECT count(*) FROM outbox WHERE status = 'pending'").fetchone()[0]
+
+
+async def processed(t: Any, before: int, n: int = 1) -> None:
+    """Wait until ``n`` more updates were processed to the end (effects and replies queued)."""
     await t.api.wait_for(lambda: done_updates(t) >= before + n, what=f"{n} update(s) to be done")
+
+
+async def handled(t: Any, before: int, n: int = 1) -> None:
+    """Wait until ``n`` more updates were processed to the end and what they said was sent."""
+    await t.api.wait_for(lambda: done_updates(t) >= before + n and undelivered(t) == 0,
+                         what=f"{n} update(s) to be done and answered")  # fmt: skip
 
 
 def queued_replies(t: Any, chat_id: int) -> list[sqlite3.Row]:
@@ -112,7 +123,7 @@ async def test_a_reply_that_telegram_fails_is_sent_later_and_once(team, clock) -
     t.api.fail_next("sendMessage", status=500, count=3)
     done = done_updates(t)
     await t.api.send_text(t.group, t.alice, SHIP)
-    await handled(t, done)
+    await processed(t, done)
     assert t.goods(MIC) == "shipped"
     assert [e["action"] for e in t.events(MIC)] == ["imported", "ship"]
     for failures in range(1, 4):  # each failure waits a back-off of the desk's clock
@@ -152,7 +163,7 @@ async def test_an_export_file_survives_telegram_failing(team, clock) -> None:
     t.api.fail_next("sendDocument", status=502, count=1)
     done = done_updates(t)
     await t.api.send_text(t.group, t.alice, "/export")
-    await handled(t, done)
+    await processed(t, done)
     await retried(t, t.group.id, 1, kind="file")
     clock.advance(minutes=1)
     sender(t).kick()

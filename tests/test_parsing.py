@@ -22,13 +22,14 @@ from bot.carriers import (
     resolve_carrier,
 )
 from bot.domain import Refusal
+from handlers.commands import KEYWORD
+from handlers.commands import KEYWORDS as KEYWORD_TABLE
 from bot.parsing import (
     CANCEL_REASONS,
     ORDER_ID_RE,
     REFUND_REASONS,
     OrderRef,
     RefundRequest,
-    match_keyword,
     parse_amount,
     parse_money,
     parse_order_ref,
@@ -859,29 +860,29 @@ KEYWORDS = [
 @pytest.mark.parametrize(("simplified", "traditional", "command"), KEYWORDS)
 def test_keywords_in_both_scripts_with_and_without_space(simplified, traditional, command):
     for keyword in (simplified, traditional):
-        assert match_keyword(keyword) == (command, [])
-        assert match_keyword(f"{keyword} 9831") == (command, ["9831"])
-        assert match_keyword(f"{keyword}9831") == (command, ["9831"])
-        assert match_keyword(f"{keyword}\u30009831") == (command, ["9831"])
-        assert match_keyword(f"{keyword}：9831") == (command, ["9831"])
-        assert match_keyword(f"  {keyword}  113-4417305-6689831  ") == (command, ["113-4417305-6689831"])
+        assert KEYWORD(keyword) == (command, [])
+        assert KEYWORD(f"{keyword} 9831") == (command, ["9831"])
+        assert KEYWORD(f"{keyword}9831") == (command, ["9831"])
+        assert KEYWORD(f"{keyword}\u30009831") == (command, ["9831"])
+        assert KEYWORD(f"{keyword}：9831") == (command, ["9831"])
+        assert KEYWORD(f"  {keyword}  113-4417305-6689831  ") == (command, ["113-4417305-6689831"])
 
 
 def test_every_keyword_in_the_table_is_tested():
     tested = {k for s, t, _ in KEYWORDS for k in (s, t)}
-    assert set(parsing.KEYWORDS) == tested
+    assert set(KEYWORD_TABLE) == tested
 
 
 def test_a_whole_ship_message():
-    assert match_keyword("发货 113-4417305-6689831 顺丰 SF1234567890123") == (
+    assert KEYWORD("发货 113-4417305-6689831 顺丰 SF1234567890123") == (
         "ship", ["113-4417305-6689831", "顺丰", "SF1234567890123"],
     )
-    assert match_keyword("發貨113-4417305-6689831　雲途　YT2212345678901234") == (
+    assert KEYWORD("發貨113-4417305-6689831　雲途　YT2212345678901234") == (
         "ship", ["113-4417305-6689831", "雲途", "YT2212345678901234"],
     )
-    assert match_keyword("取消 9831 缺货") == ("cancel", ["9831", "缺货"])
-    assert match_keyword("退款 9831 12,50") == ("refund", ["9831", "12,50"])
-    assert match_keyword("退款 ９８３１ ￥１２") == ("refund", ["9831", "¥12"])
+    assert KEYWORD("取消 9831 缺货") == ("cancel", ["9831", "缺货"])
+    assert KEYWORD("退款 9831 12,50") == ("refund", ["9831", "12,50"])
+    assert KEYWORD("退款 ９８３１ ￥１２") == ("refund", ["9831", "¥12"])
 
 
 @pytest.mark.parametrize(
@@ -901,7 +902,7 @@ def test_a_whole_ship_message():
     ],
 )
 def test_the_longest_keyword_wins(text, expected):
-    assert match_keyword(text) == expected
+    assert KEYWORD(text) == expected
 
 
 @pytest.mark.parametrize(
@@ -913,7 +914,7 @@ def test_the_longest_keyword_wins(text, expected):
     ],
 )
 def test_chatter_is_not_a_command(text):
-    assert match_keyword(text) is None
+    assert KEYWORD(text) is None
 
 
 # ---------------------------------------------------------------------------------------

@@ -1,0 +1,35 @@
+"""The repeating jobs: the alert check (which also wakes the sender) and the Amazon sync.
+
+One repeating job finds what is due in the database: PTB's jobs are not persisted, and
+APScheduler would silently skip a run that starts late (``misfire_grace_time``), so nothing
+is scheduled per order.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from telegram.ext import Application
+
+from bot.settings import Settings
+from handlers.alerts import tick
+from handlers.amazon import sync_tick
+
+#: Never skip a late run, never pile runs up, never run two at once.
+_JOB_KWARGS = {"misfire_grace_time": None, "coalesce": True, "max_instances": 1}
+
+
+def schedule(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    settings: Settings = application.bot_data["settings"]
+    if application.job_queue is None:
+        raise RuntimeError("python-telegram-bot[job-queue] is required (pip install -e .)")
+    application.job_queue.run_repeating(
+        tick, interval=settings.alert_interval, first=min(1.0, settings.alert_interval), name="alerts",
+        job_kwargs=_JOB_KWARGS,
+    )  # fmt: skip
+    # The Selling Partner API sync is its own job, so that a slow or throttled Amazon never
+    # delays the alerts; it does nothing for teams without credentials.
+    application.job_queue.run_repeating(
+        sync_tick, interval=settings.sync_interval, first=settings.sync_interval, name="amazon-sync",
+        job_kwargs=_JOB_KWARGS,
+    )  # fmt: skip
