@@ -16,8 +16,9 @@ from bot.storage import Store
 
 MEMBER = frozenset({"creator", "administrator", "member", "restricted"})
 ADMIN = frozenset({"creator", "administrator"})
-#: How long a membership answer from Telegram is trusted before asking again. Short: a person
-#: who leaves without the desk hearing of it (no chat_member update) loses access within it.
+#: How long a membership answer from Telegram is trusted before asking again (the default of
+#: DINGDAN_MEMBERSHIP_TTL). Short: a person who leaves without the desk hearing of it (no
+#: chat_member update) loses access within it.
 MEMBERSHIP_TTL = timedelta(minutes=1)
 #: A private chat with no known team asks Telegram about at most this many teams.
 _MAX_PROBES = 20
@@ -29,12 +30,14 @@ class Access:
     """Membership is verified with Telegram, never assumed from being seen in a group: in a
     public supergroup anyone can press a button, and a discussion group may let non-members
     write. Leaving the group (a ``chat_member`` update or the service message) revokes access
-    at once; otherwise an answer is trusted for ``MEMBERSHIP_TTL``."""
+    at once; otherwise an answer is trusted for ``trust``."""
 
-    def __init__(self, store: Store, status_of: StatusOf, clock: Callable[[], datetime]) -> None:
+    def __init__(self, store: Store, status_of: StatusOf, clock: Callable[[], datetime],
+                 trust: timedelta = MEMBERSHIP_TTL) -> None:  # fmt: skip
         self.store = store
         self.status_of = status_of
         self.clock = clock
+        self.trust = trust
 
     async def team_for(self, chat_id: int, private: bool, user_id: int) -> int:
         """The team whose orders this person acts on from this chat, or a refusal."""
@@ -58,7 +61,7 @@ class Access:
 
     async def is_member(self, team_id: int, user_id: int) -> bool:
         known = await self.store.member(team_id, user_id)
-        if known is not None and self.clock() - known[1] < MEMBERSHIP_TTL:
+        if known is not None and self.clock() - known[1] < self.trust:
             return known[0] in MEMBER
         status = await self._ask(team_id, user_id)
         if status:

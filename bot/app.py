@@ -13,6 +13,7 @@ import asyncio
 import logging
 import signal
 import sys
+from datetime import timedelta
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -84,7 +85,7 @@ def build_application(settings: Settings) -> Application:  # type: ignore[type-a
         defaults=Defaults(parse_mode=ParseMode.HTML, link_preview_options=LinkPreviewOptions(is_disabled=True)),
         # Telegram allows ~30 messages/s overall and 20/minute into one group; a 429 is
         # retried once after the time Telegram asks for, instead of reaching the sender.
-        rate_limiter=AIORateLimiter(max_retries=2),
+        rate_limiter=AIORateLimiter(max_retries=settings.max_retries),
         request=HTTPXRequest(connection_pool_size=256),
         get_updates_request=HTTPXRequest(connection_pool_size=1),
     )
@@ -94,7 +95,7 @@ def build_application(settings: Settings) -> Application:  # type: ignore[type-a
         .application_class(DeskApplication)
         .context_types(ContextTypes(context=DeskContext))
         # Updates run concurrently: the desk serialises per order, not per bot.
-        .concurrent_updates(64)
+        .concurrent_updates(settings.concurrent_updates)
         .build()
     )
     application.bot_data["settings"] = settings
@@ -127,7 +128,7 @@ async def _post_init(application: Application) -> None:  # type: ignore[type-arg
         store=store,
         desk=Desk(store, lifecycle, settings.clock),
         importer=Importer(store, lifecycle, settings.clock),
-        access=Access(store, status_of, settings.clock),
+        access=Access(store, status_of, settings.clock, timedelta(seconds=settings.membership_ttl)),
         alerts=alerts,
         exporter=Exporter(store, settings.clock),
         amazon=AmazonSync(store, Importer(store, lifecycle, settings.clock), settings),

@@ -12,15 +12,20 @@ import argparse
 import asyncio
 import logging
 import sys
+from importlib import metadata
 from pathlib import Path
 
 from bot.db_lock import AlreadyRunning, database_lock
-from bot.settings import ConfigError, Settings, StartupError
+from bot.settings import ConfigError, Settings, StartupError, environment_help
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="dingdan", description="订单 dingdan: an Amazon order desk in Telegram")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = argparse.ArgumentParser(
+        prog="dingdan", description="订单 dingdan: an Amazon order desk in Telegram",
+        epilog=environment_help(), formatter_class=argparse.RawDescriptionHelpFormatter,
+    )  # fmt: skip
+    parser.add_argument("--version", action="version", version=f"dingdan {_version()}")
+    sub = parser.add_subparsers(dest="command")
     sub.add_parser("run", help="run the bot with long polling (token from DINGDAN_TOKEN)")
     imp = sub.add_parser("import", help="import a Seller Central order report into a team")
     imp.add_argument("file", type=Path)
@@ -32,7 +37,15 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("rotate-secrets", help="encrypt the stored Amazon credentials again with the first key of "
                    "DINGDAN_SECRET_KEY")  # fmt: skip
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.command is None:  # `dingdan` alone: what it can do and what it reads
+        parser.print_help()
+        return 0
+    try:
+        level = Settings.from_env(need_token=False).log_level
+    except ConfigError as err:
+        print(f"dingdan: {err}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         if args.command == "run":
             settings = Settings.from_env()
@@ -64,6 +77,13 @@ def main(argv: list[str] | None = None) -> int:
         return 3
     except KeyboardInterrupt:
         return 130
+
+
+def _version() -> str:
+    try:
+        return metadata.version("dingdan")
+    except metadata.PackageNotFoundError:  # run from a checkout that was never installed
+        return "(not installed)"
 
 
 if __name__ == "__main__":

@@ -104,3 +104,30 @@ def test_export_from_the_command_line(tmp_path: Path) -> None:
     assert again.stderr.startswith("Nothing to export")
     day = dingdan("export", "--day", "2026-11-21", "-o", str(tmp_path / "day.txt"), env={"DINGDAN_DB": str(db)})
     assert day.returncode == 0
+
+
+def test_dingdan_alone_prints_the_help_with_every_variable_and_the_readme_lists_them(tmp_path: Path) -> None:
+    from bot.settings import VARIABLES
+
+    result = dingdan(env={"DINGDAN_DB": str(tmp_path / "x.sqlite3")})
+    assert result.returncode == 0
+    assert result.stdout.startswith("usage: dingdan")
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    table = readme[readme.index("## Configuration"):]
+    for variable in VARIABLES:
+        for name in variable.name.replace(",", " ").split():
+            full = name if name.startswith("DINGDAN_") else "DINGDAN_SPAPI" + name
+            assert full in result.stdout or name in result.stdout, name
+            assert f"`{full}`" in table, full
+    version = dingdan("--version", env={})
+    assert (version.returncode, version.stdout.strip()) == (0, "dingdan 0.1.0")
+
+
+def test_a_setting_out_of_range_stops_with_one_line(tmp_path: Path) -> None:
+    result = dingdan("run", env={"DINGDAN_TOKEN": "1:x", "DINGDAN_DB": str(tmp_path / "x.sqlite3"),
+                                 "DINGDAN_ALERT_INTERVAL": "0.01"})  # fmt: skip
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "dingdan: DINGDAN_ALERT_INTERVAL='0.01': not between 1 and 3600. Seconds between two alert checks."
+    )
+    assert not (tmp_path / "x.sqlite3").exists()
