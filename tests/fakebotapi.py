@@ -1249,16 +1249,17 @@ class FakeBotAPI:
         return message
 
     async def press(
-        self, chat: int | FakeChat | FakeUser, user: FakeUser, message: dict | int, data: str
+        self, chat: int | FakeChat | FakeUser, user: FakeUser, message: dict | int, data: str, *, forged: bool = False
     ) -> dict:
         """``user`` presses the inline button of ``message`` whose callback_data (or, failing
-        that, whose text) is ``data``; returns the callback_query dict."""
+        that, whose text) is ``data``; returns the callback_query dict. ``forged``: a modified
+        client sends ``data`` as the button's data, whatever the message's buttons say."""
         target = self._chat_of(chat)
         stored = self._message_of(target, message)
         if stored.get("deleted"):
             raise AssertionError(f"message #{stored['message_id']} was deleted; nothing to press")
         buttons = inline_buttons(stored)
-        chosen = next((b for b in buttons if b.get("callback_data") == data), None)
+        chosen = {"callback_data": data} if forged else next((b for b in buttons if b.get("callback_data") == data), None)
         if chosen is None:
             chosen = next((b for b in buttons if b.get("text") == data and "callback_data" in b), None)
         if chosen is None:
@@ -1343,6 +1344,8 @@ class FakeBotAPI:
         data: str,
         expect: int = 1,
         timeout: float = 10.0,
+        *,
+        forged: bool = False,
     ) -> ClickResult:
         """press, then wait until the bot answered the callback query and did ``expect``
         things (new messages in the chat + edits of the pressed message + its deletion).
@@ -1352,7 +1355,7 @@ class FakeBotAPI:
         base_msgs = self._bot_count(target.id)
         base_edits = len(stored.get("edits", []))
         was_deleted = bool(stored.get("deleted"))
-        query = await self.press(target, user, stored, data)
+        query = await self.press(target, user, stored, data, forged=forged)
         qid = query["id"]
 
         def effects() -> int:

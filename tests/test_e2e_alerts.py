@@ -410,3 +410,33 @@ async def test_pressing_the_setting_already_chosen_changes_nothing_and_fails_not
     click = await t.api.click(t.group, t.alice, settings, "al:l:24,4", expect=0)
     assert click.answered
     await t.api.quiet(t.group, 0.3)  # no "Sorry, something went wrong"
+
+
+@pytest.mark.parametrize(
+    "forged",
+    [
+        "al:l:abc",  # issue 8: once stored, it stopped every team's alerts (refused by the button codec)
+        "al:l:999",  # hours in a button's shape, but not hours a team can set
+        "al:z:Mars/Olympus",  # a zone in a button's shape that does not exist: it broke its team
+    ],
+)
+async def test_a_forged_settings_button_changes_nothing_and_every_team_keeps_its_alerts(alert_team, clock, forged):
+    t = alert_team
+    olga = t.api.user(3001, "Olga", language_code="en")
+    other = t.api.group(-1009, "Store C").add(olga, "creator")
+    await t.api.ask(other, olga, "/start")
+    await t.api.ask(other, olga, "/alerts digest off")
+    await t.api.upload(other, olga, "u.txt", sample("unshipped-orders-us.txt"))
+    with t.db() as conn:
+        before = conn.execute("SELECT * FROM teams ORDER BY team_id").fetchall()
+    # Alice's client is modified to send other data under a button of the settings message.
+    settings = (await t.api.ask(t.group, t.alice, "/alerts"))[0]
+    refused = await t.api.click(t.group, t.alice, settings, forged, expect=0, forged=True)
+    assert refused.answer == "This button no longer works. Send the command again."
+    with t.db() as conn:
+        assert conn.execute("SELECT * FROM teams ORDER BY team_id").fetchall() == before
+    # KETO's 24-hour warning falls due: both teams are warned, Alice's too.
+    clock.set(datetime(2026, 11, 22, 8, 0, tzinfo=UTC))
+    warned = await wait_alert(t, "⏰ 1 order must ship soon:", since=t.start)
+    assert KETO in read(warned)
+    await t.api.wait_for(lambda: any(m["text"].startswith("⏰ 1 order") for m in t.api.sent(other)))

@@ -178,10 +178,6 @@ class Database:
         rows = await self._rows(sql, params)
         return rows[0] if rows else None
 
-    # Kept while bot/amazon_store.py (on its way into bot/amazon/) still calls them.
-    _fetchall = fetchall
-    _fetchone = fetchone
-
     async def _rows(self, sql: str, params: Params) -> Iterable[Any]:
         if self._writing_unit() is not None:
             return await self.writer.execute_fetchall(sql, params)

@@ -7,8 +7,8 @@ version it was read at; the alert ledger decides each (order, kind, deadline) on
 classes (``Team``, ``Shipment``...) and the exceptions of ``bot.storage.errors`` are shared.
 
 Not part of the seam: ``transaction()`` and the reads by SQL (``fetchall``), which the
-SQLite side's own modules use (``bot/amazon_store.py`` too, so a server store brings its own
-Amazon tables).
+SQLite side's own modules use (``bot/amazon/accounts.py`` too, so a server store brings its
+own Amazon tables).
 """
 
 from __future__ import annotations
