@@ -69,7 +69,7 @@ async def export_file(day: str | None, team_id: int | None, output: Path | None)
     from datetime import date
 
     from bot import texts
-    from bot.exporting import Exporter
+    from bot.amazon import Exporter
 
     db = _database()
     try:
@@ -101,10 +101,8 @@ async def export_file(day: str | None, team_id: int | None, output: Path | None)
 async def rotate_secrets() -> int:
     """Encrypt every stored Amazon secret again with the first key of DINGDAN_SECRET_KEY (the
     others only decrypt); secrets still in clear from an older version are encrypted too."""
-    from bot.amazon_store import AmazonStore
-    from bot.secret_box import SecretBox, reseal
+    from bot.amazon import AmazonStore, SecretBox, install_log_redaction, reseal
     from bot.settings import KEY_COMMAND, secret_keys_from_env
-    from bot.spapi import install_log_redaction
 
     install_log_redaction()
     keys = secret_keys_from_env()

@@ -5,12 +5,19 @@ Pure data: no Telegram, no database. The lifecycle rules live in ``bot.lifecycle
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
+from operator import attrgetter
 from typing import Any
+
+#: An Amazon order id, 3-7-7 digits (``113-4417305-6689831``): what a person types, a flat
+#: file holds and the Orders API sends. ASCII digits only: ``\d`` would also take
+#: Arabic-Indic and other digits. Anchored, so ``match`` and ``fullmatch`` agree.
+ORDER_ID_RE = re.compile(r"\A[0-9]{3}-[0-9]{7}-[0-9]{7}\Z")
 
 
 class Goods(StrEnum):
@@ -121,6 +128,16 @@ class Order:
         if self.total is None:
             return None
         return max(self.total - self.refunded, Decimal("0"))
+
+    def copy(self) -> Order:
+        """The order and its items, to try actions on: every other field is an immutable value,
+        so only the items are new objects (``copy.deepcopy`` costs ~20 times as much)."""
+        twin = Order(*_ORDER_FIELDS(self))
+        twin.items = [OrderItem(i.item_id, i.sku, i.title, i.quantity, i.quantity_shipped, i.price) for i in self.items]
+        return twin
+
+
+_ORDER_FIELDS = attrgetter(*(f.name for f in fields(Order)))
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from babel.numbers import get_currency_precision
-from transitions.extensions.asyncio import AsyncMachine
+from transitions import EventData, Machine
 
 from bot.domain import Goods, Money, Order, Refusal
 
@@ -309,31 +309,17 @@ class Change:
     details: Mapping[str, Any] = field(default_factory=dict)
 
 
-class _Attached:
-    """The order while one action runs on it: transitions sets ``goods`` on this.
-
-    A separate object (identity equality) because the machine looks models up with
-    ``in`` and removes them with ``list.remove``: two equal ``Order`` dataclasses of the
-    same order must never be confused.
-    """
-
-    def __init__(self, order: Order, asked: Mapping[str, Any]) -> None:
-        self.order = order
-        self.asked = asked
-        self.refusal: Refusal | None = None
-        self.applied = False
-
-    @property
-    def goods(self) -> Goods:
-        return self.order.goods
-
-    @goods.setter
-    def goods(self, value: Goods | str) -> None:
-        self.order.goods = Goods(value)
-
-
 class Lifecycle:
-    """The one process-wide machine. Orders are attached for one action, then detached."""
+    """The one process-wide machine. It never holds an order: each action is applied to the
+    order it is given, for that call only.
+
+    ``transitions`` runs the table: the event's transitions from the order's state, their
+    guards in order, the new state, the effect. It is the synchronous ``Machine`` with no
+    model attached (``model=None``): ``Event.trigger(order, ...)`` takes the order for that
+    one call, so nothing is bound onto it, added to a list or left to the garbage collector.
+    Nothing here awaits, so two actions never interleave inside the machine; the services
+    serialise per order across their awaits and check a version when saving.
+    """
 
     def __init__(self) -> None:
         transitions = []
@@ -347,41 +333,36 @@ class Lifecycle:
                     "after": [self._apply(r.effect)],
                 }
             )
-        self.machine = AsyncMachine(
+        self.machine = Machine(
             model=None,
             states=Goods,
             transitions=transitions,
             initial=None,
             auto_transitions=False,
             send_event=True,
-            # One action at a time per order (pytransitions #640); the service also
-            # serialises per order across tasks and checks a version when saving.
-            queued="model",
             model_attribute="goods",
         )
 
     @staticmethod
-    def _check(guard: Guard) -> Callable[[Any], bool]:
-        def condition(event: Any) -> bool:
-            model: _Attached = event.model
-            if guard.holds(model.order, model.asked):
+    def _check(guard: Guard) -> Callable[[EventData], bool]:
+        def condition(event: EventData) -> bool:
+            order, asked, outcome = event.model, event.kwargs["asked"], event.kwargs["outcome"]
+            if guard.holds(order, asked):
                 return True
-            # AsyncMachine evaluates every condition, not just up to the first that fails:
-            # the first failing guard in the table is the reason given.
-            if model.refusal is None:
-                model.refusal = guard.refusal(model.order, model.asked)
-                model.refusal.params.setdefault("order", model.order.order_id)
+            # The first failing guard in the table is the reason given (the machine stops there).
+            if outcome.refusal is None:
+                outcome.refusal = guard.refusal(order, asked)
+                outcome.refusal.params.setdefault("order", order.order_id)
             return False
 
         condition.__name__ = guard.name
         return condition
 
     @staticmethod
-    def _apply(effect: Callable[[Order, Mapping[str, Any]], None]) -> Callable[[Any], None]:
-        def after(event: Any) -> None:
-            model: _Attached = event.model
-            effect(model.order, model.asked)
-            model.applied = True
+    def _apply(effect: Callable[[Order, Mapping[str, Any]], None]) -> Callable[[EventData], None]:
+        def after(event: EventData) -> None:
+            effect(event.model, event.kwargs["asked"])
+            event.kwargs["outcome"].applied = True
 
         return after
 
@@ -389,29 +370,26 @@ class Lifecycle:
         rule_ = RULES_BY_ACTION.get(action)
         return rule_ is not None and goods in rule_.sources
 
-    async def fire(self, order: Order, action: str, **asked: Any) -> Change:
+    def fire(self, order: Order, action: str, **asked: Any) -> Change:
         """Apply ``action`` to ``order`` in place, or raise the ``Refusal`` that says why not."""
         if action not in RULES_BY_ACTION:
             raise Refusal("not_allowed", order=order.order_id, state=order.goods.value, action=action)
         if not self.allowed(action, order.goods):
             raise refusal_for(action, order)
         before_goods, before_money = order.goods, order.money
-        model = _Attached(order, asked)
-        self.machine.add_model(model, initial=order.goods.name)
-        try:
-            # With a queue, trigger() answers True even when a guard said no: the
-            # after-callback marks what really happened.
-            await model.trigger(action)  # type: ignore[attr-defined]
-        finally:
-            self.machine.remove_model(model)
-            applied, refusal = model.applied, model.refusal
-            # add_model bound the machine's triggers onto the model (partials that point back
-            # at it): drop them, so the model is freed at once even while an import has the
-            # garbage collector paused (50,000 returns otherwise held ~700 MB).
-            vars(model).clear()
-        if not applied:
-            raise refusal or refusal_for(action, order)
+        outcome = _Outcome()
+        self.machine.events[action].trigger(order, asked=asked, outcome=outcome)
+        if not outcome.applied:
+            raise outcome.refusal or refusal_for(action, order)
         return Change(action, before_goods, order.goods, before_money, order.money, dict(asked))
+
+
+@dataclass(slots=True)
+class _Outcome:
+    """What one trigger did, filled in by the machine's callbacks."""
+
+    refusal: Refusal | None = None
+    applied: bool = False
 
 
 def describe_table() -> list[tuple[str, list[str], str]]:

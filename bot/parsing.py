@@ -16,7 +16,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from bot.domain import Refusal
+from bot.amounts import read_number
+from bot.domain import ORDER_ID_RE, Refusal
 
 # Dashes an input method may produce where a person meant "-" (NFKC already folds the
 # full-width hyphen-minus U+FF0D).
@@ -35,9 +36,6 @@ def split_args(text: str) -> list[str]:
 
 # ---------------------------------------------------------------------------------------
 # Order references
-
-# ASCII digits only: Python's \d would also accept Arabic-Indic and other digits.
-ORDER_ID_RE = re.compile(r"^[0-9]{3}-[0-9]{7}-[0-9]{7}$")
 
 _TAIL_MIN, _TAIL_MAX = 4, 16
 
@@ -72,8 +70,6 @@ _CENT = Decimal("0.01")
 
 #: Quoted back at most this long in a refusal.
 _SHOWN_CHARS = 40
-#: More digits than this before the decimal mark is not an amount anyone means.
-_MAX_INTEGER_DIGITS = 12
 
 # Currency markers a person may put before or after the number, lower-cased. A marker
 # several currencies share ($, ¥, kr) gives None: guessing would refund in the wrong one.
@@ -189,59 +185,6 @@ def _shown(typed: str) -> str:
     return typed if len(typed) <= _SHOWN_CHARS else typed[: _SHOWN_CHARS - 1] + "…"
 
 
-def _read_number(number: str, typed: str, *, strict: bool = False) -> Decimal:
-    """Digits with ``.``/``,``/space/``'`` separators, US or European style, as a Decimal.
-
-    ``strict`` (money about to move): a lone mark before exactly three digits is refused as
-    ambiguous instead of read as a thousands separator, and more than two decimals are
-    refused with their own reason.
-    """
-    shown = _shown(typed)
-    decimal_mark = ""
-    if "." in number and "," in number:
-        # Both present: whichever comes last is the decimal mark ("1,234.56", "1.234,56").
-        decimal_mark = "." if number.rfind(".") > number.rfind(",") else ","
-    elif "." in number or "," in number:
-        mark = "." if "." in number else ","
-        head, _, fraction = number.rpartition(mark)
-        # A lone mark before exactly three digits groups thousands ("1,234", "1.234"): no
-        # marketplace currency has three decimals. Repeated marks always group.
-        lone_three = len(fraction) == 3 and head.replace(" ", "").replace("'", "").strip("0") != ""
-        if strict and lone_three and number.count(mark) == 1 and fraction.isdigit():
-            # "12.345" is 12345 to a German and a typo of 12.34 or 12.35 to an American: a
-            # guess here once refunded $12,345.00 on an order whose total was unknown.
-            raise Refusal("ambiguous_amount", text=shown, thousands=re.sub(r"\D", "", number).lstrip("0"))
-        grouping = number.count(mark) > 1 or lone_three
-        decimal_mark = "" if grouping else mark
-
-    if decimal_mark:
-        integer, _, fraction = number.rpartition(decimal_mark)
-        if not re.fullmatch(r"[0-9]{1,2}", fraction):
-            if strict and re.fullmatch(r"[0-9]{3,}", fraction):
-                raise Refusal("amount_decimals", text=shown)
-            raise Refusal("bad_amount", text=shown)
-    else:
-        integer, fraction = number, ""
-
-    # Whatever separators remain group thousands, and there may be only one kind of them
-    # ("1 234,56" in French, "1'234.56" in Swiss, "1.234.567" in German).
-    group_marks = set(re.sub(r"[0-9]", "", integer))
-    if len(group_marks) > 1:
-        raise Refusal("bad_amount", text=shown)
-    if group_marks:
-        head, *groups = integer.split(group_marks.pop())
-        if not re.fullmatch(r"[0-9]{1,3}", head) or not all(len(g) == 3 and g.isdigit() for g in groups):
-            raise Refusal("bad_amount", text=shown)
-        integer = head + "".join(groups)
-    if not integer and not fraction:
-        raise Refusal("bad_amount", text=shown)
-    # Decimal's default context keeps 28 digits: a 30-digit number would raise
-    # InvalidOperation on quantize. No order comes near a trillion in any currency.
-    if len(integer.lstrip("0")) > _MAX_INTEGER_DIGITS:
-        raise Refusal("amount_too_large", text=shown)
-    return Decimal(f"{integer or '0'}.{fraction or '0'}")
-
-
 @dataclass(frozen=True)
 class TypedAmount:
     """An amount as a person typed it: the number, and what its currency sign or word says."""
@@ -277,7 +220,7 @@ def read_amount(text: str, *, strict: bool = False) -> TypedAmount:
             raise Refusal("amount_not_positive", text=shown)
         raise Refusal("bad_amount", text=shown)
 
-    amount = _read_number(match["number"], typed, strict=strict)
+    amount = read_number(match["number"], shown, strict=strict)
     if amount <= 0:
         raise Refusal("amount_not_positive" if strict else "bad_amount", text=shown)
     if amount != amount.quantize(_CENT):

@@ -226,7 +226,7 @@ class Desk:
 
     async def _fire(self, order: Order, action: str, asked: dict[str, Any]) -> Change:
         try:
-            return await self.lifecycle.fire(order, action, **asked)
+            return self.lifecycle.fire(order, action, **asked)
         except Refusal as refusal:
             if refusal.code == "already_shipped":
                 shipped = await self._shipped_by(order)

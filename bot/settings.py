@@ -147,7 +147,7 @@ def secret_keys_from_env(env: Mapping[str, str] | None = None) -> tuple[str, ...
 
 def allowed_hosts_from_env(env: Mapping[str, str]) -> tuple[str, ...]:
     """DINGDAN_SPAPI_ALLOW_HOSTS: ``host`` or ``host:port``, comma-separated ([::1]:8443 for IPv6)."""
-    from bot.spapi import parse_allowed_host
+    from bot.amazon import parse_allowed_host
 
     out = []
     for entry in env.get("DINGDAN_SPAPI_ALLOW_HOSTS", "").split(","):
@@ -164,7 +164,7 @@ def allowed_hosts_from_env(env: Mapping[str, str]) -> tuple[str, ...]:
 def _check_spapi_addresses(settings: Settings) -> None:
     """The Selling Partner API and its token URL are Amazon's, over https, unless the operator
     allowed another host: the bot sends the secrets there."""
-    from bot.spapi import LOGIN_HOSTS, SPAPI_HOSTS, endpoint_ok
+    from bot.amazon import LOGIN_HOSTS, SPAPI_HOSTS, endpoint_ok
 
     for name, value, hosts in (("DINGDAN_SPAPI_ENDPOINT", settings.spapi_endpoint, SPAPI_HOSTS),
                                ("DINGDAN_SPAPI_AUTH_URL", settings.spapi_auth_url, LOGIN_HOSTS)):  # fmt: skip

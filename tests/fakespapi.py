@@ -1,7 +1,9 @@
-"""A fake Amazon Selling Partner API (Orders API v0) and Login with Amazon on 127.0.0.1.
+"""A fake Amazon Selling Partner API (Orders API v0) and Login with Amazon.
 
-The desk's client talks to it over real HTTP: point the endpoint at :attr:`FakeSpApi.base_url`
-and the LWA token URL at :attr:`FakeSpApi.auth_url`. It holds a seller's orders and items
+Two ways in, the same Amazon behind both. Started (``await fake.start()``), it serves real
+HTTP on 127.0.0.1: point the endpoint at :attr:`FakeSpApi.base_url` and the LWA token URL
+at :attr:`FakeSpApi.auth_url` (the desk must allow :attr:`FakeSpApi.host`). Or, with no
+server, give a client :meth:`FakeSpApi.transport` and Amazon's own addresses. It holds a seller's orders and items
 (:meth:`FakeSpApi.add_order`, :meth:`FakeSpApi.update_order`) and answers the way Amazon
 does where a client can get it wrong:
 
@@ -26,14 +28,21 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Self
+from urllib.parse import parse_qsl
 
+import httpx
 from aiohttp import web
 
 MARKETPLACE = "ATVPDKIKX0DER"
+#: Amazon's own addresses: what a client given :meth:`FakeSpApi.transport` may call.
+ENDPOINT = "https://sellingpartnerapi-na.amazon.com"
+AUTH_URL = "https://api.amazon.com/auth/o2/token"
 CLIENT_ID = "amzn1.application-oa2-client.0f3c5e8d7a6b4c3d2e1f0a9b8c7d6e5f"
 CLIENT_SECRET = "amzn1.oa2-cs.v1.9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f1e0d9c8b7a6f5e4d3c2b1a0f9e8d"
 REFRESH_TOKEN = "Atzr|IwEBIfake-refresh-token-k3Jx9QmW2pLz8VtR5nYb7HcD4sGf6AeU1oPiKjMn0"
@@ -59,6 +68,49 @@ def _parse(value: str) -> datetime | None:
     except ValueError:
         return None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _json(body: bytes) -> Any:
+    try:
+        return json.loads(body) if body else None
+    except ValueError:
+        return None
+
+
+_ROUTES = (
+    ("POST", re.compile(r"/auth/o2/token"), "login"),
+    ("GET", re.compile(r"/orders/v0/orders"), "getOrders"),
+    ("GET", re.compile(r"/orders/v0/orders/(?P<order_id>[^/]+)/orderItems"), "getOrderItems"),
+    ("POST", re.compile(r"/orders/v0/orders/(?P<order_id>[^/]+)/shipmentConfirmation"), "confirmShipment"),
+)
+
+
+def _route(method: str, path: str) -> tuple[str, str | None] | None:
+    """(operation, order id) of a request, or None for an address Amazon does not have."""
+    for route_method, pattern, operation in _ROUTES:
+        found = pattern.fullmatch(path)
+        if found and method == route_method:
+            return operation, found.groupdict().get("order_id")
+    return None
+
+
+@dataclass
+class _Call:
+    """One request, however it came (over HTTP to the server, or through the transport)."""
+
+    operation: str
+    order_id: str | None
+    query: dict[str, str]
+    headers: Mapping[str, str]  # case-insensitive
+    form: dict[str, str]
+    body: Any  # the JSON body, if any
+
+
+@dataclass
+class _Answer:
+    status: int
+    body: Any = None  # JSON; None: no content
+    headers: dict[str, str] | None = None
 
 
 class AmazonTime:
@@ -116,6 +168,8 @@ class FakeSpApi:
         #: Orders getOrders lists a second time at the end (Amazon does when one changes
         #: while a client pages through).
         self.relisted: list[str] = []
+        #: The transport fails every request as a refused connection does.
+        self.unreachable = False
 
     # ---------------------------------------------------------------- life cycle
 
@@ -139,10 +193,7 @@ class FakeSpApi:
 
     async def start(self) -> Self:
         app = web.Application()
-        app.router.add_post("/auth/o2/token", self._token)
-        app.router.add_get("/orders/v0/orders", self._get_orders)
-        app.router.add_get("/orders/v0/orders/{order_id}/orderItems", self._get_order_items)
-        app.router.add_post("/orders/v0/orders/{order_id}/shipmentConfirmation", self._confirm_shipment)
+        app.router.add_route("*", "/{path:.*}", self._serve)
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -260,14 +311,60 @@ class FakeSpApi:
 
     # ---------------------------------------------------------------- HTTP
 
+    def transport(self) -> httpx.MockTransport:
+        """The same Amazon without a server: an httpx transport for ``SpApiClient(transport=…)``.
+
+        The host in the URL does not matter, so the client may use Amazon's own addresses
+        (:data:`ENDPOINT`, :data:`AUTH_URL`). ``unreachable`` answers nothing: every request
+        fails as a refused connection does.
+        """
+
+        async def handle(request: httpx.Request) -> httpx.Response:
+            if self.unreachable:
+                raise httpx.ConnectError("Connection refused", request=request)
+            body = await request.aread()
+            found = _route(request.method, request.url.path)
+            if found is None:
+                return httpx.Response(404)
+            operation, order_id = found
+            call = _Call(operation, order_id, dict(request.url.params), request.headers,
+                         dict(parse_qsl(body.decode())) if operation == "login" else {}, _json(body))  # fmt: skip
+            answer = self.answer(call)
+            content = b"" if answer.body is None else json.dumps(answer.body).encode()
+            headers = {"content-type": "application/json"} if answer.body is not None else {}
+            return httpx.Response(answer.status, content=content, headers={**headers, **(answer.headers or {})})
+
+        return httpx.MockTransport(handle)
+
+    async def _serve(self, request: web.Request) -> web.Response:
+        found = _route(request.method, request.path)
+        if found is None:
+            return web.Response(status=404)
+        operation, order_id = found
+        body = await request.read()
+        form = {k: str(v) for k, v in (await request.post()).items()} if operation == "login" else {}
+        answer = self.answer(_Call(operation, order_id, dict(request.query), request.headers, form, _json(body)))
+        if answer.body is None:
+            return web.Response(status=answer.status, headers=answer.headers)
+        return web.Response(status=answer.status, text=json.dumps(answer.body), content_type="application/json",
+                            headers=answer.headers)  # fmt: skip
+
+    def answer(self, call: _Call) -> _Answer:
+        """What Amazon answers to one request, recorded in :attr:`requests`."""
+        handler = {"login": self._token, "getOrders": self._get_orders, "getOrderItems": self._get_order_items,
+                   "confirmShipment": self._confirm_shipment}[call.operation]  # fmt: skip
+        params, answer = handler(call)
+        self.requests.append((call.operation, params, answer.status))
+        return answer
+
     @staticmethod
     def _errors(status: int, code: str | None = None, message: str | None = None, details: str = "",
-                headers: dict[str, str] | None = None) -> web.Response:  # fmt: skip
+                headers: dict[str, str] | None = None) -> _Answer:  # fmt: skip
         default_code, default_message = _ERROR_TEXT.get(status, ("Error", f"HTTP {status}"))
         body = {"errors": [{"code": code or default_code, "message": message or default_message, "details": details}]}
-        return web.Response(status=status, text=json.dumps(body), content_type="application/json", headers=headers)
+        return _Answer(status, body, headers)
 
-    def _fault(self, operation: str) -> web.Response | None:
+    def _fault(self, operation: str) -> _Answer | None:
         faults = self._faults.get(operation)
         if not faults:
             return None
@@ -280,65 +377,58 @@ class FakeSpApi:
             faults.pop(0)
         headers = {"Retry-After": fault.retry_after} if fault.retry_after is not None else None
         if operation == "login":
-            body = {"error": "server_error", "error_description": "Try again later"}
-            return web.Response(status=fault.status, text=json.dumps(body), content_type="application/json",
-                                headers=headers)  # fmt: skip
+            return _Answer(fault.status, {"error": "server_error", "error_description": "Try again later"}, headers)
         return self._errors(fault.status, headers=headers)
 
-    def _unauthorised(self, request: web.Request) -> web.Response | None:
-        token = request.headers.get("x-amz-access-token")
+    def _unauthorised(self, call: _Call) -> _Answer | None:
+        token = call.headers.get("x-amz-access-token")
         if token is None or token not in self._tokens:
             return self._errors(403, details="The access token you provided is invalid.")
         if not self._tokens[token]:
             return self._errors(403, details="The access token you provided has expired.")
         return None
 
-    def _record(self, operation: str, params: dict[str, Any], response: web.Response) -> web.Response:
-        self.requests.append((operation, params, response.status))
-        return response
-
-    async def _token(self, request: web.Request) -> web.Response:
-        form = dict(await request.post())
+    def _token(self, call: _Call) -> tuple[dict[str, Any], _Answer]:
+        form = call.form
         # Recorded without the secrets, as a log would be.
         params = {"grant_type": form.get("grant_type")}
         fault = self._fault("login")
         if fault is not None:
-            return self._record("login", params, fault)
+            return params, fault
         if form.get("grant_type") != "refresh_token":
             body = {"error": "unsupported_grant_type", "error_description": "The grant type is not supported"}
-            return self._record("login", params, web.json_response(body, status=400))
+            return params, _Answer(400, body)
         if form.get("client_id") != self.client_id or form.get("client_secret") != self.client_secret:
             body = {"error": "invalid_client", "error_description": "Client authentication failed"}
-            return self._record("login", params, web.json_response(body, status=401))
+            return params, _Answer(401, body)
         if form.get("refresh_token") != self.refresh_token:
             body = {"error": "invalid_grant",
                     "error_description": "The request has an invalid grant parameter : refresh_token"}  # fmt: skip
-            return self._record("login", params, web.json_response(body, status=400))
+            return params, _Answer(400, body)
         token = f"Atza|fake-access-{next(self._token_seq)}"
         self._tokens[token] = True
         self.tokens_issued += 1
         body = {"access_token": token, "refresh_token": self.refresh_token, "token_type": "bearer",
                 "expires_in": self.token_lifetime}  # fmt: skip
-        return self._record("login", params, web.json_response(body))
+        return params, _Answer(200, body)
 
-    async def _get_orders(self, request: web.Request) -> web.Response:
-        params = dict(request.query)
-        refused = self._unauthorised(request) or self._fault("getOrders")
+    def _get_orders(self, call: _Call) -> tuple[dict[str, Any], _Answer]:
+        params = dict(call.query)
+        refused = self._unauthorised(call) or self._fault("getOrders")
         if refused is not None:
-            return self._record("getOrders", params, refused)
+            return params, refused
         if params.get("MarketplaceIds") != self.marketplace:
-            return self._record("getOrders", params, self._errors(400, details="Invalid MarketplaceIds"))
+            return params, self._errors(400, details="Invalid MarketplaceIds")
         token = params.get("NextToken")
         if token:
             rest = self._pages.get(token)
             if rest is None:
-                return self._record("getOrders", params, self._errors(400, details="Invalid NextToken"))
+                return params, self._errors(400, details="Invalid NextToken")
             size = self.page_size
         else:
             after = _parse(params.get("LastUpdatedAfter", ""))
             if after is None:
-                return self._record("getOrders", params,
-                                    self._errors(400, details="LastUpdatedAfter or CreatedAfter is required"))  # fmt: skip
+                return params, self._errors(400, details="LastUpdatedAfter or CreatedAfter is required")
             size = min(int(params.get("MaxResultsPerPage", "100")), self.page_size)
             rest = sorted((o for o in self.orders.values() if _parse(o["LastUpdateDate"]) >= after),  # type: ignore[operator]
                           key=lambda o: (o["LastUpdateDate"], o["AmazonOrderId"]))  # fmt: skip
@@ -350,44 +440,41 @@ class FakeSpApi:
             next_token = f"NT{next(self._page_seq):06d}"
             self._pages[next_token] = remaining
             payload["NextToken"] = next_token
-        return self._record("getOrders", params, web.json_response({"payload": payload}))
+        return params, _Answer(200, {"payload": payload})
 
-    async def _get_order_items(self, request: web.Request) -> web.Response:
-        order_id = request.match_info["order_id"]
-        params = {"order_id": order_id, **request.query}
-        refused = self._unauthorised(request) or self._fault("getOrderItems")
+    def _get_order_items(self, call: _Call) -> tuple[dict[str, Any], _Answer]:
+        order_id = call.order_id or ""
+        params = {"order_id": order_id, **call.query}
+        refused = self._unauthorised(call) or self._fault("getOrderItems")
         if refused is not None:
-            return self._record("getOrderItems", params, refused)
+            return params, refused
         if order_id not in self.items:
-            return self._record("getOrderItems", params, self._errors(404))
+            return params, self._errors(404)
         items = self.items[order_id]
-        start = int(request.query.get("NextToken", "0") or 0)
+        start = int(call.query.get("NextToken", "0") or 0)
         page = items[start : start + self.items_page_size]
         payload: dict[str, Any] = {"AmazonOrderId": order_id, "OrderItems": json.loads(json.dumps(page))}
         if start + self.items_page_size < len(items):
             payload["NextToken"] = str(start + self.items_page_size)
-        return self._record("getOrderItems", params, web.json_response({"payload": payload}))
+        return params, _Answer(200, {"payload": payload})
 
-    async def _confirm_shipment(self, request: web.Request) -> web.Response:
-        order_id = request.match_info["order_id"]
-        try:
-            body = await request.json()
-        except ValueError:
-            body = None
+    def _confirm_shipment(self, call: _Call) -> tuple[dict[str, Any], _Answer]:
+        order_id = call.order_id or ""
+        body = call.body
         params = {"order_id": order_id, "body": body}
-        refused = self._unauthorised(request) or self._fault("confirmShipment")
+        refused = self._unauthorised(call) or self._fault("confirmShipment")
         if refused is not None:
-            return self._record("confirmShipment", params, refused)
+            return params, refused
         problem = self._check_confirmation(order_id, body)
         if problem is not None:
-            response = self._errors(*problem) if isinstance(problem, tuple) else self._errors(400, details=problem)
+            answer = self._errors(*problem) if isinstance(problem, tuple) else self._errors(400, details=problem)
         elif order_id in self._refusals:
             status, code, message = self._refusals[order_id]
-            response = self._errors(status, code, message)
+            answer = self._errors(status, code, message)
         else:
-            response = web.Response(status=204)
-        self.confirmations.append({"order_id": order_id, "body": body, "status": response.status})
-        return self._record("confirmShipment", params, response)
+            answer = _Answer(204)
+        self.confirmations.append({"order_id": order_id, "body": body, "status": answer.status})
+        return params, answer
 
     def _check_confirmation(self, order_id: str, body: Any) -> str | tuple[int, str, str] | None:
         if order_id not in self.orders:

@@ -12,13 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.amazon_files import (
-    REQUIRED,
-    ParsedReport,
-    RowError,
-    decode_report,
-    read_report,
-)
+from bot.amazon import REQUIRED, ParsedReport, RowError, read_report
+from bot.amazon.encoding import decode_report
 from bot.domain import Refusal
 
 SAMPLES = Path(

@@ -18,13 +18,12 @@ import pytest
 from conftest import START, FakeClock
 from fakespapi import CLIENT_ID, CLIENT_SECRET, MARKETPLACE, REFRESH_TOKEN, AmazonTime, FakeSpApi
 
-from bot.amazon_store import AmazonStore
+from bot.amazon import AmazonStore, AmazonSync, NoSecretKey, SecretBox, SecretUnreadable, reseal
 from bot.domain import Refusal
+from bot.importing import Importer
 from bot.lifecycle import Lifecycle
-from bot.secret_box import NoSecretKey, SecretBox, SecretUnreadable, reseal
 from bot.settings import ConfigError, Settings
 from bot.storage import Store
-from bot.sync import AmazonSync
 
 ROOT = Path(__file__).resolve().parent.parent
 OLD_KEY = "lyRUdXumtR1Qn8cIX2Ty6Nwl4EbJFy9WQrGldIbpavE="
@@ -74,7 +73,7 @@ def test_rotation_the_first_key_encrypts_and_every_key_decrypts() -> None:
 
 
 def test_the_key_never_reaches_a_log_record(caplog: pytest.LogCaptureFixture) -> None:
-    from bot.spapi import install_log_redaction
+    from bot.amazon import install_log_redaction
 
     install_log_redaction()
     box = SecretBox([THIRD_KEY])
@@ -162,7 +161,7 @@ def service(store: Store, amazon: FakeSpApi, clock: FakeClock, *keys: str) -> Am
     settings = Settings(token="x", clock=clock, spapi_auth_url=amazon.auth_url, spapi_allow_hosts=(amazon.host,),
                         secret_keys=keys)  # fmt: skip
     t = AmazonTime()
-    return AmazonSync(store, Lifecycle(), settings, monotonic=t.monotonic, sleep=t.sleep)
+    return AmazonSync(store, Importer(store, Lifecycle(), clock), settings, monotonic=t.monotonic, sleep=t.sleep)
 
 
 async def rows(store: Store, sql: str, *params: object) -> list[tuple[object, ...]]:
@@ -252,7 +251,7 @@ def test_rotate_secrets_from_the_shell(tmp_path: Path) -> None:
         for team_id, title in ((STORE_A, "Store A"), (STORE_B, "Store B")):
             await store.create_team(team_id, title, "Asia/Shanghai", by=1001, at=clock())
         settings = Settings(token="x", clock=clock, secret_keys=(OLD_KEY,))
-        sync = AmazonSync(store, Lifecycle(), settings)
+        sync = AmazonSync(store, Importer(store, Lifecycle(), clock), settings)
         await sync.configure(STORE_A, marketplace_id=MARKETPLACE, client_id=CLIENT_ID, client_secret=CLIENT_SECRET,
                              refresh_token=REFRESH_TOKEN, endpoint="https://sellingpartnerapi-na.amazon.com", by=1001)  # fmt: skip
         await store.close()

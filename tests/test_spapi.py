@@ -1,34 +1,28 @@
-"""The Selling Partner API client against the fake Amazon on 127.0.0.1, on Amazon's time:
-rate limits, throttling, server errors and tokens are waited for on a virtual clock. And the
-pure parts: Amazon's order JSON as imported orders, shipments as packages, secrets kept out
-of logs and reprs."""
+"""The Selling Partner API client against the fake Amazon, on Amazon's time: rate limits,
+throttling, server errors and tokens are waited for on a virtual clock. The client calls
+Amazon's own addresses through the fake's httpx transport: no server, no allowed hosts. And
+the pure parts: Amazon's order JSON as imported orders, shipments as packages, secrets kept
+out of logs and reprs."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from fakespapi import CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN, AmazonTime, FakeSpApi
+from fakespapi import AUTH_URL, CLIENT_ID, CLIENT_SECRET, ENDPOINT, REFRESH_TOKEN, AmazonTime, FakeSpApi
 
-from bot import spapi
-from bot.spapi import AuthError, Credentials, SpApiClient, SpApiError, TokenBucket
+from bot.amazon import GOODS_OF_STATUS, imported_order, install_log_redaction, packages, remember_secrets, spapi
+from bot.amazon.spapi import AuthError, Credentials, SpApiClient, SpApiError, TokenBucket
 from bot.storage import Shipment
-from bot.sync import STATUS, imported_order, packages
 
 T0 = datetime(2026, 11, 21, 8, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-async def amazon() -> AsyncIterator[FakeSpApi]:
-    fake = FakeSpApi(page_size=2)
-    await fake.start()
-    try:
-        yield fake
-    finally:
-        await fake.stop()
+def amazon() -> FakeSpApi:
+    return FakeSpApi(page_size=2)
 
 
 @pytest.fixture
@@ -37,8 +31,8 @@ def amazon_time() -> AmazonTime:
 
 
 def client_for(fake: FakeSpApi, t: AmazonTime, *, refresh_token: str = REFRESH_TOKEN, **options) -> SpApiClient:
-    creds = Credentials(fake.base_url, fake.auth_url, CLIENT_ID, CLIENT_SECRET, refresh_token)
-    return SpApiClient(creds, monotonic=t.monotonic, sleep=t.sleep, **options)
+    creds = Credentials(ENDPOINT, AUTH_URL, CLIENT_ID, CLIENT_SECRET, refresh_token)
+    return SpApiClient(creds, monotonic=t.monotonic, sleep=t.sleep, transport=fake.transport(), **options)
 
 
 def order_ids(n: int) -> list[str]:
@@ -154,13 +148,13 @@ async def test_server_errors_back_off_and_retry_a_bounded_number_of_times(amazon
     assert amazon.answered("getOrderItems") == [500, 500, 200, 503, 503, 503]
 
 
-async def test_a_network_error_is_transient(amazon_time) -> None:
-    creds = Credentials("http://127.0.0.1:9", "http://127.0.0.1:9/auth/o2/token", CLIENT_ID, CLIENT_SECRET,
-                        REFRESH_TOKEN)  # fmt: skip
-    async with SpApiClient(creds, monotonic=amazon_time.monotonic, sleep=amazon_time.sleep, attempts=2) as client:
+async def test_a_network_error_is_transient(amazon, amazon_time) -> None:
+    amazon.unreachable = True
+    async with client_for(amazon, amazon_time, attempts=2) as client:
         with pytest.raises(SpApiError) as failed:
-            await client.get_orders("ATVPDKIKX0DER", last_updated_after=T0)
+            await client.get_orders(amazon.marketplace, last_updated_after=T0)
     assert failed.value.status == 0 and failed.value.transient
+    assert amazon_time.slept == [1.0]  # one back-off, then the second attempt failed too
 
 
 async def test_the_access_token_is_refreshed_before_it_expires(amazon, amazon_time) -> None:
@@ -218,8 +212,8 @@ def test_credentials_never_show_in_a_repr() -> None:
 
 
 def test_log_records_are_redacted_whoever_logs_them(caplog) -> None:
-    spapi.install_log_redaction()
-    spapi.remember_secrets(["a-secret-seen-before-1234"])
+    install_log_redaction()
+    remember_secrets(["a-secret-seen-before-1234"])
     with caplog.at_level(logging.DEBUG):
         logging.getLogger("telegram.ext.Application").debug(
             "Processing update %s", {"text": f"/amazon set ATVPDKIKX0DER {CLIENT_ID} {CLIENT_SECRET} {REFRESH_TOKEN}"}
@@ -327,7 +321,7 @@ def test_an_orders_api_order_maps_onto_an_imported_order() -> None:
 def test_every_amazon_status_has_its_goods_state(amazon_status: str, goods: str | None) -> None:
     order = imported_order({"AmazonOrderId": "113-4417305-6689831", "OrderStatus": amazon_status})
     assert order.status == goods
-    assert STATUS.get(amazon_status) == goods
+    assert GOODS_OF_STATUS.get(amazon_status) == goods
 
 
 def test_a_pending_order_without_total_or_address_maps_to_blanks_not_errors() -> None:

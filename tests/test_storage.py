@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -486,25 +487,29 @@ async def test_fifty_people_ship_one_order_at_once_and_one_of_them_does_it(store
     assert desk._locks == {} and desk._waiting == {}, "per-order locks are not kept forever"
 
 
-async def test_two_processes_on_one_database_cannot_both_ship(store, db_path, clock):
+def right_after_bobs_read(store: Store, alice_acts: Callable[[], Awaitable[object]], monkeypatch) -> None:
+    """Alice acts once, in her own process, just after Bob's desk read the order (before it saves)."""
+    bobs_read = store.order
+
+    async def read_then_alice_acts(*args: Any, **kwargs: Any) -> Order | None:
+        order = await bobs_read(*args, **kwargs)
+        monkeypatch.setattr(store, "order", bobs_read)
+        await alice_acts()
+        return order
+
+    monkeypatch.setattr(store, "order", read_then_alice_acts)
+
+
+async def test_two_processes_on_one_database_cannot_both_ship(store, db_path, clock, monkeypatch):
     """Bob's bot read the order; before it saved, Alice's process shipped it."""
     await seed(store, an_order(MIC))
     alices_store = Store(db_path)
     await alices_store.open()
     try:
         alices_desk = Desk(alices_store, Lifecycle(), clock)
-
-        class AliceShipsWhileBobTypes(Lifecycle):
-            alice_shipped = False
-
-            async def fire(self, order, action, **asked):
-                if not self.alice_shipped:
-                    self.alice_shipped = True
-                    await alices_desk.act(TEAM, MIC, "ship", ALICE, carrier="UPS", tracking="1Z999AA10123456784",
-                                          at=clock())  # fmt: skip
-                return await super().fire(order, action, **asked)
-
-        bobs_desk = Desk(store, AliceShipsWhileBobTypes(), clock)
+        right_after_bobs_read(store, lambda: alices_desk.act(TEAM, MIC, "ship", ALICE, carrier="UPS",
+                                                             tracking="1Z999AA10123456784", at=clock()), monkeypatch)  # fmt: skip
+        bobs_desk = Desk(store, Lifecycle(), clock)
         with pytest.raises(Refusal) as excinfo:
             await bobs_desk.act(TEAM, MIC, "ship", BOB, carrier="USPS", tracking="9400111899223817576315")
     finally:
@@ -560,24 +565,16 @@ async def test_a_refund_that_would_be_refused_after_yes_is_refused_before_asking
     assert look(db_path, "SELECT count(*) FROM confirmations") == [(0,)]
 
 
-async def test_a_lost_version_check_on_an_unrelated_change_is_fired_again_and_saved(store, db_path, clock):
+async def test_a_lost_version_check_on_an_unrelated_change_is_fired_again_and_saved(store, db_path, clock,
+                                                                                     monkeypatch):  # fmt: skip
     """Bob's refund lost the version check to Alice's delivery scan: it is read again and saved."""
     await seed(store, an_order(MIC, goods=Goods.shipped, total=Decimal("44.98")))
     alices_store = Store(db_path)
     await alices_store.open()
     try:
         alices_desk = Desk(alices_store, Lifecycle(), clock)
-
-        class AliceDeliversWhileBobConfirms(Lifecycle):
-            delivered = False
-
-            async def fire(self, order, action, **asked):
-                if not self.delivered:
-                    self.delivered = True
-                    await alices_desk.act(TEAM, MIC, "deliver", ALICE)
-                return await super().fire(order, action, **asked)
-
-        bobs_desk = Desk(store, AliceDeliversWhileBobConfirms(), clock)
+        right_after_bobs_read(store, lambda: alices_desk.act(TEAM, MIC, "deliver", ALICE), monkeypatch)
+        bobs_desk = Desk(store, Lifecycle(), clock)
         done = await bobs_desk.act(TEAM, MIC, "refund", BOB, confirmed=True, amount=Decimal(5),
                                    refunded_before=Decimal(0))  # fmt: skip
     finally:

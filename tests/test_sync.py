@@ -20,13 +20,14 @@ from fakespapi import (
     FakeSpApi,
 )
 
-from bot.amazon_store import AmazonStore
+from bot.amazon import AmazonStore, AmazonSync
+from bot.amazon.sync import OVERLAP
 from bot.domain import Actor
+from bot.importing import Importer
 from bot.lifecycle import Lifecycle
 from bot.services import Desk
 from bot.settings import Settings
-from bot.storage import Conflict, Store
-from bot.sync import OVERLAP, AmazonSync
+from bot.storage import OrderChangedMeanwhile, Store
 
 TEAM = -1001234567890
 ALICE = Actor("user", 1001, "Alice", TEAM)
@@ -62,7 +63,7 @@ async def sync(store: Store, amazon: FakeSpApi, clock: FakeClock) -> AmazonSync:
     t = AmazonTime()
     settings = Settings(token="x", clock=clock, spapi_auth_url=amazon.auth_url, spapi_allow_hosts=(amazon.host,),
                         secret_keys=("lyRUdXumtR1Qn8cIX2Ty6Nwl4EbJFy9WQrGldIbpavE=",))  # fmt: skip
-    service = AmazonSync(store, Lifecycle(), settings, monotonic=t.monotonic, sleep=t.sleep)
+    service = AmazonSync(store, Importer(store, Lifecycle(), clock), settings, monotonic=t.monotonic, sleep=t.sleep)
     await service.configure(TEAM, marketplace_id=MARKETPLACE, client_id=CLIENT_ID, client_secret=CLIENT_SECRET,
                             refresh_token=REFRESH_TOKEN, endpoint=amazon.base_url, by=ALICE.id)  # fmt: skip
     return service
@@ -115,7 +116,7 @@ async def test_an_order_changed_in_the_chat_meanwhile_makes_the_page_read_again(
     async def conflicting_once(*args: Any, **kwargs: Any) -> Any:
         calls.append(1)
         if len(calls) == 2:
-            raise Conflict
+            raise OrderChangedMeanwhile
         return await apply(*args, **kwargs)
 
     monkeypatch.setattr(sync.importer, "apply_orders", conflicting_once)

@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
-from bot.amazon_store import AmazonStore
-from bot.spapi import remember_secrets
+from bot.amazon.accounts import AmazonStore
+from bot.amazon.redaction import remember_secrets
 
 PREFIX = "fernet:"
 

@@ -1,4 +1,4 @@
-"""Amazon's returns reports into the desk: FBA customer returns and MFN returns.
+"""Amazon's returns reports applied to the desk: FBA customer returns and MFN returns.
 
 A return request moves a shipped order to return_requested; an arrival (an FBA row, or an
 MFN row with a return delivery date) moves it to return_received with Amazon's
@@ -9,30 +9,33 @@ idempotent, atomic per file, and rows that cannot apply are listed with a reason
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from bot.amazon_files import ImportedReturn, ParsedReport, RowError
+from bot.amazon import ImportedReturn, ParsedReport, RowError
 from bot.domain import Actor, Event, Goods, Order, Refusal
-from bot.importing import ImportResult, _event
+from bot.importing.result import ImportResult, import_event
 from bot.lifecycle import Lifecycle
 from bot.storage import Store
+
+__all__ = ["ReturnsImport"]
 
 #: Where a return request or an arrival may come from (the goods left the seller).
 _REQUESTABLE = frozenset({Goods.partially_shipped, Goods.shipped, Goods.delivered, Goods.lost})
 _RECEIVABLE = _REQUESTABLE | {Goods.return_requested}
 
 
-class ReturnsImporter:
+class ReturnsImport:
     def __init__(self, store: Store, lifecycle: Lifecycle, clock: Callable[[], datetime]) -> None:
         self.store = store
         self.lifecycle = lifecycle
         self.clock = clock
 
     async def apply(self, team_id: int, report: ParsedReport, *, sha: str, filename: str, actor: Actor) -> ImportResult:
+        """Every row of a returns report, in one transaction; raises ``OrderChangedMeanwhile`` when a person
+        changed one of the orders meanwhile: call again."""
         now = self.clock()
         result = ImportResult(kind=report.kind, encoding=report.encoding, rows=report.rows, refused=list(report.errors))
         result.first_imported_at = await self.store.imported_before(team_id, sha)
@@ -50,15 +53,16 @@ class ReturnsImporter:
                 result.refused.append(RowError(row.line, "unknown_order_row", {"value": row.order_id}))
                 continue
             # A row applies whole or not at all: work on a copy, keep it only if every step held.
-            trial = copy.deepcopy(order)
+            trial = order.copy()
             try:
-                row_events = await self._apply_row(trial, row, actor, now, source, refunded.get(row.order_id))
+                row_events = self.apply_row(trial, row, actor, now, source, refunded.get(row.order_id))
             except Refusal as refusal:
                 result.refused.append(RowError(row.line, refusal.code, dict(refusal.params)))
                 continue
-            known[row.order_id] = trial
-            events.setdefault(row.order_id, []).extend(row_events)
-        changed = [(known[oid], evs) for oid, evs in events.items() if evs]
+            if row_events:
+                known[row.order_id] = trial
+                events.setdefault(row.order_id, []).extend(row_events)
+        changed = [(known[oid], evs) for oid, evs in events.items()]
         result.updated = len(changed)
         result.unchanged = len({r.order_id for r in report.returns} & set(known)) - result.updated
         result.refused.sort(key=lambda e: e.line)
@@ -71,40 +75,37 @@ class ReturnsImporter:
             await self.store.write_import(team_id=team_id, new=[], changed=changed, record=record, now=now)
         return result
 
-    async def _apply_row(self, order: Order, row: ImportedReturn, actor: Actor, now: datetime,
-                         source: dict[str, Any], refunded_in_all: Decimal | None) -> list[Event]:  # fmt: skip
+    def apply_row(self, order: Order, row: ImportedReturn, actor: Actor, now: datetime,
+                  source: dict[str, Any], refunded_in_all: Decimal | None) -> list[Event]:  # fmt: skip
+        """One row's changes on ``order`` and their events; ``Refusal`` when it cannot apply."""
         events = []
         details = {**source, "line": row.line}
         if row.arrived:
             if order.goods in _RECEIVABLE:
-                events.append(await self._fire(order, "receive_return", actor, now, details,
-                                               reason=row.reason, disposition=row.disposition))  # fmt: skip
+                events.append(self.fire(order, "receive_return", actor, now, details,
+                                        reason=row.reason, disposition=row.disposition))  # fmt: skip
             elif order.goods in (Goods.return_received, Goods.return_closed):
                 pass  # already known: a re-import changes nothing
             else:
                 raise Refusal("return_not_shipped", order=order.order_id, state=order.goods.value)
         elif order.goods in _REQUESTABLE:
-            events.append(await self._fire(order, "request_return", actor, now, details, reason=row.reason))
+            events.append(self.fire(order, "request_return", actor, now, details, reason=row.reason))
         elif order.goods not in (Goods.return_requested, Goods.return_received, Goods.return_closed):
             raise Refusal("return_not_shipped", order=order.order_id, state=order.goods.value)
         if refunded_in_all is not None and refunded_in_all > order.refunded:
             # The report says how much the buyer got back: record the difference.
             amount = refunded_in_all - order.refunded
-            events.append(await self._fire(order, "refund", actor, now, details, amount=amount,
-                                           currency=row.currency or None))  # fmt: skip
+            events.append(self.fire(order, "refund", actor, now, details, amount=amount,
+                                    currency=row.currency or None))  # fmt: skip
         return events
 
-    async def _fire(self, order: Order, action: str, actor: Actor, now: datetime, details: dict[str, Any],
-                    **asked: Any) -> Event:  # fmt: skip
+    def fire(self, order: Order, action: str, actor: Actor, now: datetime, details: dict[str, Any],
+             **asked: Any) -> Event:  # fmt: skip
         before_goods, before_refunded = order.goods, order.refunded
-        change = await self.lifecycle.fire(order, action, **asked)
+        change = self.lifecycle.fire(order, action, **asked)
         extra = {k: v for k, v in asked.items() if v not in (None, "")}
         if action == "refund":
             extra["amount"] = order.refunded - before_refunded
             extra["currency"] = order.currency
-        event = _event(order, actor, now, action, before_goods, order.goods, {**details, **extra})
-        return Event(
-            team_id=event.team_id, order_id=event.order_id, at=event.at, actor=event.actor, trigger=event.trigger,
-            from_goods=event.from_goods, to_goods=event.to_goods, from_money=change.from_money.value,
-            to_money=change.to_money.value, details=event.details,
-        )  # fmt: skip
+        return import_event(order, actor, now, action, before_goods, {**details, **extra},
+                            money_before=change.from_money)  # fmt: skip

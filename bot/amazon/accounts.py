@@ -1,12 +1,12 @@
 """Storage of the Selling Partner API connection: a team's credentials, its sync watermark,
 and the shipments still to confirm with Amazon.
 
-A storage module beside ``bot.storage`` (same connections, through ``Store.transaction()``
-and ``Store._fetchall``), kept apart while that module is busy with other work; it may be
-folded into it later. Times are ISO 8601 UTC text, so text order is time order.
+Amazon's part of the database, on the ``Store``'s connections through its public
+``fetchall``, ``fetchone`` and ``transaction()``. Times are ISO 8601 UTC text, so text
+order is time order.
 
 The client secret and the refresh token are stored as the caller gives them: encrypted by
-``bot.secret_box`` (``fernet:…``), or in clear where a version before it wrote them. Credentials
+``bot.amazon.secret_box`` (``fernet:…``), or in clear where a version before it wrote them. Credentials
 from the environment are never written here.
 """
 
@@ -65,12 +65,12 @@ class AmazonStore:
     # --- the connection ------------------------------------------------------------
 
     async def account(self, team_id: int) -> AmazonAccount | None:
-        rows = await self.store._fetchall(f"SELECT {_ACCOUNT_COLUMNS} FROM amazon_accounts WHERE team_id = ?",
-                                          (team_id,))  # fmt: skip
-        return _account(rows[0]) if rows else None
+        row = await self.store.fetchone(f"SELECT {_ACCOUNT_COLUMNS} FROM amazon_accounts WHERE team_id = ?",
+                                        (team_id,))  # fmt: skip
+        return _account(row) if row is not None else None
 
     async def accounts(self) -> list[AmazonAccount]:
-        rows = await self.store._fetchall(f"SELECT {_ACCOUNT_COLUMNS} FROM amazon_accounts ORDER BY team_id")
+        rows = await self.store.fetchall(f"SELECT {_ACCOUNT_COLUMNS} FROM amazon_accounts ORDER BY team_id")
         return [_account(r) for r in rows]
 
     async def save_credentials(self, team_id: int, *, marketplace_id: str, endpoint: str, client_id: str,
@@ -104,7 +104,7 @@ class AmazonStore:
 
     async def stored_secrets(self) -> list[tuple[int, tuple[str, str]]]:
         """(team, (client secret, refresh token)) as stored, of every team that set its own."""
-        rows = await self.store._fetchall(
+        rows = await self.store.fetchall(
             "SELECT team_id, client_secret, refresh_token FROM amazon_accounts WHERE source = 'chat' "
             "AND client_secret IS NOT NULL AND refresh_token IS NOT NULL ORDER BY team_id"
         )
@@ -153,7 +153,7 @@ class AmazonStore:
         """Shipments made in the chat since ``since`` that Amazon has not confirmed: current
         (not superseded by a correction), of orders the seller fulfils (MFN), not refused for
         good, and not written into a Shipping Confirmation file (that file tells Amazon)."""
-        rows = await self.store._fetchall(
+        rows = await self.store.fetchall(
             "SELECT s.shipment_id, s.order_id, s.item_id, s.quantity, s.shipped_at, s.carrier, s.carrier_name, "
             "s.tracking, s.ship_method FROM shipments s JOIN orders o ON o.team_id = s.team_id "
             "AND o.order_id = s.order_id WHERE s.team_id = ? AND s.confirmed_at IS NULL AND s.superseded = 0 "
@@ -181,7 +181,7 @@ class AmazonStore:
 
     async def confirm_states(self, team_id: int, order_id: str) -> list[tuple[int, str | None, str | None, int]]:
         """(shipment id, confirmed at, error, final) of an order's current shipments."""
-        rows = await self.store._fetchall(
+        rows = await self.store.fetchall(
             "SELECT shipment_id, confirmed_at, confirm_error, confirm_final FROM shipments WHERE team_id = ? "
             "AND order_id = ? AND superseded = 0 ORDER BY shipment_id",
             (team_id, order_id),

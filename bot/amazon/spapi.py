@@ -7,7 +7,7 @@ Why not python-amazon-sp-api: its endpoint comes only from its ``Marketplaces`` 
 ``Host`` header is cut from the endpoint as if it always began with ``https://``), the LWA
 address is a class attribute, access tokens sit in a module-wide cache for a fixed 3,200 s
 whatever ``expires_in`` says, and it logs request headers (the access token) at DEBUG. A
-test server on 127.0.0.1 and an injected clock need neither hack nor monkeypatch here.
+test transport (or a test server) and an injected clock need neither hack nor monkeypatch here.
 
 Amazon's rules kept here:
 
@@ -22,7 +22,10 @@ Amazon's rules kept here:
   and once more when Amazon says it has expired.
 
 Secrets (client secret, refresh token, access token) never go into a log line, an
-exception message or a ``repr``.
+exception message or a ``repr`` (:mod:`bot.amazon.redaction`).
+
+Requests go through an httpx transport the caller may give (``transport=``): tests of the
+client give an ``httpx.MockTransport`` and need no server.
 """
 
 from __future__ import annotations
@@ -38,6 +41,8 @@ from types import TracebackType
 from typing import Any, Self
 
 import httpx
+
+from bot.amazon.redaction import redact
 
 log = logging.getLogger("dingdan.spapi")
 
@@ -226,8 +231,13 @@ class SpApiClient:
         max_backoff: float = 60.0,
         timeout: float = 30.0,
         limits: dict[str, tuple[float, int]] | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.credentials = credentials
+        #: Where requests go: httpx's own network transport unless given one (tests give an
+        #: ``httpx.MockTransport``, so the client is tested without a server). httpx closes it
+        #: with each ``async with`` block: give one that works again after ``aclose()``.
+        self.transport = transport
         self.monotonic = monotonic
         self.sleep = sleep
         self.attempts = attempts
@@ -246,7 +256,8 @@ class SpApiClient:
         return f"SpApiClient({self.credentials.endpoint!r})"
 
     async def __aenter__(self) -> Self:
-        self._http = httpx.AsyncClient(timeout=self.timeout, headers={"user-agent": USER_AGENT})
+        self._http = httpx.AsyncClient(timeout=self.timeout, headers={"user-agent": USER_AGENT},
+                                       transport=self.transport)  # fmt: skip
         return self
 
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
@@ -442,62 +453,3 @@ def _token_refused(response: httpx.Response) -> bool:
         return True
     text = " ".join(f"{e.get('code', '')} {e.get('message', '')} {e.get('details', '')}" for e in _errors(response))
     return "token" in text.lower() and ("expired" in text.lower() or "invalid" in text.lower())
-
-
-# --- keeping secrets out of the logs ---------------------------------------------------
-
-#: Secrets the process knows (credentials from the environment or the database). Replaced,
-#: never changed in place: aiosqlite's thread logs too, and reads it while the loop adds one.
-_SECRETS: frozenset[str] = frozenset()
-#: What a secret looks like even before we know it: the arguments of `/amazon set` as
-#: python-telegram-bot logs an update at DEBUG, LWA refresh/access tokens, client secrets.
-_SECRET_SHAPES = re.compile(
-    r"(?i)(/amazon(?:@\w+)?\s+set)\b[^\n'\"\\]*"
-    r"|Atz[ar]\|[^\s'\"\\,&)]+"
-    r"|amzn1\.oa2-cs\.v1\.[^\s'\"\\,&)]+"
-)
-_MIN_SECRET = 8
-
-
-def remember_secrets(values: Iterable[str]) -> None:
-    """From now on these never appear in a log record."""
-    global _SECRETS
-    _SECRETS = _SECRETS | {v for v in values if v and len(v) >= _MIN_SECRET}
-
-
-def redact(text: str) -> str:
-    text = _SECRET_SHAPES.sub(lambda m: f"{m.group(1)} <redacted>" if m.group(1) else "<redacted>", text)
-    for secret in _SECRETS:
-        if secret in text:
-            text = text.replace(secret, "<redacted>")
-    return text
-
-
-def _needs_redaction(text: str) -> bool:
-    return bool(_SECRET_SHAPES.search(text)) or any(s in text for s in _SECRETS)
-
-
-def install_log_redaction() -> None:
-    """Redact secrets in every log record as it is made, whoever logs it and whichever
-    handler writes it (python-telegram-bot logs whole updates and API answers at DEBUG,
-    so a `/amazon set` message would otherwise reach a debug log)."""
-    previous = logging.getLogRecordFactory()
-    if getattr(previous, "redacts_secrets", False):
-        return
-
-    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
-        record = previous(*args, **kwargs)
-        try:
-            message = record.getMessage()
-        except Exception:  # noqa: BLE001 - a bad format string is the logger's problem, not ours
-            return record
-        if _needs_redaction(message):
-            record.msg, record.args = redact(message), ()
-        if record.exc_info and record.exc_info[1] is not None:
-            text = logging.Formatter().formatException(record.exc_info)
-            if _needs_redaction(text):
-                record.exc_text = redact(text)
-        return record
-
-    factory.redacts_secrets = True  # type: ignore[attr-defined]
-    logging.setLogRecordFactory(factory)

@@ -11,22 +11,15 @@ environment for one team), one run:
 2. asks ``getOrders`` for the orders updated since the watermark, page by page
    (``NextToken``), fetches the items of orders new to the desk (and of partially shipped
    ones, for the quantities), and applies each page like a report import, through the
-   lifecycle (``Importer.apply_orders``). Applying an order again changes nothing, so
+   lifecycle (the importer's ``apply_orders``). Applying an order again changes nothing, so
    pages may overlap and a run may be repeated;
 3. moves the watermark (``LastUpdatedAfter`` of the next run) only after every page was
    applied: to the newest ``LastUpdateDate`` seen, minus a few minutes for orders Amazon
    indexes late. A run that fails leaves it where it was, and the next run starts again
    from there.
 
-Amazon's statuses as goods states (DESIGN.md §2): Pending and PendingAvailability (a
-pre-order, not yet charged) are pending; Unshipped unshipped; PartiallyShipped partially
-shipped; Shipped shipped; Canceled cancelled. InvoiceUnconfirmed means every item has
-shipped and only the invoice is unconfirmed: shipped. Unfulfillable (multi-channel orders
-Amazon could not fulfil) is unshipped: the goods have not left, and the team must ship
-them another way or cancel.
-
-The Orders API gives no buyer name or street address without a Restricted Data Token:
-an order synced from the API has its city, region, postal code and country only.
+Amazon's statuses are read as goods states by ``bot.amazon.model.GOODS_OF_STATUS``; the
+Orders API's JSON is mapped in ``bot.amazon.orders_api``.
 """
 
 from __future__ import annotations
@@ -34,24 +27,24 @@ from __future__ import annotations
 import asyncio
 import html
 import logging
-import re
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from bot import i18n
-from bot.amazon_files import ImportedItem, ImportedOrder
-from bot.amazon_store import AmazonAccount, AmazonStore
-from bot.domain import Actor, Refusal
-from bot.i18n import _, ngettext
-from bot.importing import Importer, ImportResult
-from bot.lifecycle import Lifecycle
-from bot.secret_box import SecretBox, SecretUnreadable, reseal
-from bot.settings import KEY_COMMAND
-from bot.spapi import (
+from bot.amazon.accounts import AmazonAccount, AmazonStore
+from bot.amazon.model import ORDER_ID_RE, ImportedOrder
+from bot.amazon.notices import (
+    auth_failure_message,
+    confirm_failures_messages,
+    unreadable_credentials_message,
+)
+from bot.amazon.orders_api import Package, api_time, imported_order, packages
+from bot.amazon.redaction import remember_secrets
+from bot.amazon.secret_box import SecretBox, SecretUnreadable, reseal
+from bot.amazon.spapi import (
     LOGIN_HOSTS,
     SPAPI_HOSTS,
     AuthError,
@@ -60,10 +53,10 @@ from bot.spapi import (
     SpApiError,
     endpoint_of,
     endpoint_ok,
-    iso_z,
-    remember_secrets,
 )
-from bot.storage import AlertStore, Conflict, Shipment, Store
+from bot.domain import Actor, Refusal
+from bot.settings import KEY_COMMAND
+from bot.storage import AlertDecidedMeanwhile, AlertStore, OrderChangedMeanwhile, Store
 
 log = logging.getLogger("dingdan.sync")
 
@@ -74,21 +67,6 @@ OVERLAP = timedelta(minutes=5)
 #: to ship; older history comes from an Order report.
 INITIAL_LOOKBACK = timedelta(days=7)
 _CONFLICT_ATTEMPTS = 3
-#: Packages listed in one failure message; more go into further messages (4096 characters).
-_PER_MESSAGE = 15
-_ORDER_ID_RE = re.compile(r"[0-9A-Za-z][0-9A-Za-z-]{0,39}")
-
-#: Amazon's OrderStatus as the desk's goods state (see the module docstring).
-STATUS: dict[str, str] = {
-    "Pending": "pending",
-    "PendingAvailability": "pending",
-    "Unshipped": "unshipped",
-    "PartiallyShipped": "partially_shipped",
-    "Shipped": "shipped",
-    "InvoiceUnconfirmed": "shipped",
-    "Canceled": "cancelled",
-    "Unfulfillable": "unshipped",
-}
 
 
 class SyncSettings(Protocol):
@@ -116,151 +94,25 @@ class SyncSettings(Protocol):
     def secret_keys(self) -> tuple[str, ...]: ...
 
 
-# --- Orders API JSON as imported orders -------------------------------------------------
-
-
-def _time(value: Any) -> datetime | None:
-    if not value or not isinstance(value, str):
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-def _amount(money: Any) -> Decimal | None:
-    if not isinstance(money, dict) or money.get("Amount") in (None, ""):
-        return None
-    try:
-        return Decimal(str(money["Amount"]))
-    except InvalidOperation:
-        return None
-
-
-def _int(value: Any) -> int:
-    try:
-        return int(value or 0)
-    except (TypeError, ValueError):
-        return 0
-
-
-def imported_item(raw: dict[str, Any]) -> ImportedItem:
-    """An Orders API order item. ``ItemPrice`` is already the price of all its units."""
-    return ImportedItem(
-        item_id=str(raw.get("OrderItemId") or ""), sku=str(raw.get("SellerSKU") or ""),
-        title=str(raw.get("Title") or ""), quantity=_int(raw.get("QuantityOrdered")),
-        quantity_shipped=_int(raw.get("QuantityShipped")), price=_amount(raw.get("ItemPrice")),
-    )  # fmt: skip
-
-
-def imported_order(raw: dict[str, Any], items: Sequence[dict[str, Any]] = ()) -> ImportedOrder:
-    """An Orders API order (and its items, when fetched) as the importer takes it.
-
-    Without items, the items the desk knows are kept. An unknown OrderStatus gives no
-    status: the order keeps its state (a new one is stored as unshipped).
-    """
-    total = raw.get("OrderTotal")
-    address = raw.get("ShippingAddress") or {}
-    return ImportedOrder(
-        order_id=str(raw["AmazonOrderId"]), lines=[], status=STATUS.get(str(raw.get("OrderStatus") or "")),
-        channel="AFN" if raw.get("FulfillmentChannel") == "AFN" else "MFN",
-        purchased_at=_time(raw.get("PurchaseDate")), ship_by=_time(raw.get("LatestShipDate")),
-        deliver_by=_time(raw.get("LatestDeliveryDate")),
-        currency=(total or {}).get("CurrencyCode") or None, total=_amount(total),
-        service_level=str(raw.get("ShipServiceLevel") or ""), buyer_name="",
-        ship_city=str(address.get("City") or ""), ship_state=str(address.get("StateOrRegion") or ""),
-        ship_postal_code=str(address.get("PostalCode") or ""), ship_country=str(address.get("CountryCode") or ""),
-        ship_address="", items=[imported_item(i) for i in items if i.get("OrderItemId")],
-        is_business=bool(raw.get("IsBusinessOrder")), is_prime=bool(raw.get("IsPrime")),
-    )  # fmt: skip
-
-
-# --- shipments as packages --------------------------------------------------------------
-
-
-@dataclass
-class Package:
-    """What one confirmShipment call says: the items of one order under one tracking number."""
-
-    order_id: str
-    carrier: str
-    carrier_name: str
-    tracking: str
-    ship_method: str
-    shipped_at: datetime
-    items: dict[str, int]  # order item id -> quantity
-    shipment_ids: list[int]
+class Applied(Protocol):
+    """What applying a page of orders did (``bot.importing.ImportResult``)."""
 
     @property
-    def reference(self) -> str:
-        # Amazon wants a positive number, unique per package within the order.
-        return str(min(self.shipment_ids))
-
-    def detail(self) -> dict[str, Any]:
-        """The ``packageDetail`` of the request."""
-        body: dict[str, Any] = {
-            "packageReferenceId": self.reference,
-            "carrierCode": self.carrier,
-            "trackingNumber": self.tracking,
-            "shipDate": iso_z(self.shipped_at),
-            "orderItems": [{"orderItemId": item, "quantity": n} for item, n in sorted(self.items.items())],
-        }
-        if self.carrier == "Other":  # Amazon needs the name only with Other
-            body["carrierName"] = self.carrier_name
-        if self.ship_method:
-            body["shippingMethod"] = self.ship_method
-        return body
+    def new(self) -> int: ...
+    @property
+    def updated(self) -> int: ...
+    @property
+    def unchanged(self) -> int: ...
+    @property
+    def new_ids(self) -> list[str]: ...
 
 
-def packages(shipments: Sequence[Shipment]) -> list[Package]:
-    """Shipments (item by item) grouped per order, carrier and tracking number, in shipping order."""
-    found: dict[tuple[str, str, str, str], Package] = {}
-    for s in shipments:
-        assert s.shipment_id is not None
-        key = (s.order_id, s.carrier, s.carrier_name, s.tracking)
-        package = found.get(key)
-        if package is None:
-            package = found[key] = Package(s.order_id, s.carrier, s.carrier_name, s.tracking, s.ship_method,
-                                           s.shipped_at, {}, [])  # fmt: skip
-        package.items[s.item_id] = package.items.get(s.item_id, 0) + s.quantity
-        package.shipment_ids.append(s.shipment_id)
-        package.shipped_at = min(package.shipped_at, s.shipped_at)
-    return list(found.values())
+class OrdersImporter(Protocol):
+    """What the sync needs of the importer (``bot.importing.Importer``): Amazon's orders applied
+    to the desk through the lifecycle, in one transaction, as a report's are."""
 
-
-# --- what the group reads -----------------------------------------------------------------
-
-
-def confirm_failures_messages(failures: Sequence[tuple[Package, str]]) -> list[dict[str, Any]]:
-    """Confirmations Amazon refused, with its reasons, as outbox messages (in the current language)."""
-    messages = []
-    orders = len({p.order_id for p, _error in failures})
-    for start in range(0, len(failures), _PER_MESSAGE):
-        lines = [ngettext("⚠️ Amazon did not accept the shipment confirmation of {count} order:",
-                          "⚠️ Amazon did not accept the shipment confirmations of {count} orders:", orders)]  # fmt: skip
-        for package, error in failures[start : start + _PER_MESSAGE]:
-            lines.append(_("• <code>{order}</code> · {carrier} {tracking}: {error}", order=package.order_id,
-                           carrier=package.carrier_name or package.carrier, tracking=package.tracking, error=error))  # fmt: skip
-        lines.append(_("Check the carrier and the tracking number. Correct them with /correct ORDER CARRIER TRACKING "
-                       "and I will confirm again, or confirm the shipment in Seller Central."))  # fmt: skip
-        messages.append({"text": "\n".join(lines), "buttons": []})
-    return messages
-
-
-def unreadable_credentials_message() -> dict[str, Any]:
-    text = _("⚠️ I cannot read this team's Amazon credentials: the server's secret key (DINGDAN_SECRET_KEY) is "
-             "missing or is not the one they were saved with. Orders are not synced and shipments are not confirmed "
-             "until whoever runs the bot restores the key, or an administrator sends /amazon set … to me in a "
-             "private chat again.")  # fmt: skip
-    return {"text": text, "buttons": []}
-
-
-def auth_failure_message(error: str) -> dict[str, Any]:
-    text = _("⚠️ Amazon refused this team's Selling Partner API credentials ({error}): orders are not synced and "
-             "shipments are not confirmed. An administrator can send /amazon set … to me in a private chat.",
-             error=error)  # fmt: skip
-    return {"text": text, "buttons": []}
+    async def apply_orders(self, team_id: int, orders: Sequence[ImportedOrder], *, actor: Actor,
+                           source: dict[str, Any], record: dict[str, Any]) -> Applied: ...  # fmt: skip
 
 
 # --- the service ----------------------------------------------------------------------------
@@ -279,7 +131,7 @@ class SyncResult:
     error: str | None = None
     new_ids: list[str] = field(default_factory=list)
 
-    def add(self, applied: ImportResult) -> None:
+    def add(self, applied: Applied) -> None:
         self.new += applied.new
         self.updated += applied.updated
         self.unchanged += applied.unchanged
@@ -309,7 +161,7 @@ class AmazonSync:
     def __init__(
         self,
         store: Store,
-        lifecycle: Lifecycle,
+        importer: OrdersImporter,
         settings: SyncSettings,
         *,
         monotonic: Callable[[], float] = time.monotonic,
@@ -319,7 +171,7 @@ class AmazonSync:
         self.store = store
         self.accounts = AmazonStore(store)
         self.alert_store = AlertStore(store)
-        self.importer = Importer(store, lifecycle, settings.clock)
+        self.importer = importer
         self.settings = settings
         self.clock = settings.clock
         self.monotonic = monotonic
@@ -539,12 +391,12 @@ class AmazonSync:
             latest: dict[str, dict[str, Any]] = {}
             for raw in page.orders:
                 order_id = str(raw.get("AmazonOrderId") or "")
-                if not _ORDER_ID_RE.fullmatch(order_id):
+                if not ORDER_ID_RE.fullmatch(order_id):
                     log.warning("skipped an order without a usable AmazonOrderId")
                     continue
                 seen = latest.get(order_id)
-                if seen is None or (_time(raw.get("LastUpdateDate")) or start) >= (
-                    _time(seen.get("LastUpdateDate")) or start
+                if seen is None or (api_time(raw.get("LastUpdateDate")) or start) >= (
+                    api_time(seen.get("LastUpdateDate")) or start
                 ):
                     latest[order_id] = raw
             known = await self.store.orders_by_ids(team_id, list(latest))
@@ -555,7 +407,7 @@ class AmazonSync:
                     items = await client.get_order_items(order_id)
                     result.items_fetched += 1
                 imported.append(imported_order(raw, items))
-                updated = _time(raw.get("LastUpdateDate"))
+                updated = api_time(raw.get("LastUpdateDate"))
                 if updated is not None and (newest is None or updated > newest):
                     newest = updated
             if imported:
@@ -568,13 +420,13 @@ class AmazonSync:
         watermark = after if newest is None else max(after, min(newest, start) - OVERLAP)
         await self.accounts.synced(team_id, watermark, self.clock())
 
-    async def _apply(self, team_id: int, orders: list[ImportedOrder]) -> ImportResult:
+    async def _apply(self, team_id: int, orders: list[ImportedOrder]) -> Applied:
         record = {"kind": "sp_api", "sha256": "", "filename": "", "rows": len(orders)}
         for _attempt in range(_CONFLICT_ATTEMPTS):
             try:
                 return await self.importer.apply_orders(team_id, orders, actor=ACTOR, source={"api": "getOrders"},
                                                         record=record)  # fmt: skip
-            except Conflict:
+            except OrderChangedMeanwhile:
                 continue  # someone acted on one of these orders meanwhile: read them again
         raise SyncBusy
 
@@ -616,7 +468,7 @@ class AmazonSync:
         recording the refusal does not report it twice)."""
         try:
             await self.alert_store.record(team_id, team_id, decided, messages, self.clock())
-        except Conflict:
+        except AlertDecidedMeanwhile:
             pass  # already reported
 
     async def _report_refusals(self, team_id: int, refused: list[tuple[Package, str]]) -> None:
