@@ -122,6 +122,34 @@ async def test_a_card_is_read_while_a_long_list_holds_a_reader(store):
         assert list(await long_list) == [(1,)]
 
 
+async def teach_every_reader(store, name, function) -> None:
+    async with contextlib.AsyncExitStack() as stack:
+        for _ in range(store.readers):
+            reader = await stack.enter_async_context(store.reading())
+            await reader.create_function(name, 0, function)
+
+
+async def test_while_a_list_runs_long_a_burst_of_cards_never_queues_behind_it(store):
+    inside, go_on = threading.Event(), threading.Event()
+
+    def slow_row() -> int:
+        inside.set()
+        go_on.wait(10)
+        return 1
+
+    await teach_every_reader(store, "slow_row", slow_row)
+    long_list = asyncio.create_task(store.fetchall("SELECT slow_row()"))
+    try:
+        assert await asyncio.to_thread(inside.wait, 10)
+        # However many arrive at once, none is sent to the reader the list is running on.
+        cards = await asyncio.wait_for(asyncio.gather(*(store.order(TEAM, MIC) for _ in range(20))), timeout=10)
+        assert {card.order_id for card in cards} == {MIC}
+        assert not long_list.done()
+    finally:
+        go_on.set()
+    assert await long_list == [(1,)]
+
+
 async def test_when_every_reader_is_busy_a_read_waits_for_the_first_one_free(store):
     async with contextlib.AsyncExitStack() as stack:
         for _ in range(store.readers):

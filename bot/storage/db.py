@@ -1,8 +1,9 @@
 """The database file: connections, the write lock, transactions, reads, migrations.
 
 Writes have one owner: a lock around one writer connection, each transaction a few awaits
-(aiosqlite pays a thread hop per await). Reads take a free connection of a small pool, which
-in WAL mode sees committed data only, so a long list or an export never makes a card wait.
+(aiosqlite pays a thread hop per await). Reads go to a small pool of reader connections
+(``bot.storage.readers``), which in WAL mode see committed data only, so a long list or an
+export never makes a card wait.
 An update that has begun writing reads through its own transaction instead (it sees what it
 wrote; see ``bot.storage.unit``).
 
@@ -25,13 +26,14 @@ from typing import Any
 import aiosqlite
 
 from bot.storage.errors import NotOpen
+from bot.storage.readers import Readers
 from bot.storage.unit import _UNIT, Unit
 
 log = logging.getLogger(__name__)
 
-#: Reader connections. A heavy read (``/orders all`` on a big history, the digest, an export)
-#: holds one while the others serve cards and look-ups: with one reader, a card waited 9 s
-#: behind a 6 s list (issue 11). Each is a thread of aiosqlite's; three suit a small machine.
+#: Reader connections (see ``bot.storage.readers``): a heavy read (a long list, the digest, an
+#: export) holds one while the others serve cards and look-ups. Each is a thread of
+#: aiosqlite's; three suit a small machine.
 READERS = 3
 #: After a checkpoint the WAL is cut back to this size; without a limit it stays as large as
 #: the largest transaction ever written (136 MB after a few 100k-row imports).
@@ -50,9 +52,7 @@ class Database:
         self.path = str(path)
         self.readers = readers
         self._writer: aiosqlite.Connection | None = None
-        self._readers: list[aiosqlite.Connection] = []
-        #: Readers free to take; a read waits here when all of them are busy.
-        self._idle: asyncio.Queue[aiosqlite.Connection] = asyncio.Queue()
+        self._readers = Readers()
         self._write_lock = asyncio.Lock()
         #: Called when messages were queued in the outbox (the sender wakes up).
         self.on_queued: Callable[[], None] = lambda: None
@@ -64,9 +64,7 @@ class Database:
         self._writer = await self._connect()
         await self._migrate(self._writer)
         for _ in range(self.readers):
-            reader = await self._connect()
-            self._readers.append(reader)
-            self._idle.put_nowait(reader)
+            self._readers.add(await self._connect())
 
     async def _connect(self) -> aiosqlite.Connection:
         conn = await aiosqlite.connect(self.path, isolation_level=None)
@@ -77,11 +75,10 @@ class Database:
         return conn
 
     async def close(self) -> None:
-        for conn in (*self._readers, self._writer):
-            if conn is not None:
-                await conn.close()
-        self._readers, self._writer = [], None
-        self._idle = asyncio.Queue()
+        await self._readers.close()
+        if self._writer is not None:
+            await self._writer.close()
+        self._writer = None
 
     @property
     def writer(self) -> aiosqlite.Connection:
@@ -181,29 +178,17 @@ class Database:
     async def _rows(self, sql: str, params: Params) -> Iterable[Any]:
         if self._writing_unit() is not None:
             return await self.writer.execute_fetchall(sql, params)
-        reader = await self._take_reader()
-        try:
-            return await reader.execute_fetchall(sql, params)
-        finally:
-            self._idle.put_nowait(reader)
-
-    async def _take_reader(self) -> aiosqlite.Connection:
-        if not self._readers:
-            raise NotOpen("Store.open() first")
-        return await self._idle.get()
+        return await self._readers.rows(sql, params)
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[aiosqlite.Connection]:
-        """A connection to read on for a while, as :meth:`fetchall` takes one: the update's
-        own transaction once it has begun writing, else a free reader of the pool."""
+        """A connection to read on for several statements: the update's own transaction once
+        it has begun writing, else a reader of the pool lent out whole."""
         if self._writing_unit() is not None:
             yield self.writer
             return
-        reader = await self._take_reader()
-        try:
+        async with self._readers.holding() as reader:
             yield reader
-        finally:
-            self._idle.put_nowait(reader)
 
     # --- writes outside ``transaction()`` ----------------------------------------
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -36,10 +37,16 @@ _TEAM_COLUMNS = ", ".join(("team_id", "title", *SETTING_NAMES, "unreachable_sinc
 
 def _team_from_row(row: Sequence[Any]) -> Team:
     team_id, title, *rest = row
-    stored = dict(zip(SETTING_NAMES, rest, strict=False))
+    settings = _settings(team_id, tuple(rest[: len(SETTING_NAMES)]))
     unreachable_since, started_by, started_at = rest[len(SETTING_NAMES) :]
-    return Team(team_id, title, TeamSettings.readable(stored, team_id=team_id), unreachable_since, started_by,
-                started_at)  # fmt: skip
+    return Team(team_id, title, settings, unreachable_since, started_by, started_at)
+
+
+@functools.lru_cache(maxsize=1024)
+def _settings(team_id: int, stored: tuple[Any, ...]) -> TeamSettings:
+    """A team's settings are read on every command and every alert check, and seldom change:
+    each stored form is parsed once (the value is immutable, so it is shared)."""
+    return TeamSettings.readable(dict(zip(SETTING_NAMES, stored, strict=True)), team_id=team_id)
 
 
 def _columns(settings: TeamSettings, names: Sequence[str] = SETTING_NAMES) -> dict[str, object]:
