@@ -49,6 +49,10 @@ SNOOZE = timedelta(hours=4)
 BEFORE_QUIET = timedelta(minutes=30)
 #: Orders listed in one alert message (each with its buttons); more go in further messages.
 PER_MESSAGE = 8
+#: Amazon's targets for a seller account's health (Account Health): the late shipment rate
+#: and the pre-fulfilment cancellation rate must stay under these.
+LATE_SHIPMENT_TARGET = 0.04
+CANCELLATION_TARGET = 0.025
 
 
 @dataclass(frozen=True)

@@ -87,6 +87,12 @@ async def desk(fake_api: FakeBotAPI, clock: FakeClock, tmp_path: Path, request: 
     """
     from bot.app import running
 
-    interval = 0.1 if request.node.get_closest_marker("alerts") else 3600.0
+    alerts = request.node.get_closest_marker("alerts") is not None
+    interval = 0.1 if alerts else 3600.0
     async with running(desk_settings(fake_api, clock, tmp_path / "desk.sqlite3", alert_interval=interval)) as app:
+        if not alerts:
+            # The check's first run comes a second after start (what fell due while the bot
+            # was down); these tests' orders are overdue on the fake clock: no alerts here.
+            for job in app.job_queue.get_jobs_by_name("alerts"):
+                job.schedule_removal()
         yield app
