@@ -14,12 +14,12 @@ from bot import i18n
 from bot.domain import Actor, Refusal
 from bot.importing import Importer
 from bot.lifecycle import Lifecycle
-from bot.settings import ConfigError, utc_now
+from bot.settings import ConfigError, Settings, utc_now
 from bot.storage import Store, Team
 
 
 def _database() -> Path:
-    db = Path(os.environ.get("DINGDAN_DB", "").strip() or "dingdan.sqlite3")
+    db = Settings.from_env(need_token=False).db_path
     if not db.exists():
         raise ConfigError(f"no database at {db}: run the bot and /start it in your team's group first (or set DINGDAN_DB)")
     i18n.set_current(i18n.normalise(os.environ.get("LANG", "").split(".")[0]) or "en")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -619,49 +619,31 @@ def resolve_decision(text: str) -> str:
 # ---------------------------------------------------------------------------------------
 # Chinese keyword messages
 
-# Telegram command names are Latin, so Chinese speakers may start a plain message with
-# one of these words instead (DESIGN.md §3).
-KEYWORDS: dict[str, str] = {}
-for _command, _words in {
-    "ship": ("发货", "發貨", "已发货", "已發貨"),
-    "cancel": ("取消", "取消订单", "取消訂單"),
-    "refund": ("退款",),
-    "return": ("退货", "退貨", "退货申请", "退貨申請"),
-    "received": ("收到退货", "收到退貨", "已收到退货", "已收到退貨", "退货已到", "退貨已到"),
-    "delivered": ("送达", "送達", "已送达", "已送達", "签收", "簽收", "已签收", "已簽收"),
-    "lost": ("丢件", "丟件", "丢失", "丟失"),
-    "address": ("改地址", "修改地址", "地址变更", "地址變更"),
-    "order": ("查询", "查詢", "查单", "查單", "查询订单", "查詢訂單"),
-    "orders": ("订单", "訂單", "订单列表", "訂單列表"),
-    "history": ("历史", "歷史", "记录", "記錄"),
-    "help": ("帮助", "幫助"),
-    "lang": ("语言", "語言"),
-    "alerts": ("提醒", "提醒设置", "提醒設定"),
-    "export": ("导出", "導出", "导出发货", "導出發貨"),
-    "correct": ("改单号", "改單號", "更正单号", "更正單號", "修改单号", "修改單號"),
-}.items():
-    for _word in _words:
-        KEYWORDS[_word] = _command
-del _command, _words, _word
 
-# Longest first, so "收到退货" wins over nothing shorter and "退货已到" never reads as "退货".
-_KEYWORDS_LONGEST_FIRST = sorted(KEYWORDS, key=len, reverse=True)
+class KeywordMatcher:
+    """Reads a plain message that starts with an action keyword (DESIGN.md §3).
 
-
-def match_keyword(text: str) -> tuple[str, list[str]] | None:
-    """(command, arguments) if ``text`` starts with a Chinese action keyword, else None.
-
-    The keyword must stand alone, or be followed by a space, a colon or a digit
-    ("发货113-…"): "取消了吗" is chatter, not a cancellation.
+    Telegram command names are Latin, so Chinese speakers may start a plain message with
+    one of a command's keywords instead; the table of them is the command table's
+    (``handlers.commands``). A keyword must stand alone, or be followed by a space, a colon
+    or a digit ("发货113-…"): "取消了吗" is chatter, not a cancellation.
     """
-    message = _nfkc(text).lstrip()
-    for keyword in _KEYWORDS_LONGEST_FIRST:
-        if not message.startswith(keyword):
-            continue
-        rest = message[len(keyword):]
-        if rest.startswith(":"):
-            rest = rest[1:]
-        elif rest and not (rest[0].isspace() or rest[0] in "0123456789"):
-            return None
-        return KEYWORDS[keyword], split_args(rest)
-    return None
+
+    def __init__(self, keywords: Mapping[str, str]) -> None:
+        self.keywords = dict(keywords)
+        # Longest first, so "收到退货" wins over "退货" and "退货已到" never reads as "退货".
+        self._longest_first = sorted(self.keywords, key=len, reverse=True)
+
+    def __call__(self, text: str) -> tuple[str, list[str]] | None:
+        """(command, arguments) if ``text`` starts with a keyword, else None."""
+        message = _nfkc(text).lstrip()
+        for keyword in self._longest_first:
+            if not message.startswith(keyword):
+                continue
+            rest = message[len(keyword):]
+            if rest.startswith(":"):
+                rest = rest[1:]
+            elif rest and not (rest[0].isspace() or rest[0] in "0123456789"):
+                return None
+            return self.keywords[keyword], split_args(rest)
+        return None

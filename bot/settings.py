@@ -13,6 +13,9 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 TELEGRAM_API_URL = "https://api.telegram.org/bot"
+#: Where most teams sell from; a team changes its own zone with /alerts.
+DEFAULT_TIMEZONE = "Asia/Shanghai"
+DEFAULT_DB = "dingdan.sqlite3"
 
 
 class ConfigError(Exception):
@@ -30,16 +33,26 @@ def utc_now() -> datetime:
 @dataclass(frozen=True)
 class Settings:
     token: str = field(repr=False)
-    db_path: Path = Path("dingdan.sqlite3")
-    timezone: str = "Asia/Shanghai"
+    db_path: Path = Path(DEFAULT_DB)
+    timezone: str = DEFAULT_TIMEZONE
     api_url: str = TELEGRAM_API_URL
     file_url: str | None = None
     # Injected in tests so deadlines can be checked without sleeping.
     clock: Callable[[], datetime] = field(default=utc_now, repr=False, compare=False)
-    # Telegram's flood limits; tests may not change these (they drive the real limiter).
+    #: How long one getUpdates long poll waits for news (seconds).
     poll_timeout: float = 10.0
-    #: How often the alert check and the outbox sender run (seconds of real time).
+    #: How often the alert check runs and wakes the outbox sender (seconds of real time).
     alert_interval: float = 30.0
+    #: Updates handled at the same time (the desk serialises per order, not per bot).
+    concurrent_updates: int = 64
+    #: How often a 429 from Telegram is waited out inside a request before the sender retries.
+    max_retries: int = 2
+    #: How long Telegram's answer about a person's membership is trusted (seconds).
+    membership_ttl: float = 60.0
+    #: How far back a team's first Selling Partner API sync looks for orders (days).
+    sync_lookback_days: int = 7
+    #: The log level (DEBUG, INFO, WARNING, ERROR).
+    log_level: str = "INFO"
     #: Amazon's Selling Partner API for one team from the environment (others use /amazon).
     spapi_refresh_token: str = field(default="", repr=False)
     spapi_client_id: str = field(default="", repr=False)
@@ -72,15 +85,17 @@ class Settings:
         return ZoneInfo(self.timezone)
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+    def from_env(cls, env: Mapping[str, str] | None = None, *, need_token: bool = True) -> Settings:
+        """The settings in ``env`` (the process environment); ``need_token=False`` for the
+        commands that never talk to Telegram (import, export, rotate-secrets)."""
         env = os.environ if env is None else env
         token = env.get("DINGDAN_TOKEN", "").strip()
-        if not token:
+        if not token and need_token:
             raise ConfigError(
                 "DINGDAN_TOKEN is not set. Create a bot with @BotFather and run: "
                 "export DINGDAN_TOKEN='<the token BotFather gave you>'"
             )
-        timezone = env.get("DINGDAN_TIMEZONE", "Asia/Shanghai").strip() or "Asia/Shanghai"
+        timezone = env.get("DINGDAN_TIMEZONE", "").strip() or DEFAULT_TIMEZONE
         try:
             ZoneInfo(timezone)
         except (ZoneInfoNotFoundError, ValueError):
@@ -89,8 +104,9 @@ class Settings:
             ) from None
         api_url = env.get("DINGDAN_API_URL", "").strip() or TELEGRAM_API_URL
         settings = cls(
+            **_tuning_from_env(env),
             token=token,
-            db_path=Path(env.get("DINGDAN_DB", "").strip() or "dingdan.sqlite3"),
+            db_path=Path(env.get("DINGDAN_DB", "").strip() or DEFAULT_DB),
             timezone=timezone,
             api_url=api_url,
             file_url=env.get("DINGDAN_FILE_URL", "").strip() or None,
@@ -100,6 +116,95 @@ class Settings:
         )
         _check_spapi_addresses(settings)
         return settings
+
+
+@dataclass(frozen=True)
+class Variable:
+    """One environment variable: what it sets and how it is read (``dingdan --help`` and
+    the README's table list these)."""
+
+    name: str
+    default: str
+    meaning: str
+    field: str = ""
+    read: Callable[[str], Any] | None = None
+
+
+def _number(kind: Callable[[str], Any], low: float, high: float) -> Callable[[str], Any]:
+    def read(text: str) -> Any:
+        value = kind(text)
+        if not low <= value <= high:
+            raise ValueError(f"not between {low:g} and {high:g}")
+        return value
+
+    return read
+
+
+def _level(text: str) -> str:
+    level = text.upper()
+    if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise ValueError("not one of DEBUG, INFO, WARNING, ERROR")
+    return level
+
+
+#: Every variable dingdan reads, in the order the help shows them.
+VARIABLES: tuple[Variable, ...] = (
+    Variable("DINGDAN_TOKEN", "(required)", "The bot token from BotFather."),
+    Variable("DINGDAN_DB", f"./{DEFAULT_DB}", "The SQLite database file (WAL mode)."),
+    Variable("DINGDAN_TIMEZONE", DEFAULT_TIMEZONE, "The time zone new teams get; dates are shown in it."),
+    Variable("DINGDAN_API_URL", TELEGRAM_API_URL, "Bot API base URL, for a self-hosted Bot API server (and the tests)."),
+    Variable("DINGDAN_FILE_URL", "derived from DINGDAN_API_URL", "Base URL for file downloads, if served elsewhere."),
+    Variable("DINGDAN_LOG_LEVEL", "INFO", "DEBUG, INFO, WARNING or ERROR.", "log_level", _level),
+    Variable("DINGDAN_POLL_TIMEOUT", "10", "Seconds one getUpdates long poll waits for news.", "poll_timeout",
+             _number(float, 1, 50)),
+    Variable("DINGDAN_ALERT_INTERVAL", "30", "Seconds between two alert checks.", "alert_interval",
+             _number(float, 1, 3600)),
+    Variable("DINGDAN_SYNC_INTERVAL", "60", "Seconds between two Selling Partner API syncs.", "sync_interval",
+             _number(float, 10, 86400)),
+    Variable("DINGDAN_SYNC_LOOKBACK_DAYS", "7", "Days a team's first Amazon sync looks back for orders.",
+             "sync_lookback_days", _number(int, 1, 30)),
+    Variable("DINGDAN_CONCURRENT_UPDATES", "64", "Updates handled at the same time.", "concurrent_updates",
+             _number(int, 1, 512)),
+    Variable("DINGDAN_MAX_RETRIES", "2", "Times a 429 from Telegram is waited out within one request.",
+             "max_retries", _number(int, 0, 10)),
+    Variable("DINGDAN_MEMBERSHIP_TTL", "60", "Seconds a membership answer from Telegram is trusted.",
+             "membership_ttl", _number(float, 0, 600)),
+    Variable("DINGDAN_SPAPI_CLIENT_ID, _CLIENT_SECRET, _REFRESH_TOKEN, _MARKETPLACE", "(none: no live sync)",
+             "Selling Partner API credentials and marketplace id (e.g. ATVPDKIKX0DER); all four or none."),
+    Variable("DINGDAN_SPAPI_TEAM", "the only team", "Which team's group those credentials serve (its chat id)."),
+    Variable("DINGDAN_SPAPI_ENDPOINT, DINGDAN_SPAPI_AUTH_URL", "the marketplace's region; Amazon's token URL",
+             "Another of Amazon's Selling Partner API / login endpoints (https on Amazon's hosts), or one allowed "
+             "below."),
+    Variable("DINGDAN_SPAPI_ALLOW_HOSTS", "(none)", "Hosts besides Amazon's the SP-API client may call: host or "
+             "host:port, comma-separated. For a proxy or a test server only."),
+    Variable("DINGDAN_SECRET_KEY", "(none: /amazon set stores nothing)", "Fernet key(s) that encrypt Amazon's "
+             "secrets in the database; comma-separated for rotation, the first encrypts."),
+)  # fmt: skip
+
+
+def _tuning_from_env(env: Mapping[str, str]) -> dict[str, Any]:
+    """The variables with a reader: unset means the default; a bad value stops start-up."""
+    out: dict[str, Any] = {}
+    for variable in VARIABLES:
+        if variable.read is None:
+            continue
+        text = env.get(variable.name, "").strip()
+        if not text:
+            continue
+        try:
+            out[variable.field] = variable.read(text)
+        except ValueError as err:
+            raise ConfigError(f"{variable.name}={text!r}: {err}. {variable.meaning}") from None
+    return out
+
+
+def environment_help() -> str:
+    """The variables, for ``dingdan --help``."""
+    lines = ["environment:"]
+    for variable in VARIABLES:
+        lines.append(f"  {variable.name}")
+        lines.append(f"      {variable.meaning} Default: {variable.default}.")
+    return "\n".join(lines)
 
 
 def _spapi_from_env(env: Mapping[str, str]) -> dict[str, Any]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import os
 import random
 import zipfile
 from datetime import UTC, datetime
@@ -16,17 +15,11 @@ from bot.amazon import REQUIRED, ParsedReport, RowError, read_report
 from bot.amazon.encoding import decode_report
 from bot.domain import Refusal
 
-SAMPLES = Path(
-    os.environ.get("DINGDAN_SAMPLES")
-    or Path(__file__).resolve().parents[2] / "shared" / "samples"
-)
+SAMPLES = Path(__file__).resolve().parent / "data"
 
 
 def sample_text(name: str) -> str:
-    path = SAMPLES / name
-    if not path.is_file():
-        pytest.skip(f"sample {path} not found (set DINGDAN_SAMPLES)")
-    return path.read_bytes().decode("utf-8")
+    return (SAMPLES / name).read_bytes().decode("utf-8")
 
 
 def sample(name: str) -> bytes:

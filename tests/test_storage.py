@@ -31,7 +31,7 @@ OTHER_TEAM = -1009876543210
 ALICE = Actor("user", 101, "Alice", TEAM)
 BOB = Actor("user", 102, "Bob", TEAM)
 IMPORT = Actor.importer("unshipped.txt", chat_id=TEAM, user_id=101)
-SAMPLES = Path("/work/shared/samples")
+SAMPLES = Path(__file__).resolve().parent / "data"
 UNSHIPPED_REPORT = SAMPLES / "unshipped-orders-us.txt"
 
 MIC = "113-4417305-6689831"  # one microphone, ship by Nov 20
