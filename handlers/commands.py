@@ -10,8 +10,6 @@ one of a command's keywords instead (DESIGN.md §3), in Simplified or Traditiona
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 
 from telegram import BotCommand, Update
 from telegram.ext import Application
@@ -20,26 +18,9 @@ from bot import i18n
 from bot.i18n import N_, _
 from bot.parsing import KeywordMatcher
 from handlers import aftersale, alerts, amazon, files, fulfilment, lookup, settings
-from handlers.context import DeskContext
+from handlers.context import Callback, Command, DeskContext
 
 log = logging.getLogger(__name__)
-
-Callback = Callable[[Update, DeskContext], Awaitable[None]]
-
-
-@dataclass(frozen=True)
-class Command:
-    """One command: ``/name`` and its keywords run ``callback``."""
-
-    name: str
-    callback: Callback
-    #: The line in Telegram's command menu (a message id, translated when the menu is set).
-    menu: str
-    #: What to send, with an example, when the arguments do not fit (a message id).
-    usage: str | None = None
-    #: Words that start a plain message meaning this command, both scripts.
-    keywords: tuple[str, ...] = ()
-
 
 COMMANDS: tuple[Command, ...] = (
     Command(

@@ -9,7 +9,6 @@ from __future__ import annotations
 import html
 import logging
 import re
-from collections.abc import Awaitable, Callable
 from functools import wraps
 from typing import Any
 
@@ -23,11 +22,10 @@ from bot import texts as render
 from bot.domain import Actor, Refusal
 from bot.i18n import _
 from bot.storage import OutgoingMessage, Team, current_unit
-from handlers.context import DeskContext
+from handlers.context import Callback, DeskContext
 
 log = logging.getLogger("dingdan.handlers")
 
-Callback = Callable[[Update, DeskContext], Awaitable[None]]
 
 
 def is_private(update: Update) -> bool:

@@ -7,9 +7,10 @@ handlers read them through :class:`DeskContext` (python-telegram-bot's
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
+from telegram import Update
 from telegram.ext import Application, CallbackContext, ExtBot
 
 from bot import i18n
@@ -22,9 +23,6 @@ from bot.importing import Importer
 from bot.services import Desk
 from bot.settings import Settings
 from bot.storage import Store
-
-if TYPE_CHECKING:
-    from handlers.commands import Command
 
 
 @dataclass
@@ -64,3 +62,20 @@ class DeskContext(CallbackContext[ExtBot[None], dict, dict, dict]):  # type: ign
     @property
     def settings(self) -> Settings:
         return self.services.settings
+
+
+Callback = Callable[[Update, DeskContext], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Command:
+    """One command: ``/name`` and its keywords run ``callback``."""
+
+    name: str
+    callback: Callback
+    #: The line in Telegram's command menu (a message id, translated when the menu is set).
+    menu: str
+    #: What to send, with an example, when the arguments do not fit (a message id).
+    usage: str | None = None
+    #: Words that start a plain message meaning this command, both scripts.
+    keywords: tuple[str, ...] = ()
