@@ -63,9 +63,8 @@ log = logging.getLogger("dingdan.sync")
 ACTOR = Actor.importer("Amazon (SP-API)")
 #: Orders Amazon indexes late still come: the next run looks back this far before the newest seen.
 OVERLAP = timedelta(minutes=5)
-#: The first run of a new connection looks back this far: long enough for every order still
-#: to ship; older history comes from an Order report.
-INITIAL_LOOKBACK = timedelta(days=7)
+# The first run of a new connection looks back DINGDAN_SYNC_LOOKBACK_DAYS (7 by default):
+# long enough for every order still to ship; older history comes from an Order report.
 _CONFLICT_ATTEMPTS = 3
 
 
@@ -382,7 +381,7 @@ class AmazonSync:
     async def _sync_orders(self, account: AmazonAccount, client: SpApiClient, result: SyncResult) -> None:
         team_id = account.team_id
         start = self.clock()
-        after = account.last_sync or start - INITIAL_LOOKBACK
+        after = account.last_sync or start - timedelta(days=self.settings.sync_lookback_days)
         newest: datetime | None = None
         next_token: str | None = None
         while True:
