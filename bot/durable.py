@@ -46,7 +46,7 @@ MAX_CHATS = 16
 IDLE = 1.0
 
 
-class DeskBot(ExtBot[None]):
+class DeskBot(ExtBot[Any]):
     """The bot: stores updates before their offset is confirmed; defers screen changes."""
 
     _inbox: Store | None = None

@@ -7,8 +7,9 @@ handlers read them through :class:`DeskContext` (python-telegram-bot's
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
+from typing import Any
 
 from telegram import Update
 from telegram.ext import Application, CallbackContext, ExtBot
@@ -64,7 +65,7 @@ class DeskContext(CallbackContext[ExtBot[None], dict, dict, dict]):  # type: ign
         return self.services.settings
 
 
-Callback = Callable[[Update, DeskContext], Awaitable[None]]
+Callback = Callable[[Update, DeskContext], Coroutine[Any, Any, None]]
 
 
 @dataclass(frozen=True)
