@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from bot.domain import Refusal
+from bot.refusal_codes import AccessCode
 from bot.storage import Store
 
 MEMBER = frozenset({"creator", "administrator", "member", "restricted"})
@@ -43,9 +44,9 @@ class Access:
         """The team whose orders this person acts on from this chat, or a refusal."""
         if not private:
             if await self.store.team(chat_id) is None:
-                raise Refusal("not_a_team")
+                raise Refusal(AccessCode.not_a_team)
             if not await self.is_member(chat_id, user_id):
-                raise Refusal("not_a_member")
+                raise Refusal(AccessCode.not_a_member)
             return chat_id
         user = await self.store.user(user_id)
         candidates: list[int] = []
@@ -57,7 +58,7 @@ class Access:
         for team_id in candidates:
             if await self.is_member(team_id, user_id):
                 return team_id
-        raise Refusal("not_a_member")
+        raise Refusal(AccessCode.not_a_member)
 
     async def is_member(self, team_id: int, user_id: int) -> bool:
         known = await self.store.member(team_id, user_id)

@@ -14,6 +14,7 @@ import re
 from decimal import Decimal
 
 from bot.domain import Refusal
+from bot.refusal_codes import RefundCode
 
 __all__ = ["MAX_INTEGER_DIGITS", "read_number"]
 
@@ -41,7 +42,7 @@ def read_number(number: str, shown: str, *, strict: bool = False) -> Decimal:
         if strict and lone_three and number.count(mark) == 1 and fraction.isdigit():
             # "12.345" is 12345 to a German and a typo of 12.34 or 12.35 to an American: a
             # guess here once refunded $12,345.00 on an order whose total was unknown.
-            raise Refusal("ambiguous_amount", text=shown, thousands=re.sub(r"\D", "", number).lstrip("0"))
+            raise Refusal(RefundCode.ambiguous_amount, text=shown, thousands=re.sub(r"\D", "", number).lstrip("0"))
         grouping = number.count(mark) > 1 or lone_three
         decimal_mark = "" if grouping else mark
 
@@ -49,8 +50,8 @@ def read_number(number: str, shown: str, *, strict: bool = False) -> Decimal:
         integer, _, fraction = number.rpartition(decimal_mark)
         if not re.fullmatch(r"[0-9]{1,2}", fraction):
             if strict and re.fullmatch(r"[0-9]{3,}", fraction):
-                raise Refusal("amount_decimals", text=shown)
-            raise Refusal("bad_amount", text=shown)
+                raise Refusal(RefundCode.amount_decimals, text=shown)
+            raise Refusal(RefundCode.bad_amount, text=shown)
     else:
         integer, fraction = number, ""
 
@@ -58,17 +59,17 @@ def read_number(number: str, shown: str, *, strict: bool = False) -> Decimal:
     # ("1 234,56" in French, "1'234.56" in Swiss, "1.234.567" in German).
     group_marks = set(re.sub(r"[0-9]", "", integer))
     if len(group_marks) > 1:
-        raise Refusal("bad_amount", text=shown)
+        raise Refusal(RefundCode.bad_amount, text=shown)
     if group_marks:
         head, *groups = integer.split(group_marks.pop())
         if not re.fullmatch(r"[0-9]{1,3}", head) or not all(len(g) == 3 and g.isdigit() for g in groups):
-            raise Refusal("bad_amount", text=shown)
+            raise Refusal(RefundCode.bad_amount, text=shown)
         integer = head + "".join(groups)
     if not integer and not fraction:
-        raise Refusal("bad_amount", text=shown)
+        raise Refusal(RefundCode.bad_amount, text=shown)
     # Decimal's default context keeps 28 digits: a 30-digit number would raise
     # InvalidOperation on quantize. No order comes near a trillion in any currency.
     if len(integer.lstrip("0")) > MAX_INTEGER_DIGITS:
-        raise Refusal("amount_too_large", text=shown)
+        raise Refusal(RefundCode.amount_too_large, text=shown)
     # As written: "39.99" stays 39.99 and "1,234" is 1234, not 1234.0.
     return Decimal(f"{integer or '0'}.{fraction}" if fraction else integer)

@@ -17,6 +17,7 @@ import unicodedata
 from dataclasses import dataclass
 
 from bot.domain import Refusal
+from bot.refusal_codes import ShippingCode
 
 
 @dataclass(frozen=True)
@@ -183,24 +184,24 @@ def resolve_carrier(text: str) -> Carrier:
     """
     typed = (text or "").strip()
     if not typed:
-        raise Refusal("missing_carrier")
+        raise Refusal(ShippingCode.missing_carrier)
     normalised = unicodedata.normalize("NFKC", typed).strip()
 
     other = _OTHER_PREFIX.match(normalised)
     if other:
         name = " ".join(other.group("name").split())
         if not name:
-            raise Refusal("missing_carrier_name", text=typed)
+            raise Refusal(ShippingCode.missing_carrier_name, text=typed)
         return Carrier(OTHER, name, _OTHER_SPEC.example)
 
     key = _alias_key(normalised)
     code = _ALIASES.get(key)
     if code == OTHER:
         # A bare "Other" is not enough: Amazon rejects code Other without a carrier-name.
-        raise Refusal("missing_carrier_name", text=typed)
+        raise Refusal(ShippingCode.missing_carrier_name, text=typed)
     if code is not None:
         return CARRIERS[code]
-    raise Refusal("unknown_carrier", text=typed, suggestions=_suggest(key))
+    raise Refusal(ShippingCode.unknown_carrier, text=typed, suggestions=_suggest(key))
 
 
 def _suggest(key: str) -> list[str]:
@@ -229,9 +230,9 @@ def check_tracking(carrier: Carrier, tracking: str) -> str:
     typed = (tracking or "").strip()
     number = normalise_tracking(typed)
     if not number:
-        raise Refusal("missing_tracking", carrier=carrier.code)
+        raise Refusal(ShippingCode.missing_tracking, carrier=carrier.code)
     shapes = _SHAPES.get(carrier.code) or _SHAPES[OTHER]
     # isascii(): NFKC leaves letters like "É" that [0-9A-Z] must not be fooled by.
     if not (number.isascii() and any(shape.fullmatch(number) for shape in shapes)):
-        raise Refusal("bad_tracking", carrier=carrier.code, tracking=typed, example=carrier.example)
+        raise Refusal(ShippingCode.bad_tracking, carrier=carrier.code, tracking=typed, example=carrier.example)
     return number

@@ -14,6 +14,7 @@ from bot import i18n
 from bot.domain import Actor, Refusal
 from bot.importing import Importer
 from bot.lifecycle import Lifecycle
+from bot.refusal_codes import FileCode
 from bot.settings import ConfigError, Settings, utc_now
 from bot.storage import Store, Team
 
@@ -75,7 +76,7 @@ async def export_file(day: str | None, team_id: int | None, output: Path | None)
     try:
         wanted = date.fromisoformat(day) if day else None
     except ValueError:
-        print(html.unescape(texts.refusal(Refusal("bad_export_day", text=day or ""))), file=sys.stderr)
+        print(html.unescape(texts.refusal(Refusal(FileCode.bad_export_day, text=day or ""))), file=sys.stderr)
         return 1
     store = Store(db)
     await store.open()
@@ -84,7 +85,7 @@ async def export_file(day: str | None, team_id: int | None, output: Path | None)
         exporter = Exporter(store, utc_now)
         taken = await exporter.take(team.team_id, team.timezone, wanted)
         if not taken.shipments:
-            print(html.unescape(texts.refusal(Refusal("nothing_to_export"))), file=sys.stderr)
+            print(html.unescape(texts.refusal(Refusal(FileCode.nothing_to_export))), file=sys.stderr)
             return 1
         target = output or Path(taken.filename)
         try:

@@ -14,6 +14,8 @@ from enum import StrEnum
 from operator import attrgetter
 from typing import Any
 
+from bot.refusal_codes import RefusalCode, refusal_code
+
 #: An Amazon order id, 3-7-7 digits (``113-4417305-6689831``): what a person types, a flat
 #: file holds and the Orders API sends. ASCII digits only: ``\d`` would also take
 #: Arabic-Indic and other digits. Anchored, so ``match`` and ``fullmatch`` agree.
@@ -44,19 +46,23 @@ class Money(StrEnum):
 
 
 class Refusal(Exception):
-    """Why something was not done, as a code and its parameters.
+    """Why something a person asked was not done, as a code and its parameters.
 
-    The domain and the parsers never write sentences; the Telegram edge renders the code
-    in the reader's language with the advice that goes with it.
+    The code is a member of one of the refusal enums in ``bot.refusal_codes`` (a string of
+    one is taken too, and turned into its member). The domain and the parsers never write
+    sentences; the edge renders the code in the reader's language with the advice that
+    goes with it (``bot.texts.refusals``). The one refusal exception: a row of a report
+    that is not applied is a ``bot.amazon.BadRow`` instead, whose codes have no reply.
     """
 
-    def __init__(self, code: str, **params: Any) -> None:
+    def __init__(self, code: RefusalCode, **params: Any) -> None:
+        code = refusal_code(code)
         super().__init__(code)
-        self.code = code
+        self.code: RefusalCode = code
         self.params: dict[str, Any] = params
 
     def __repr__(self) -> str:
-        return f"Refusal({self.code!r}, {self.params!r})"
+        return f"Refusal({self.code.value!r}, {self.params!r})"
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Refusal) and (self.code, self.params) == (other.code, other.params)

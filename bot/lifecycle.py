@@ -17,6 +17,7 @@ from babel.numbers import get_currency_precision
 from transitions import EventData, Machine
 
 from bot.domain import Goods, Money, Order, Refusal
+from bot.refusal_codes import LifecycleCode, ReasonCode, RefundCode, ShippingCode
 
 P, U, PS, S, D, L, C = (
     Goods.pending,
@@ -28,6 +29,7 @@ P, U, PS, S, D, L, C = (
     Goods.cancelled,
 )
 RQ, RR, RC = Goods.return_requested, Goods.return_received, Goods.return_closed
+LC = LifecycleCode  # the refusals table below reads as one
 
 #: States in which the goods have left the seller (some or all of them).
 AFTER_SHIPMENT = frozenset({PS, S, D, L, RQ, RR, RC})
@@ -55,35 +57,35 @@ def _refund_amount(order: Order, asked: Mapping[str, Any]) -> Decimal | None:
 has_tracking = Guard(
     "has_tracking",
     lambda o, a: bool(a.get("carrier")) and bool(a.get("tracking")),
-    lambda o, a: Refusal("missing_tracking", carrier=a.get("carrier") or ""),
+    lambda o, a: Refusal(ShippingCode.missing_tracking, carrier=a.get("carrier") or ""),
 )
 has_cancel_reason = Guard(
     "has_cancel_reason",
     lambda o, a: bool(a.get("reason")),
-    lambda o, a: Refusal("missing_reason"),
+    lambda o, a: Refusal(ReasonCode.missing_reason),
 )
 not_fully_refunded = Guard(
     "not_fully_refunded",
     lambda o, a: o.money is not Money.refunded,
-    lambda o, a: Refusal("already_refunded", amount=o.refunded, currency=o.currency),
+    lambda o, a: Refusal(RefundCode.already_refunded, amount=o.refunded, currency=o.currency),
 )
 refund_amount_known = Guard(
     "refund_amount_known",
     # Unshipped Orders reports carry no prices: then the person must say how much.
     lambda o, a: _refund_amount(o, a) is not None,
-    lambda o, a: Refusal("refund_amount_needed", order=o.order_id),
+    lambda o, a: Refusal(RefundCode.refund_amount_needed, order=o.order_id),
 )
 refund_positive = Guard(
     "refund_positive",
     # Refunds only grow: a zero or negative amount is never a refund.
     lambda o, a: _refund_amount(o, a) is None or (_refund_amount(o, a) or Decimal(0)) > 0,
-    lambda o, a: Refusal("bad_amount", text=str(_refund_amount(o, a))),
+    lambda o, a: Refusal(RefundCode.bad_amount, text=str(_refund_amount(o, a))),
 )
 refund_within_total = Guard(
     "refund_within_total",
     lambda o, a: o.refundable is None or (_refund_amount(o, a) or Decimal(0)) <= o.refundable,
     lambda o, a: Refusal(
-        "refund_too_much",
+        RefundCode.refund_too_much,
         amount=_refund_amount(o, a),
         refundable=o.refundable,
         currency=o.currency,
@@ -102,7 +104,7 @@ refund_in_order_currency = Guard(
     # Whatever the sign ("¥", "元", "RMB", "CNY", "$"…), it must be able to mean the order's
     # currency; "¥12.5" on a USD order once refunded US$12.50.
     lambda o, a: not _typed_currencies(a) or not o.currency or o.currency in _typed_currencies(a),
-    lambda o, a: Refusal("refund_currency", order=o.order_id, currency=o.currency,
+    lambda o, a: Refusal(RefundCode.refund_currency, order=o.order_id, currency=o.currency,
                          typed=a.get("marker") or "/".join(_typed_currencies(a))),
 )  # fmt: skip
 refund_in_currency_units = Guard(
@@ -110,7 +112,7 @@ refund_in_currency_units = Guard(
     # Yen have no cents: ¥12.50 cannot be paid back.
     lambda o, a: not isinstance(a.get("amount"), Decimal) or not o.currency
     or a["amount"] == a["amount"].quantize(Decimal(1).scaleb(-get_currency_precision(o.currency))),
-    lambda o, a: Refusal("refund_currency_decimals", order=o.order_id, currency=o.currency,
+    lambda o, a: Refusal(RefundCode.refund_currency_decimals, order=o.order_id, currency=o.currency,
                          typed=str(a.get("amount")), decimals=get_currency_precision(o.currency)),
 )  # fmt: skip
 refund_as_asked = Guard(
@@ -118,7 +120,7 @@ refund_as_asked = Guard(
     # The yes was given to a prompt that showed what had been refunded so far; if someone
     # refunded meanwhile, the prompt's totals are wrong and the yes no longer holds.
     lambda o, a: a.get("refunded_before") is None or o.refunded == a["refunded_before"],
-    lambda o, a: Refusal("refund_changed", order=o.order_id, refunded=o.refunded, currency=o.currency),
+    lambda o, a: Refusal(RefundCode.refund_changed, order=o.order_id, refunded=o.refunded, currency=o.currency),
 )
 def _over_shipped(o: Order, a: Mapping[str, Any]) -> list[str]:
     remaining = {i.item_id: i.quantity_to_ship for i in o.items}
@@ -133,17 +135,17 @@ items_can_ship = Guard(
     "items_can_ship",
     # Each listed item is in the order and not shipped more often than it was bought.
     lambda o, a: bool(a.get("items")) and not _over_shipped(o, a),
-    lambda o, a: Refusal("items_already_shipped", items=[_sku(o, i) for i in _over_shipped(o, a) or a.get("items", {})]),
+    lambda o, a: Refusal(ShippingCode.items_already_shipped, items=[_sku(o, i) for i in _over_shipped(o, a) or a.get("items", {})]),
 )
 leaves_items_to_ship = Guard(
     "leaves_items_to_ship",
     lambda o, a: sum(i.quantity_to_ship for i in o.items) > sum(a.get("items", {}).values()),
-    lambda o, a: Refusal("not_allowed", action="ship_part", state=o.goods.value),
+    lambda o, a: Refusal(LifecycleCode.not_allowed, action="ship_part", state=o.goods.value),
 )
 tracking_changes = Guard(
     "tracking_changes",
     lambda o, a: (a.get("carrier"), a.get("tracking")) != (o.carrier, o.tracking),
-    lambda o, a: Refusal("tracking_unchanged", tracking=o.tracking),
+    lambda o, a: Refusal(ShippingCode.tracking_unchanged, tracking=o.tracking),
 )
 
 
@@ -259,24 +261,24 @@ RULES_BY_ACTION: dict[str, Rule] = {r.action: r for r in RULES}
 ACTIONS = frozenset(RULES_BY_ACTION)
 
 #: Why an action is refused in a state it may not follow; the edge adds the advice.
-_AFTER = dict.fromkeys(AFTER_SHIPMENT - {PS}, "already_shipped")
-REFUSALS: dict[str, dict[Goods, str]] = {
-    "ship": {P: "ship_pending", C: "ship_cancelled", **_AFTER},
-    "ship_part": {P: "ship_pending", C: "ship_cancelled", **_AFTER},
-    "correct_tracking": {P: "correct_not_shipped", U: "correct_not_shipped", C: "ship_cancelled",
-                         RQ: "correct_in_return", RR: "correct_in_return", RC: "correct_in_return"},
-    "cancel": {C: "already_cancelled", **dict.fromkeys(AFTER_SHIPMENT, "cancel_after_shipment")},
-    "deliver": {P: "not_shipped_yet", U: "not_shipped_yet", PS: "not_shipped_yet", C: "order_cancelled",
-                D: "already_delivered", **dict.fromkeys(RETURNING, "in_return")},
-    "mark_lost": {P: "not_shipped_yet", U: "not_shipped_yet", PS: "not_shipped_yet", C: "order_cancelled",
-                  D: "lost_but_delivered", L: "already_lost", **dict.fromkeys(RETURNING, "in_return")},
-    "request_return": {P: "not_shipped_yet", U: "not_shipped_yet", C: "order_cancelled",
-                       **dict.fromkeys(RETURNING, "already_returning")},
-    "receive_return": {P: "not_shipped_yet", U: "not_shipped_yet", C: "order_cancelled",
-                       RR: "already_received", RC: "return_closed_already"},
-    **{decision: {RC: "return_closed_already", **{s: "return_not_received" for s in Goods if s not in (RR, RC)}}
+_AFTER = dict.fromkeys(AFTER_SHIPMENT - {PS}, LC.already_shipped)
+REFUSALS: dict[str, dict[Goods, LifecycleCode]] = {
+    "ship": {P: LC.ship_pending, C: LC.ship_cancelled, **_AFTER},
+    "ship_part": {P: LC.ship_pending, C: LC.ship_cancelled, **_AFTER},
+    "correct_tracking": {P: LC.correct_not_shipped, U: LC.correct_not_shipped, C: LC.ship_cancelled,
+                         RQ: LC.correct_in_return, RR: LC.correct_in_return, RC: LC.correct_in_return},
+    "cancel": {C: LC.already_cancelled, **dict.fromkeys(AFTER_SHIPMENT, LC.cancel_after_shipment)},
+    "deliver": {P: LC.not_shipped_yet, U: LC.not_shipped_yet, PS: LC.not_shipped_yet, C: LC.order_cancelled,
+                D: LC.already_delivered, **dict.fromkeys(RETURNING, LC.in_return)},
+    "mark_lost": {P: LC.not_shipped_yet, U: LC.not_shipped_yet, PS: LC.not_shipped_yet, C: LC.order_cancelled,
+                  D: LC.lost_but_delivered, L: LC.already_lost, **dict.fromkeys(RETURNING, LC.in_return)},
+    "request_return": {P: LC.not_shipped_yet, U: LC.not_shipped_yet, C: LC.order_cancelled,
+                       **dict.fromkeys(RETURNING, LC.already_returning)},
+    "receive_return": {P: LC.not_shipped_yet, U: LC.not_shipped_yet, C: LC.order_cancelled,
+                       RR: LC.already_received, RC: LC.return_closed_already},
+    **{decision: {RC: LC.return_closed_already, **{s: LC.return_not_received for s in Goods if s not in (RR, RC)}}
        for decision in ("restock", "dispose", "send_back")},
-    "refund": {P: "refund_before_shipment", U: "refund_before_shipment", C: "refund_cancelled"},
+    "refund": {P: LC.refund_before_shipment, U: LC.refund_before_shipment, C: LC.refund_cancelled},
 }
 
 #: Allowed, but the person must confirm first. Money never moves without a yes; while the
@@ -289,7 +291,7 @@ CONFIRM: dict[tuple[str, Goods], str] = {
 
 
 def refusal_for(action: str, order: Order) -> Refusal:
-    code = REFUSALS.get(action, {}).get(order.goods, "not_allowed")
+    code = REFUSALS.get(action, {}).get(order.goods, LifecycleCode.not_allowed)
     return Refusal(code, order=order.order_id, state=order.goods.value, action=action)
 
 
@@ -373,7 +375,7 @@ class Lifecycle:
     def fire(self, order: Order, action: str, **asked: Any) -> Change:
         """Apply ``action`` to ``order`` in place, or raise the ``Refusal`` that says why not."""
         if action not in RULES_BY_ACTION:
-            raise Refusal("not_allowed", order=order.order_id, state=order.goods.value, action=action)
+            raise Refusal(LifecycleCode.not_allowed, order=order.order_id, state=order.goods.value, action=action)
         if not self.allowed(action, order.goods):
             raise refusal_for(action, order)
         before_goods, before_money = order.goods, order.money

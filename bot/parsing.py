@@ -18,6 +18,7 @@ from decimal import Decimal
 
 from bot.amounts import read_number
 from bot.domain import ORDER_ID_RE, Refusal
+from bot.refusal_codes import LookupCode, ReasonCode, RefundCode
 
 # Dashes an input method may produce where a person meant "-" (NFKC already folds the
 # full-width hyphen-minus U+FF0D).
@@ -60,7 +61,7 @@ def parse_order_ref(text: str) -> OrderRef:
             return OrderRef(full=f"{digits[:3]}-{digits[3:10]}-{digits[10:]}")
         if _TAIL_MIN <= len(digits) <= _TAIL_MAX:
             return OrderRef(tail=digits)
-    raise Refusal("bad_order_ref", text=typed)
+    raise Refusal(LookupCode.bad_order_ref, text=typed)
 
 
 # ---------------------------------------------------------------------------------------
@@ -175,7 +176,7 @@ def _marker_currencies(marker: str, typed: str) -> tuple[str, ...]:
         return ()
     key = marker.casefold()
     if key not in _CURRENCY_MARKERS:
-        raise Refusal("bad_amount", text=_shown(typed))
+        raise Refusal(RefundCode.bad_amount, text=_shown(typed))
     code = _CURRENCY_MARKERS[key]
     return (code,) if code else _SHARED_MARKERS[key]
 
@@ -208,23 +209,23 @@ def read_amount(text: str, *, strict: bool = False) -> TypedAmount:
     normalised = _DASH_RE.sub("-", _nfkc(typed)).strip()
     match = _MONEY_RE.fullmatch(normalised)
     if not match:
-        raise Refusal("bad_amount", text=shown)
+        raise Refusal(RefundCode.bad_amount, text=shown)
     pre = _marker_currencies(match["pre"], typed)
     post = _marker_currencies(match["post"], typed)
     currencies = tuple(c for c in pre if c in post) if pre and post else pre or post
     if pre and post and not currencies:  # "€12,50 USD"
-        raise Refusal("bad_amount", text=shown)
+        raise Refusal(RefundCode.bad_amount, text=shown)
     negative = "-" in (match["sign"], match["sign2"])
     if negative or (match["sign"] and match["sign2"]):
         if strict and negative and not (match["sign"] and match["sign2"]):
-            raise Refusal("amount_not_positive", text=shown)
-        raise Refusal("bad_amount", text=shown)
+            raise Refusal(RefundCode.amount_not_positive, text=shown)
+        raise Refusal(RefundCode.bad_amount, text=shown)
 
     amount = read_number(match["number"], shown, strict=strict)
     if amount <= 0:
-        raise Refusal("amount_not_positive" if strict else "bad_amount", text=shown)
+        raise Refusal(RefundCode.amount_not_positive if strict else RefundCode.bad_amount, text=shown)
     if amount != amount.quantize(_CENT):
-        raise Refusal("bad_amount", text=shown)
+        raise Refusal(RefundCode.bad_amount, text=shown)
     marker = (match["pre"] or match["post"]) if not (match["pre"] and match["post"]) else match["post"]
     return TypedAmount(amount.quantize(_CENT), currencies, marker)
 
@@ -323,10 +324,10 @@ def resolve_cancel_reason(text: str) -> str:
     """Amazon's cancellation reason code for an English code/phrase or a Chinese name."""
     typed = (text or "").strip()
     if not typed:
-        raise Refusal("missing_reason")
+        raise Refusal(ReasonCode.missing_reason)
     code = _CANCEL_KEYS.get(_word_key(typed))
     if code is None:
-        raise Refusal("unknown_reason", text=typed, choices=list(CANCEL_REASONS))
+        raise Refusal(ReasonCode.unknown_reason, text=typed, choices=list(CANCEL_REASONS))
     return code
 
 
@@ -482,7 +483,7 @@ def read_refund(words: Sequence[str]) -> RefundRequest:
         if found is not None:
             typed = " ".join(queue[i : i + length])
             if amount is not None:
-                raise Refusal("refund_two_amounts", first=amount_typed, second=_shown(typed))
+                raise Refusal(RefundCode.refund_two_amounts, first=amount_typed, second=_shown(typed))
             amount, amount_typed = found, _shown(typed)
             i += length
             continue
@@ -495,24 +496,24 @@ def read_refund(words: Sequence[str]) -> RefundRequest:
             stated_marker = word
             i += 1
             continue
-        if refused is not None and (refused.code != "bad_amount" or not reason):
+        if refused is not None and (refused.code != RefundCode.bad_amount or not reason):
             raise refused
         if _in_words(word):
-            raise Refusal("amount_in_words", text=_shown(word))
+            raise Refusal(RefundCode.amount_in_words, text=_shown(word))
         if not reason:
-            raise Refusal("refund_unknown_word", text=_shown(word), choices=list(REFUND_REASONS))
+            raise Refusal(RefundCode.refund_unknown_word, text=_shown(word), choices=list(REFUND_REASONS))
         note.append(word)
         i += 1
 
     if full and amount is not None:
-        raise Refusal("refund_full_and_amount", text=full, typed=amount_typed)
+        raise Refusal(RefundCode.refund_full_and_amount, text=full, typed=amount_typed)
     if partial and amount is None:
-        raise Refusal("refund_partial_needs_amount", text=partial)
+        raise Refusal(RefundCode.refund_partial_needs_amount, text=partial)
     currencies = amount.currencies if amount is not None else ()
     marker = amount.marker if amount is not None else ""
     if stated:
         if currencies and not set(stated) & set(currencies):
-            raise Refusal("bad_amount", text=f"{amount_typed} {stated_marker}")
+            raise Refusal(RefundCode.bad_amount, text=f"{amount_typed} {stated_marker}")
         currencies = tuple(c for c in currencies if c in stated) or stated
         marker = marker or stated_marker
     return RefundRequest(
@@ -526,7 +527,7 @@ def resolve_refund_reason(text: str) -> str:
     typed = (text or "").strip()
     code = _REFUND_KEYS.get(_word_key(typed))
     if code not in REFUND_REASONS:
-        raise Refusal("refund_unknown_word", text=_shown(typed), choices=list(REFUND_REASONS))
+        raise Refusal(RefundCode.refund_unknown_word, text=_shown(typed), choices=list(REFUND_REASONS))
     return code
 
 
@@ -612,7 +613,7 @@ def resolve_decision(text: str) -> str:
     typed = (text or "").strip()
     decision = _DECISION_KEYS.get(_word_key(typed))
     if decision is None:
-        raise Refusal("unknown_decision", text=typed)
+        raise Refusal(ReasonCode.unknown_decision, text=typed)
     return decision
 
 

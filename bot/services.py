@@ -20,6 +20,7 @@ from typing import Any
 from bot.domain import Actor, Event, Goods, Order, Refusal
 from bot.lifecycle import Change, Lifecycle, confirmation_needed
 from bot.parsing import OrderRef, RefundRequest
+from bot.refusal_codes import ConfirmationCode, LifecycleCode, LookupCode, RefundCode, RefusalCode, ShippingCode
 from bot.storage import Confirmation, Shipment, Store
 
 #: A question asked with buttons stays answerable this long.
@@ -29,7 +30,7 @@ CONFIRMATION_TTL = timedelta(hours=24)
 REFUND_CONFIRMATION_TTL = timedelta(minutes=15)
 #: Refusals after which the question still stands (someone else pressed); any other answer
 #: to a press uses the question up, and its buttons go.
-QUESTION_STILL_OPEN = frozenset({"confirmation_not_yours", "confirmation_admins_only"})
+QUESTION_STILL_OPEN = frozenset({ConfirmationCode.confirmation_not_yours, ConfirmationCode.confirmation_admins_only})
 
 #: ``is_admin(team_id, user_id)``: asked of Telegram when a button is pressed.
 IsAdmin = Callable[[int, int], Awaitable[bool]]
@@ -40,10 +41,12 @@ _ASKED_BY = "asked_by"  # the asker's name, for the event when someone else conf
 _CONFIRMED_BY = "confirmed_by"  # "admin": any administrator of the group confirms
 
 #: Refusals that mean "someone already did something to this order": the reply names who.
-_NAMES_WHO = frozenset({
-    "already_shipped", "already_cancelled", "already_refunded", "already_delivered", "already_lost",
-    "already_received", "already_returning", "return_closed_already", "cancel_after_shipment",
-    "ship_cancelled", "refund_cancelled", "order_cancelled", "return_not_received", "tracking_unchanged",
+_NAMES_WHO: frozenset[RefusalCode] = frozenset({
+    LifecycleCode.already_shipped, LifecycleCode.already_cancelled, RefundCode.already_refunded,
+    LifecycleCode.already_delivered, LifecycleCode.already_lost, LifecycleCode.already_received,
+    LifecycleCode.already_returning, LifecycleCode.return_closed_already, LifecycleCode.cancel_after_shipment,
+    LifecycleCode.ship_cancelled, LifecycleCode.refund_cancelled, LifecycleCode.order_cancelled,
+    LifecycleCode.return_not_received, ShippingCode.tracking_unchanged,
 })  # fmt: skip
 
 
@@ -88,21 +91,21 @@ class Desk:
         if ref.full is not None:
             ids = await self.store.find_order_ids(team_id, full=ref.full)
             if not ids:
-                raise Refusal("unknown_order", ref=ref.full)
+                raise Refusal(LookupCode.unknown_order, ref=ref.full)
             return ids[0]
         assert ref.tail is not None
         ids = await self.store.find_order_ids(team_id, tail=ref.tail, limit=6)
         if not ids:
-            raise Refusal("unknown_order", ref=ref.tail)
+            raise Refusal(LookupCode.unknown_order, ref=ref.tail)
         if len(ids) > 1:
-            raise Refusal("ambiguous_order", ref=ref.tail, candidates=ids[:5], more=len(ids) > 5)
+            raise Refusal(LookupCode.ambiguous_order, ref=ref.tail, candidates=ids[:5], more=len(ids) > 5)
         return ids[0]
 
     async def load(self, team_id: int, ref: OrderRef) -> Order:
         order_id = await self.find(team_id, ref)
         order = await self.store.order(team_id, order_id)
         if order is None:  # deleted between the two reads
-            raise Refusal("unknown_order", ref=order_id)
+            raise Refusal(LookupCode.unknown_order, ref=order_id)
         return order
 
     async def card(self, team_id: int, ref: OrderRef, *, events: int = 5) -> tuple[Order, list[Event]]:
@@ -151,7 +154,7 @@ class Desk:
             for _attempt in range(2):
                 order = await self.store.order(team_id, order_id)
                 if order is None:
-                    raise Refusal("unknown_order", ref=order_id)
+                    raise Refusal(LookupCode.unknown_order, ref=order_id)
                 question = None if confirmed else confirmation_needed(action, order)
                 if question and self.lifecycle.allowed(action, order.goods):
                     # Refuse now what would be refused after the yes (e.g. too large a refund).
@@ -164,7 +167,7 @@ class Desk:
                 if await self.store.save(order, event, now=event.at, shipments=shipments, supersede=supersede):
                     return Done(order, change, event)
             latest = await self.store.last_event(team_id, order_id)
-            raise Refusal("changed_meanwhile", order=order_id, **_who(latest))
+            raise Refusal(LifecycleCode.changed_meanwhile, order=order_id, **_who(latest))
 
     async def _shipments(self, before: Order, after: Order, change: Change,
                          at: datetime) -> tuple[list[Shipment], str | None]:  # fmt: skip
@@ -198,7 +201,7 @@ class Desk:
         if items:
             order = await self.store.order(team_id, order_id)
             if order is None:
-                raise Refusal("unknown_order", ref=order_id)
+                raise Refusal(LookupCode.unknown_order, ref=order_id)
             chosen = pick_items(order, items)
             details["items"] = chosen
             remaining = {i.item_id: i.quantity_to_ship for i in order.items if i.quantity_to_ship}
@@ -221,14 +224,14 @@ class Desk:
             assert actor.id is not None
             await self._fire(copy.deepcopy(order), "refund", asked)  # what is refused anyway is said first
             if not await is_admin(team_id, actor.id):
-                raise Refusal("refund_admin_in_group", order=order.order_id)
+                raise Refusal(RefundCode.refund_admin_in_group, order=order.order_id)
         return await self.act(team_id, order.order_id, "refund", actor, **asked)
 
     async def _fire(self, order: Order, action: str, asked: dict[str, Any]) -> Change:
         try:
             return self.lifecycle.fire(order, action, **asked)
         except Refusal as refusal:
-            if refusal.code == "already_shipped":
+            if refusal.code == LifecycleCode.already_shipped:
                 shipped = await self._shipped_by(order)
                 if shipped is not None:
                     raise shipped from None
@@ -242,7 +245,7 @@ class Desk:
         shipped = await self.store.last_event(order.team_id, order.order_id, ("ship", "ship_part"))
         if shipped is None or shipped.actor.kind != "user" or not order.tracking:
             return None
-        return Refusal("already_shipped_by", order=order.order_id, by=shipped.actor.name, when=shipped.at,
+        return Refusal(LifecycleCode.already_shipped_by, order=order.order_id, by=shipped.actor.name, when=shipped.at,
                        carrier=order.carrier_name or order.carrier, tracking=order.tracking)  # fmt: skip
 
     def _event(self, order: Order, before: Order, change: Change, actor: Actor) -> Event:
@@ -288,7 +291,7 @@ class Desk:
         pending = await self._answerable(token, actor, is_admin)
         taken = await self.store.take_confirmation(token)
         if taken is None:  # a double tap: the first one took it
-            raise Refusal("confirmation_gone")
+            raise Refusal(ConfirmationCode.confirmation_gone)
         details = _revive(taken.details)
         asker = details.pop(_ASKED_BY, "")
         details.pop(_CONFIRMED_BY, None)
@@ -302,7 +305,7 @@ class Desk:
         await self._answerable(token, actor, is_admin, declining=True)
         taken = await self.store.take_confirmation(token)
         if taken is None:
-            raise Refusal("confirmation_gone")
+            raise Refusal(ConfirmationCode.confirmation_gone)
         return taken
 
     async def _answerable(self, token: str, actor: Actor, is_admin: IsAdmin | None, *,
@@ -314,16 +317,16 @@ class Desk:
         """
         pending = await self.store.peek_confirmation(token)
         if pending is None:
-            raise Refusal("confirmation_gone")
+            raise Refusal(ConfirmationCode.confirmation_gone)
         if pending.expires_at < self.clock():
             await self.store.take_confirmation(token)
-            raise Refusal("confirmation_expired")
+            raise Refusal(ConfirmationCode.confirmation_expired)
         if pending.details.get(_CONFIRMED_BY) == "admin" and not (declining and pending.user_id == actor.id):
             # Checked with Telegram at the press: an administrator then, not when asked.
             if actor.id is None or is_admin is None or not await is_admin(pending.team_id, actor.id):
-                raise Refusal("confirmation_admins_only")
+                raise Refusal(ConfirmationCode.confirmation_admins_only)
         elif pending.user_id != actor.id:
-            raise Refusal("confirmation_not_yours")
+            raise Refusal(ConfirmationCode.confirmation_not_yours)
         return pending
 
 
@@ -339,7 +342,7 @@ def pick_items(order: Order, typed: Sequence[str]) -> dict[str, int]:
                 break
         matches = [i for i in order.items if name in (i.item_id,) or name.casefold() == i.sku.casefold()]
         if len(matches) != 1:
-            raise Refusal("unknown_item", item=word, order=order.order_id, items=[i.sku or i.item_id for i in order.items])
+            raise Refusal(ShippingCode.unknown_item, item=word, order=order.order_id, items=[i.sku or i.item_id for i in order.items])
         item = matches[0]
         chosen[item.item_id] = chosen.get(item.item_id, 0) + (quantity if quantity is not None else item.quantity_to_ship)
     return chosen

@@ -23,6 +23,7 @@ from bot import texts
 from bot.buttons import AlertSetting, MarkLost, ReturnPrompt, ShipPrompt, Snooze
 from bot.domain import Refusal
 from bot.i18n import _, listing, when
+from bot.refusal_codes import AccessCode, AlertCode, CommandCode
 from bot.storage import Team
 from bot.team_settings import InvalidSetting, format_hours, format_time
 from handlers.common import (
@@ -179,7 +180,7 @@ async def _require_admin(update: Update, context: DeskContext) -> Team:
     user = update.effective_user
     assert user is not None
     if not await context.services.access.is_admin(team.team_id, user.id):
-        raise Refusal("not_admin")
+        raise Refusal(AccessCode.not_admin)
     return team
 
 
@@ -189,7 +190,7 @@ async def alerts_command(update: Update, context: DeskContext) -> None:
     team = await _require_admin(update, context)
     args = context.args or []
     if args:
-        team = await _change(context, team, Refusal("bad_alert_setting", text=" ".join(args)), **parse_setting(args))
+        team = await _change(context, team, Refusal(AlertCode.bad_alert_setting, text=" ".join(args)), **parse_setting(args))
     await answer(update, settings_text(team), settings_buttons(team))
 
 
@@ -224,7 +225,7 @@ def parse_setting(args: list[str]) -> dict[str, object]:
         return {"timezone": rest[0]}
     if what == "pending" and len(rest) == 1:
         return {"pending_days": rest[0]}
-    raise Refusal("bad_alert_setting", text=" ".join(args))
+    raise Refusal(AlertCode.bad_alert_setting, text=" ".join(args))
 
 
 @handles_refusals
@@ -248,7 +249,7 @@ async def settings_button(update: Update, context: DeskContext) -> None:
         changes["timezone"] = value
     # The data passed the button codec's shape, but a value no button writes (a zone that
     # does not exist, 0 hours) is forged or stale: it changes nothing.
-    team = await _change(context, team, Refusal("button_unknown"), **changes)
+    team = await _change(context, team, Refusal(CommandCode.button_unknown), **changes)
     await query.answer()
     await edit_in_place(update, settings_text(team), settings_buttons(team))
 

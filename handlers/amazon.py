@@ -27,6 +27,7 @@ from bot.amazon import (
 )
 from bot.domain import Refusal
 from bot.i18n import _, duration, when
+from bot.refusal_codes import AmazonCode
 from bot.storage import OutgoingMessage, Team, outside_unit
 from handlers.common import answer, fit, is_private, send_later, team_of
 from handlers.context import DeskContext
@@ -54,7 +55,7 @@ async def amazon_command(update: Update, context: DeskContext) -> None:
     deleted = await _delete(update, context) if secrets else None
     try:
         if not is_private(update):
-            raise Refusal("amazon_secrets_in_group" if secrets else "amazon_private_only")
+            raise Refusal(AmazonCode.amazon_secrets_in_group if secrets else AmazonCode.amazon_private_only)
         with outside_unit():  # it waits on Amazon between its writes
             text = await _act(update, context, args)
     except Refusal as refusal:
@@ -88,7 +89,7 @@ async def _act(update: Update, context: DeskContext, args: list[str]) -> str:
     assert user is not None
     team = await team_of(update, context)
     if not await context.services.access.is_admin(team.team_id, user.id):
-        raise Refusal("amazon_not_admin", team=_title(team))
+        raise Refusal(AmazonCode.amazon_not_admin, team=_title(team))
     what = args[0].lower() if args else "status"
     if what == "set":
         return await _set(context, team, user.id, args[1:])
@@ -99,7 +100,7 @@ async def _act(update: Update, context: DeskContext, args: list[str]) -> str:
     if len(args) <= 1 and what == "status":
         return await status_text(context, team)
     # Never repeat what was typed: it may be a secret in the wrong place.
-    raise Refusal("amazon_unknown_command")
+    raise Refusal(AmazonCode.amazon_unknown_command)
 
 
 def _title(team: Team) -> str:
@@ -108,10 +109,10 @@ def _title(team: Team) -> str:
 
 async def _set(context: DeskContext, team: Team, user_id: int, rest: list[str]) -> str:
     if len(rest) not in (4, 5):
-        raise Refusal("amazon_bad_set")
+        raise Refusal(AmazonCode.amazon_bad_set)
     marketplace, client_id, client_secret, refresh_token = rest[0].upper(), rest[1], rest[2], rest[3]
     if not marketplace_ok(marketplace):
-        raise Refusal("amazon_bad_marketplace")
+        raise Refusal(AmazonCode.amazon_bad_marketplace)
     endpoint = endpoint_of(marketplace)
     if len(rest) == 5:
         typed = rest[4].rstrip("/")
@@ -157,7 +158,7 @@ async def _off(context: DeskContext, team: Team) -> str:
         return _("{team} syncs with the credentials in the server's environment (DINGDAN_SPAPI_*), not ones set here; "
                  "whoever runs the bot can remove them.", team=_title(team))  # fmt: skip
     if not removed:
-        raise Refusal("amazon_not_connected", team=_title(team))
+        raise Refusal(AmazonCode.amazon_not_connected, team=_title(team))
     return _("{team} is disconnected from Amazon and its credentials are deleted. Orders already synced stay.",
              team=_title(team))  # fmt: skip
 

@@ -12,6 +12,7 @@ from telegram import Update
 
 from bot import buttons as b
 from bot.domain import Refusal
+from bot.refusal_codes import CommandCode
 from handlers import aftersale, alerts, fulfilment, lookup, settings
 from handlers.common import handles_refusals
 from handlers.context import DeskContext
@@ -39,6 +40,6 @@ async def pressed(update: Update, context: DeskContext) -> None:
     try:
         button = b.decode(query.data)
     except b.BadButton:
-        raise Refusal("button_unknown") from None
+        raise Refusal(CommandCode.button_unknown) from None
     context.button = button
     await ROUTES[type(button)](update, context)

@@ -21,6 +21,7 @@ from bot import i18n
 from bot import texts as render
 from bot.domain import Actor, Refusal
 from bot.i18n import _
+from bot.refusal_codes import AccessCode
 from bot.storage import OutgoingMessage, Team, current_unit
 from handlers.context import Callback, DeskContext
 
@@ -52,8 +53,8 @@ def require_person(update: Update) -> None:
         return
     chat = update.effective_chat
     if chat is not None and sender.id == chat.id:
-        raise Refusal("anonymous_admin")
-    raise Refusal("sent_as_channel")
+        raise Refusal(AccessCode.anonymous_admin)
+    raise Refusal(AccessCode.sent_as_channel)
 
 
 def _sender_chat(update: Update) -> Chat | None:
@@ -117,17 +118,17 @@ async def team_of(update: Update, context: DeskContext) -> Team:
     sender = _sender_chat(update)
     if sender is not None:
         if sender.id != chat.id:
-            raise Refusal("sent_as_channel")
+            raise Refusal(AccessCode.sent_as_channel)
         # Only administrators can write as the group: an anonymous one may look things up.
         anonymous_team = await services.store.team(chat.id)
         if anonymous_team is None:
-            raise Refusal("not_a_team")
+            raise Refusal(AccessCode.not_a_team)
         context.zone = anonymous_team.timezone
         return anonymous_team
     team_id = await services.access.team_for(chat.id, chat.type == ChatType.PRIVATE, user.id)
     team = await services.store.team(team_id)
     if team is None:
-        raise Refusal("not_a_team")
+        raise Refusal(AccessCode.not_a_team)
     context.zone = team.timezone
     return team
 

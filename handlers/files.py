@@ -10,6 +10,7 @@ from telegram.constants import FileSizeLimit
 from bot import texts as render
 from bot.domain import Actor, Refusal
 from bot.i18n import ngettext
+from bot.refusal_codes import FileCode
 from handlers.common import actor_of, answer, handles_refusals, send_file, team_of
 from handlers.context import DeskContext
 
@@ -23,7 +24,7 @@ async def document(update: Update, context: DeskContext) -> None:
     doc = message.document
     # Telegram lets bots download at most 20 MB; asking for more fails after a wait.
     if doc.file_size and doc.file_size > FileSizeLimit.FILESIZE_DOWNLOAD:
-        raise Refusal("file_too_large", size=doc.file_size)
+        raise Refusal(FileCode.file_too_large, size=doc.file_size)
     file = await doc.get_file()
     data = bytes(await file.download_as_bytearray())
     actor = actor_of(update)
@@ -45,11 +46,11 @@ async def export(update: Update, context: DeskContext) -> None:
         try:
             day = date.fromisoformat(args[0])
         except ValueError:
-            raise Refusal("bad_export_day", text=args[0]) from None
+            raise Refusal(FileCode.bad_export_day, text=args[0]) from None
     exporter = context.services.exporter
     taken = await exporter.take(team.team_id, team.timezone, day)
     if not taken.shipments:
-        raise Refusal("nothing_to_export")
+        raise Refusal(FileCode.nothing_to_export)
     caption = ngettext(
         "Shipping confirmation for {orders} order ({count} line). Upload it in Seller Central: Orders → Upload order "
         "related files → Shipping confirmation.",

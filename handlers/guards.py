@@ -16,6 +16,7 @@ from telegram.constants import ChatMemberStatus
 
 from bot import texts as render
 from bot.domain import Refusal
+from bot.refusal_codes import CommandCode
 from handlers.commands import KEYWORD
 from handlers.common import answer
 from handlers.context import DeskContext
@@ -31,7 +32,7 @@ async def edited(update: Update, context: DeskContext) -> None:
         return  # an edited chat message is nobody's business
     store = context.services.store
     if await store.first_edit_notice(message.chat_id, message.message_id, context.settings.clock()):
-        await answer(update, render.refusal(Refusal("edit_not_a_command")))
+        await answer(update, render.refusal(Refusal(CommandCode.edit_not_a_command)))
 
 
 async def member_changed(update: Update, context: DeskContext) -> None:

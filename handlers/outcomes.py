@@ -10,6 +10,7 @@ from bot import texts as render
 from bot.buttons import Confirm, Decline, ReturnDecision
 from bot.domain import Order, Refusal
 from bot.i18n import _, listing, money
+from bot.refusal_codes import CommandCode
 from bot.services import Ask, Done
 from bot.storage import Team
 from handlers.common import answer
@@ -20,7 +21,7 @@ async def usage(update: Update, context: DeskContext) -> None:
     """What to send instead, with an example: the running command's usage sentence."""
     command = context.command
     if command is None or command.usage is None:
-        raise Refusal("unknown_command")
+        raise Refusal(CommandCode.unknown_command)
     await answer(update, _(command.usage))
 
 

@@ -8,6 +8,7 @@ from bot import i18n
 from bot.buttons import Language
 from bot.domain import Refusal
 from bot.i18n import _
+from bot.refusal_codes import AccessCode
 from handlers.common import (
     answer,
     handles_refusals,
@@ -56,7 +57,7 @@ async def start(update: Update, context: DeskContext) -> None:
         return
     require_person(update)  # the team remembers who started it
     if not await services.access.is_admin(chat.id, user.id):
-        raise Refusal("not_admin")
+        raise Refusal(AccessCode.not_admin)
     created = await services.store.create_team(chat.id, chat.title or "", context.settings.timezone, user.id,
                                                context.settings.clock())  # fmt: skip
     await services.access.record(chat.id, user.id, "administrator")
@@ -105,7 +106,7 @@ async def _set(update: Update, context: DeskContext, scope: str, typed: str) -> 
     store = context.services.store
     if scope == "chat":
         if not await context.services.access.is_admin(chat.id, user.id):
-            raise Refusal("not_admin")
+            raise Refusal(AccessCode.not_admin)
         await store.set_chat_language(chat.id, locale)
         known = await store.user(user.id)
         if known is None or known.language is None:

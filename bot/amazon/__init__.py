@@ -23,11 +23,13 @@ from bot.amazon.kinds import KINDS, ORDER_KINDS, REQUIRED, RETURNS_KINDS
 from bot.amazon.model import (
     COUNTRY_CURRENCY,
     GOODS_OF_STATUS,
+    BadRow,
     ImportedItem,
     ImportedOrder,
     ImportedReturn,
     ParsedReport,
     RowError,
+    RowErrorCode,
     goods_of_status,
 )
 from bot.amazon.orders_api import Package, imported_order, packages
@@ -66,6 +68,7 @@ __all__ = [
     "AmazonStore",
     "AmazonSync",
     "AuthError",
+    "BadRow",
     "Connection",
     "Credentials",
     "Export",
@@ -77,6 +80,7 @@ __all__ = [
     "Package",
     "ParsedReport",
     "RowError",
+    "RowErrorCode",
     "SecretBox",
     "SecretUnreadable",
     "SpApiClient",

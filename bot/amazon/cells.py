@@ -3,7 +3,7 @@
 Amazon writes dates a dozen ways (ISO 8601 with or without an offset, "15-Nov-2026 08:00
 PST", "Nov 15, 2026", "15.11.2026"…), money in US or European style with or without a
 currency sign, and quantities as Excel may have re-saved them ("2.0"). A cell that cannot
-be read raises :class:`CellError`, which its reader turns into a row error.
+be read raises :class:`~bot.amazon.model.BadRow`, which its reader turns into a row error.
 
 Money goes through the desk's one number grammar (:func:`bot.amounts.read_number`), the
 same one that reads what a person types in the chat.
@@ -14,10 +14,11 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
-from typing import Any
 
+from bot.amazon.model import BadRow
 from bot.amounts import read_number
 from bot.domain import Refusal
+from bot.refusal_codes import RowErrorCode
 
 #: The fulfillment-channel column: who ships the order.
 CHANNELS = {"amazon": "AFN", "afn": "AFN", "merchant": "MFN", "mfn": "MFN", "seller": "MFN"}
@@ -25,20 +26,12 @@ CHANNELS = {"amazon": "AFN", "afn": "AFN", "merchant": "MFN", "mfn": "MFN", "sel
 TRUE_WORDS = frozenset(("true", "yes", "y", "1", "t"))
 
 
-class CellError(Exception):
-    """A row that cannot be read: its row error code and parameters."""
-
-    def __init__(self, code: str, **params: Any) -> None:
-        self.code = code
-        self.params = params
-
-
 def clip(value: str) -> str:
     """A cell quoted back in a row error: never more than 60 characters."""
     return value if len(value) <= 60 else value[:59] + "…"
 
 
-def fit_row(cells: list[str], ncols: int, need: int) -> tuple[str, dict[str, int]] | None:
+def fit_row(cells: list[str], ncols: int, need: int) -> tuple[RowErrorCode, dict[str, int]] | None:
     """Pad or trim a row that has not exactly ncols cells, or say why it cannot be read.
 
     Missing trailing cells are blanks unless a required column is among them; extra
@@ -48,11 +41,11 @@ def fit_row(cells: list[str], ncols: int, need: int) -> tuple[str, dict[str, int
     n = len(cells)
     if n < ncols:
         if n < need:
-            return "short_row", {"expected": ncols, "got": n}
+            return RowErrorCode.short_row, {"expected": ncols, "got": n}
         cells.extend([""] * (ncols + 1 - n))
         return None
     if any(c.strip() for c in cells[ncols:]):
-        return "long_row", {"expected": ncols, "got": n}
+        return RowErrorCode.long_row, {"expected": ncols, "got": n}
     del cells[ncols:]
     cells.append("")
     return None
@@ -146,18 +139,18 @@ class Dates:
         self.read: dict[str, datetime] = {}
 
     def __call__(self, raw: str, column: str, required: bool) -> datetime | None:
-        """The cell's date; None for a blank cell that may be blank; else ``CellError``."""
+        """The cell's date; None for a blank cell that may be blank; else ``BadRow``."""
         found = self.read.get(raw)
         if found is not None:
             return found
         s = raw.strip()
         if not s:
             if required:
-                raise CellError("missing_value", column=column)
+                raise BadRow(RowErrorCode.missing_value, column=column)
             return None
         found = parse_date(s)
         if found is None:
-            raise CellError("bad_date", column=column, value=clip(s))
+            raise BadRow(RowErrorCode.bad_date, column=column, value=clip(s))
         self.read[raw] = found
         return found
 

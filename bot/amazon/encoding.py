@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 
 from bot.domain import Refusal
+from bot.refusal_codes import FileCode
 
 __all__ = ["decode_report"]
 
@@ -67,42 +68,42 @@ def _decode_bom(data: bytes, codec: str, name: str) -> tuple[str, str]:
     try:
         text = data.decode(codec)
     except UnicodeDecodeError:
-        raise Refusal("file_encoding") from None
+        raise Refusal(FileCode.file_encoding) from None
     if _CTRL_TEXT_RE.search(text):
-        raise Refusal("file_binary")
+        raise Refusal(FileCode.file_binary)
     return text, name
 
 
 def decode_report(data: bytes) -> tuple[str, str]:
     """The text of a report file and the encoding it was read with.
 
-    Raises ``Refusal("file_empty")``, ``Refusal("file_binary")`` (NUL or control bytes,
-    or a zip/xlsx/pdf/image signature) or ``Refusal("file_encoding")``.
+    Raises ``Refusal(FileCode.file_empty)``, ``Refusal(FileCode.file_binary)`` (NUL or control bytes,
+    or a zip/xlsx/pdf/image signature) or ``Refusal(FileCode.file_encoding)``.
     """
     if not data or not data[:4096].strip(_BLANK) and not data.strip(_BLANK):
-        raise Refusal("file_empty")
+        raise Refusal(FileCode.file_empty)
     # Byte-order marks first: UTF-16/32 text is full of NUL bytes.
     if data.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):
         return _decode_bom(data, "utf-32", "utf-32")
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         text, name = _decode_bom(data, "utf-16", "utf-16")
         if not text.strip():
-            raise Refusal("file_empty")
+            raise Refusal(FileCode.file_empty)
         return text, name
     if data.startswith(_MAGIC):
-        raise Refusal("file_binary")
+        raise Refusal(FileCode.file_binary)
     if b"\x00" in data:
         found = _utf16_without_bom(data)
         if found is None:
-            raise Refusal("file_binary")
+            raise Refusal(FileCode.file_binary)
         return found
     if _control_share_too_high(data[:65536]):
-        raise Refusal("file_binary")
+        raise Refusal(FileCode.file_binary)
     if data.startswith(b"\xef\xbb\xbf"):
         try:
             return data[3:].decode("utf-8"), "utf-8-sig"
         except UnicodeDecodeError:
-            raise Refusal("file_encoding") from None
+            raise Refusal(FileCode.file_encoding) from None
     try:
         return data.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
@@ -118,7 +119,7 @@ def _decode_legacy(data: bytes) -> tuple[str, str]:
     if valid_extra >= 4 and valid_extra >= 8 * damaged:
         # Mostly valid UTF-8 with a few broken bytes: a damaged (truncated, mixed) UTF-8
         # file. Reading it as anything else would turn all its text into mojibake.
-        raise Refusal("file_encoding")
+        raise Refusal(FileCode.file_encoding)
     try:
         t932: str | None = data.decode("cp932")
     except UnicodeDecodeError:
@@ -147,5 +148,5 @@ def _decode_legacy(data: bytes) -> tuple[str, str]:
     undefined = sum(data.count(b) for b in (b"\x81", b"\x8d", b"\x8f", b"\x90", b"\x9d"))
     if undefined * 1000 <= len(data):
         return data.decode("iso-8859-1"), "iso-8859-1"
-    raise Refusal("file_encoding")
+    raise Refusal(FileCode.file_encoding)
 

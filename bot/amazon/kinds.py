@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.domain import Refusal
+from bot.refusal_codes import FileCode
 
 __all__ = ["KINDS", "ORDER_KINDS", "REQUIRED", "RETURNS_KINDS", "Header", "canon", "read_header"]
 
@@ -156,5 +157,5 @@ def _choose_kind(header: set[str]) -> str:
         return min(complete)[2]
     best = min(scored)
     if -best[0] >= 2:  # shares at least two columns with a kind: name what that kind lacks
-        raise Refusal("file_not_report", missing=best[4], kind=best[3])
-    raise Refusal("file_not_report", missing=list(REQUIRED["order_report"]), kind=None)
+        raise Refusal(FileCode.file_not_report, missing=best[4], kind=best[3])
+    raise Refusal(FileCode.file_not_report, missing=list(REQUIRED["order_report"]), kind=None)

@@ -12,16 +12,19 @@ from decimal import Decimal
 from typing import Any
 
 from bot.domain import ORDER_ID_RE, Goods
+from bot.refusal_codes import RowErrorCode
 
 __all__ = [
     "COUNTRY_CURRENCY",
     "GOODS_OF_STATUS",
     "ORDER_ID_RE",
+    "BadRow",
     "ImportedItem",
     "ImportedOrder",
     "ImportedReturn",
     "ParsedReport",
     "RowError",
+    "RowErrorCode",
     "goods_of_status",
 ]
 
@@ -130,11 +133,34 @@ class ImportedReturn:
 
 @dataclass(slots=True)
 class RowError:
-    """A row of a file that was not applied: its line, a reason code and its parameters."""
+    """A row of a file that was not applied: its line, why (a :class:`RowErrorCode`) and its parameters.
+
+    A string code is taken too and turned into its member (``ValueError`` if it is none).
+    """
 
     line: int
-    code: str
+    code: RowErrorCode
     params: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.code = RowErrorCode(self.code)
+
+
+class BadRow(Exception):
+    """A row that cannot be applied, raised while reading or importing it.
+
+    The reader (or importer) of the row catches it at once and records a :class:`RowError`
+    for the import's summary, so it never reaches a person as a reply: that is why it is
+    not a ``bot.domain.Refusal``, and why its codes are row errors, not refusal codes.
+    """
+
+    def __init__(self, code: RowErrorCode, **params: Any) -> None:
+        super().__init__(code)
+        self.code = RowErrorCode(code)
+        self.params: dict[str, Any] = params
+
+    def __repr__(self) -> str:
+        return f"BadRow({self.code.value!r}, {self.params!r})"
 
 
 @dataclass(slots=True)

@@ -21,7 +21,6 @@ from bot.amazon.cells import (
     CHANNELS,
     QUANTITIES,
     TRUE_WORDS,
-    CellError,
     Dates,
     clip,
     fit_row,
@@ -31,6 +30,7 @@ from bot.amazon.cells import (
 from bot.amazon.kinds import Header
 from bot.amazon.model import (
     ORDER_ID_RE,
+    BadRow,
     ImportedItem,
     ImportedOrder,
     ParsedReport,
@@ -38,6 +38,7 @@ from bot.amazon.model import (
     goods_of_status,
 )
 from bot.domain import Goods
+from bot.refusal_codes import RowErrorCode
 
 __all__ = ["read_orders"]
 
@@ -136,13 +137,13 @@ class _OrdersReader:
         oid = cells[self.i_oid].strip()
         if not ORDER_ID_RE.fullmatch(oid):
             if oid:
-                self.errors.append(RowError(line, "bad_order_id", {"value": clip(oid)}))
+                self.errors.append(RowError(line, RowErrorCode.bad_order_id, {"value": clip(oid)}))
             else:
-                self.errors.append(RowError(line, "missing_value", {"column": "order-id"}))
+                self.errors.append(RowError(line, RowErrorCode.missing_value, {"column": "order-id"}))
             return
         try:
             row = self.row_of(oid, line, cells)
-        except CellError as refused:
+        except BadRow as refused:
             self.errors.append(RowError(line, refused.code, refused.params))
             self.bad.setdefault(oid, line)
             return
@@ -168,16 +169,16 @@ class _OrdersReader:
         """The row's values; None for a row already read (a duplicate, reported)."""
         item_id = cells[self.i_item].strip()
         if not item_id:
-            raise CellError("missing_value", column="order-item-id")
+            raise BadRow(RowErrorCode.missing_value, column="order-item-id")
         key = oid + "\t" + item_id
         first = self.seen.get(key)
         if first is not None:
-            self.errors.append(RowError(line, "duplicate_row", {"first_line": first}))
+            self.errors.append(RowError(line, RowErrorCode.duplicate_row, {"first_line": first}))
             return None
         self.seen[key] = line
         sku = cells[self.i_sku].strip()
         if not sku:
-            raise CellError("missing_value", column="sku")
+            raise BadRow(RowErrorCode.missing_value, column="sku")
         purchased_at = self.date(cells[self.i_purchase], "purchase-date", True)
         ship_by = self.date(cells[self.i_ship_by], self.n_ship_by, self.ship_by_required)
         raw_date = cells[self.i_deliver]
@@ -186,7 +187,7 @@ class _OrdersReader:
         price, line_total, currency = self.prices(cells) if self.priced else (None, None, None)
         order = self.orders.get(oid)
         if order is not None and currency and order.currency and currency != order.currency:
-            raise CellError("currency_mismatch", column="currency", value=clip(currency), expected=order.currency)
+            raise BadRow(RowErrorCode.currency_mismatch, column="currency", value=clip(currency), expected=order.currency)
         title = cells[self.i_title].strip()
         item = ImportedItem(item_id, self.share(sku, sku), self.share(title, title), quantity, shipped, price)
         return _Row(item, purchased_at, ship_by, deliver_by, currency, line_total, left)
@@ -242,12 +243,12 @@ class _OrdersReader:
             raw = cells[self.i_shipped]
             shipped = self.quantity(raw, "quantity-shipped", False)
             if shipped is not None and shipped > quantity:
-                raise CellError("bad_quantity", column="quantity-shipped", value=clip(raw.strip()))
+                raise BadRow(RowErrorCode.bad_quantity, column="quantity-shipped", value=clip(raw.strip()))
         if self.has_to_ship:
             raw = cells[self.i_to_ship]
             to_ship = self.quantity(raw, "quantity-to-ship", False)
             if to_ship is not None and to_ship > quantity:
-                raise CellError("bad_quantity", column="quantity-to-ship", value=clip(raw.strip()))
+                raise BadRow(RowErrorCode.bad_quantity, column="quantity-to-ship", value=clip(raw.strip()))
         if shipped is None:
             shipped = quantity - to_ship if to_ship is not None else 0
         return quantity, shipped, to_ship if to_ship is not None else quantity - shipped
@@ -260,9 +261,9 @@ class _OrdersReader:
         if found is None:
             s = raw.strip()
             if s:
-                raise CellError("bad_quantity", column=column, value=clip(s))
+                raise BadRow(RowErrorCode.bad_quantity, column=column, value=clip(s))
             if required:
-                raise CellError("missing_value", column=column)
+                raise BadRow(RowErrorCode.missing_value, column=column)
         return found
 
     def prices(self, cells: list[str]) -> tuple[Decimal | None, Decimal | None, str | None]:
@@ -278,7 +279,7 @@ class _OrdersReader:
                 line_total -= abs(taken_off)
         currency = cells[self.i_currency].strip().upper() or None
         if currency is None and price is not None:
-            raise CellError("missing_value", column="currency")
+            raise BadRow(RowErrorCode.missing_value, column="currency")
         return price, line_total, currency
 
     def amount(self, cells: list[str], index: int, signed: bool) -> Decimal | None:
@@ -290,10 +291,10 @@ class _OrdersReader:
                 return None
             found = parse_money(s)
             if found is None:
-                raise CellError("bad_amount", column=self.header.shown(index), value=clip(s))
+                raise BadRow(RowErrorCode.bad_amount, column=self.header.shown(index), value=clip(s))
             self.amounts[raw] = found
         if found < 0 and not signed:
-            raise CellError("bad_amount", column=self.header.shown(index), value=clip(raw.strip()))
+            raise BadRow(RowErrorCode.bad_amount, column=self.header.shown(index), value=clip(raw.strip()))
         return found
 
     def status(self, raw: str) -> Goods | None:
@@ -309,7 +310,7 @@ class _OrdersReader:
             order = self.orders.pop(oid, None)
             if order is not None:
                 for line in order.lines:
-                    self.errors.append(RowError(line, "order_has_bad_row", {"bad_line": bad_line}))
+                    self.errors.append(RowError(line, RowErrorCode.order_has_bad_row, {"bad_line": bad_line}))
         # An Unshipped Orders report says what is shipped only through its quantities.
         derive = self.header.kind == "unshipped_orders"
         counted = derive or self.has_shipped or self.has_to_ship

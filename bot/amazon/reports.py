@@ -24,6 +24,7 @@ from bot.amazon.model import ParsedReport
 from bot.amazon.order_reports import read_orders
 from bot.amazon.returns_reports import read_returns
 from bot.domain import Refusal
+from bot.refusal_codes import FileCode
 
 __all__ = ["read_report"]
 
@@ -41,7 +42,7 @@ def read_report(data: bytes) -> ParsedReport:
     while start < len(lines) and not lines[start].strip():
         start += 1
     if start == len(lines):
-        raise Refusal("file_empty")
+        raise Refusal(FileCode.file_empty)
     header = read_header(lines[start])
     reader = read_returns if header.kind in RETURNS_KINDS else read_orders
     return reader(header, encoding, lines, start)

@@ -8,7 +8,6 @@ is read once.
 from __future__ import annotations
 
 from bot.amazon.cells import (
-    CellError,
     Dates,
     clip,
     fit_row,
@@ -16,7 +15,8 @@ from bot.amazon.cells import (
     parse_quantity,
 )
 from bot.amazon.kinds import Header, canon
-from bot.amazon.model import ORDER_ID_RE, ImportedReturn, ParsedReport, RowError
+from bot.amazon.model import ORDER_ID_RE, BadRow, ImportedReturn, ParsedReport, RowError
+from bot.refusal_codes import RowErrorCode
 
 __all__ = ["read_returns"]
 
@@ -76,7 +76,7 @@ class _ReturnsReader:
                 return
         try:
             found, key = self.return_of(line, cells)
-        except CellError as refused:
+        except BadRow as refused:
             self.errors.append(RowError(line, refused.code, refused.params))
             return
         self.seen[key] = line
@@ -87,31 +87,31 @@ class _ReturnsReader:
         fba = self.fba
         oid = cells[self.i_oid].strip()
         if not oid:
-            raise CellError("missing_value", column=self.n_oid)
+            raise BadRow(RowErrorCode.missing_value, column=self.n_oid)
         if not ORDER_ID_RE.fullmatch(oid):
-            raise CellError("bad_order_id", value=clip(oid))
+            raise BadRow(RowErrorCode.bad_order_id, value=clip(oid))
         sku = cells[self.i_sku].strip()
         if not sku:
-            raise CellError("missing_value", column=self.n_sku)
+            raise BadRow(RowErrorCode.missing_value, column=self.n_sku)
         rma = cells[self.i_rma].strip()
         arrived_at = self.date(cells[self.i_arrived], self.n_arrived, fba)
         requested_at = None if fba else self.date(cells[self.i_requested], "Return request date", True)
         key = (oid, sku, rma) if rma or not fba else (oid, sku, "", cells[self.i_arrived].strip())
         first = self.seen.get(key)
         if first is not None:
-            raise CellError("duplicate_row", first_line=first)
+            raise BadRow(RowErrorCode.duplicate_row, first_line=first)
         qty_raw = cells[self.i_qty]
         qty = parse_quantity(qty_raw)
         if qty is None or qty < 1:
             if not qty_raw.strip():
-                raise CellError("missing_value", column=self.n_qty)
-            raise CellError("bad_quantity", column=self.n_qty, value=clip(qty_raw.strip()))
+                raise BadRow(RowErrorCode.missing_value, column=self.n_qty)
+            raise BadRow(RowErrorCode.bad_quantity, column=self.n_qty, value=clip(qty_raw.strip()))
         refunded = None
         refund_raw = cells[self.i_refund].strip()
         if refund_raw:
             refunded = parse_money(refund_raw)
             if refunded is None:
-                raise CellError("bad_amount", column="Refunded Amount", value=clip(refund_raw))
+                raise BadRow(RowErrorCode.bad_amount, column="Refunded Amount", value=clip(refund_raw))
             refunded = abs(refunded)  # some exports write refunds negative
         found = ImportedReturn(
             oid, line, sku, qty, fba or arrived_at is not None, requested_at, arrived_at,

@@ -55,6 +55,7 @@ from bot.amazon.spapi import (
     endpoint_ok,
 )
 from bot.domain import Actor, Refusal
+from bot.refusal_codes import AmazonCode
 from bot.settings import KEY_COMMAND
 from bot.storage import AlertDecidedMeanwhile, AlertStore, OrderChangedMeanwhile, Store
 
@@ -264,10 +265,10 @@ class AmazonSync:
         the server has no DINGDAN_SECRET_KEY or the endpoint is not one the client may call."""
         remember_secrets((client_id, client_secret, refresh_token))
         if not self.box.can_seal:
-            raise Refusal("amazon_no_secret_key", command=KEY_COMMAND)
+            raise Refusal(AmazonCode.amazon_no_secret_key, command=KEY_COMMAND)
         if not self.endpoint_allowed(endpoint):
             allowed = self.settings.spapi_allow_hosts
-            raise Refusal("amazon_bad_endpoint_allowed" if allowed else "amazon_bad_endpoint",
+            raise Refusal(AmazonCode.amazon_bad_endpoint_allowed if allowed else AmazonCode.amazon_bad_endpoint,
                           hosts=sorted(SPAPI_HOSTS, key=lambda h: (h.startswith("sandbox."), h)),
                           allowed=list(allowed))  # fmt: skip
         sealed_secret, sealed_token = self.box.seal(client_secret), self.box.seal(refresh_token)
@@ -295,9 +296,9 @@ class AmazonSync:
         try:
             found = await self._credentials(team_id)
         except SecretUnreadable:
-            raise Refusal("amazon_secrets_unreadable") from None
+            raise Refusal(AmazonCode.amazon_secrets_unreadable) from None
         if found is None:
-            raise Refusal("amazon_not_connected")
+            raise Refusal(AmazonCode.amazon_not_connected)
         client = self._client(team_id, found[1])
         try:
             async with client:
@@ -354,15 +355,15 @@ class AmazonSync:
                 found = await self._credentials(team_id)
             except SecretUnreadable:
                 await self._credentials_unreadable(team_id)
-                raise Refusal("amazon_secrets_unreadable") from None
+                raise Refusal(AmazonCode.amazon_secrets_unreadable) from None
             if found is None:
-                raise Refusal("amazon_not_connected")
+                raise Refusal(AmazonCode.amazon_not_connected)
             account, credentials = found
             refused = self._refused_address(credentials)
             if refused is not None:
                 log.warning("Amazon sync of team %s: %s is not an allowed Selling Partner API address", team_id, refused)
                 await self.accounts.sync_failed(team_id, f"{refused} is not an allowed address", self.clock())
-                raise Refusal("amazon_address_refused", endpoint=html.escape(refused))
+                raise Refusal(AmazonCode.amazon_address_refused, endpoint=html.escape(refused))
             client = self._client(team_id, credentials)
             result = SyncResult()
             try:

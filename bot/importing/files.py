@@ -19,6 +19,7 @@ from bot.importing.orders import OrdersImport
 from bot.importing.result import ImportResult
 from bot.importing.returns import ReturnsImport
 from bot.lifecycle import Lifecycle
+from bot.refusal_codes import FileCode
 from bot.storage import OrderChangedMeanwhile, Store
 
 __all__ = ["Importer"]
@@ -40,7 +41,7 @@ class Importer:
         """Read and apply one file; raises ``Refusal`` for a file that is not a report."""
         report = read_report(data)
         if report.kind not in ORDER_KINDS | RETURNS_KINDS:
-            raise Refusal("file_not_report", missing=[], kind=None)
+            raise Refusal(FileCode.file_not_report, missing=[], kind=None)
         sha = hashlib.sha256(data).hexdigest()
         for _attempt in range(_ATTEMPTS):
             try:
@@ -54,7 +55,7 @@ class Importer:
                                                source={"file": filename, "report": report.kind})  # fmt: skip
             except OrderChangedMeanwhile:
                 continue  # someone acted on one of these orders meanwhile: read again
-        raise Refusal("import_busy")
+        raise Refusal(FileCode.import_busy)
 
     async def apply_orders(self, team_id: int, orders: Sequence[ImportedOrder], *, actor: Actor,
                            source: dict[str, Any], record: dict[str, Any]) -> ImportResult:  # fmt: skip

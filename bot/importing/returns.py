@@ -14,17 +14,27 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from bot.amazon import ImportedReturn, ParsedReport, RowError
+from bot.amazon import BadRow, ImportedReturn, ParsedReport, RowError, RowErrorCode
 from bot.domain import Actor, Event, Goods, Order, Refusal
 from bot.importing.result import ImportResult, import_event
 from bot.lifecycle import Lifecycle
+from bot.refusal_codes import RefundCode, RefusalCode
 from bot.storage import Store
 
-__all__ = ["ReturnsImport"]
+__all__ = ["ROW_ERROR_FOR", "ReturnsImport"]
 
 #: Where a return request or an arrival may come from (the goods left the seller).
 _REQUESTABLE = frozenset({Goods.partially_shipped, Goods.shipped, Goods.delivered, Goods.lost})
 _RECEIVABLE = _REQUESTABLE | {Goods.return_requested}
+#: The lifecycle's refusals of a row's refund, as the row errors that say so in the summary.
+#: The states are checked before a return is fired, so only the refund guards can refuse;
+#: anything else is ``change_refused``.
+ROW_ERROR_FOR: dict[RefusalCode, RowErrorCode] = {
+    RefundCode.already_refunded: RowErrorCode.already_refunded,
+    RefundCode.refund_too_much: RowErrorCode.refund_too_much,
+    RefundCode.refund_currency: RowErrorCode.refund_currency,
+    RefundCode.refund_currency_decimals: RowErrorCode.refund_currency_decimals,
+}
 
 
 class ReturnsImport:
@@ -50,14 +60,18 @@ class ReturnsImport:
         for row in report.returns:
             order = known.get(row.order_id)
             if order is None:
-                result.refused.append(RowError(row.line, "unknown_order_row", {"value": row.order_id}))
+                result.refused.append(RowError(row.line, RowErrorCode.unknown_order_row, {"value": row.order_id}))
                 continue
             # A row applies whole or not at all: work on a copy, keep it only if every step held.
             trial = order.copy()
             try:
                 row_events = self.apply_row(trial, row, actor, now, source, refunded.get(row.order_id))
+            except BadRow as bad:
+                result.refused.append(RowError(row.line, bad.code, dict(bad.params)))
+                continue
             except Refusal as refusal:
-                result.refused.append(RowError(row.line, refusal.code, dict(refusal.params)))
+                code = ROW_ERROR_FOR.get(refusal.code, RowErrorCode.change_refused)
+                result.refused.append(RowError(row.line, code, dict(refusal.params)))
                 continue
             if row_events:
                 known[row.order_id] = trial
@@ -77,7 +91,8 @@ class ReturnsImport:
 
     def apply_row(self, order: Order, row: ImportedReturn, actor: Actor, now: datetime,
                   source: dict[str, Any], refunded_in_all: Decimal | None) -> list[Event]:  # fmt: skip
-        """One row's changes on ``order`` and their events; ``Refusal`` when it cannot apply."""
+        """One row's changes on ``order`` and their events; ``BadRow`` or the lifecycle's ``Refusal``
+        when it cannot apply."""
         events = []
         details = {**source, "line": row.line}
         if row.arrived:
@@ -87,11 +102,11 @@ class ReturnsImport:
             elif order.goods in (Goods.return_received, Goods.return_closed):
                 pass  # already known: a re-import changes nothing
             else:
-                raise Refusal("return_not_shipped", order=order.order_id, state=order.goods.value)
+                raise BadRow(RowErrorCode.return_not_shipped, order=order.order_id, state=order.goods.value)
         elif order.goods in _REQUESTABLE:
             events.append(self.fire(order, "request_return", actor, now, details, reason=row.reason))
         elif order.goods not in (Goods.return_requested, Goods.return_received, Goods.return_closed):
-            raise Refusal("return_not_shipped", order=order.order_id, state=order.goods.value)
+            raise BadRow(RowErrorCode.return_not_shipped, order=order.order_id, state=order.goods.value)
         if refunded_in_all is not None and refunded_in_all > order.refunded:
             # The report says how much the buyer got back: record the difference.
             amount = refunded_in_all - order.refunded
