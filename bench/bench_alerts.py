@@ -34,7 +34,7 @@
    ``--stale-runs`` calls each: the UNION's ``deliver_by < now`` part reads them all back.
 
 2. **50 digests end to end**: ``--teams`` teams, each a group in the fake Bot API
-   (``tests/fakebotapi.py``) with its administrator, ~300 orders and ~600 events (yesterday's
+   (``tests/support/fakebotapi.py``) with its administrator, ~300 orders and ~600 events (yesterday's
    work among them). dingdan is the real ``Application`` (``bot.app.running``) in a process
    of its own, its clock at 08:30 in the teams' time zone and ``alert_interval`` 0.1 s;
    when it has settled, its clock is moved to 09:00 and we time until the last of the 50
@@ -76,12 +76,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 ROOT = Path(__file__).resolve().parent.parent
-for _p in (ROOT / "tests", ROOT / "bench", ROOT):  # works without `pip install -e .` too
+for _p in (ROOT / "bench", ROOT):  # the root for bot/ and tests.support; works without `pip install -e .` too
     if str(_p) not in sys.path:
         sys.path.insert(0, str(_p))
 
 from _reports import order_id
-from fakebotapi import FakeBotAPI
+from tests.support.fakebotapi import FakeBotAPI
 
 from bot.storage import ORDER_COLUMNS, digits_reversed
 

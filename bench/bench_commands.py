@@ -3,7 +3,7 @@
     python bench/bench_commands.py [--members 200] [--cold 25] [--repeat 5] [--only limited|unlimited]
 
 Both bots are real python-telegram-bot ``Application``s polling the same kind of fake Bot
-API server (tests/fakebotapi.py) over real HTTP on 127.0.0.1. Each bot runs in its own
+API server (tests/support/fakebotapi.py) over real HTTP on 127.0.0.1. Each bot runs in its own
 process (so it has a core to itself; the fake server and the scripted people run in this
 one). ``--members`` people each write in their private chat with the bot (Telegram's
 20 messages/minute into one group would otherwise be all we measure):
@@ -63,12 +63,12 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-for _p in (ROOT / "tests", ROOT / "bench", ROOT):  # works without `pip install -e .` too
+for _p in (ROOT / "bench", ROOT):  # the root for bot/ and tests.support; works without `pip install -e .` too
     if str(_p) not in sys.path:
         sys.path.insert(0, str(_p))
 
 from _reports import order_id, report_bytes
-from fakebotapi import FakeBotAPI
+from tests.support.fakebotapi import FakeBotAPI
 
 GROUP_ID = -1001234567890
 ADMIN_ID = 1000

@@ -53,7 +53,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-for _p in (ROOT / "tests", ROOT / "bench", ROOT):  # works without `pip install -e .` too
+for _p in (ROOT / "bench", ROOT):  # the root for bot/ and tests.support; works without `pip install -e .` too
     if str(_p) not in sys.path:
         sys.path.insert(0, str(_p))
 

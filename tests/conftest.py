@@ -1,50 +1,22 @@
-"""Shared fixtures: the fake Telegram Bot API, a controllable clock, and the running desk."""
+"""The fixtures: the fake Telegram Bot API, a clock the tests move, the running desk, and the
+team that works in it (on its own, or syncing with the fake Amazon)."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from telegram.ext import Application
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from fakebotapi import FakeBotAPI
-
-START = datetime(2026, 11, 21, 8, 0, tzinfo=UTC)
-
-
-class FakeClock:
-    """A clock the tests move by hand: ``clock()`` returns an aware UTC datetime."""
-
-    def __init__(self, start: datetime = START) -> None:
-        self._now = self._check(start)
-
-    @staticmethod
-    def _check(dt: datetime) -> datetime:
-        if dt.tzinfo is None or dt.utcoffset() is None:
-            raise ValueError("FakeClock needs an aware datetime")
-        return dt.astimezone(UTC)
-
-    def __call__(self) -> datetime:
-        return self._now
-
-    def advance(self, delta: timedelta | None = None, **kwargs: float) -> datetime:
-        """``clock.advance(timedelta(hours=2))`` or ``clock.advance(hours=2)``."""
-        step = (delta or timedelta()) + timedelta(**kwargs)
-        if step < timedelta():
-            raise ValueError("time does not go backwards; use set()")
-        self._now += step
-        return self._now
-
-    def set(self, dt: datetime) -> datetime:
-        self._now = self._check(dt)
-        return self._now
-
-    def __repr__(self) -> str:
-        return f"FakeClock({self._now.isoformat()})"
+from bot.app import running
+from tests.support.alerts import mark, wait_alerts
+from tests.support.amazon_sync import on_amazon_time, running_desk
+from tests.support.clock import FakeClock
+from tests.support.desk import desk_settings
+from tests.support.fakebotapi import FakeBotAPI
+from tests.support.fakespapi import AmazonTime, FakeSpApi
+from tests.support.scenario import Team, make_team, sample
 
 
 @pytest.fixture
@@ -63,30 +35,15 @@ async def fake_api(clock: FakeClock) -> AsyncIterator[FakeBotAPI]:
         await api.stop()
 
 
-def desk_settings(api: FakeBotAPI, clock: FakeClock, db_path: Path, *, alert_interval: float = 3600.0):
-    from bot.settings import Settings
-
-    return Settings(
-        token=api.token,
-        db_path=db_path,
-        timezone="Asia/Shanghai",
-        api_url=api.base_url,
-        file_url=api.base_file_url,
-        clock=clock,
-        alert_interval=alert_interval,
-    )
-
-
 @pytest.fixture
-async def desk(fake_api: FakeBotAPI, clock: FakeClock, tmp_path: Path, request: pytest.FixtureRequest):
+async def desk(fake_api: FakeBotAPI, clock: FakeClock, tmp_path: Path,
+               request: pytest.FixtureRequest) -> AsyncIterator[Application]:  # fmt: skip
     """The real dingdan Application, polling the fake API (initialized, post_init run,
     polling started); stopped and shut down afterwards.
 
     Alerts run only in tests marked ``@pytest.mark.alerts`` (then every 0.1 s of real
     time, against the fake clock), so other tests see exactly the replies they expect.
     """
-    from bot.app import running
-
     alerts = request.node.get_closest_marker("alerts") is not None
     interval = 0.1 if alerts else 3600.0
     async with running(desk_settings(fake_api, clock, tmp_path / "desk.sqlite3", alert_interval=interval)) as app:
@@ -96,3 +53,61 @@ async def desk(fake_api: FakeBotAPI, clock: FakeClock, tmp_path: Path, request: 
             for job in app.job_queue.get_jobs_by_name("alerts"):
                 job.schedule_removal()
         yield app
+
+
+@pytest.fixture
+async def team(fake_api: FakeBotAPI, desk: Application, tmp_path: Path) -> Team:
+    """The scenario's team, its store started from the sample Unshipped Orders report."""
+    t = await make_team(fake_api, desk, tmp_path / "desk.sqlite3")
+    api, group, alice = t.api, t.group, t.alice
+    replies = await api.upload(group, alice, "unshipped-orders-us.txt", sample("unshipped-orders-us.txt"))
+    assert replies[0]["text"].startswith("Unshipped Orders report read (utf-8): 4 new,"), replies[0]["text"]
+    return t
+
+
+@pytest.fixture
+async def alert_team(fake_api: FakeBotAPI, desk: Application, tmp_path: Path) -> Team:
+    """The scenario's team with the digest off; the report's two late orders have been announced
+    (``t.late_alert``); ``t.start`` counts the bot's messages in the group so far. For tests
+    marked ``alerts``."""
+    t = await make_team(fake_api, desk, tmp_path / "desk.sqlite3")
+    api, group, alice = t.api, t.group, t.alice
+    await api.ask(group, alice, "/alerts digest off")
+    before = mark(t)
+    await api.upload(group, alice, "unshipped-orders-us.txt", sample("unshipped-orders-us.txt"))
+    t.late_alert = (await wait_alerts(t, 1, since=before))[0]  # type: ignore[attr-defined]
+    t.start = mark(t)  # type: ignore[attr-defined]
+    return t
+
+
+@pytest.fixture
+async def amazon() -> AsyncIterator[FakeSpApi]:
+    """A started fake Amazon that pages three orders at a time; it holds no orders yet."""
+    fake = FakeSpApi(page_size=3)
+    await fake.start()
+    try:
+        yield fake
+    finally:
+        await fake.stop()
+
+
+@pytest.fixture
+def amazon_time() -> AmazonTime:
+    return AmazonTime()
+
+
+@pytest.fixture
+async def sync_desk(fake_api: FakeBotAPI, clock: FakeClock, tmp_path: Path, amazon: FakeSpApi,
+                    amazon_time: AmazonTime, request: pytest.FixtureRequest) -> AsyncIterator[Application]:  # fmt: skip
+    """The desk, allowed to call the fake Amazon; its Amazon job idle (syncs come from /amazon
+    sync), and alerts and the outbox every 0.1 s in tests marked ``alerts``."""
+    interval = 0.1 if request.node.get_closest_marker("alerts") else 3600.0
+    async with await running_desk(fake_api, clock, tmp_path / "desk.sqlite3", amazon, alert_interval=interval) as app:
+        on_amazon_time(app, amazon_time)
+        yield app
+
+
+@pytest.fixture
+async def sync_team(fake_api: FakeBotAPI, sync_desk: Application, tmp_path: Path) -> Team:
+    """The scenario's team on the desk that syncs with the fake Amazon; not connected yet."""
+    return await make_team(fake_api, sync_desk, tmp_path / "desk.sqlite3")

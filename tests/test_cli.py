@@ -10,9 +10,8 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from scenario import sample
-
 from bot.storage import Store
+from tests.support.scenario import sample
 
 ROOT = Path(__file__).resolve().parent.parent
 

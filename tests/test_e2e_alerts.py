@@ -12,33 +12,12 @@ import asyncio
 from datetime import UTC, datetime
 
 import pytest
-from conftest import desk_settings
-from scenario import (
-    FAN,
-    KETO,
-    MIC,
-    SPEAKER,
-    Team,
-    make_team,
-    plain,
-    sample,
-    says,
-    says_n,
-)
-from test_e2e_day import sample_with_ids
+
+from tests.support.alerts import alerts_in, mark, read, wait_alert, wait_alerts
+from tests.support.desk import desk_settings
+from tests.support.scenario import FAN, KETO, MIC, SPEAKER, plain, sample, sample_with_ids, says, says_n
 
 pytestmark = pytest.mark.alerts
-
-
-def alerts_in(t, *, since: int = 0) -> list[dict]:
-    """Messages the bot sent into the group on its own (not replies to someone)."""
-    return [m for m in t.api.sent(t.group)[since:] if "reply_to_message" not in m]
-
-
-async def wait_alerts(t, n: int, *, since: int = 0, timeout: float = 10) -> list[dict]:
-    await t.api.wait_for(lambda: len(alerts_in(t, since=since)) >= n, timeout=timeout,
-                         what=f"{n} alert message(s) in the group")  # fmt: skip
-    return alerts_in(t, since=since)
 
 
 async def no_more_alerts(t, since: int, seconds: float = 0.5) -> None:
@@ -47,44 +26,15 @@ async def no_more_alerts(t, since: int, seconds: float = 0.5) -> None:
     assert extra == [], [m["text"] for m in extra]
 
 
-async def wait_alert(t, head: str, *, since: int = 0, timeout: float = 10) -> dict:
-    """The first alert since ``since`` whose first line starts with ``head``."""
-    def found() -> dict | None:
-        return next((m for m in alerts_in(t, since=since) if read(m).startswith(head)), None)
-
-    return await t.api.wait_for(found, timeout=timeout, what=f"an alert starting {head!r}")
-
-
 def outbox(t) -> list[tuple]:
     with t.db() as conn:
         return [tuple(r) for r in conn.execute("SELECT status, attempts, last_error FROM outbox WHERE kind = 'alert' ORDER BY outbox_id")]
-
-
-def mark(t) -> int:
-    return len(t.api.sent(t.group))
-
-
-def read(message: dict) -> str:
-    return plain(message["text"]).replace("\u202f", " ")
 
 
 async def settle(t, *settings: str) -> None:
     """An administrator changes the team's alert settings."""
     for setting in settings:
         await t.api.ask(t.group, t.alice, f"/alerts {setting}")
-
-
-@pytest.fixture
-async def alert_team(fake_api, desk, tmp_path) -> Team:
-    """The scenario's team with the digest off; the report's two late orders have been announced."""
-    t = await make_team(fake_api, desk, tmp_path / "desk.sqlite3")
-    api, group, alice = t.api, t.group, t.alice
-    await api.ask(group, alice, "/alerts digest off")
-    before = mark(t)
-    await api.upload(group, alice, "unshipped-orders-us.txt", sample("unshipped-orders-us.txt"))
-    t.late_alert = (await wait_alerts(t, 1, since=before))[0]  # type: ignore[attr-defined]
-    t.start = mark(t)  # type: ignore[attr-defined]
-    return t
 
 
 async def test_ship_by_alerts_fire_once_each_at_the_right_time(alert_team, clock) -> None:

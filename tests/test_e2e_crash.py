@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from fakebotapi import FakeBotAPI
+from tests.support.fakebotapi import FakeBotAPI
 
 ROOT = Path(__file__).resolve().parent.parent
 GROUP_ID = -1002223334445

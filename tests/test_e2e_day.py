@@ -9,7 +9,8 @@ from __future__ import annotations
 import re
 
 import pytest
-from scenario import FAN, KETO, MIC, SPEAKER, plain, sample, says, team  # noqa: F401 (fixture)
+
+from tests.support.scenario import FAN, KETO, MIC, SPEAKER, plain, sample, sample_with_ids, says
 
 
 async def test_import_ship_return_receive_restock_refund(team) -> None:
@@ -207,17 +208,6 @@ async def test_ambiguous_tail(team) -> None:
         "113-9081726-2222334", "113-1111111-3332334", SPEAKER}  # fmt: skip
     assert reply.endswith(". Type more digits or the full order number.")
     assert (await t.say(t.alice, "/order 1122334")).startswith(f"Order {SPEAKER}\n")
-
-
-def sample_with_ids(order_ids: list[str]) -> bytes:
-    lines = sample("unshipped-orders-us.txt").decode("utf-8").splitlines()
-    header, row = lines[0], lines[1].split("\t")
-    out = [header]
-    for n, oid in enumerate(order_ids):
-        cells = list(row)
-        cells[0], cells[1] = oid, f"7000000000000{n}"
-        out.append("\t".join(cells))
-    return ("\n".join(out) + "\n").encode()
 
 
 async def test_every_refusal_of_the_lifecycle_says_what_to_do(team) -> None:

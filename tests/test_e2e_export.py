@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from scenario import FAN, KETO, MIC, SPEAKER, team  # noqa: F401 (fixture)
+from tests.support.scenario import FAN, KETO, MIC, SPEAKER
 
 HEADER = "order-id\torder-item-id\tquantity\tship-date\tcarrier-code\tcarrier-name\ttracking-number\tship-method"
 

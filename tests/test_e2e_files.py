@@ -6,7 +6,7 @@ import asyncio
 import io
 import zipfile
 
-from scenario import FAN, KETO, MIC, sample, says, team  # noqa: F401 (fixture)
+from tests.support.scenario import FAN, KETO, MIC, sample, says
 
 
 async def test_reimporting_the_same_file_changes_nothing(team) -> None:

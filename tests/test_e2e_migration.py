@@ -15,8 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fakebotapi import BOT_ID
-from scenario import KETO, MIC, SPEAKER, Team, plain, sample, says, says_n
 from telegram import Bot, Update
 from telegram.error import ChatMigrated
 from telegram.ext import filters
@@ -25,6 +23,8 @@ from bot.domain import Actor
 from bot.importing import Importer
 from bot.lifecycle import Lifecycle
 from bot.storage import TEAM_TABLES, AlertStore, Confirmation, Store
+from tests.support.fakebotapi import BOT_ID
+from tests.support.scenario import KETO, MIC, SPEAKER, Team, plain, sample, says, says_n
 
 OLD = -4001  # Store B's basic group
 NEW = -1001987654321  # the supergroup Telegram made of it

@@ -13,10 +13,10 @@ import json
 from decimal import Decimal
 
 import pytest
-from scenario import FAN, KETO, MIC, plain, sample, says, team  # noqa: F401 (fixture)
 
 from bot import i18n
 from bot.services import REFUND_CONFIRMATION_TTL
+from tests.support.scenario import KETO, MIC, plain, sample, says
 
 ZONE = "Asia/Shanghai"  # the team's time zone (tests/conftest.py)
 

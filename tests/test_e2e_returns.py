@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from scenario import FAN, MIC, SPEAKER, sample, team  # noqa: F401 (fixture)
-from test_e2e_alerts import alert_team, read, wait_alert  # noqa: F401 (fixture)
+
+from tests.support.alerts import read, wait_alert
+from tests.support.scenario import FAN, MIC, SPEAKER, sample
 
 
 async def ship_all(t, *orders: str) -> None:

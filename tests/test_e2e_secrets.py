@@ -16,12 +16,10 @@ from typing import Any
 
 import pytest
 from cryptography.fernet import Fernet
-from fakespapi import CLIENT_ID, CLIENT_SECRET, MARKETPLACE, REFRESH_TOKEN
-from scenario import GROUP_ID, make_team, plain, says
-from test_e2e_sync import (  # noqa: F401 - fixtures
+
+from bot.settings import KEY_COMMAND
+from tests.support.amazon_sync import (
     SECRET_KEY,
-    amazon,
-    amazon_time,
     assert_no_secret_in,
     connect,
     count,
@@ -29,12 +27,10 @@ from test_e2e_sync import (  # noqa: F401 - fixtures
     running_desk,
     seed,
     sync,
-    sync_desk,
     synced,
-    team,
 )
-
-from bot.settings import KEY_COMMAND
+from tests.support.fakespapi import CLIENT_ID, CLIENT_SECRET, MARKETPLACE, REFRESH_TOKEN
+from tests.support.scenario import GROUP_ID, make_team, plain, says
 
 OTHER_KEY = "zpYe-ykaiFtZQsHqKrimN8VvtpM1DglCQh7-3UrKMVk="
 DELETED = says("en", "I deleted your message with the credentials.")
@@ -57,8 +53,8 @@ def decrypt(value: str, key: str = SECRET_KEY) -> str:
     return Fernet(key).decrypt(value.removeprefix("fernet:").encode()).decode()
 
 
-async def test_the_secrets_are_stored_encrypted_and_the_sync_reads_them(team, amazon, tmp_path) -> None:
-    t = team
+async def test_the_secrets_are_stored_encrypted_and_the_sync_reads_them(sync_team, amazon, tmp_path) -> None:
+    t = sync_team
     seed(amazon)
     reply = await connect(t, amazon)
     assert reply.startswith("Saved the Amazon credentials of Store A for marketplace ATVPDKIKX0DER (US), and Amazon "
@@ -94,8 +90,8 @@ async def test_without_a_secret_key_amazon_set_says_what_to_set_and_stores_nothi
     assert_no_secret_in("\n".join(m.get("text", "") for m in fake_api.sent(fake_api.private(t.alice))))
 
 
-async def test_an_endpoint_the_operator_allowed_is_the_only_other_one(team, amazon) -> None:
-    t = team
+async def test_an_endpoint_the_operator_allowed_is_the_only_other_one(sync_team, amazon) -> None:
+    t = sync_team
     dm = t.api.private(t.alice)
     # The fake Amazon's host is allowed (as DINGDAN_SPAPI_ALLOW_HOSTS would); another port on it is not.
     reply = await t.say(t.alice, f"/amazon set {MARKETPLACE} {CLIENT_ID} {CLIENT_SECRET} {REFRESH_TOKEN} "

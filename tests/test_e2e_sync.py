@@ -1,5 +1,5 @@
 """Live sync with Amazon end to end: the real Application polls the fake Bot API, and its Selling
-Partner API client talks to the fake Amazon (tests/fakespapi.py) over HTTP on 127.0.0.1.
+Partner API client talks to the fake Amazon (tests/support/fakespapi.py) over HTTP on 127.0.0.1.
 
 Alice, the group's owner, connects the team in her private chat; orders come in page by page
 through throttling and server errors, each exactly once; what the team ships in the chat is
@@ -9,108 +9,28 @@ credentials never show in a reply, a log line or any message the bot sends.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
-from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
-from typing import Any
 
 import pytest
-from conftest import START, desk_settings
-from fakebotapi import BOT_ID
-from fakespapi import (
-    CLIENT_ID,
-    CLIENT_SECRET,
-    MARKETPLACE,
-    REFRESH_TOKEN,
-    AmazonTime,
-    FakeSpApi,
+
+from tests.support.amazon_sync import (
+    ORDERS,
+    SECRETS,
+    TWO_ITEMS,
+    assert_no_secret_in,
+    connect,
+    count,
+    running_desk,
+    seed,
+    set_command,
+    sync,
+    synced,
 )
-from scenario import GROUP_ID, Team, make_team, plain, says, says_n
-
-SECRETS = (CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN)
-#: The operator's DINGDAN_SECRET_KEY in these tests (a Fernet key).
-SECRET_KEY = "lyRUdXumtR1Qn8cIX2Ty6Nwl4EbJFy9WQrGldIbpavE="
-
-
-def set_command(amazon: FakeSpApi) -> str:
-    """What Alice pastes: the credentials, and the fake Amazon's address as the endpoint."""
-    return f"/amazon set {MARKETPLACE} {CLIENT_ID} {CLIENT_SECRET} {REFRESH_TOKEN} {amazon.base_url}"
-
-#: Eight orders, three to a page: three pages.
-ORDERS = [f"113-70000{n:02d}-00000{n:02d}" for n in range(1, 9)]
-TWO_ITEMS = "114-7000099-0000099"
-
-
-@pytest.fixture
-async def amazon() -> AsyncIterator[FakeSpApi]:
-    fake = FakeSpApi(page_size=3)
-    await fake.start()
-    try:
-        yield fake
-    finally:
-        await fake.stop()
-
-
-async def running_desk(fake_api: Any, clock: Any, db_path: Path, amazon: FakeSpApi, *, alert_interval: float = 3600.0,
-                       sync_interval: float = 3600.0, **settings: Any):  # fmt: skip
-    from bot.app import running
-
-    base = desk_settings(fake_api, clock, db_path, alert_interval=alert_interval)
-    # The fake Amazon is no Amazon host: the operator allows it, as DINGDAN_SPAPI_ALLOW_HOSTS would.
-    settings = {"spapi_allow_hosts": (amazon.host,), "secret_keys": (SECRET_KEY,), **settings}
-    return running(dataclasses.replace(base, spapi_auth_url=amazon.auth_url, sync_interval=sync_interval, **settings))
-
-
-@pytest.fixture
-def amazon_time() -> AmazonTime:
-    return AmazonTime()
-
-
-def on_amazon_time(app: Any, amazon_time: AmazonTime) -> None:
-    """The desk's client waits on virtual seconds: a minute of Amazon's rate limits in no time."""
-    sync = app.bot_data["services"].amazon
-    sync.monotonic, sync.sleep = amazon_time.monotonic, amazon_time.sleep
-
-
-@pytest.fixture
-async def sync_desk(fake_api, clock, tmp_path, amazon, amazon_time, request):
-    """The desk, its Amazon job idle (syncs come from /amazon sync); alerts and the outbox every
-    0.1 s in tests marked ``alerts``."""
-    interval = 0.1 if request.node.get_closest_marker("alerts") else 3600.0
-    async with await running_desk(fake_api, clock, tmp_path / "desk.sqlite3", amazon, alert_interval=interval) as app:
-        on_amazon_time(app, amazon_time)
-        yield app
-
-
-@pytest.fixture
-async def team(fake_api, sync_desk, tmp_path) -> Team:
-    return await make_team(fake_api, sync_desk, tmp_path / "desk.sqlite3")
-
-
-def seed(amazon: FakeSpApi) -> None:
-    """What the seller's account holds: eight orders changed in the last two hours, and one with two items."""
-    for n, order_id in enumerate(ORDERS):
-        amazon.add_order(order_id, updated=START - timedelta(hours=2) + timedelta(minutes=10 * n),
-                         status="Pending" if n == 7 else "Unshipped", ship_by=START + timedelta(days=3))  # fmt: skip
-    amazon.add_order(TWO_ITEMS, updated=START - timedelta(minutes=15), ship_by=START + timedelta(days=3),
-                     items=[("11111111111111", "USB-FAN-03", 1, "15.00"), ("22222222222222", "CABLE-2M", 2, "9.00")])  # fmt: skip
-
-
-async def connect(t: Team, amazon: FakeSpApi) -> str:
-    """Alice sends the credentials to the bot in private; the bot's answer, as she reads it."""
-    dm = t.api.private(t.alice)
-    return await t.say(t.alice, set_command(amazon), chat=dm)
-
-
-async def sync(t: Team) -> str:
-    return await t.say(t.alice, "/amazon sync", chat=t.api.private(t.alice), expect=1)
-
-
-def count(t: Team, sql: str, *params: Any) -> Any:
-    with t.db() as conn:
-        return conn.execute(sql, params).fetchone()[0]
+from tests.support.clock import START
+from tests.support.fakebotapi import BOT_ID
+from tests.support.fakespapi import CLIENT_ID, CLIENT_SECRET, MARKETPLACE, REFRESH_TOKEN
+from tests.support.scenario import GROUP_ID, Team, make_team, plain, says, says_n
 
 
 def everything_the_bot_sent(t: Team) -> str:
@@ -118,26 +38,14 @@ def everything_the_bot_sent(t: Team) -> str:
     return "\n".join(repr(params) for _method, params in t.api.calls)
 
 
-def assert_no_secret_in(text: str) -> None:
-    for secret in SECRETS:
-        assert secret not in text
-    assert "Atza|" not in text  # nor an access token
-
-
-def synced(new: int = 0, updated: int = 0, unchanged: int = 0, confirmed: int = 0, refused: int = 0) -> str:
-    return says("en", "Synced with Amazon. Orders: {new} new, {updated} updated, {unchanged} unchanged. Shipments "
-                "confirmed: {confirmed}, refused: {refused}.", new=new, updated=updated, unchanged=unchanged,
-                confirmed=confirmed, refused=refused)  # fmt: skip
-
-
 # --- connecting -------------------------------------------------------------------------------
 
 
 async def test_alice_connects_in_private_and_orders_come_in_once_through_throttling_and_errors(
-    team, amazon, amazon_time, clock, caplog
+    sync_team, amazon, amazon_time, clock, caplog
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    t = team
+    t = sync_team
     seed(amazon)
     reply = await connect(t, amazon)
     assert reply == says("en", "Saved the Amazon credentials of {team} for marketplace {marketplace}, and Amazon "
@@ -201,8 +109,8 @@ async def test_alice_connects_in_private_and_orders_come_in_once_through_throttl
     assert "/amazon set <redacted>" in caplog.text  # the update was logged, without them
 
 
-async def test_amazon_changes_move_orders_through_the_lifecycle(team, amazon, clock) -> None:
-    t = team
+async def test_amazon_changes_move_orders_through_the_lifecycle(sync_team, amazon, clock) -> None:
+    t = sync_team
     seed(amazon)
     await connect(t, amazon)
     await sync(t)
@@ -236,8 +144,8 @@ async def test_amazon_changes_move_orders_through_the_lifecycle(team, amazon, cl
 
 
 @pytest.mark.alerts
-async def test_shipments_made_in_the_chat_are_confirmed_and_a_refusal_is_reported_once(team, amazon, clock) -> None:
-    t = team
+async def test_shipments_made_in_the_chat_are_confirmed_and_a_refusal_is_reported_once(sync_team, amazon, clock) -> None:
+    t = sync_team
     seed(amazon)
     await connect(t, amazon)
     await sync(t)
@@ -301,8 +209,8 @@ async def test_shipments_made_in_the_chat_are_confirmed_and_a_refusal_is_reporte
     assert amazon.confirmations[-1]["body"]["packageDetail"]["trackingNumber"] == "999999999999"
 
 
-async def test_a_throttled_or_failing_confirmation_is_tried_again_at_the_next_sync(team, amazon, amazon_time) -> None:
-    t = team
+async def test_a_throttled_or_failing_confirmation_is_tried_again_at_the_next_sync(sync_team, amazon, amazon_time) -> None:
+    t = sync_team
     seed(amazon)
     await connect(t, amazon)
     await sync(t)
@@ -323,8 +231,8 @@ async def test_a_throttled_or_failing_confirmation_is_tried_again_at_the_next_sy
 # --- who may, where ------------------------------------------------------------------------------
 
 
-async def test_credentials_in_the_group_are_refused_deleted_when_possible_and_never_stored(team, amazon) -> None:
-    t = team
+async def test_credentials_in_the_group_are_refused_deleted_when_possible_and_never_stored(sync_team, amazon) -> None:
+    t = sync_team
     # The bot is not an administrator of the group: it cannot delete Alice's message.
     reply = await t.say(t.alice, set_command(amazon))
     assert plain(reply) == plain(says("en", "Never post Amazon credentials in a group: everyone in it can read them. "
@@ -346,8 +254,8 @@ async def test_credentials_in_the_group_are_refused_deleted_when_possible_and_ne
     assert_no_secret_in("\n".join(m.get("text", "") for m in t.api.sent(t.group)))
 
 
-async def test_only_an_administrator_connects_and_a_member_s_secrets_are_deleted_anyway(team, amazon) -> None:
-    t = team
+async def test_only_an_administrator_connects_and_a_member_s_secrets_are_deleted_anyway(sync_team, amazon) -> None:
+    t = sync_team
     dm = t.api.private(t.bob)
     reply = await t.say(t.bob, set_command(amazon), chat=dm)
     assert reply == says("zh_Hans", "Only an administrator of {team} can connect it to Amazon or change the "
@@ -358,8 +266,8 @@ async def test_only_an_administrator_connects_and_a_member_s_secrets_are_deleted
         "zh_Hans", "Only an administrator of {team} can connect it to Amazon or change the connection.", team="Store A")
 
 
-async def test_a_wrong_set_is_explained_without_repeating_a_word_of_it(team, amazon) -> None:
-    t = team
+async def test_a_wrong_set_is_explained_without_repeating_a_word_of_it(sync_team, amazon) -> None:
+    t = sync_team
     dm = t.api.private(t.alice)
     # The marketplace left out: the client id sits where the marketplace goes.
     reply = await t.say(t.alice, f"/amazon set {CLIENT_ID} {CLIENT_SECRET} {REFRESH_TOKEN} na", chat=dm)
@@ -376,8 +284,8 @@ async def test_a_wrong_set_is_explained_without_repeating_a_word_of_it(team, ama
 
 
 @pytest.mark.alerts
-async def test_refused_credentials_are_said_in_private_and_reported_in_the_group_once(team, amazon) -> None:
-    t = team
+async def test_refused_credentials_are_said_in_private_and_reported_in_the_group_once(sync_team, amazon) -> None:
+    t = sync_team
     dm = t.api.private(t.alice)
     wrong = "Atzr|IwEBI-a-revoked-refresh-token-000000000000"
     reply = await t.say(t.alice, f"/amazon set {MARKETPLACE} {CLIENT_ID} {CLIENT_SECRET} {wrong} {amazon.base_url}",
@@ -399,8 +307,8 @@ async def test_refused_credentials_are_said_in_private_and_reported_in_the_group
     assert wrong not in report["text"]
 
 
-async def test_off_deletes_the_credentials(team, amazon) -> None:
-    t = team
+async def test_off_deletes_the_credentials(sync_team, amazon) -> None:
+    t = sync_team
     dm = t.api.private(t.alice)
     await connect(t, amazon)
     assert count(t, "SELECT count(*) FROM amazon_accounts WHERE refresh_token IS NOT NULL") == 1

@@ -12,7 +12,7 @@ import sqlite3
 from typing import Any
 
 from bot.storage import Store
-from scenario import FAN, MIC, says, team  # noqa: F401 - the fixture
+from tests.support.scenario import FAN, MIC, says
 
 SHIP = "/ship 6689831 UPS 1Z999AA10123456784"
 SHIPPED = f"Order {MIC} shipped with UPS, tracking number 1Z999AA10123456784."

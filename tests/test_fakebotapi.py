@@ -6,7 +6,6 @@ from datetime import timedelta
 
 import httpx
 import pytest
-from fakebotapi import BOT_USERNAME, FakeBotAPI
 from telegram import (
     BotCommand,
     BotCommandScopeChat,
@@ -33,6 +32,8 @@ from telegram.ext import (
     MessageHandler,
     filters,
 )
+
+from tests.support.fakebotapi import BOT_USERNAME, FakeBotAPI
 
 MB = 1024 * 1024
 

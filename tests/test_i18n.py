@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import re
-import sys
 from pathlib import Path
 
+import catalogs  # tools/catalogs.py (pytest's pythonpath holds tools/)
 import pytest
 from babel.messages.pofile import read_po
 
 from bot import i18n
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tools"))
-
-import catalogs  # noqa: E402
 
 PLACEHOLDER = re.compile(r"\{(\w*)[^{}]*\}")
 TAG = re.compile(r"</?\w+[^>]*>")

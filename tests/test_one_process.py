@@ -20,8 +20,9 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from fakebotapi import FakeBotAPI
-from scenario import GROUP_ID, sample, says
+
+from tests.support.fakebotapi import FakeBotAPI
+from tests.support.scenario import GROUP_ID, sample, says
 
 ROOT = Path(__file__).resolve().parent.parent
 

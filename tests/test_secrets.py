@@ -15,8 +15,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from conftest import START, FakeClock
-from fakespapi import CLIENT_ID, CLIENT_SECRET, MARKETPLACE, REFRESH_TOKEN, AmazonTime, FakeSpApi
 
 from bot.amazon import AmazonStore, AmazonSync, NoSecretKey, SecretBox, SecretUnreadable, reseal
 from bot.domain import Refusal
@@ -24,6 +22,8 @@ from bot.importing import Importer
 from bot.lifecycle import Lifecycle
 from bot.settings import ConfigError, Settings
 from bot.storage import Store
+from tests.support.clock import START, FakeClock
+from tests.support.fakespapi import CLIENT_ID, CLIENT_SECRET, MARKETPLACE, REFRESH_TOKEN, AmazonTime, FakeSpApi
 
 ROOT = Path(__file__).resolve().parent.parent
 OLD_KEY = "lyRUdXumtR1Qn8cIX2Ty6Nwl4EbJFy9WQrGldIbpavE="
@@ -135,14 +135,10 @@ def test_endpoints_from_the_environment_are_amazons_unless_allowed() -> None:
 
 
 @pytest.fixture
-async def amazon() -> AsyncIterator[FakeSpApi]:
-    fake = FakeSpApi(page_size=3)
-    await fake.start()
-    fake.add_order("113-7000001-0000001", updated=START - timedelta(hours=1), ship_by=START + timedelta(days=2))
-    try:
-        yield fake
-    finally:
-        await fake.stop()
+def amazon(amazon: FakeSpApi) -> FakeSpApi:
+    """The fake Amazon (conftest's), holding one order."""
+    amazon.add_order("113-7000001-0000001", updated=START - timedelta(hours=1), ship_by=START + timedelta(days=2))
+    return amazon
 
 
 @pytest.fixture

@@ -11,11 +11,11 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from fakespapi import AUTH_URL, CLIENT_ID, CLIENT_SECRET, ENDPOINT, REFRESH_TOKEN, AmazonTime, FakeSpApi
 
 from bot.amazon import GOODS_OF_STATUS, imported_order, install_log_redaction, packages, remember_secrets, spapi
 from bot.amazon.spapi import AuthError, Credentials, SpApiClient, SpApiError, TokenBucket
 from bot.storage import Shipment
+from tests.support.fakespapi import AUTH_URL, CLIENT_ID, CLIENT_SECRET, ENDPOINT, REFRESH_TOKEN, AmazonTime, FakeSpApi
 
 T0 = datetime(2026, 11, 21, 8, 0, tzinfo=UTC)
 

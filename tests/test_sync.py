@@ -10,15 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import START, FakeClock
-from fakespapi import (
-    CLIENT_ID,
-    CLIENT_SECRET,
-    MARKETPLACE,
-    REFRESH_TOKEN,
-    AmazonTime,
-    FakeSpApi,
-)
 
 from bot.amazon import AmazonStore, AmazonSync
 from bot.amazon.sync import OVERLAP
@@ -28,6 +19,8 @@ from bot.lifecycle import Lifecycle
 from bot.services import Desk
 from bot.settings import Settings
 from bot.storage import OrderChangedMeanwhile, Store
+from tests.support.clock import START, FakeClock
+from tests.support.fakespapi import CLIENT_ID, CLIENT_SECRET, MARKETPLACE, REFRESH_TOKEN, AmazonTime, FakeSpApi
 
 TEAM = -1001234567890
 ALICE = Actor("user", 1001, "Alice", TEAM)
@@ -35,16 +28,12 @@ ORDERS = [f"113-70000{n:02d}-00000{n:02d}" for n in range(1, 10)]
 
 
 @pytest.fixture
-async def amazon() -> AsyncIterator[FakeSpApi]:
-    fake = FakeSpApi(page_size=3)
-    await fake.start()
+def amazon(amazon: FakeSpApi) -> FakeSpApi:
+    """The fake Amazon (conftest's), holding nine orders changed in the last three hours."""
     for n, order_id in enumerate(ORDERS):
-        fake.add_order(order_id, updated=START - timedelta(hours=3) + timedelta(minutes=10 * n),
-                       ship_by=START + timedelta(days=2))  # fmt: skip
-    try:
-        yield fake
-    finally:
-        await fake.stop()
+        amazon.add_order(order_id, updated=START - timedelta(hours=3) + timedelta(minutes=10 * n),
+                         ship_by=START + timedelta(days=2))  # fmt: skip
+    return amazon
 
 
 @pytest.fixture

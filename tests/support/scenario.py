@@ -14,12 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from bot import i18n
 
 #: Seller Central reports the tests own (the same columns and encodings as Amazon's).
-SAMPLES = Path(__file__).resolve().parent / "data"
+SAMPLES = Path(__file__).resolve().parent.parent / "data"
 GROUP_ID = -1001234567890
 
 # The sample orders by their tails.
@@ -31,6 +29,18 @@ KETO = "111-2223334-4445556"  # 1 item, quantity 3
 
 def sample(name: str) -> bytes:
     return (SAMPLES / name).read_bytes()
+
+
+def sample_with_ids(order_ids: list[str]) -> bytes:
+    """The sample Unshipped Orders report's first order, once per id in ``order_ids``."""
+    lines = sample("unshipped-orders-us.txt").decode("utf-8").splitlines()
+    header, row = lines[0], lines[1].split("\t")
+    out = [header]
+    for n, oid in enumerate(order_ids):
+        cells = list(row)
+        cells[0], cells[1] = oid, f"7000000000000{n}"
+        out.append("\t".join(cells))
+    return ("\n".join(out) + "\n").encode()
 
 
 def plain(text: str) -> str:
@@ -106,12 +116,3 @@ async def make_team(api: Any, app: Any, db_path: Path) -> Team:
     group.add(alice, "creator").add(bob).add(carol)
     await api.ask(group, alice, "/start")
     return Team(api, app, group, alice, bob, carol, dave, db_path)
-
-
-@pytest.fixture
-async def team(fake_api: Any, desk: Any, tmp_path: Path) -> Team:
-    t = await make_team(fake_api, desk, tmp_path / "desk.sqlite3")
-    api, group, alice = t.api, t.group, t.alice
-    replies = await api.upload(group, alice, "unshipped-orders-us.txt", sample("unshipped-orders-us.txt"))
-    assert replies[0]["text"].startswith("Unshipped Orders report read (utf-8): 4 new,"), replies[0]["text"]
-    return t

@@ -1,0 +1,1 @@
+"""dingdan's tests: a package, so that they import their shared pieces as ``tests.support``."""

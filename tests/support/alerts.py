@@ -1,0 +1,37 @@
+"""The messages the desk sends into a team's group on its own: alerts and digests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.support.scenario import Team, plain
+
+
+def read(message: dict[str, Any]) -> str:
+    """A message as a person reads it (an alert's times carry CLDR's narrow no-break spaces)."""
+    return plain(message["text"]).replace("\u202f", " ")
+
+
+def mark(t: Team) -> int:
+    """How many messages the bot has sent into the group so far: ``since`` for what follows."""
+    return len(t.api.sent(t.group))
+
+
+def alerts_in(t: Team, *, since: int = 0) -> list[dict[str, Any]]:
+    """Messages the bot sent into the group on its own (not replies to someone)."""
+    return [m for m in t.api.sent(t.group)[since:] if "reply_to_message" not in m]
+
+
+async def wait_alerts(t: Team, n: int, *, since: int = 0, timeout: float = 10) -> list[dict[str, Any]]:
+    await t.api.wait_for(lambda: len(alerts_in(t, since=since)) >= n, timeout=timeout,
+                         what=f"{n} alert message(s) in the group")  # fmt: skip
+    return alerts_in(t, since=since)
+
+
+async def wait_alert(t: Team, head: str, *, since: int = 0, timeout: float = 10) -> dict[str, Any]:
+    """The first alert since ``since`` whose first line starts with ``head``."""
+
+    def found() -> dict[str, Any] | None:
+        return next((m for m in alerts_in(t, since=since) if read(m).startswith(head)), None)
+
+    return await t.api.wait_for(found, timeout=timeout, what=f"an alert starting {head!r}")
