@@ -35,6 +35,8 @@ from typing import Any, Self
 
 from aiohttp import web
 
+from tests.support.server import LocalServer
+
 __all__ = [
     "BOT_ID",
     "BOT_USERNAME",
@@ -629,11 +631,12 @@ def inline_buttons(message: dict) -> list[dict]:
 # --------------------------------------------------------------------------------------
 
 
-class FakeBotAPI:
+class FakeBotAPI(LocalServer):
     """A Telegram Bot API server on 127.0.0.1 for one bot. See the module docstring."""
 
     bot_id = BOT_ID
     bot_username = BOT_USERNAME
+    max_request = MAX_UPLOAD + 1024 * 1024
 
     def __init__(
         self,
@@ -642,16 +645,14 @@ class FakeBotAPI:
         clock: Callable[[], datetime] | None = None,
         privacy_mode: bool = False,
     ) -> None:
+        super().__init__()
         self.token = token
         self.clock = clock
         # Telegram's default for new bots is privacy mode ON: in groups, a bot that is
         # not an administrator only receives commands, replies to its own messages and
         # mentions. Off by default here; set True to test what a real group delivers.
         self.privacy_mode = privacy_mode
-        self.port: int | None = None
-        self._runner: web.AppRunner | None = None
         self._closing = False
-        self._changed = asyncio.Event()
 
         # observation
         self.calls: list[tuple[str, dict]] = []
@@ -697,75 +698,23 @@ class FakeBotAPI:
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self._require_port()}/bot"
+        return f"{self.origin}/bot"
 
     @property
     def base_file_url(self) -> str:
-        return f"http://127.0.0.1:{self._require_port()}/file/bot"
-
-    def _require_port(self) -> int:
-        if self.port is None:
-            raise RuntimeError("FakeBotAPI is not started; await api.start() first")
-        return self.port
+        return f"{self.origin}/file/bot"
 
     async def start(self) -> Self:
-        if self._runner is not None:
-            return self
         self._closing = False
-        app = web.Application(client_max_size=MAX_UPLOAD + 1024 * 1024)
-        app.router.add_route("*", "/{tail:.*}", self._dispatch)
-        runner = web.AppRunner(app, access_log=None, handler_cancellation=True, shutdown_timeout=2.0)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        self._runner = runner
-        self.port = runner.addresses[0][1]
-        return self
+        return await super().start()
 
     async def stop(self) -> None:
-        if self._runner is None:
-            return
         self._closing = True
         self._notify()  # long polls return [] at once
-        runner, self._runner = self._runner, None
-        await runner.cleanup()
+        await super().stop()
 
-    async def __aenter__(self) -> Self:
-        return await self.start()
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.stop()
-
-    # ---------------------------------------------------------------- waiting
-
-    def _notify(self) -> None:
-        event, self._changed = self._changed, asyncio.Event()
-        event.set()
-
-    async def _wait_change(self, timeout: float) -> None:
-        event = self._changed
-        try:
-            await asyncio.wait_for(event.wait(), timeout)
-        except TimeoutError:
-            pass
-
-    async def wait_for(self, predicate: Callable[[], Any], timeout: float = 10.0, what: str | None = None) -> Any:
-        """Wait until ``predicate()`` is truthy (re-checked after every bot call and every
-        simulated update, and at least every 50 ms for predicates that read the bot's
-        database) and return its value; AssertionError after ``timeout`` s."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while True:
-            value = predicate()
-            if value:
-                return value
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                raise AssertionError(
-                    f"timed out after {timeout:g}s waiting for {what or getattr(predicate, '__name__', 'predicate')}\n"
-                    + self.transcript()
-                )
-            await self._wait_change(min(remaining, 0.05))
+    def describe(self) -> str:
+        return self.transcript()
 
     # ---------------------------------------------------------------- the world
 
@@ -1428,7 +1377,7 @@ class FakeBotAPI:
             # The caller died while Telegram stalled: the call never happens.
             raise asyncio.CancelledError
 
-    async def _dispatch(self, request: web.Request) -> web.StreamResponse:
+    async def handle(self, request: web.Request) -> web.StreamResponse:
         path = request.path
         if path.startswith("/file/bot"):
             await self._gate("file", request)

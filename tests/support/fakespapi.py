@@ -33,11 +33,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any, Self
+from typing import Any
 from urllib.parse import parse_qsl
 
 import httpx
 from aiohttp import web
+
+from tests.support.server import LocalServer
 
 MARKETPLACE = "ATVPDKIKX0DER"
 #: Amazon's own addresses: what a client given :meth:`FakeSpApi.transport` may call.
@@ -138,10 +140,13 @@ class Fault:
     after: int = 0  # answered normally before the fault begins
 
 
-class FakeSpApi:
+class FakeSpApi(LocalServer):
+    """One seller's Amazon: served on 127.0.0.1 once started, or through :meth:`transport`."""
+
     def __init__(self, *, client_id: str = CLIENT_ID, client_secret: str = CLIENT_SECRET,
                  refresh_token: str = REFRESH_TOKEN, marketplace: str = MARKETPLACE, page_size: int = 100,
                  items_page_size: int = 100, token_lifetime: int = 3600) -> None:  # fmt: skip
+        super().__init__()
         self.client_id = client_id
         self.client_secret = client_secret
         self.refresh_token = refresh_token
@@ -149,8 +154,6 @@ class FakeSpApi:
         self.page_size = page_size
         self.items_page_size = items_page_size
         self.token_lifetime = token_lifetime
-        self.port: int | None = None
-        self._runner: web.AppRunner | None = None
 
         self.orders: dict[str, dict[str, Any]] = {}
         self.items: dict[str, list[dict[str, Any]]] = {}
@@ -175,43 +178,12 @@ class FakeSpApi:
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self._port()}"
+        """The endpoint; :attr:`host` is what the desk's DINGDAN_SPAPI_ALLOW_HOSTS must list to call it."""
+        return self.origin
 
     @property
     def auth_url(self) -> str:
-        return f"{self.base_url}/auth/o2/token"
-
-    @property
-    def host(self) -> str:
-        """``127.0.0.1:PORT``: what the desk's DINGDAN_SPAPI_ALLOW_HOSTS must list to call this server."""
-        return f"127.0.0.1:{self._port()}"
-
-    def _port(self) -> int:
-        if self.port is None:
-            raise RuntimeError("FakeSpApi is not started; await fake.start() first")
-        return self.port
-
-    async def start(self) -> Self:
-        app = web.Application()
-        app.router.add_route("*", "/{path:.*}", self._serve)
-        runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        self._runner = runner
-        self.port = runner.addresses[0][1]
-        return self
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            runner, self._runner = self._runner, None
-            await runner.cleanup()
-
-    async def __aenter__(self) -> Self:
-        return await self.start()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
+        return f"{self.origin}/auth/o2/token"
 
     # ---------------------------------------------------------------- the seller's world
 
@@ -336,7 +308,7 @@ class FakeSpApi:
 
         return httpx.MockTransport(handle)
 
-    async def _serve(self, request: web.Request) -> web.Response:
+    async def handle(self, request: web.Request) -> web.Response:
         found = _route(request.method, request.path)
         if found is None:
             return web.Response(status=404)
@@ -355,6 +327,7 @@ class FakeSpApi:
                    "confirmShipment": self._confirm_shipment}[call.operation]  # fmt: skip
         params, answer = handler(call)
         self.requests.append((call.operation, params, answer.status))
+        self._notify()
         return answer
 
     @staticmethod
