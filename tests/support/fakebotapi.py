@@ -7,13 +7,18 @@ chats (:meth:`FakeBotAPI.group`, :meth:`FakeBotAPI.private`); what they write be
 updates that the bot fetches with ``getUpdates``; what the bot sends is stored per chat
 and can be awaited (:meth:`FakeBotAPI.ask`, :meth:`FakeBotAPI.click`, ...).
 
-It behaves the way Telegram does where a bot can get it wrong: message text is parsed
-with ``parse_mode`` (HTML / MarkdownV2 / Markdown) into plain text plus entities and
-refused with Telegram's 400 when it does not parse; texts over 4096 characters,
-captions over 1024, callback data over 64 bytes, downloads over 20 MB, replies to
-unknown messages, editing a message into what it already is ("message is not
-modified"), answering a callback query twice, writing to a chat the bot was removed
-from or to a person who never started the bot are all refused as Telegram refuses them.
+It implements the methods the desk calls (and python-telegram-bot calls for it): getMe,
+getUpdates, deleteWebhook, setMyCommands, sendMessage, sendDocument, editMessageText,
+editMessageReplyMarkup, deleteMessage, answerCallbackQuery, getChatMember, getFile and
+file downloads; any other method is answered 404, as an unknown one is by Telegram.
+
+It behaves the way Telegram does where a bot can get it wrong: HTML text (the desk's
+parse mode) is parsed into plain text plus entities and refused with Telegram's 400 when
+it does not parse; texts over 4096 characters, captions over 1024, callback data over 64
+bytes, downloads over 20 MB, replies to unknown messages, editing a message into what it
+already is ("message is not modified"), answering a callback query twice, writing to a
+chat the bot was removed from or to a person who never started the bot are all refused
+as Telegram refuses them.
 
 No pytest import here: ``bench/`` scripts import this module too.
 """
@@ -21,14 +26,14 @@ No pytest import here: ``bench/`` scripts import this module too.
 from __future__ import annotations
 
 import asyncio
-import socket
 import copy
 import html
 import itertools
 import json
 import re
+import socket
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Self
@@ -63,29 +68,13 @@ MAX_DOWNLOAD = 20 * 1024 * 1024
 MAX_UPLOAD = 50 * 1024 * 1024
 
 MEMBER_STATUSES = ("creator", "administrator", "member", "restricted", "left", "kicked")
-SEND_METHODS = frozenset({"sendmessage", "senddocument"})
-CHAT_ACTIONS = frozenset(
-    {
-        "typing",
-        "upload_photo",
-        "record_video",
-        "upload_video",
-        "record_voice",
-        "upload_voice",
-        "upload_document",
-        "choose_sticker",
-        "find_location",
-        "record_video_note",
-        "upload_video_note",
-    }
-)
 # Keys of stored messages that are ours, not Telegram's; stripped before a message is
 # handed to the bot.
-EXTRA_KEYS = frozenset({"content", "filename", "edits", "deleted", "params", "delivered", "pinned"})
+EXTRA_KEYS = frozenset({"content", "filename", "edits", "deleted", "params", "delivered"})
 
-# Parameters whose form value is a plain string even when it looks like JSON ("123",
-# "true", "[x]"); every other form value is JSON-decoded, as PTB JSON-encodes all
-# non-string values (see telegram/request/_requestparameter.py: json_value).
+# Parameters (of the methods above) whose form value is a plain string even when it looks
+# like JSON ("123", "true", "[x]"); every other form value is JSON-decoded, as PTB
+# JSON-encodes all non-string values (see telegram/request/_requestparameter.py: json_value).
 STRING_PARAMS = frozenset(
     {
         "text",
@@ -95,45 +84,12 @@ STRING_PARAMS = frozenset(
         "inline_message_id",
         "url",
         "file_id",
-        "action",
         "language_code",
         "business_connection_id",
         "message_effect_id",
         "document",
-        "photo",
-        "audio",
-        "video",
-        "voice",
-        "animation",
-        "sticker",
         "thumbnail",
-        "title",
-        "description",
-        "short_description",
-        "name",
-        "emoji",
         "secret_token",
-        "ip_address",
-        "custom_title",
-        "question",
-        "explanation",
-        "address",
-        "first_name",
-        "last_name",
-        "phone_number",
-        "vcard",
-        "invite_link",
-        "payload",
-        "currency",
-        "start_parameter",
-        "query",
-        "switch_pm_text",
-        "switch_pm_parameter",
-        "next_offset",
-        "error_message",
-        "shipping_query_id",
-        "pre_checkout_query_id",
-        "inline_query_id",
     }
 )
 
@@ -370,202 +326,14 @@ def parse_html(source: str) -> tuple[str, list[dict]]:
     return "".join(out), entities
 
 
-_MDV2_RESERVED = set("_*[]()~`>#+-=|{}.!")
-_MDV2_MARKERS = {"__": "underline", "||": "spoiler", "*": "bold", "_": "italic", "~": "strikethrough"}
-_ENTITY_NAMES = {
-    "bold": "Bold",
-    "italic": "Italic",
-    "underline": "Underline",
-    "strikethrough": "Strikethrough",
-    "spoiler": "Spoiler",
-    "text_link": "TextUrl",
-    "code": "Code",
-    "pre": "Pre",
-}
-
-
-def parse_markdown_v2(source: str) -> tuple[str, list[dict]]:
-    out: list[str] = []
-    pos16 = 0
-    stack: list[tuple[str, int, int]] = []  # (marker, start16, source index)
-    entities: list[dict] = []
-    i = 0
-    n = len(source)
-
-    def emit(piece: str) -> None:
-        nonlocal pos16
-        out.append(piece)
-        pos16 += utf16len(piece)
-
-    def read_until(closing: str, start: int, kind: str, escapes: str) -> tuple[str, int]:
-        buf = []
-        j = start
-        while j < n:
-            if source[j] == "\\" and j + 1 < n and source[j + 1] in escapes:
-                buf.append(source[j + 1])
-                j += 2
-                continue
-            if source.startswith(closing, j):
-                return "".join(buf), j + len(closing)
-            buf.append(source[j])
-            j += 1
-        raise _bad(
-            f"can't parse entities: Can't find end of {_ENTITY_NAMES[kind]} entity at byte offset "
-            f"{_byte_offset(source, start - 1)}"
-        )
-
-    while i < n:
-        ch = source[i]
-        if ch == "\\":
-            if i + 1 < n and ord(source[i + 1]) < 128:
-                emit(source[i + 1])
-                i += 2
-                continue
-            raise _bad("can't parse entities: Character '\\' is reserved and must be escaped with the preceding '\\'")
-        if ch == "`":
-            if source.startswith("```", i):
-                body, nxt = read_until("```", i + 3, "pre", "`\\")
-                language = None
-                if "\n" in body:
-                    first, rest = body.split("\n", 1)
-                    if first and " " not in first:
-                        language, body = first, rest
-                start = pos16
-                emit(body)
-                if body:
-                    ent = {"type": "pre", "offset": start, "length": pos16 - start}
-                    if language:
-                        ent["language"] = language
-                    entities.append(ent)
-                i = nxt
-                continue
-            body, nxt = read_until("`", i + 1, "code", "`\\")
-            start = pos16
-            emit(body)
-            if body:
-                entities.append({"type": "code", "offset": start, "length": pos16 - start})
-            i = nxt
-            continue
-        if ch == "[":
-            stack.append(("[", pos16, i))
-            i += 1
-            continue
-        if ch == "]":
-            if not stack or stack[-1][0] != "[":
-                raise _bad("can't parse entities: Character ']' is reserved and must be escaped with the preceding '\\'")
-            _, start, src_index = stack.pop()
-            if i + 1 < n and source[i + 1] == "(":
-                url, nxt = read_until(")", i + 2, "text_link", ")\\")
-                if pos16 > start:
-                    entities.append({"type": "text_link", "offset": start, "length": pos16 - start, "url": url})
-                i = nxt
-                continue
-            raise _bad(
-                f"can't parse entities: Can't find end of TextUrl entity at byte offset {_byte_offset(source, src_index)}"
-            )
-        if ch == ">" and (i == 0 or source[i - 1] == "\n"):
-            i += 1  # blockquote line marker
-            continue
-        marker = None
-        for candidate in ("__", "||", "*", "_", "~"):
-            if source.startswith(candidate, i):
-                marker = candidate
-                break
-        if marker is not None:
-            if stack and stack[-1][0] == marker:
-                _, start, _src = stack.pop()
-                if pos16 > start:
-                    entities.append({"type": _MDV2_MARKERS[marker], "offset": start, "length": pos16 - start})
-            elif any(entry[0] == marker for entry in stack):
-                top, _start, src_index = stack[-1]
-                kind = "TextUrl" if top == "[" else _ENTITY_NAMES[_MDV2_MARKERS[top]]
-                raise _bad(
-                    f"can't parse entities: Can't find end of {kind} entity at byte offset "
-                    f"{_byte_offset(source, src_index)}"
-                )
-            else:
-                stack.append((marker, pos16, i))
-            i += len(marker)
-            continue
-        if ch in _MDV2_RESERVED:
-            raise _bad(f"can't parse entities: Character '{ch}' is reserved and must be escaped with the preceding '\\'")
-        emit(ch)
-        i += 1
-    if stack:
-        marker, _start, src_index = stack[-1]
-        kind = "TextUrl" if marker == "[" else _ENTITY_NAMES[_MDV2_MARKERS[marker]]
-        raise _bad(f"can't parse entities: Can't find end of {kind} entity at byte offset {_byte_offset(source, src_index)}")
-    entities.sort(key=lambda e: (e["offset"], -e["length"]))
-    return "".join(out), entities
-
-
-def parse_markdown(source: str) -> tuple[str, list[dict]]:
-    """Legacy Markdown: *bold* _italic_ `code` ```pre``` [text](url); no nesting."""
-    out: list[str] = []
-    pos16 = 0
-    entities: list[dict] = []
-    i = 0
-    n = len(source)
-    kinds = {"*": "bold", "_": "italic", "`": "code"}
-    while i < n:
-        ch = source[i]
-        if ch == "\\" and i + 1 < n and source[i + 1] in "_*`[":
-            out.append(source[i + 1])
-            pos16 += 1
-            i += 2
-            continue
-        opener = "```" if source.startswith("```", i) else ch if ch in kinds or ch == "[" else None
-        if opener is None:
-            out.append(ch)
-            pos16 += utf16len(ch)
-            i += 1
-            continue
-        closer = "]" if opener == "[" else opener
-        end = source.find(closer, i + len(opener))
-        if end < 0:
-            raise _bad(
-                f"can't parse entities: Can't find end of the entity starting at byte offset {_byte_offset(source, i)}"
-            )
-        body = source[i + len(opener) : end]
-        start = pos16
-        out.append(body)
-        pos16 += utf16len(body)
-        nxt = end + len(closer)
-        ent: dict[str, Any] = {"offset": start, "length": pos16 - start}
-        if opener == "[":
-            if nxt < n and source[nxt] == "(":
-                close_paren = source.find(")", nxt)
-                if close_paren < 0:
-                    raise _bad(
-                        f"can't parse entities: Can't find end of the entity starting at byte offset "
-                        f"{_byte_offset(source, i)}"
-                    )
-                ent.update(type="text_link", url=source[nxt + 1 : close_paren])
-                nxt = close_paren + 1
-            else:
-                out[-1] = "[" + body + "]"
-                pos16 = start + utf16len(out[-1])
-                ent = {}
-        else:
-            ent["type"] = "pre" if opener == "```" else kinds[opener]
-        if ent and ent["length"] > 0:
-            entities.append(ent)
-        i = nxt
-    return "".join(out), entities
-
-
 def format_text(text: str, parse_mode: str | None, entities: list | None = None) -> tuple[str, list[dict]]:
     """Plain text and entities of ``text`` as Telegram would store it; strips surrounding
-    whitespace like Telegram does."""
+    whitespace like Telegram does. Of the parse modes only HTML, the desk's, is read."""
     mode = (parse_mode or "").lower()
     if mode == "html":
         plain, ents = parse_html(text)
-    elif mode == "markdownv2":
-        plain, ents = parse_markdown_v2(text)
-    elif mode == "markdown":
-        plain, ents = parse_markdown(text)
     elif mode:
-        raise _bad(f"unsupported parse_mode {parse_mode!r}")
+        raise _bad(f"parse_mode {parse_mode!r} is not supported by this fake")
     else:
         plain, ents = text, [dict(e) for e in (entities or [])]
     stripped = plain.lstrip()
@@ -643,15 +411,10 @@ class FakeBotAPI(LocalServer):
         token: str = DEFAULT_TOKEN,
         *,
         clock: Callable[[], datetime] | None = None,
-        privacy_mode: bool = False,
     ) -> None:
         super().__init__()
         self.token = token
         self.clock = clock
-        # Telegram's default for new bots is privacy mode ON: in groups, a bot that is
-        # not an administrator only receives commands, replies to its own messages and
-        # mentions. Off by default here; set True to test what a real group delivers.
-        self.privacy_mode = privacy_mode
         self._closing = False
 
         # observation
@@ -660,9 +423,6 @@ class FakeBotAPI(LocalServer):
         self.downloads: list[str] = []  # file paths the bot downloaded
         self.deliveries: dict[int, int] = {}  # update_id -> times handed out by getUpdates
         self.commands: dict[tuple[str, str], list[dict]] = {}  # (scope key, language_code) -> commands
-        self.menu_buttons: dict[int | None, dict] = {}
-        self.bot_info: dict[str, dict[str, str]] = {}  # "description"/"short_description"/"name" -> lang -> text
-        self.default_admin_rights: dict[bool, dict] = {}
         self.answers: dict[str, dict] = {}  # callback query id -> answerCallbackQuery params
 
         # world
@@ -670,7 +430,6 @@ class FakeBotAPI(LocalServer):
         self._chats: dict[int, FakeChat] = {}
         self._members: dict[int, dict[int, str]] = {}
         self._started: set[int] = set()
-        self._blocked: set[int] = set()
         self._migrated: dict[int, int] = {}  # basic group id -> the supergroup it became
         self._messages: dict[int, list[dict]] = {}
         self._by_id: dict[tuple[int, int], dict] = {}
@@ -769,9 +528,6 @@ class FakeBotAPI(LocalServer):
         self._started.add(user.id)
         return chat
 
-    def chat(self, chat_id: int) -> FakeChat:
-        return self._chats[chat_id]
-
     def set_member(self, chat_id: int | FakeChat, user: int | FakeUser, status: str) -> None:
         if status not in MEMBER_STATUSES:
             raise ValueError(f"status must be one of {MEMBER_STATUSES}")
@@ -796,9 +552,6 @@ class FakeBotAPI(LocalServer):
         also gets the ``my_chat_member`` update Telegram sends."""
         cid = self._cid(chat_id)
         chat = self._chats.get(cid)
-        if chat is not None and chat.type == "private":
-            self.block_bot(chat.user or cid)
-            return
         old = self.member_status(cid, BOT_ID)
         self._members.setdefault(cid, {})[BOT_ID] = "kicked"
         if by is not None and chat is not None:
@@ -918,13 +671,6 @@ class FakeBotAPI(LocalServer):
         self._enqueue("channel_post", {k: v for k, v in wire(message).items() if k != "from"})
         await asyncio.sleep(0)
         return message
-
-    def block_bot(self, user: int | FakeUser) -> None:
-        """The person blocked the bot: writing to them fails with 403."""
-        self._blocked.add(user.id if isinstance(user, FakeUser) else user)
-
-    def unblock_bot(self, user: int | FakeUser) -> None:
-        self._blocked.discard(user.id if isinstance(user, FakeUser) else user)
 
     def upgrade_to_supergroup(
         self, group: int | FakeChat, new_id: int, *, by: FakeUser, deliver: bool = True
@@ -1107,7 +853,6 @@ class FakeBotAPI(LocalServer):
             if chat.id != user.id:
                 raise AssertionError(f"{user.first_name} cannot write in the private chat of {chat.id}")
             self._started.add(user.id)
-            self._blocked.discard(user.id)
         else:
             if chat.id in self._migrated:
                 raise AssertionError(f"{chat.title} was upgraded to the supergroup {self._migrated[chat.id]}")
@@ -1137,20 +882,9 @@ class FakeBotAPI(LocalServer):
     def _bot_receives(self, chat: FakeChat, message: dict) -> bool:
         if chat.type == "private":
             return True
-        bot_status = self.member_status(chat, BOT_ID)
-        if bot_status in ("left", "kicked"):
-            return False
-        if not self.privacy_mode or bot_status in ("creator", "administrator"):
-            return True
-        text = message.get("text") or message.get("caption") or ""
-        for ent in message.get("entities", []) + message.get("caption_entities", []):
-            token = text.encode("utf-16-le")[2 * ent["offset"] : 2 * (ent["offset"] + ent["length"])].decode("utf-16-le")
-            if ent["type"] == "bot_command" and ("@" not in token or token.endswith("@" + BOT_USERNAME)):
-                return True
-            if ent["type"] == "mention" and token.lower() == "@" + BOT_USERNAME.lower():
-                return True
-        reply = message.get("reply_to_message")
-        return bool(reply and reply["from"]["id"] == BOT_ID)
+        # The desk runs with group privacy off (README, "Group privacy": its keywords are plain
+        # messages): every message of a group reaches it while it is in the group.
+        return self.member_status(chat, BOT_ID) not in ("left", "kicked")
 
     async def send_text(
         self, chat: int | FakeChat | FakeUser, user: FakeUser, text: str, *, reply_to: dict | int | None = None
@@ -1504,8 +1238,6 @@ class FakeBotAPI(LocalServer):
             raise ApiError(400, "Bad Request: group chat was upgraded to a supergroup chat",
                            {"migrate_to_chat_id": self._migrated[chat.id]})  # fmt: skip
         if chat.type == "private":
-            if chat.id in self._blocked:
-                raise ApiError(403, "Forbidden: bot was blocked by the user")
             if chat.id not in self._started:
                 raise ApiError(403, "Forbidden: bot can't initiate conversation with a user")
         else:
@@ -1707,17 +1439,11 @@ class FakeBotAPI(LocalServer):
         return {
             **self.bot_user,
             "can_join_groups": True,
-            "can_read_all_group_messages": not self.privacy_mode,
+            "can_read_all_group_messages": True,
             "supports_inline_queries": False,
             "can_connect_to_business": False,
             "has_main_web_app": False,
         }
-
-    def _m_logOut(self, params: dict) -> bool:
-        return True
-
-    def _m_close(self, params: dict) -> bool:
-        return True
 
     async def _m_getUpdates(self, params: dict) -> list[dict]:
         offset = params.get("offset")
@@ -1765,12 +1491,6 @@ class FakeBotAPI(LocalServer):
             self._updates.clear()
         return True
 
-    def _m_setWebhook(self, params: dict) -> bool:
-        raise _bad("webhooks are not supported by this fake; use polling")
-
-    def _m_getWebhookInfo(self, params: dict) -> dict:
-        return {"url": "", "has_custom_certificate": False, "pending_update_count": len(self._updates)}
-
     @staticmethod
     def _scope_key(scope: Any) -> str:
         scope = scope or {"type": "default"}
@@ -1802,73 +1522,6 @@ class FakeBotAPI(LocalServer):
         else:
             self.commands.pop(key, None)
         return True
-
-    def _m_getMyCommands(self, params: dict) -> list[dict]:
-        key = (self._scope_key(params.get("scope")), self._language(params))
-        return copy.deepcopy(self.commands.get(key, []))
-
-    def _m_deleteMyCommands(self, params: dict) -> bool:
-        self.commands.pop((self._scope_key(params.get("scope")), self._language(params)), None)
-        return True
-
-    def _bot_text(self, kind: str, params: dict, limit: int) -> bool:
-        text = params.get(kind) or ""
-        if len(text) > limit:
-            raise _bad(f"bot {kind.replace('_', ' ')} is too long")
-        self.bot_info.setdefault(kind, {})[self._language(params)] = text
-        return True
-
-    def _get_bot_text(self, kind: str, params: dict) -> dict:
-        return {kind: self.bot_info.get(kind, {}).get(self._language(params), "")}
-
-    def _m_setMyDescription(self, params: dict) -> bool:
-        return self._bot_text("description", params, 512)
-
-    def _m_getMyDescription(self, params: dict) -> dict:
-        return self._get_bot_text("description", params)
-
-    def _m_setMyShortDescription(self, params: dict) -> bool:
-        return self._bot_text("short_description", params, 120)
-
-    def _m_getMyShortDescription(self, params: dict) -> dict:
-        return self._get_bot_text("short_description", params)
-
-    def _m_setMyName(self, params: dict) -> bool:
-        return self._bot_text("name", params, 64)
-
-    def _m_getMyName(self, params: dict) -> dict:
-        return self._get_bot_text("name", params)
-
-    def _m_setMyDefaultAdministratorRights(self, params: dict) -> bool:
-        self.default_admin_rights[bool(params.get("for_channels"))] = params.get("rights") or {}
-        return True
-
-    def _m_getMyDefaultAdministratorRights(self, params: dict) -> dict:
-        rights = {
-            "is_anonymous": False,
-            "can_manage_chat": False,
-            "can_delete_messages": False,
-            "can_manage_video_chats": False,
-            "can_restrict_members": False,
-            "can_promote_members": False,
-            "can_change_info": False,
-            "can_invite_users": False,
-            "can_post_stories": False,
-            "can_edit_stories": False,
-            "can_delete_stories": False,
-        }
-        rights.update(self.default_admin_rights.get(bool(params.get("for_channels")), {}))
-        return rights
-
-    def _m_setChatMenuButton(self, params: dict) -> bool:
-        self.menu_buttons[params.get("chat_id")] = params.get("menu_button") or {"type": "default"}
-        return True
-
-    def _m_getChatMenuButton(self, params: dict) -> dict:
-        button = self.menu_buttons.get(params.get("chat_id")) or self.menu_buttons.get(None)
-        if not button or button.get("type") == "default":
-            return {"type": "commands"}
-        return button
 
     def _m_sendMessage(self, params: dict) -> dict:
         chat = self._resolve_chat(params.get("chat_id"))
@@ -1929,23 +1582,6 @@ class FakeBotAPI(LocalServer):
             message, "editMessageText", params, {"text": text, "entities": entities or None, "reply_markup": markup}
         )
 
-    def _m_editMessageCaption(self, params: dict) -> dict:
-        message = self._editable(params)
-        if "text" in message:
-            raise _bad("there is no caption in the message to edit")
-        caption, entities = format_text(
-            str(params.get("caption") or ""), params.get("parse_mode"), params.get("caption_entities")
-        )
-        if utf16len(caption) > MAX_CAPTION:
-            raise _bad("message caption is too long")
-        markup = self._check_markup(params.get("reply_markup"), inline_only=True)
-        return self._apply_edit(
-            message,
-            "editMessageCaption",
-            params,
-            {"caption": caption or None, "caption_entities": entities or None, "reply_markup": markup},
-        )
-
     def _m_editMessageReplyMarkup(self, params: dict) -> dict:
         message = self._editable(params)
         markup = self._check_markup(params.get("reply_markup"), inline_only=True)
@@ -1969,15 +1605,6 @@ class FakeBotAPI(LocalServer):
         self._delete(self._resolve_chat(params.get("chat_id")), params.get("message_id"))
         return True
 
-    def _m_deleteMessages(self, params: dict) -> bool:
-        chat = self._resolve_chat(params.get("chat_id"))
-        for message_id in params.get("message_ids") or []:
-            try:
-                self._delete(chat, message_id)
-            except ApiError:
-                pass
-        return True
-
     def _m_answerCallbackQuery(self, params: dict) -> bool:
         qid = str(params.get("callback_query_id"))
         if qid not in self._queries or qid in self.answers:
@@ -1985,12 +1612,6 @@ class FakeBotAPI(LocalServer):
         if len(params.get("text") or "") > 200:
             raise _bad("MESSAGE_TOO_LONG")
         self.answers[qid] = params
-        return True
-
-    def _m_sendChatAction(self, params: dict) -> bool:
-        self._resolve_chat(params.get("chat_id"))
-        if params.get("action") not in CHAT_ACTIONS:
-            raise _bad("wrong parameter action in request")
         return True
 
     def _m_getFile(self, params: dict) -> dict:
@@ -2013,69 +1634,3 @@ class FakeBotAPI(LocalServer):
         except (TypeError, ValueError):
             raise _bad("invalid user_id specified") from None
         return self._member_dict(chat.id, user_id, self.member_status(chat, user_id))
-
-    def _m_getChatAdministrators(self, params: dict) -> list[dict]:
-        chat = self._resolve_chat(params.get("chat_id"))
-        if chat.type == "private":
-            raise _bad("there are no administrators in the private chat")
-        members = self._members.get(chat.id, {})
-        return [
-            self._member_dict(chat.id, uid, status)
-            for uid, status in members.items()
-            if status in ("creator", "administrator")
-        ]
-
-    def _m_getChatMemberCount(self, params: dict) -> int:
-        chat = self._resolve_chat(params.get("chat_id"))
-        if chat.type == "private":
-            return 2
-        return sum(
-            1
-            for status in self._members.get(chat.id, {}).values()
-            if status in ("creator", "administrator", "member", "restricted")
-        )
-
-    def _m_getChat(self, params: dict) -> dict:
-        chat = self._resolve_chat(params.get("chat_id"))
-        info = chat.to_dict()
-        info.update(
-            accent_color_id=0,
-            max_reaction_count=11,
-            accepted_gift_types={
-                "unlimited_gifts": False,
-                "limited_gifts": False,
-                "unique_gifts": False,
-                "premium_subscription": False,
-                "gifts_from_channels": False,
-            },
-        )
-        return info
-
-    def _m_leaveChat(self, params: dict) -> bool:
-        chat = self._resolve_chat(params.get("chat_id"))
-        if chat.is_group:
-            self._members.setdefault(chat.id, {})[BOT_ID] = "left"
-        return True
-
-    def _m_pinChatMessage(self, params: dict) -> bool:
-        chat = self._resolve_chat(params.get("chat_id"))
-        message = self._by_id.get((chat.id, params.get("message_id")))
-        if message is None:
-            raise _bad("message to pin not found")
-        if chat.is_group and self.member_status(chat, BOT_ID) not in ("creator", "administrator"):
-            raise _bad("not enough rights to manage pinned messages in the chat")
-        message["pinned"] = True
-        return True
-
-    def _m_unpinChatMessage(self, params: dict) -> bool:
-        self._resolve_chat(params.get("chat_id"))
-        return True
-
-
-def iter_entities(message: dict, kind: str | None = None) -> Iterable[tuple[dict, str]]:
-    """(entity, its text) pairs of a message, optionally only of one type."""
-    text = message.get("text") or message.get("caption") or ""
-    raw = text.encode("utf-16-le")
-    for ent in message.get("entities") or message.get("caption_entities") or []:
-        if kind is None or ent["type"] == kind:
-            yield ent, raw[2 * ent["offset"] : 2 * (ent["offset"] + ent["length"])].decode("utf-16-le")
