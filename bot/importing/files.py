@@ -15,6 +15,7 @@ from typing import Any
 
 from bot.amazon import ORDER_KINDS, RETURNS_KINDS, ImportedOrder, read_report
 from bot.domain import Actor, Refusal
+from bot.importing.collector import collector_paused
 from bot.importing.orders import OrdersImport
 from bot.importing.result import ImportResult
 from bot.importing.returns import ReturnsImport
@@ -39,7 +40,8 @@ class Importer:
     async def import_file(self, team_id: int, data: bytes, *, filename: str, actor: Actor,
                           timezone: str = "UTC") -> ImportResult:  # fmt: skip
         """Read and apply one file; raises ``Refusal`` for a file that is not a report."""
-        report = read_report(data)
+        with collector_paused():
+            report = read_report(data)
         if report.kind not in ORDER_KINDS | RETURNS_KINDS:
             raise Refusal(FileCode.file_not_report, missing=[], kind=None)
         sha = hashlib.sha256(data).hexdigest()

@@ -16,6 +16,7 @@ from typing import Any
 
 from bot.amazon import COUNTRY_CURRENCY, ImportedOrder
 from bot.domain import Actor, Event, Goods, Order, OrderItem
+from bot.importing.collector import collector_paused
 from bot.importing.result import ImportResult, import_event
 from bot.lifecycle import Lifecycle
 from bot.storage import Store
@@ -57,18 +58,19 @@ class OrdersImport:
         known = await self.store.orders_by_ids(team_id, [o.order_id for o in orders])
         new: list[tuple[Order, Event]] = []
         changed: list[tuple[Order, list[Event]]] = []
-        for imported in orders:
-            order = known.get(imported.order_id)
-            if order is None:
-                order = new_order(team_id, imported)
-                new.append((order, import_event(order, actor, now, "imported", None, source)))
-                result.new_ids.append(order.order_id)
-                continue
-            event = self.update(order, imported, actor, now, source)
-            if event is not None:
-                changed.append((order, [event]))
-            else:
-                result.unchanged += 1
+        with collector_paused():
+            for imported in orders:
+                order = known.get(imported.order_id)
+                if order is None:
+                    order = new_order(team_id, imported)
+                    new.append((order, import_event(order, actor, now, "imported", None, source)))
+                    result.new_ids.append(order.order_id)
+                    continue
+                event = self.update(order, imported, actor, now, source)
+                if event is not None:
+                    changed.append((order, [event]))
+                else:
+                    result.unchanged += 1
         result.new, result.updated = len(new), len(changed)
         if new or changed:
             record = {

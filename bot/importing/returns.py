@@ -16,6 +16,7 @@ from typing import Any
 
 from bot.amazon import BadRow, ImportedReturn, ParsedReport, RowError, RowErrorCode
 from bot.domain import Actor, Event, Goods, Order, Refusal
+from bot.importing.collector import collector_paused
 from bot.importing.result import ImportResult, import_event
 from bot.lifecycle import Lifecycle
 from bot.refusal_codes import RefundCode, RefusalCode
@@ -57,25 +58,26 @@ class ReturnsImport:
         for row in report.returns:
             if row.refunded is not None:
                 refunded[row.order_id] = refunded.get(row.order_id, Decimal(0)) + row.refunded
-        for row in report.returns:
-            order = known.get(row.order_id)
-            if order is None:
-                result.refused.append(RowError(row.line, RowErrorCode.unknown_order_row, {"value": row.order_id}))
-                continue
-            # A row applies whole or not at all: work on a copy, keep it only if every step held.
-            trial = order.copy()
-            try:
-                row_events = self.apply_row(trial, row, actor, now, source, refunded.get(row.order_id))
-            except BadRow as bad:
-                result.refused.append(RowError(row.line, bad.code, dict(bad.params)))
-                continue
-            except Refusal as refusal:
-                code = ROW_ERROR_FOR.get(refusal.code, RowErrorCode.change_refused)
-                result.refused.append(RowError(row.line, code, dict(refusal.params)))
-                continue
-            if row_events:
-                known[row.order_id] = trial
-                events.setdefault(row.order_id, []).extend(row_events)
+        with collector_paused():
+            for row in report.returns:
+                order = known.get(row.order_id)
+                if order is None:
+                    result.refused.append(RowError(row.line, RowErrorCode.unknown_order_row, {"value": row.order_id}))
+                    continue
+                # A row applies whole or not at all: work on a copy, keep it only if every step held.
+                trial = order.copy()
+                try:
+                    row_events = self.apply_row(trial, row, actor, now, source, refunded.get(row.order_id))
+                except BadRow as bad:
+                    result.refused.append(RowError(row.line, bad.code, dict(bad.params)))
+                    continue
+                except Refusal as refusal:
+                    code = ROW_ERROR_FOR.get(refusal.code, RowErrorCode.change_refused)
+                    result.refused.append(RowError(row.line, code, dict(refusal.params)))
+                    continue
+                if row_events:
+                    known[row.order_id] = trial
+                    events.setdefault(row.order_id, []).extend(row_events)
         changed = [(known[oid], evs) for oid, evs in events.items()]
         result.updated = len(changed)
         result.unchanged = len({r.order_id for r in report.returns} & set(known)) - result.updated
