@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import random
+import re
 import zipfile
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -11,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.amazon import REQUIRED, ParsedReport, RowError, read_report
+from bot.amazon import GOODS_OF_STATUS, REQUIRED, ParsedReport, RowError, imported_order, read_report
 from bot.amazon.encoding import decode_report
 from bot.domain import Refusal
+from bot.parsing import parse_amount
 
 SAMPLES = Path(__file__).resolve().parent / "data"
 
@@ -790,6 +792,51 @@ def test_explicit_status_channel_and_optional_columns():
     assert orders["111-0000000-0000001"].channel == "MFN"
     assert orders["111-0000000-0000002"].channel == "AFN"
     assert orders["111-0000000-0000007"].status == "shipped"  # 1 of 1 shipped
+
+
+@pytest.mark.parametrize("amazon_status", sorted(GOODS_OF_STATUS))
+def test_a_files_status_means_what_the_same_status_means_from_the_api(amazon_status):
+    """One table of Amazon's statuses: an Order report's order-status column and the Orders
+    API's OrderStatus are read alike ("Unfulfillable" too), whatever the file's spelling."""
+    header = [*ORDER_HEADER, "order-status"]
+    spellings = [amazon_status, amazon_status.upper(), re.sub(r"(?<=[a-z])(?=[A-Z])", " ", amazon_status)]
+    rows = [order_row(f"111-0000000-000000{n}", str(n), order_status=s) for n, s in enumerate(spellings)]
+    report = read_report(tsv(header, *rows))
+    assert report.errors == []
+    api = imported_order({"AmazonOrderId": "111-0000000-0000009", "OrderStatus": amazon_status})
+    assert {o.status for o in report.orders} == {api.status} == {GOODS_OF_STATUS[amazon_status]}
+
+
+#: Numbers as a person types them after /refund and as a report's money cells hold them.
+SAME_NUMBERS = ["39.99", "39,99", "1.234,56", "1,234.56", "1 234,56", "1'234.56", "1,234", "1.234",
+                "1.234.567,00", "0,5", "7"]  # fmt: skip
+NOT_NUMBERS = ["12.3.4", "1,23,456", "1.234,5,6", "1 23", "12.345,678", "1..5", "abc"]
+
+
+@pytest.mark.parametrize("number", SAME_NUMBERS)
+def test_a_money_cell_is_read_by_the_same_grammar_as_a_typed_amount(number):
+    report = read_report(tsv(ORDER_HEADER, order_row(item_price=number, shipping_price="")))
+    assert report.errors == []
+    assert report.orders[0].items[0].price == parse_amount(number)
+
+
+@pytest.mark.parametrize("number", NOT_NUMBERS)
+def test_what_the_chat_refuses_as_an_amount_a_file_refuses_too(number):
+    with pytest.raises(Refusal):
+        parse_amount(number)
+    report = read_report(tsv(ORDER_HEADER, order_row(item_price=number, shipping_price="")))
+    assert [(e.code, e.params["column"]) for e in report.errors] == [("bad_amount", "item-price")]
+
+
+def test_one_order_id_pattern_for_people_files_and_the_api():
+    from bot import domain, parsing
+    from bot.amazon import model
+
+    assert parsing.ORDER_ID_RE is domain.ORDER_ID_RE is model.ORDER_ID_RE
+    for typed in ("113-4417305-6689831x", "113-4417305-6689831\n", "١١٣-٤٤١٧٣٠٥-٦٦٨٩٨٣١"):
+        assert not domain.ORDER_ID_RE.match(typed) and not domain.ORDER_ID_RE.fullmatch(typed)
+    report = read_report(tsv(ORDER_HEADER, order_row("113-4417305-6689831x")))
+    assert [e.code for e in report.errors] == ["bad_order_id"]
 
 
 def test_buyer_name_falls_back_to_recipient_and_address_lines_join():

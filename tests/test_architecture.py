@@ -203,6 +203,26 @@ def test_amazon_never_imports_the_importer():
     assert package_reaches("bot.amazon", "bot.importing") is None, package_reaches("bot.amazon", "bot.importing")
 
 
+@pytest.mark.parametrize(
+    ("what", "defined_in"),
+    [("InvoiceUnconfirmed", "bot/amazon/model.py"),  # Amazon's statuses as goods states
+     ("[0-9]{3}-[0-9]{7}-[0-9]{7}", "bot/domain.py")],  # an Amazon order id
+)  # fmt: skip
+def test_amazons_statuses_and_the_order_id_are_written_once(what, defined_in):
+    found = sorted({rel(p) for p in BOT for _line, text in string_literals(p) if what in text})
+    assert found == [defined_in]
+
+
+def test_money_is_read_by_one_number_grammar():
+    """Digit groups and decimal marks are read in bot/amounts.py alone: the chat's amounts
+    (bot/parsing.py) and the files' money cells (bot/amazon/cells.py) both call it."""
+    readers = sorted(rel(p) for p in BOT if any(isinstance(node, ast.FunctionDef) and node.name == "read_number"
+                                               for node in ast.walk(tree(p))))  # fmt: skip
+    assert readers == ["bot/amounts.py"]
+    for user in ("parsing.py", "amazon/cells.py"):
+        assert "bot.amounts.read_number" in imports_of(ROOT / "bot" / user), user
+
+
 def test_amazons_tables_are_reached_through_the_stores_public_methods():
     used = {node.attr for node in ast.walk(tree(ROOT / "bot" / "amazon" / "accounts.py"))
             if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Attribute) and node.value.attr == "store"}  # fmt: skip
