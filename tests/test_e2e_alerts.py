@@ -8,27 +8,40 @@ The sample orders' ship-by times (UTC): MIC 11-20 07:59, SPEAKER 11-21 07:59, KE
 
 from __future__ import annotations
 
-import asyncio
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
 
-from tests.support.alerts import alerts_in, mark, read, wait_alert, wait_alerts
-from tests.support.desk import desk_settings
+from tests.support.alerts import alerts_in, mark, no_more_alerts, read, wait_alert, wait_alerts
+from tests.support.desk import check_alerts, desk_settings, settled
 from tests.support.scenario import FAN, KETO, MIC, SPEAKER, plain, sample, sample_with_ids, says, says_n
 
 pytestmark = pytest.mark.alerts
 
 
-async def no_more_alerts(t, since: int, seconds: float = 0.5) -> None:
-    await asyncio.sleep(seconds)
-    extra = alerts_in(t, since=since)
-    assert extra == [], [m["text"] for m in extra]
-
-
 def outbox(t) -> list[tuple]:
     with t.db() as conn:
         return [tuple(r) for r in conn.execute("SELECT status, attempts, last_error FROM outbox WHERE kind = 'alert' ORDER BY outbox_id")]
+
+
+def next_retry(t) -> datetime | None:
+    """When the first message that failed and waits for its retry is due, if one does."""
+    with t.db() as conn:
+        (due,) = conn.execute("SELECT min(not_before) FROM outbox WHERE status = 'pending' AND attempts > 0").fetchone()
+    return None if due is None else datetime.fromisoformat(due)
+
+
+async def retries_fall_due(t, clock, done: Callable[[], bool]) -> None:
+    """Until ``done()``: each time a message waits for its retry, the desk's clock moves to the
+    time of the retry and the sender is woken."""
+    while not done():
+        due = await t.api.wait_for(lambda: done() or next_retry(t), what=f"a retry, or done: {outbox(t)}")
+        if due is True:
+            return
+        clock.set(max(clock(), due))
+        t.app.bot_data["services"].sender.kick()
+        await t.api.wait_for(lambda: done() or next_retry(t) != due, what=f"the retry due at {due}: {outbox(t)}")
 
 
 async def settle(t, *settings: str) -> None:
@@ -287,37 +300,26 @@ async def test_restart_neither_repeats_nor_loses_alerts(fake_api, clock, tmp_pat
         await api.wait_for(lambda: any(m["text"].startswith("🚨 2 orders") for m in api.sent(group)))
     # While the bot is down, KETO's 24-hour warning falls due.
     clock.set(datetime(2026, 11, 22, 9, 0, tzinfo=UTC))
-    async with running(settings):
+    async with running(settings) as app:
         await api.wait_for(lambda: any(m["text"].startswith("⏰ 1 order") for m in api.sent(group)))
-        import asyncio
-
-        await asyncio.sleep(0.5)
+        await check_alerts(app)
+        await settled(api, app)
     texts = [m["text"].splitlines()[0] for m in api.sent(group) if "reply_to_message" not in m]
     assert texts == ["🚨 2 orders are past their ship-by time:", "⏰ 1 order must ship soon:"]
 
 
 async def test_429_and_500_are_retried_and_each_alert_arrives_once(alert_team, clock) -> None:
     t = alert_team
-
-    async def let_time_pass_until(predicate, *, step: float = 3.0, steps: int = 20) -> None:
-        """Move the desk's clock forward a few seconds at a time until ``predicate()`` holds."""
-        for _ in range(steps):
-            if predicate():
-                return
-            await asyncio.sleep(0.3)
-            clock.advance(seconds=step)
-        assert predicate(), outbox(t)
-
     # More 429s than the rate limiter retries by itself: the outbox waits Telegram's retry_after.
     t.api.fail_next("sendMessage", status=429, count=3, retry_after=1)
     clock.set(datetime(2026, 11, 22, 8, 0, tzinfo=UTC))  # KETO's 24-hour warning is due
     await t.api.wait_for(lambda: ("pending", 1, "429 retry after 1 s") in outbox(t), timeout=15)
-    await let_time_pass_until(lambda: [r[0] for r in outbox(t)] == ["sent", "sent"])
+    await retries_fall_due(t, clock, lambda: [r[0] for r in outbox(t)] == ["sent", "sent"])
     # Then server errors: retried with back-off, never dropped.
     t.api.fail_next("sendMessage", status=500, count=2)
     clock.set(datetime(2026, 11, 23, 4, 0, tzinfo=UTC))  # the 4-hour warning
     await t.api.wait_for(lambda: len(outbox(t)) == 3 and outbox(t)[2][1] >= 1, timeout=15)
-    await let_time_pass_until(lambda: outbox(t)[2][0] == "sent")
+    await retries_fall_due(t, clock, lambda: outbox(t)[2][0] == "sent")
     messages = alerts_in(t, since=t.start)
     assert [read(m).splitlines()[:2] for m in messages] == [
         ["⏰ 1 order must ship soon:", f"• {KETO} · ship by 11/23/26, 3:59 PM (in 24 hours)"],
@@ -359,7 +361,8 @@ async def test_pressing_the_setting_already_chosen_changes_nothing_and_fails_not
     settings = (await t.api.ask(t.group, t.alice, "/alerts"))[0]
     click = await t.api.click(t.group, t.alice, settings, "al:l:24,4", expect=0)
     assert click.answered
-    await t.api.quiet(t.group, 0.3)  # no "Sorry, something went wrong"
+    await settled(t.api, t.app)
+    assert t.api.sent(t.group)[-1] == settings  # no "Sorry, something went wrong"
 
 
 @pytest.mark.parametrize(

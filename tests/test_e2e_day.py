@@ -10,6 +10,7 @@ import re
 
 import pytest
 
+from tests.support.desk import settled
 from tests.support.scenario import FAN, KETO, MIC, SPEAKER, plain, sample, sample_with_ids, says
 
 
@@ -191,10 +192,11 @@ async def test_a_group_that_is_not_a_team(fake_api, desk) -> None:
 )  # fmt: skip
 async def test_bad_input_gets_one_clear_reply_and_changes_nothing(team, text: str, reply: str) -> None:
     t = team
-    before = t.snapshot()
+    before, sent = t.snapshot(), len(t.api.sent(t.group))
     got = await t.say(t.alice, text)
     assert got.startswith(reply), got
-    await t.api.quiet(t.group, 0.2)
+    await settled(t.api, t.app)
+    assert len(t.api.sent(t.group)) == sent + 1
     assert t.snapshot() == before
 
 

@@ -6,6 +6,7 @@ import asyncio
 import io
 import zipfile
 
+from tests.support.desk import settled
 from tests.support.scenario import FAN, KETO, MIC, sample, says
 
 
@@ -142,5 +143,7 @@ async def test_chinese_keywords_in_both_scripts(team) -> None:
     )  # fmt: skip
     assert await t.say(t.carol, "查詢 7654321") == (await t.say(t.carol, f"/order {FAN}"))
     # Chatter that merely starts with a keyword-like word is not a command.
+    sent = len(t.api.sent(t.group))
     await t.api.send_text(t.group, t.bob, "取消了吗？")
-    await t.api.quiet(t.group, 0.3)
+    await settled(t.api, t.app)
+    assert len(t.api.sent(t.group)) == sent

@@ -23,6 +23,7 @@ from bot.domain import Actor
 from bot.importing import Importer
 from bot.lifecycle import Lifecycle
 from bot.storage import TEAM_TABLES, AlertStore, Confirmation, Store
+from tests.support.desk import check_alerts, settled
 from tests.support.fakebotapi import BOT_ID
 from tests.support.scenario import KETO, MIC, SPEAKER, Team, plain, sample, says, says_n
 
@@ -101,6 +102,13 @@ async def all_sent(t: Team) -> None:
                          what="the outbox sent")  # fmt: skip
 
 
+async def at_rest(t: Team) -> None:
+    """The alert check run once more, every update processed and every queued message sent:
+    what the bot sent by then is all it sends."""
+    await check_alerts(t.app)
+    await settled(t.api, t.app)
+
+
 async def until_done(api: Any, update: dict, t: Team) -> None:
     """Wait until the desk has processed ``update`` (its inbox says so)."""
     await api.wait_for(
@@ -136,7 +144,7 @@ async def test_the_team_follows_its_group_to_the_supergroup(fake_api, desk, cloc
     # The warning goes out in the supergroup once its retry is due, then the group is told.
     clock.advance(seconds=10)
     await api.wait_for(lambda: len(api.sent(new)) >= 2, what="the alert and the notice in the supergroup")
-    await api.quiet(new, 0.5)
+    await at_rest(t)
     alert, notice = bot_texts(t, new)
     assert alert.splitlines()[0] == says_n("zh_Hans", *SOON, 1)
     assert KETO in alert.splitlines()[1]
@@ -177,7 +185,7 @@ async def test_a_send_to_the_upgraded_group_takes_the_team_along(fake_api, desk,
     new = api.upgrade_to_supergroup(old, NEW, by=alice, deliver=False)
     clock.set(KETO_WARNING)
     await api.wait_for(lambda: len(api.sent(new)) >= 2, what="the alert and the notice in the supergroup")
-    await api.quiet(new, 0.5)
+    await at_rest(t)
     alert, notice = bot_texts(t, new)
     assert alert.splitlines()[0] == "⏰ 1 order must ship soon:"
     assert alert.splitlines()[1].startswith(f"• {KETO} · ship by ")
@@ -209,7 +217,7 @@ async def test_a_send_racing_the_service_messages_arrives_once(fake_api, desk, c
     new = api.upgrade_to_supergroup(old, NEW, by=alice)
     clock.advance(seconds=10)
     await api.wait_for(lambda: len(api.sent(new)) >= 2, what="the alert and the notice in the supergroup")
-    await api.quiet(new, 0.5)
+    await at_rest(t)
     texts = bot_texts(t, new)
     notice = says_n("en", *MOVED, 4)
     assert len(texts) == 2 and texts.count(notice) == 1
@@ -268,7 +276,7 @@ async def test_a_second_signal_of_the_same_upgrade_changes_nothing(fake_api, des
     from handlers.migration import follow_migration
 
     assert await follow_migration(desk, OLD, NEW) is True
-    await api.quiet(new, 0.5)
+    await at_rest(t)
     assert everything(t.db_path) == moved
     assert bot_texts(t, new) == [says_n("en", *MOVED, 4)]
 
@@ -287,7 +295,7 @@ async def test_a_supergroup_that_has_its_own_orders_is_not_merged_into(fake_api,
     for message in api.service_messages(old) + api.service_messages(new):
         await until_done(api, api.deliver(message), t)
     await api.wait_for(lambda: len(api.sent(new)) >= before + 3, what="the refusal to merge")
-    await api.quiet(new, 0.5)
+    await at_rest(t)
     assert bot_texts(t, new)[before + 2 :] == [says_n("en", *OCCUPIED, 4)]
     assert rows_of(t.db_path, OLD) == kept
     assert rows_of(t.db_path, NEW)["orders"] == 4

@@ -16,6 +16,7 @@ import pytest
 
 from bot import i18n
 from bot.services import REFUND_CONFIRMATION_TTL
+from tests.support.desk import settled
 from tests.support.scenario import KETO, MIC, plain, sample, says
 
 ZONE = "Asia/Shanghai"  # the team's time zone (tests/conftest.py)
@@ -369,8 +370,7 @@ async def test_ten_people_ship_one_order_at_once_and_the_losers_are_told_who_won
 
     await asyncio.gather(*(t.api.send_text(t.group, who, f"/ship 6689831 UPS {tracking[who.id]}")
                            for who, _loc in racers))  # fmt: skip
-    await t.api.wait_for(lambda: len(t.api.sent(t.group)) >= sent + len(racers))
-    await t.api.quiet(t.group, 0.3)
+    await settled(t.api, t.app)
     replies = t.api.sent(t.group)[sent:]
     assert len(replies) == len(racers)
     by_user = {r["reply_to_message"]["from"]["id"]: r for r in replies}

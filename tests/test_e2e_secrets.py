@@ -29,6 +29,7 @@ from tests.support.amazon_sync import (
     sync,
     synced,
 )
+from tests.support.desk import settled
 from tests.support.fakespapi import CLIENT_ID, CLIENT_SECRET, MARKETPLACE, REFRESH_TOKEN
 from tests.support.scenario import GROUP_ID, make_team, plain, says
 
@@ -153,8 +154,7 @@ async def test_a_desk_with_another_key_says_once_it_cannot_read_them_and_the_old
                           "bot can restore the key, or send /amazon set again with the credentials.", team="Store A")  # fmt: skip
         for _ in range(2):
             assert await sync(t) == unreadable
-        await fake_api.wait_for(lambda: len(fake_api.sent(t.group)) > start, what="the warning in the group")
-        await fake_api.quiet(t.group, 0.5)
+        await settled(fake_api, app)
         (warning,) = fake_api.sent(t.group)[start:]
         assert plain(warning["text"]) == says(
             "en", "⚠️ I cannot read this team's Amazon credentials: the server's secret key (DINGDAN_SECRET_KEY) is "

@@ -28,6 +28,7 @@ from tests.support.amazon_sync import (
     synced,
 )
 from tests.support.clock import START
+from tests.support.desk import settled
 from tests.support.fakebotapi import BOT_ID
 from tests.support.fakespapi import CLIENT_ID, CLIENT_SECRET, MARKETPLACE, REFRESH_TOKEN
 from tests.support.scenario import GROUP_ID, Team, make_team, plain, says, says_n
@@ -197,7 +198,8 @@ async def test_shipments_made_in_the_chat_are_confirmed_and_a_refusal_is_reporte
     clock.advance(minutes=1)
     assert await sync(t) == synced(unchanged=1)
     assert len(amazon.confirmations) == 3
-    await t.api.quiet(t.group, 0.5)
+    await settled(t.api, t.app)
+    assert t.api.sent(t.group)[start:] == [report]
     # …until the shipment changes: the corrected tracking number is confirmed.
     question = (await t.api.ask(dm, t.alice, f"/correct {ORDERS[2]} FedEx 999999999999"))[0]
     await t.api.click(dm, t.alice, question, t.api.buttons(question)[0][1])
@@ -298,8 +300,7 @@ async def test_refused_credentials_are_said_in_private_and_reported_in_the_group
     for _ in range(2):
         assert await sync(t) == says("en", "The sync with Amazon stopped: {error}. What was already synced stays; the "
                                      "next sync starts again from where this one began.", error=error)  # fmt: skip
-    await t.api.wait_for(lambda: len(t.api.sent(t.group)) > start, what="the refusal in the group")
-    await t.api.quiet(t.group, 0.5)
+    await settled(t.api, t.app)
     (report,) = t.api.sent(t.group)[start:]
     assert plain(report["text"]) == says("en", "⚠️ Amazon refused this team's Selling Partner API credentials "
                                          "({error}): orders are not synced and shipments are not confirmed. An "

@@ -12,31 +12,11 @@ import sqlite3
 from typing import Any
 
 from bot.storage import Store
+from tests.support.desk import processed, settled
 from tests.support.scenario import FAN, MIC, says
 
 SHIP = "/ship 6689831 UPS 1Z999AA10123456784"
 SHIPPED = f"Order {MIC} shipped with UPS, tracking number 1Z999AA10123456784."
-
-
-def done_updates(t: Any) -> int:
-    with t.db() as conn:
-        return conn.execute("SELECT count(*) FROM inbox WHERE status = 'done'").fetchone()[0]
-
-
-def undelivered(t: Any) -> int:
-    with t.db() as conn:
-        return conn.execute("SELECT count(*) FROM outbox WHERE status = 'pending'").fetchone()[0]
-
-
-async def processed(t: Any, before: int, n: int = 1) -> None:
-    """Wait until ``n`` more updates were processed to the end (effects and replies queued)."""
-    await t.api.wait_for(lambda: done_updates(t) >= before + n, what=f"{n} update(s) to be done")
-
-
-async def handled(t: Any, before: int, n: int = 1) -> None:
-    """Wait until ``n`` more updates were processed to the end and what they said was sent."""
-    await t.api.wait_for(lambda: done_updates(t) >= before + n and undelivered(t) == 0,
-                         what=f"{n} update(s) to be done and answered")  # fmt: skip
 
 
 def queued_replies(t: Any, chat_id: int) -> list[sqlite3.Row]:
@@ -70,9 +50,8 @@ async def test_an_edited_command_never_acts_and_is_answered_once(team) -> None:
     await t.api.wait_for(lambda: len(t.api.sent(t.group)) == start + 1)
     before, sent = t.snapshot(), len(t.api.sent(t.group))
 
-    done = done_updates(t)
     await t.api.edit_text(t.group, message, f"/cancel {FAN} NoInventory")
-    await handled(t, done)
+    await settled(t.api, t.app)
     notice = t.api.sent(t.group)[sent:]
     assert [m["text"] for m in notice] == [
         "Edits are not commands: nothing was done. Send the command again as a new message."
@@ -81,9 +60,8 @@ async def test_an_edited_command_never_acts_and_is_answered_once(team) -> None:
     assert t.snapshot() == before
 
     # Editing it again: still nothing done, and not said twice.
-    done = done_updates(t)
     await t.api.edit_text(t.group, message, f"/cancel {FAN} BuyerCanceled")
-    await handled(t, done)
+    await settled(t.api, t.app)
     assert len(t.api.sent(t.group)) == sent + 1
     assert t.snapshot() == before
     assert t.goods(FAN) == "unshipped"
@@ -91,25 +69,21 @@ async def test_an_edited_command_never_acts_and_is_answered_once(team) -> None:
 
 async def test_chatter_edited_into_a_chinese_keyword_does_nothing(team) -> None:
     t = team
-    done = done_updates(t)
     message = await t.api.send_text(t.group, t.bob, "大家好")
-    await handled(t, done)  # the greeting itself is nobody's command
+    await settled(t.api, t.app)  # the greeting itself is nobody's command
     before, sent = t.snapshot(), len(t.api.sent(t.group))
-    done = done_updates(t)
     await t.api.edit_text(t.group, message, "取消 7654321 缺货")
-    await handled(t, done)
+    await settled(t.api, t.app)
     assert [m["text"] for m in t.api.sent(t.group)[sent:]] == [
         says("zh_Hans", "Edits are not commands: nothing was done. Send the command again as a new message.")
     ]
     assert t.snapshot() == before
 
     # An edit of plain chat stays plain chat: no answer at all.
-    done = done_updates(t)
     other = await t.api.send_text(t.group, t.carol, "早安")
-    await handled(t, done)
-    done = done_updates(t)
+    await settled(t.api, t.app)
     await t.api.edit_text(t.group, other, "午安")
-    await handled(t, done)
+    await settled(t.api, t.app)
     assert len(t.api.sent(t.group)) == sent + 1
 
 
@@ -121,9 +95,8 @@ async def test_a_reply_that_telegram_fails_is_sent_later_and_once(team, clock) -
     t = team
     start = len(t.api.sent(t.group))
     t.api.fail_next("sendMessage", status=500, count=3)
-    done = done_updates(t)
     await t.api.send_text(t.group, t.alice, SHIP)
-    await processed(t, done)
+    await processed(t.api, t.app)
     assert t.goods(MIC) == "shipped"
     assert [e["action"] for e in t.events(MIC)] == ["imported", "ship"]
     for failures in range(1, 4):  # each failure waits a back-off of the desk's clock
@@ -161,9 +134,8 @@ async def test_an_export_file_survives_telegram_failing(team, clock) -> None:
     t = team
     assert await t.say(t.alice, SHIP) == SHIPPED
     t.api.fail_next("sendDocument", status=502, count=1)
-    done = done_updates(t)
     await t.api.send_text(t.group, t.alice, "/export")
-    await processed(t, done)
+    await processed(t.api, t.app)
     await retried(t, t.group.id, 1, kind="file")
     clock.advance(minutes=1)
     sender(t).kick()
@@ -203,8 +175,7 @@ async def test_leaving_the_group_revokes_private_access_at_once(team) -> None:
     card = await t.say(t.bob, f"/order {FAN}", chat=bob_private)
     assert "Li Wei" in card  # a member sees the buyer in private
     t.api.member_leaves(t.group, t.bob)
-    done = done_updates(t)
-    await handled(t, done, 2)  # the chat_member update and the service message
+    await settled(t.api, t.app)  # the chat_member update and the service message
     reply = await t.say(t.bob, f"/order {FAN}", chat=bob_private)
     assert reply == says("zh_Hans", "I only work for members of a team group that uses dingdan. Ask your team to add "
                          "you to their group, then try again.")  # fmt: skip
@@ -225,15 +196,13 @@ async def test_leaving_unannounced_revokes_access_within_a_minute(team, clock) -
 
 async def test_an_anonymous_admin_may_look_but_acts_under_their_own_name(team) -> None:
     t = team
-    done = done_updates(t)
     await t.api.send_anonymously(t.group, t.alice, f"/order {FAN}")
-    await handled(t, done)
+    await settled(t.api, t.app)
     card = t.api.sent(t.group)[-1]["text"]
     assert FAN in card and "Li Wei" not in card  # the group's card, no buyer data
     before = t.snapshot()
-    done = done_updates(t)
     await t.api.send_anonymously(t.group, t.alice, f"/cancel {FAN} NoInventory")
-    await handled(t, done)
+    await settled(t.api, t.app)
     assert t.api.sent(t.group)[-1]["text"] == (
         "You are writing anonymously as the group. I can show orders, but changes are made under a person's own "
         "name so that the history says who did them: turn off “Remain anonymous” in your administrator rights, or "
@@ -248,11 +217,10 @@ async def test_channel_posts_are_ignored(team) -> None:
     t = team
     channel = t.api.channel(-1005550001, "Store A news")
     before = t.snapshot()
-    done = done_updates(t)
     await t.api.post_in_channel(channel, SHIP)
     await t.api.post_in_channel(channel, document=("unshipped.txt", b"order-id\tsku\n"))
     await t.api.post_in_channel(channel, "发货 6689831 UPS 1Z999AA10123456784")
-    await handled(t, done, 3)
+    await settled(t.api, t.app)
     assert t.api.sent(channel) == []
     assert queued_replies(t, channel.id) == []
     assert t.snapshot() == before

@@ -28,6 +28,7 @@ from telegram.ext import (
     CommandHandler,
     ContextTypes,
     MessageHandler,
+    TypeHandler,
     filters,
 )
 
@@ -78,6 +79,18 @@ async def echo_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await update.effective_message.reply_text(update.effective_message.text)
 
 
+async def note_handled(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    context.bot_data.setdefault("handled", []).append(update.update_id)
+
+
+async def all_handled(fake_api: FakeBotAPI, app: Application) -> None:
+    """Wait until the bot fetched every update and handled each (its replies are sent inside
+    its handlers): what it sent then is all it sends."""
+    await fake_api.wait_for(lambda: not fake_api.pending_updates
+                            and set(fake_api.deliveries) <= set(app.bot_data.get("handled", [])),
+                            what="every update handled")  # fmt: skip
+
+
 async def post_init(app: Application) -> None:
     await app.bot.set_my_commands([BotCommand("start", "Start"), BotCommand("echo", "Echo")])
     await app.bot.set_my_commands([BotCommand("start", "开始")], language_code="zh")
@@ -101,6 +114,7 @@ async def echo(fake_api: FakeBotAPI):
     app.add_handler(CallbackQueryHandler(pressed))
     app.add_handler(MessageHandler(filters.Document.ALL, document))
     app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, echo_text))
+    app.add_handler(TypeHandler(Update, note_handled), group=1)  # after the handler that answered
     await app.initialize()
     if app.post_init:  # run_polling() does this; we start by hand
         await app.post_init(app)
@@ -132,7 +146,8 @@ async def test_private_chat(fake_api, echo, team):
     assert "reply_to_message" not in reply  # PTB does not quote in private chats
     [reply] = await fake_api.ask(chat, alice, "  你好 👋  ")
     assert reply["text"] == "你好 👋"  # Telegram trims the text
-    await fake_api.quiet(chat, 0.2)
+    await all_handled(fake_api, echo)
+    assert len(fake_api.sent(chat)) == 2
 
 
 async def test_group_command_with_botname(fake_api, echo, team):
@@ -149,7 +164,8 @@ async def test_group_command_with_botname(fake_api, echo, team):
     assert reply["text"] == "echo: 𝄞 emoji"
     # a command for another bot is not ours, and not a plain text either
     await fake_api.send_text(group, alice, "/echo@other_bot hi")
-    await fake_api.quiet(group, 0.3)
+    await all_handled(fake_api, echo)
+    assert len(fake_api.sent(group)) == 2
 
 
 async def test_button_press_edits_the_message(fake_api, echo, team):
@@ -201,8 +217,10 @@ async def test_updates_are_confirmed_not_redelivered(fake_api, echo, team):
     assert fake_api.pending_updates == []
     assert set(fake_api.deliveries.values()) == {1}
     await echo.updater.start_polling(poll_interval=0.0, timeout=1)
-    await fake_api.quiet(chat, 0.3)
-    assert len(fake_api.sent(chat)) == 5
+    # Updates are handled in order: had m0…m4 come again, their echoes would come before m5's.
+    await fake_api.ask(chat, alice, "m5")
+    assert [m["text"] for m in fake_api.sent(chat)] == [f"m{i}" for i in range(6)]
+    assert set(fake_api.deliveries.values()) == {1}
 
 
 async def test_429_is_retried_by_the_rate_limiter(fake_api, echo, team):
@@ -281,7 +299,7 @@ async def test_kicked_bot_and_telegram_refusals(fake_api, echo, team):
         await bot.send_message(group.id, "still here?")
     message = await fake_api.send_text(group, alice, "/start")
     assert message["delivered"] is False
-    await fake_api.quiet(group, 0.2)
+    assert fake_api.pending_updates == []  # nothing for the bot to fetch, so nothing to answer
 
 
 async def test_raw_http_errors(fake_api):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tests.support.desk import check_alerts, settled
 from tests.support.scenario import Team, plain
 
 
@@ -35,3 +36,12 @@ async def wait_alert(t: Team, head: str, *, since: int = 0, timeout: float = 10)
         return next((m for m in alerts_in(t, since=since) if read(m).startswith(head)), None)
 
     return await t.api.wait_for(found, timeout=timeout, what=f"an alert starting {head!r}")
+
+
+async def no_more_alerts(t: Team, since: int) -> None:
+    """Nothing is due that was not sent: the check, run once more now, adds nothing to what the
+    bot sent into the group on its own since ``since``."""
+    await check_alerts(t.app)
+    await settled(t.api, t.app)
+    extra = alerts_in(t, since=since)
+    assert extra == [], [m["text"] for m in extra]
