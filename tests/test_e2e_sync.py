@@ -204,7 +204,7 @@ async def test_shipments_made_in_the_chat_are_confirmed_and_a_refusal_is_reporte
     question = (await t.api.ask(dm, t.alice, f"/correct {ORDERS[2]} FedEx 999999999999"))[0]
     await t.api.click(dm, t.alice, question, t.api.buttons(question)[0][1])
     await t.api.wait_for(lambda: "corrected" in t.api.sent(dm)[-1].get("text", ""), what="the correction")
-    amazon._refusals.clear()
+    amazon.accept_confirmation(ORDERS[2])
     clock.advance(minutes=1)
     assert await sync(t) == synced(unchanged=1, confirmed=1)
     assert (amazon.confirmations[-1]["order_id"], amazon.confirmations[-1]["status"]) == (ORDERS[2], 204)

@@ -270,6 +270,10 @@ class FakeSpApi(LocalServer):
                             message: str = "Invalid carrier code or tracking number.") -> None:  # fmt: skip
         self._refusals[order_id] = (status, code, message)
 
+    def accept_confirmation(self, order_id: str) -> None:
+        """Amazon takes the order's confirmations again (what :meth:`refuse_confirmation` scripted ends)."""
+        self._refusals.pop(order_id, None)
+
     def expire_tokens(self) -> None:
         """Every access token issued so far has expired."""
         for token in self._tokens:
