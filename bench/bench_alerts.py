@@ -81,9 +81,9 @@ for _p in (ROOT / "bench", ROOT):  # the root for bot/ and tests.support; works 
         sys.path.insert(0, str(_p))
 
 from _reports import order_id
-from tests.support.fakebotapi import FakeBotAPI
 
 from bot.storage import ORDER_COLUMNS, digits_reversed
+from tests.support.fakebotapi import FakeBotAPI
 
 TIMEZONE = "Asia/Shanghai"  # UTC+8, no daylight saving
 ADMIN_ID = 1000
@@ -347,7 +347,9 @@ async def build_digest_db(path: Path, teams: int, seed: int = 20261120) -> dict[
                     goods, money = (("delivered", "none") if i < 285 else ("cancelled", "none") if i < 295
                                     else ("return_closed", "refunded"))  # fmt: skip
                     if goods != "cancelled":  # ~3% go out after their ship-by
-                        shipped = purchased + (60 * hour if rng.random() < 0.03 else 2 * hour + rng.random() * 30 * hour)
+                        shipped = purchased + (
+                            60 * hour if rng.random() < 0.03 else 2 * hour + rng.random() * 30 * hour
+                        )
                 row = _order(oid, team, goods, rng, purchased=purchased, ship_by=_day_0759(purchased, 2),
                              deliver_by=deliver_by, shipped=shipped, money=money, stamp=stamp)  # fmt: skip
             orders.append(row)
@@ -528,7 +530,7 @@ async def query_bench(workdir: Path, big_n: int, small_n: int, runs: int, snooze
         db.times = {w: [] for w in whats}
     chunk = 10
     for i in range(0, runs, chunk):  # interleaved: both databases see the same machine
-        for db in (dbs if (i // chunk) % 2 == 0 else dbs[::-1]):
+        for db in dbs if (i // chunk) % 2 == 0 else dbs[::-1]:
             for what in whats:
                 for _ in range(min(chunk, runs - i)):
                     await db.run(what)
@@ -613,7 +615,7 @@ async def stale_bench(workdir: Path, small_n: int, big_n: int, runs: int, snooze
         await db.run("check_team")
         db.times = {w: [] for w in whats}
     for i in range(runs):
-        for db in (dbs if i % 2 == 0 else dbs[::-1]):
+        for db in dbs if i % 2 == 0 else dbs[::-1]:
             for what in whats:
                 await db.run(what)
     print(f"each check announces the same {DUE}; due_rows returns {read[0]:,} / {read[1]:,} rows. "
@@ -776,7 +778,9 @@ async def run_sender(kind: str, db_path: Path, teams: int, interval: float,
         await api.stop()
     arrivals = api.group_messages
     chats = [chat for _, chat, _ in arrivals]
-    assert len(arrivals) == teams and len(set(chats)) == teams, f"{len(arrivals)} messages into {len(set(chats))} groups"
+    assert len(arrivals) == teams and len(set(chats)) == teams, (
+        f"{len(arrivals)} messages into {len(set(chats))} groups"
+    )
     if api.errors:
         raise AssertionError(f"the fake server refused {len(api.errors)} calls, e.g. {api.errors[0]}")
     return DigestRun(kind, arrivals[-1][0] - t0, arrivals[0][0] - t0, cpu, {chat: text for _, chat, text in arrivals})
@@ -823,7 +827,9 @@ async def digest_bench(workdir: Path, teams: int, repeat: int, interval: float) 
     due = [(await _check_in_process(fresh(), AT_DIGEST)) for _ in range(3)]
     assert all(q == teams for _, q, _ in due)
     messages = tuple(due[0][2])
-    assert len({chat for chat, _ in messages}) == teams and all(t.startswith("<b>Daily digest for ") for _, t in messages)
+    assert len({chat for chat, _ in messages}) == teams and all(
+        t.startswith("<b>Daily digest for ") for _, t in messages
+    )
     lengths = [len(t) for _, t in messages]
     print(f"Alerts.check() in-process, {teams} teams: at 08:30 (nothing due) {statistics.median(s for s, _, _ in idle) * 1e3:.0f} ms "
           f"(median of 5); at 09:00 (queues {teams} digests) {statistics.median(s for s, _, _ in due) * 1e3:.0f} ms "
@@ -848,8 +854,10 @@ async def digest_bench(workdir: Path, teams: int, repeat: int, interval: float) 
 
     ratios = [p["dingdan"].seconds / p["baseline"].seconds for p in pairs]
     print(f"\n{'':40} {'baseline':>9} {'dingdan':>9} {'ratio':>6}")
-    print(f"{f'{teams} messages in the groups, s (median)':40} {med('baseline', 'seconds'):9.3f} "
-          f"{med('dingdan', 'seconds'):9.3f} {statistics.median(ratios):6.2f}  (per run {min(ratios):.2f}-{max(ratios):.2f})")
+    print(
+        f"{f'{teams} messages in the groups, s (median)':40} {med('baseline', 'seconds'):9.3f} "
+        f"{med('dingdan', 'seconds'):9.3f} {statistics.median(ratios):6.2f}  (per run {min(ratios):.2f}-{max(ratios):.2f})"
+    )
     print(f"{'first message, s':40} {med('baseline', 'first'):9.3f} {med('dingdan', 'first'):9.3f}")
     print(f"{'messages/s':40} {teams / med('baseline', 'seconds'):9.1f} {teams / med('dingdan', 'seconds'):9.1f}")
     print(f"dingdan's time includes waiting for its next tick (alert_interval {interval:g}s, so {interval / 2:.2f}s "
@@ -865,10 +873,18 @@ async def main() -> None:
     parser.add_argument("--orders", type=int, default=1_000_000, help="orders in the big database (1,000,000)")
     parser.add_argument("--small", type=int, default=10_000, help="orders in the small database (10,000)")
     parser.add_argument("--runs", type=int, default=300, help="timed calls per measure and database (300)")
-    parser.add_argument("--snoozed", type=float, default=0.01,
-                        help="share of past orders someone pressed 💤 on (their snoozes stay in the table; 0.01)")
-    parser.add_argument("--stale", type=int, default=100_000,
-                        help="orders of the 'past orders stay shipped' check, beside --small (100,000; 0: skip)")
+    parser.add_argument(
+        "--snoozed",
+        type=float,
+        default=0.01,
+        help="share of past orders someone pressed 💤 on (their snoozes stay in the table; 0.01)",
+    )
+    parser.add_argument(
+        "--stale",
+        type=int,
+        default=100_000,
+        help="orders of the 'past orders stay shipped' check, beside --small (100,000; 0: skip)",
+    )
     parser.add_argument("--stale-runs", type=int, default=5, help="timed calls of that check (5)")
     parser.add_argument("--teams", type=int, default=50, help="teams getting a digest (50)")
     parser.add_argument("--repeat", type=int, default=3, help="digest runs of each sender, alternating (3)")

@@ -68,6 +68,7 @@ for _p in (ROOT / "bench", ROOT):  # the root for bot/ and tests.support; works 
         sys.path.insert(0, str(_p))
 
 from _reports import order_id, report_bytes
+
 from tests.support.fakebotapi import FakeBotAPI
 
 GROUP_ID = -1001234567890
@@ -457,7 +458,9 @@ def _print_pairs(title: str, pairs: list[tuple[RunResult, RunResult]]) -> None:
             f"{_ms_per_command(e, 'fake_cpu'):18.2f} / {_ms_per_command(d, 'fake_cpu'):.2f}"
         )
     echo, dingdan = pairs[-1]
-    calls = {name: ", ".join(f"{n} {method}" for method, n in sorted(r.calls.items())) for name, r in dingdan.rounds.items()}
+    calls = {
+        name: ", ".join(f"{n} {method}" for method, n in sorted(r.calls.items())) for name, r in dingdan.rounds.items()
+    }
     print("dingdan's Bot API calls (getUpdates aside): " + "; ".join(f"{name}: {c}" for name, c in calls.items()))
     print(f"checked: echo: {echo.checked}; dingdan: {dingdan.checked}")
 
@@ -496,8 +499,10 @@ async def main() -> None:
             _print_pairs("WITHOUT a rate limiter on either bot (what the handlers cost)", pairs)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    print(f"\ntarget: dingdan >= 0.70 of the echo bot; total run {time.perf_counter() - started:.0f}s; "
-          f"load average at the end {os.getloadavg()[0]:.2f} (this run itself adds ~1)")
+    print(
+        f"\ntarget: dingdan >= 0.70 of the echo bot; total run {time.perf_counter() - started:.0f}s; "
+        f"load average at the end {os.getloadavg()[0]:.2f} (this run itself adds ~1)"
+    )
 
 
 if __name__ == "__main__":

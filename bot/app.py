@@ -13,9 +13,9 @@ import asyncio
 import logging
 import signal
 import sys
-from datetime import timedelta
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from telegram import Bot, LinkPreviewOptions, Update
 from telegram.constants import ParseMode
@@ -69,7 +69,7 @@ def protect_token(token: str) -> None:
     logging.getLogger("apscheduler.scheduler").addFilter(_SkippedRun())
 
 
-def build_application(settings: Settings) -> Application:  # type: ignore[type-arg]
+def build_application(settings: Settings) -> Application:
     """The bot, wired: handlers and jobs (see ``handlers.register``), rate limiter.
 
     The services open in :func:`running`, which starts the application the one way it is
@@ -103,7 +103,7 @@ def build_application(settings: Settings) -> Application:  # type: ignore[type-a
     return application
 
 
-async def _post_init(application: Application) -> None:  # type: ignore[type-arg]
+async def _post_init(application: Application) -> None:
     settings: Settings = application.bot_data["settings"]
     store = Store(settings.db_path)
     await store.open()
@@ -143,7 +143,7 @@ async def _post_init(application: Application) -> None:  # type: ignore[type-arg
     await application.bot_data["services"].amazon.seal_stored_secrets()
 
 
-def _follower(application: Application) -> FollowMigration:  # type: ignore[type-arg]
+def _follower(application: Application) -> FollowMigration:
     """What the sender does when a basic group turned into a supergroup (the team moves along)."""
 
     async def follow(old_chat_id: int, new_chat_id: int) -> bool:
@@ -152,7 +152,7 @@ def _follower(application: Application) -> FollowMigration:  # type: ignore[type
     return follow
 
 
-async def _post_shutdown(application: Application) -> None:  # type: ignore[type-arg]
+async def _post_shutdown(application: Application) -> None:
     services: Services | None = application.bot_data.pop("services", None)
     if services is not None:
         await services.sender.stop()
@@ -166,7 +166,7 @@ async def _post_shutdown(application: Application) -> None:  # type: ignore[type
 
 
 @asynccontextmanager
-async def running(settings: Settings, *, poll_timeout: float | None = None) -> AsyncIterator[Application]:  # type: ignore[type-arg]
+async def running(settings: Settings, *, poll_timeout: float | None = None) -> AsyncIterator[Application]:
     """Run the bot with long polling until the block ends, as ``run_polling`` would."""
     protect_token(settings.token)
     application = build_application(settings)

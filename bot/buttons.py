@@ -148,7 +148,7 @@ class Snooze(Button):
 
 @dataclass(frozen=True)
 class ReturnPrompt(Button):
-    """"Decide" under a return alert: the decision buttons for this order."""
+    """ "Decide" under a return alert: the decision buttons for this order."""
 
     prefix: ClassVar[str] = "rw"
     order_id: str
@@ -159,7 +159,7 @@ class ReturnPrompt(Button):
 
 @dataclass(frozen=True)
 class MarkLost(Button):
-    """"Mark lost" under a late-delivery alert."""
+    """ "Mark lost" under a late-delivery alert."""
 
     prefix: ClassVar[str] = "ml"
     order_id: str
@@ -202,10 +202,10 @@ def _read(cls: type[Button], rest: list[str]) -> Button:
         (token,) = rest
         if not _TOKEN.fullmatch(token):
             raise BadButton(token)
-        return cls(token)  # type: ignore[call-arg]
+        return cls(token)
     if cls in (AddressCancel, ShipPrompt, Snooze, ReturnPrompt, MarkLost):
         (order_id,) = rest
-        return cls(_order(order_id))  # type: ignore[call-arg]
+        return cls(_order(order_id))
     if cls is ReturnDecision:
         order_id, decision = rest
         if decision not in DECISIONS:

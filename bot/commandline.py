@@ -22,7 +22,9 @@ from bot.storage import Store, Team
 def _database() -> Path:
     db = Settings.from_env(need_token=False).db_path
     if not db.exists():
-        raise ConfigError(f"no database at {db}: run the bot and /start it in your team's group first (or set DINGDAN_DB)")
+        raise ConfigError(
+            f"no database at {db}: run the bot and /start it in your team's group first (or set DINGDAN_DB)"
+        )
     i18n.set_current(i18n.normalise(os.environ.get("LANG", "").split(".")[0]) or "en")
     return db
 

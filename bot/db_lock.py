@@ -46,7 +46,7 @@ def _try_lock(fd: int) -> bool:
     import msvcrt  # Windows: a lock on the first byte, released by the system when the process ends
 
     try:
-        msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)  # type: ignore[attr-defined]
+        msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
     except OSError:
         return False
     return True

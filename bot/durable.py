@@ -87,13 +87,13 @@ class DeskBot(ExtBot[Any]):
         return await super().edit_message_text(*args, **kwargs)
 
 
-class DeskApplication(Application):  # type: ignore[type-arg]
+class DeskApplication(Application):
     """Every update is processed as one unit of work of the store (see the module doc)."""
 
     @property
     def store(self) -> Store | None:
         services = self.bot_data.get("services")
-        return None if services is None else services.store  # type: ignore[no-any-return]
+        return None if services is None else services.store
 
     async def process_update(self, update: object) -> None:
         store = self.store
@@ -114,7 +114,7 @@ class DeskApplication(Application):  # type: ignore[type-arg]
         return await super().process_error(update, error, *args, **kwargs)
 
 
-async def recover(application: Application) -> int:  # type: ignore[type-arg]
+async def recover(application: Application) -> int:
     """Process again what a stop or crash left unfinished; returns how many."""
     store: Store = application.bot_data["services"].store
     pending = await store.unfinished_updates(MAX_ATTEMPTS)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from babel.numbers import get_currency_precision
 from transitions import EventData, Machine
@@ -91,6 +91,8 @@ refund_within_total = Guard(
         currency=o.currency,
     ),
 )
+
+
 def _typed_currencies(asked: Mapping[str, Any]) -> tuple[str, ...]:
     """The currencies the person's sign or word may mean: "¥" is JPY or CNY, "元" only CNY."""
     typed = asked.get("currency")
@@ -122,6 +124,8 @@ refund_as_asked = Guard(
     lambda o, a: a.get("refunded_before") is None or o.refunded == a["refunded_before"],
     lambda o, a: Refusal(RefundCode.refund_changed, order=o.order_id, refunded=o.refunded, currency=o.currency),
 )
+
+
 def _over_shipped(o: Order, a: Mapping[str, Any]) -> list[str]:
     remaining = {i.item_id: i.quantity_to_ship for i in o.items}
     return [item for item, qty in a.get("items", {}).items() if qty < 1 or qty > remaining.get(item, 0)]
@@ -135,7 +139,9 @@ items_can_ship = Guard(
     "items_can_ship",
     # Each listed item is in the order and not shipped more often than it was bought.
     lambda o, a: bool(a.get("items")) and not _over_shipped(o, a),
-    lambda o, a: Refusal(ShippingCode.items_already_shipped, items=[_sku(o, i) for i in _over_shipped(o, a) or a.get("items", {})]),
+    lambda o, a: Refusal(
+        ShippingCode.items_already_shipped, items=[_sku(o, i) for i in _over_shipped(o, a) or a.get("items", {})]
+    ),
 )
 leaves_items_to_ship = Guard(
     "leaves_items_to_ship",
@@ -265,19 +271,49 @@ _AFTER = dict.fromkeys(AFTER_SHIPMENT - {PS}, LC.already_shipped)
 REFUSALS: dict[str, dict[Goods, LifecycleCode]] = {
     "ship": {P: LC.ship_pending, C: LC.ship_cancelled, **_AFTER},
     "ship_part": {P: LC.ship_pending, C: LC.ship_cancelled, **_AFTER},
-    "correct_tracking": {P: LC.correct_not_shipped, U: LC.correct_not_shipped, C: LC.ship_cancelled,
-                         RQ: LC.correct_in_return, RR: LC.correct_in_return, RC: LC.correct_in_return},
+    "correct_tracking": {
+        P: LC.correct_not_shipped,
+        U: LC.correct_not_shipped,
+        C: LC.ship_cancelled,
+        RQ: LC.correct_in_return,
+        RR: LC.correct_in_return,
+        RC: LC.correct_in_return,
+    },
     "cancel": {C: LC.already_cancelled, **dict.fromkeys(AFTER_SHIPMENT, LC.cancel_after_shipment)},
-    "deliver": {P: LC.not_shipped_yet, U: LC.not_shipped_yet, PS: LC.not_shipped_yet, C: LC.order_cancelled,
-                D: LC.already_delivered, **dict.fromkeys(RETURNING, LC.in_return)},
-    "mark_lost": {P: LC.not_shipped_yet, U: LC.not_shipped_yet, PS: LC.not_shipped_yet, C: LC.order_cancelled,
-                  D: LC.lost_but_delivered, L: LC.already_lost, **dict.fromkeys(RETURNING, LC.in_return)},
-    "request_return": {P: LC.not_shipped_yet, U: LC.not_shipped_yet, C: LC.order_cancelled,
-                       **dict.fromkeys(RETURNING, LC.already_returning)},
-    "receive_return": {P: LC.not_shipped_yet, U: LC.not_shipped_yet, C: LC.order_cancelled,
-                       RR: LC.already_received, RC: LC.return_closed_already},
-    **{decision: {RC: LC.return_closed_already, **{s: LC.return_not_received for s in Goods if s not in (RR, RC)}}
-       for decision in ("restock", "dispose", "send_back")},
+    "deliver": {
+        P: LC.not_shipped_yet,
+        U: LC.not_shipped_yet,
+        PS: LC.not_shipped_yet,
+        C: LC.order_cancelled,
+        D: LC.already_delivered,
+        **dict.fromkeys(RETURNING, LC.in_return),
+    },
+    "mark_lost": {
+        P: LC.not_shipped_yet,
+        U: LC.not_shipped_yet,
+        PS: LC.not_shipped_yet,
+        C: LC.order_cancelled,
+        D: LC.lost_but_delivered,
+        L: LC.already_lost,
+        **dict.fromkeys(RETURNING, LC.in_return),
+    },
+    "request_return": {
+        P: LC.not_shipped_yet,
+        U: LC.not_shipped_yet,
+        C: LC.order_cancelled,
+        **dict.fromkeys(RETURNING, LC.already_returning),
+    },
+    "receive_return": {
+        P: LC.not_shipped_yet,
+        U: LC.not_shipped_yet,
+        C: LC.order_cancelled,
+        RR: LC.already_received,
+        RC: LC.return_closed_already,
+    },
+    **{
+        decision: {RC: LC.return_closed_already, **{s: LC.return_not_received for s in Goods if s not in (RR, RC)}}
+        for decision in ("restock", "dispose", "send_back")
+    },
     "refund": {P: LC.refund_before_shipment, U: LC.refund_before_shipment, C: LC.refund_cancelled},
 }
 
@@ -348,7 +384,7 @@ class Lifecycle:
     @staticmethod
     def _check(guard: Guard) -> Callable[[EventData], bool]:
         def condition(event: EventData) -> bool:
-            order, asked, outcome = event.model, event.kwargs["asked"], event.kwargs["outcome"]
+            order, asked, outcome = cast(Order, event.model), event.kwargs["asked"], event.kwargs["outcome"]
             if guard.holds(order, asked):
                 return True
             # The first failing guard in the table is the reason given (the machine stops there).
@@ -363,7 +399,7 @@ class Lifecycle:
     @staticmethod
     def _apply(effect: Callable[[Order, Mapping[str, Any]], None]) -> Callable[[EventData], None]:
         def after(event: EventData) -> None:
-            effect(event.model, event.kwargs["asked"])
+            effect(cast(Order, event.model), event.kwargs["asked"])
             event.kwargs["outcome"].applied = True
 
         return after
@@ -397,5 +433,3 @@ class _Outcome:
 def describe_table() -> list[tuple[str, list[str], str]]:
     """The table as plain rows (action, may follow, leads to), for docs and tests."""
     return [(r.action, sorted(s.value for s in r.sources), r.dest.value if r.dest else "(same)") for r in RULES]
-
-

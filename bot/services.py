@@ -117,7 +117,9 @@ class Desk:
         order = await self.load(team_id, ref)
         return order, await self.store.events(team_id, order.order_id, limit=limit)
 
-    async def orders(self, team_id: int, states: Iterable[Goods], *, page: int, per_page: int) -> tuple[list[Order], int]:
+    async def orders(
+        self, team_id: int, states: Iterable[Goods], *, page: int, per_page: int
+    ) -> tuple[list[Order], int]:
         return await self.store.list_orders(team_id, states, offset=page * per_page, limit=per_page)
 
     # --- acting on one order --------------------------------------------------------
@@ -182,7 +184,9 @@ class Desk:
                                             after.tracking))  # fmt: skip
             return shipped, None
         if change.action == "correct_tracking":
-            old = [s for s in await self.store.shipments_of(after.team_id, after.order_id) if s.tracking == before.tracking]
+            old = [
+                s for s in await self.store.shipments_of(after.team_id, after.order_id) if s.tracking == before.tracking
+            ]
             return [Shipment(s.item_id, s.quantity, s.shipped_at, after.carrier, after.carrier_name, after.tracking,
                              s.ship_method) for s in old], before.tracking  # fmt: skip
         return [], None
@@ -217,7 +221,7 @@ class Desk:
         someone who is not one, nobody could see the question: refuse it, and say where to ask.
         (Telegram is asked before anything is written, so no write waits on it.)
         """
-        asked = {"amount": wanted.amount, "currency": list(wanted.currencies) or None, "marker": wanted.marker,
+        asked: dict[str, Any] = {"amount": wanted.amount, "currency": list(wanted.currencies) or None, "marker": wanted.marker,
                  "reason": wanted.reason, "note": wanted.note}  # fmt: skip
         order = await self.load(team_id, ref)
         if order.total is None and actor.chat_id != team_id:
@@ -342,9 +346,16 @@ def pick_items(order: Order, typed: Sequence[str]) -> dict[str, int]:
                 break
         matches = [i for i in order.items if name in (i.item_id,) or name.casefold() == i.sku.casefold()]
         if len(matches) != 1:
-            raise Refusal(ShippingCode.unknown_item, item=word, order=order.order_id, items=[i.sku or i.item_id for i in order.items])
+            raise Refusal(
+                ShippingCode.unknown_item,
+                item=word,
+                order=order.order_id,
+                items=[i.sku or i.item_id for i in order.items],
+            )
         item = matches[0]
-        chosen[item.item_id] = chosen.get(item.item_id, 0) + (quantity if quantity is not None else item.quantity_to_ship)
+        chosen[item.item_id] = chosen.get(item.item_id, 0) + (
+            quantity if quantity is not None else item.quantity_to_ship
+        )
     return chosen
 
 

@@ -220,7 +220,9 @@ def _spapi_from_env(env: Mapping[str, str]) -> dict[str, Any]:
                           "(the marketplace like ATVPDKIKX0DER), or unset the DINGDAN_SPAPI_* variables.")  # fmt: skip
     team = env.get("DINGDAN_SPAPI_TEAM", "").strip()
     if team and not team.lstrip("-").isdigit():
-        raise ConfigError(f"DINGDAN_SPAPI_TEAM={team!r} is not a chat id; use the team group's id, like -1001234567890.")
+        raise ConfigError(
+            f"DINGDAN_SPAPI_TEAM={team!r} is not a chat id; use the team group's id, like -1001234567890."
+        )
     out: dict[str, Any] = {f"spapi_{name}": value for name, value in values.items()}
     out["spapi_team"] = int(team) if team else None
     for name in ("endpoint", "auth_url"):

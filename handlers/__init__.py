@@ -68,6 +68,6 @@ def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
     # says so in both chats; whichever message comes first moves the team.
     application.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, migration.migrated))
 
-    application.add_error_handler(common.on_error)  # type: ignore[arg-type]
+    application.add_error_handler(common.on_error)
 
     jobs.schedule(application)

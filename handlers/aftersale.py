@@ -118,5 +118,3 @@ async def _close_question(query: CallbackQuery) -> None:
         await query.edit_message_reply_markup(None)
     except TelegramError:
         pass  # already taken off by the other tap
-
-

@@ -147,12 +147,15 @@ def settings_text(t: Team) -> str:
         _("Ship-by warnings: {hours} hours before", hours=listing([format_hours(h) for h in s.lead_hours])),
         _("Daily digest at {time}", time=format_time(s.digest_at) if s.digest_at else "—"),
         _("Quiet hours: {start}–{end}", start=format_time(s.quiet[0]), end=format_time(s.quiet[1]))
-        if s.quiet else _("Quiet hours: none"),
+        if s.quiet
+        else _("Quiet hours: none"),
         _("Pending too long after {days} days", days=s.pending_days),
         _("On: {kinds}", kinds=listing([_(k) for k in kinds_on])),
         "",
-        _("Change with: /alerts lead 24 4 · /alerts digest 09:00 · /alerts quiet 23:00 08:00 · /alerts quiet off · "
-          "/alerts tz Asia/Shanghai · /alerts pending 3 · or the buttons."),
+        _(
+            "Change with: /alerts lead 24 4 · /alerts digest 09:00 · /alerts quiet 23:00 08:00 · /alerts quiet off · "
+            "/alerts tz Asia/Shanghai · /alerts pending 3 · or the buttons."
+        ),
     ]
     return "\n".join(lines)
 
@@ -162,15 +165,36 @@ def settings_buttons(team: Team) -> InlineKeyboardMarkup:
     rows = []
     for kind in rules.KINDS:
         mark = "🔕" if kind in off else "🔔"
-        rows.append([InlineKeyboardButton(f"{mark} {_(texts.ALERT_KIND_NAMES[kind])}", callback_data=AlertSetting("k", kind).encode())])
+        rows.append(
+            [
+                InlineKeyboardButton(
+                    f"{mark} {_(texts.ALERT_KIND_NAMES[kind])}", callback_data=AlertSetting("k", kind).encode()
+                )
+            ]
+        )
     rows.append([InlineKeyboardButton(_("Warn {hours} h before", hours=listing(h.split(","))), callback_data=AlertSetting("l", h).encode())
                  for h in ("24,4", "12,2", "48,24,4")])  # fmt: skip
-    rows.append([InlineKeyboardButton(_("Digest {time}", time=h), callback_data=AlertSetting("d", h).encode()) for h in ("08:00", "09:00", "10:00")])
+    rows.append(
+        [
+            InlineKeyboardButton(_("Digest {time}", time=h), callback_data=AlertSetting("d", h).encode())
+            for h in ("08:00", "09:00", "10:00")
+        ]
+    )
     rows.append([InlineKeyboardButton(_("Quiet 23–08"), callback_data=AlertSetting("q", "23:00-08:00").encode()),
                  InlineKeyboardButton(_("Quiet 22–07"), callback_data=AlertSetting("q", "22:00-07:00").encode()),
                  InlineKeyboardButton(_("No quiet hours"), callback_data=AlertSetting("q", "off").encode())])  # fmt: skip
-    rows.append([InlineKeyboardButton(z.split("/")[1].replace("_", " "), callback_data=AlertSetting("z", z).encode()) for z in _ZONES[:4]])
-    rows.append([InlineKeyboardButton(z.split("/")[1].replace("_", " "), callback_data=AlertSetting("z", z).encode()) for z in _ZONES[4:]])
+    rows.append(
+        [
+            InlineKeyboardButton(z.split("/")[1].replace("_", " "), callback_data=AlertSetting("z", z).encode())
+            for z in _ZONES[:4]
+        ]
+    )
+    rows.append(
+        [
+            InlineKeyboardButton(z.split("/")[1].replace("_", " "), callback_data=AlertSetting("z", z).encode())
+            for z in _ZONES[4:]
+        ]
+    )
     return InlineKeyboardMarkup(rows)
 
 
@@ -190,7 +214,9 @@ async def alerts_command(update: Update, context: DeskContext) -> None:
     team = await _require_admin(update, context)
     args = context.args or []
     if args:
-        team = await _change(context, team, Refusal(AlertCode.bad_alert_setting, text=" ".join(args)), **parse_setting(args))
+        team = await _change(
+            context, team, Refusal(AlertCode.bad_alert_setting, text=" ".join(args)), **parse_setting(args)
+        )
     await answer(update, settings_text(team), settings_buttons(team))
 
 
@@ -252,4 +278,3 @@ async def settings_button(update: Update, context: DeskContext) -> None:
     team = await _change(context, team, Refusal(CommandCode.button_unknown), **changes)
     await query.answer()
     await edit_in_place(update, settings_text(team), settings_buttons(team))
-

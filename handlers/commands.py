@@ -27,21 +27,27 @@ COMMANDS: tuple[Command, ...] = (
         "ship",
         fulfilment.ship,
         menu=N_("Ship an order: order, carrier, tracking number"),
-        usage=N_("Send: /ship ORDER CARRIER TRACKING, for example /ship 113-4417305-6689831 UPS 1Z999AA10123456784 or 发货 6689831 顺丰 SF1234567890123. To ship some items only, add their SKUs: /ship 7654321 UPS 1Z999AA10123456784 USB-FAN-03"),
+        usage=N_(
+            "Send: /ship ORDER CARRIER TRACKING, for example /ship 113-4417305-6689831 UPS 1Z999AA10123456784 or 发货 6689831 顺丰 SF1234567890123. To ship some items only, add their SKUs: /ship 7654321 UPS 1Z999AA10123456784 USB-FAN-03"
+        ),
         keywords=("发货", "發貨", "已发货", "已發貨"),
     ),
     Command(
         "cancel",
         fulfilment.cancel,
         menu=N_("Cancel an unshipped order with Amazon's reason"),
-        usage=N_("Send: /cancel ORDER REASON, for example /cancel 113-4417305-6689831 NoInventory or 取消 6689831 缺货"),
+        usage=N_(
+            "Send: /cancel ORDER REASON, for example /cancel 113-4417305-6689831 NoInventory or 取消 6689831 缺货"
+        ),
         keywords=("取消", "取消订单", "取消訂單"),
     ),
     Command(
         "refund",
         aftersale.refund,
         menu=N_("Refund a shipped order, in full or in part"),
-        usage=N_("Send: /refund ORDER [AMOUNT] [REASON], for example /refund 6689831 (in full) or /refund 6689831 12.50"),
+        usage=N_(
+            "Send: /refund ORDER [AMOUNT] [REASON], for example /refund 6689831 (in full) or /refund 6689831 12.50"
+        ),
         keywords=("退款",),
     ),
     Command(
@@ -165,7 +171,7 @@ def command_menu() -> list[BotCommand]:
     return [BotCommand(c.name, _(c.menu)) for c in COMMANDS]
 
 
-async def set_command_menus(application: Application) -> None:  # type: ignore[type-arg]
+async def set_command_menus(application: Application) -> None:
     """One menu per language Telegram can tell apart."""
     # Telegram's "zh" menu cannot tell Simplified from Traditional: it gets Simplified,
     # and each person can still switch the bot's replies with /lang.

@@ -28,7 +28,6 @@ from handlers.context import Callback, DeskContext
 log = logging.getLogger("dingdan.handlers")
 
 
-
 def is_private(update: Update) -> bool:
     chat = update.effective_chat
     return chat is not None and chat.type == ChatType.PRIVATE

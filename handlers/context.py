@@ -43,10 +43,10 @@ class Services:
     seen: set[tuple[object, ...]] = field(default_factory=set)
 
 
-class DeskContext(CallbackContext[ExtBot[None], dict, dict, dict]):  # type: ignore[type-arg]
+class DeskContext(CallbackContext[ExtBot[None], dict, dict, dict]):
     """The callback context with the desk's services and what the early handler learnt."""
 
-    def __init__(self, application: Application, chat_id: int | None = None, user_id: int | None = None) -> None:  # type: ignore[type-arg]
+    def __init__(self, application: Application, chat_id: int | None = None, user_id: int | None = None) -> None:
         super().__init__(application=application, chat_id=chat_id, user_id=user_id)
         self.locale: str = i18n.DEFAULT_LOCALE
         #: The time zone of the team this update acts for, once known (replies show its times).
@@ -58,7 +58,7 @@ class DeskContext(CallbackContext[ExtBot[None], dict, dict, dict]):  # type: ign
 
     @property
     def services(self) -> Services:
-        return self.application.bot_data["services"]  # type: ignore[no-any-return]
+        return self.application.bot_data["services"]
 
     @property
     def settings(self) -> Settings:

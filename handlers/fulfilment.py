@@ -116,7 +116,14 @@ async def address(update: Update, context: DeskContext) -> None:
             order=order.order_id,
         )
         markup = InlineKeyboardMarkup(
-            [[InlineKeyboardButton(_("Cancel the order (address undeliverable)"), callback_data=AddressCancel(order.order_id).encode())]]
+            [
+                [
+                    InlineKeyboardButton(
+                        _("Cancel the order (address undeliverable)"),
+                        callback_data=AddressCancel(order.order_id).encode(),
+                    )
+                ]
+            ]
         )
         await answer(update, text, markup)
     elif order.goods in (Goods.shipped, Goods.partially_shipped):
@@ -146,5 +153,3 @@ async def address_cancel_button(update: Update, context: DeskContext) -> None:
     await query.answer()
     await query.edit_message_reply_markup(None)
     await reply_outcome(update, context, team, outcome)
-
-

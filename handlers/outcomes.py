@@ -55,7 +55,9 @@ def done_text(done: Done, zone: str) -> str:
         case "deliver":
             return _("Order {order} marked delivered.", order=oid)
         case "mark_lost":
-            return _("Order {order} marked lost. Contact the carrier and refund the buyer with /refund {order}.", order=oid)
+            return _(
+                "Order {order} marked lost. Contact the carrier and refund the buyer with /refund {order}.", order=oid
+            )
         case "request_return":
             return _("Return requested for order {order}. When the item arrives, send /received {order}.", order=oid)
         case "receive_return":

@@ -51,7 +51,12 @@ async def start(update: Update, context: DeskContext) -> None:
         try:
             team = await team_of(update, context)
         except Refusal:
-            await answer(update, _("Hello! I am dingdan, an order desk for Amazon seller teams. Add me to your team's group and have an administrator send /start there; then you can also use me here."))
+            await answer(
+                update,
+                _(
+                    "Hello! I am dingdan, an order desk for Amazon seller teams. Add me to your team's group and have an administrator send /start there; then you can also use me here."
+                ),
+            )
             return
         await answer(update, _("Hello! Here you work the orders of {team}.", team=team.title) + "\n\n" + help_text())
         return
@@ -62,7 +67,9 @@ async def start(update: Update, context: DeskContext) -> None:
                                                context.settings.clock())  # fmt: skip
     await services.access.record(chat.id, user.id, "administrator")
     if created:
-        text = _("dingdan is now this team's order desk. Send me the Unshipped Orders report from Seller Central to begin.")
+        text = _(
+            "dingdan is now this team's order desk. Send me the Unshipped Orders report from Seller Central to begin."
+        )
     else:
         text = _("dingdan is already this team's order desk.")
     await answer(update, text + "\n\n" + help_text())
@@ -75,7 +82,12 @@ async def show_help(update: Update, context: DeskContext) -> None:
 
 def _language_buttons(scope: str) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(name, callback_data=Language(scope, loc).encode()) for loc, name in i18n.LANGUAGE_NAMES.items()]]
+        [
+            [
+                InlineKeyboardButton(name, callback_data=Language(scope, loc).encode())
+                for loc, name in i18n.LANGUAGE_NAMES.items()
+            ]
+        ]
     )
 
 
@@ -100,7 +112,10 @@ async def _set(update: Update, context: DeskContext, scope: str, typed: str) -> 
     assert chat is not None and user is not None
     locale = typed if typed in i18n.LOCALES else i18n.normalise(typed)
     if locale is None:
-        await answer(update, _("I speak English (en), 简体中文 (zh_Hans) and 繁體中文 (zh_Hant). Send for example /lang zh_Hant."))
+        await answer(
+            update,
+            _("I speak English (en), 简体中文 (zh_Hans) and 繁體中文 (zh_Hant). Send for example /lang zh_Hant."),
+        )
         return
     require_person(update)  # a language is a person's, or set by a named administrator
     store = context.services.store
@@ -111,7 +126,9 @@ async def _set(update: Update, context: DeskContext, scope: str, typed: str) -> 
         known = await store.user(user.id)
         if known is None or known.language is None:
             i18n.set_current(locale)
-        await answer(update, _("This group's default language is now {language}.", language=i18n.LANGUAGE_NAMES[locale]))
+        await answer(
+            update, _("This group's default language is now {language}.", language=i18n.LANGUAGE_NAMES[locale])
+        )
         return
     await store.set_user_language(user.id, locale)
     i18n.set_current(locale)

@@ -62,8 +62,9 @@ ORDER_HEADER = (
 ).split()
 
 
-def unshipped_row(order_id: str = "113-4417305-6689831", item_id: str = "62319586402671",
-                  **values: str) -> dict[str, str]:
+def unshipped_row(
+    order_id: str = "113-4417305-6689831", item_id: str = "62319586402671", **values: str
+) -> dict[str, str]:
     row = {
         "order-id": order_id, "order-item-id": item_id,
         "purchase-date": "2026-11-18T03:12:44+00:00",
@@ -81,8 +82,7 @@ def unshipped_row(order_id: str = "113-4417305-6689831", item_id: str = "6231958
     return row
 
 
-def order_row(order_id: str = "113-4417305-6689831", item_id: str = "62319586402671",
-              **values: str) -> dict[str, str]:
+def order_row(order_id: str = "113-4417305-6689831", item_id: str = "62319586402671", **values: str) -> dict[str, str]:
     row = {
         "order-id": order_id, "order-item-id": item_id,
         "purchase-date": "2026-11-18T03:12:44+00:00",
@@ -169,9 +169,15 @@ def check_unshipped_sample(report: ParsedReport) -> None:
         ("62319586402673", "USB-FAN-03", "Desk USB Fan", 1, 0, None),
         ("62319586402674", "USB-MIC-01", "USB Condenser Microphone", 1, 0, None),
     ]
-    assert (li.buyer_name, li.ship_address, li.ship_city, li.ship_state, li.ship_postal_code,
-            li.ship_country, li.service_level) == (
-        "Li Wei", "88 Market St", "San Francisco", "CA", "94103", "US", "Standard")
+    assert (
+        li.buyer_name,
+        li.ship_address,
+        li.ship_city,
+        li.ship_state,
+        li.ship_postal_code,
+        li.ship_country,
+        li.service_level,
+    ) == ("Li Wei", "88 Market St", "San Francisco", "CA", "94103", "US", "Standard")
     carlos = orders["113-9081726-1122334"]
     assert carlos.service_level == "Expedited"
     assert carlos.ship_address == "400 Ocean Ave Apt 3"
@@ -222,8 +228,7 @@ def test_fba_returns_sample():
     assert report.kind == "fba_returns"
     assert report.orders == [] and report.errors == [] and report.rows == 2
     first, second = report.returns
-    assert (first.order_id, first.line, first.sku, first.quantity) == (
-        "113-4417305-6689831", 2, "USB-MIC-01", 1)
+    assert (first.order_id, first.line, first.sku, first.quantity) == ("113-4417305-6689831", 2, "USB-MIC-01", 1)
     assert first.arrived is True
     assert first.arrived_at == datetime(2026, 11, 19, 10, 0, tzinfo=UTC)
     assert first.requested_at is None
@@ -234,7 +239,11 @@ def test_fba_returns_sample():
     assert first.rma == "LPNRR1234567890"
     assert (first.refunded, first.currency, first.item_id, first.carrier) == (None, None, "", "")
     assert (second.order_id, second.line, second.disposition, second.reason) == (
-        "113-9081726-1122334", 3, "CUSTOMER_DAMAGED", "DEFECTIVE")
+        "113-9081726-1122334",
+        3,
+        "CUSTOMER_DAMAGED",
+        "DEFECTIVE",
+    )
     assert second.arrived_at == datetime(2026, 11, 20, 16, 30, tzinfo=UTC)
     assert second.comments == "crackling sound"
 
@@ -244,8 +253,7 @@ def test_mfn_returns_sample():
     assert report.kind == "mfn_returns"
     assert report.errors == [] and report.rows == 1
     (ret,) = report.returns
-    assert (ret.order_id, ret.line, ret.sku, ret.quantity) == (
-        "114-5551234-7654321", 2, "USB-FAN-03", 1)
+    assert (ret.order_id, ret.line, ret.sku, ret.quantity) == ("114-5551234-7654321", 2, "USB-FAN-03", 1)
     assert ret.arrived is False and ret.arrived_at is None  # no Return delivery date
     assert ret.requested_at == datetime(2026, 11, 21, tzinfo=UTC)
     assert (ret.status, ret.reason, ret.rma) == ("Approved", "CR-DEFECTIVE", "DqVjhRRsRRMA")
@@ -378,7 +386,7 @@ def test_latin1_last_resort_for_a_stray_byte():
 
 
 def test_decode_report_returns_text_and_encoding():
-    assert decode_report("a\tb\n".encode()) == ("a\tb\n", "utf-8")
+    assert decode_report(b"a\tb\n") == ("a\tb\n", "utf-8")
     assert decode_report(b"\xef\xbb\xbfa\tb") == ("a\tb", "utf-8-sig")
     assert decode_report("a\tb".encode("utf-16")) == ("a\tb", "utf-16")
 
@@ -440,8 +448,7 @@ def test_undecodable_file(data):
     assert refusal(data) == Refusal("file_encoding")
 
 
-ORDER_REQUIRED = ["order-id", "order-item-id", "purchase-date", "sku", "quantity-purchased",
-                  "currency", "item-price"]
+ORDER_REQUIRED = ["order-id", "order-item-id", "purchase-date", "sku", "quantity-purchased", "currency", "item-price"]
 
 
 def test_random_text_is_not_a_report():
@@ -480,8 +487,7 @@ def test_header_missing_a_required_column(name, column, kind):
 def test_header_missing_several_columns_names_them_for_the_closest_kind():
     text = sample_text("order-report-us.txt")
     data = drop_column(drop_column(text, "currency").decode(), "item-price")
-    assert refusal(data) == Refusal(
-        "file_not_report", missing=["currency", "item-price"], kind="order_report")
+    assert refusal(data) == Refusal("file_not_report", missing=["currency", "item-price"], kind="order_report")
 
 
 def test_header_matching_is_case_insensitive_and_trimmed():
@@ -499,8 +505,7 @@ def test_unknown_extra_columns_are_ignored():
 
 def test_header_only_file_is_an_empty_report():
     report = read_report(("\t".join(UNSHIPPED_HEADER) + "\n").encode())
-    assert (report.kind, report.orders, report.errors, report.rows) == (
-        "unshipped_orders", [], [], 0)
+    assert (report.kind, report.orders, report.errors, report.rows) == ("unshipped_orders", [], [], 0)
 
 
 # --- row errors ---------------------------------------------------------------------------
@@ -509,8 +514,7 @@ LI = "114-5551234-7654321"
 
 
 def two_item_order(**second: str) -> list[dict[str, str]]:
-    return [unshipped_row(LI, "62319586402673", sku="USB-FAN-03"),
-            unshipped_row(LI, "62319586402674", **second)]
+    return [unshipped_row(LI, "62319586402673", sku="USB-FAN-03"), unshipped_row(LI, "62319586402674", **second)]
 
 
 def read_unshipped(*rows: dict[str, str] | str) -> ParsedReport:
@@ -558,8 +562,9 @@ def test_bad_row_refuses_its_whole_order_only():
 def test_row_error_codes(values, error):
     order_id = values.pop("order_id", "113-4417305-6689831")
     item_id = values.pop("item_id", "62319586402671")
-    report = read_unshipped(unshipped_row(order_id, item_id, **values), unshipped_row(
-        "111-2223334-4445556", "62319586402675"))
+    report = read_unshipped(
+        unshipped_row(order_id, item_id, **values), unshipped_row("111-2223334-4445556", "62319586402675")
+    )
     assert report.errors == [RowError(2, *error)]
     assert [o.order_id for o in report.orders] == ["111-2223334-4445556"]
 
@@ -573,8 +578,7 @@ def test_a_very_long_bad_value_is_clipped():
 def test_duplicate_row_keeps_the_first():
     report = read_unshipped(unshipped_row(), *two_item_order(), two_item_order()[1])
     assert report.errors == [RowError(5, "duplicate_row", {"first_line": 4})]
-    assert {o.order_id: len(o.items) for o in report.orders} == {
-        "113-4417305-6689831": 1, LI: 2}
+    assert {o.order_id: len(o.items) for o in report.orders} == {"113-4417305-6689831": 1, LI: 2}
 
 
 def test_short_row():
@@ -609,8 +613,7 @@ def test_row_without_trailing_empty_fields_is_fine():
 
 def test_long_row_with_values_beyond_the_header():
     full = "\t".join(unshipped_row().get(c, "") for c in UNSHIPPED_HEADER)
-    report = read_unshipped(full + "\t\t", full.replace("62319586402671", "62319586402672")
-                            + "\tstray")
+    report = read_unshipped(full + "\t\t", full.replace("62319586402671", "62319586402672") + "\tstray")
     assert report.errors == [
         RowError(2, "order_has_bad_row", {"bad_line": 3}),  # trailing blank cells are fine
         RowError(3, "long_row", {"expected": 27, "got": 28}),
@@ -645,12 +648,10 @@ def test_returns_row_errors():
     header, first, second = text.splitlines()
     bad_id = first.replace("113-4417305-6689831", "113-4417305")
     bad_qty = second.replace("\t1\tONT8", "\t0\tONT8").replace("LPNRR1234567891", "LPN-2")
-    bad_date = second.replace("2026-11-20T16:30:00+00:00", "yesterday").replace(
-        "LPNRR1234567891", "LPN-3")
+    bad_date = second.replace("2026-11-20T16:30:00+00:00", "yesterday").replace("LPNRR1234567891", "LPN-3")
     data = "\n".join([header, first, second, first, bad_id, bad_qty, bad_date]).encode()
     report = read_report(data)
-    assert [(r.line, r.rma) for r in report.returns] == [
-        (2, "LPNRR1234567890"), (3, "LPNRR1234567891")]
+    assert [(r.line, r.rma) for r in report.returns] == [(2, "LPNRR1234567890"), (3, "LPNRR1234567891")]
     assert report.errors == [
         RowError(4, "duplicate_row", {"first_line": 2}),
         RowError(5, "bad_order_id", {"value": "113-4417305"}),
@@ -735,16 +736,25 @@ def test_amount_formats(price, expected):
 
 def test_total_subtracts_discounts_written_either_way():
     header = [*ORDER_HEADER, "item-promotion-discount", "ship-promotion-discount"]
-    report = read_report(tsv(header, order_row(
-        item_price="20.00", item_tax="1.60", shipping_price="5.00", shipping_tax="0.40",
-        item_promotion_discount="-2.00", ship_promotion_discount="5.00")))
+    report = read_report(
+        tsv(
+            header,
+            order_row(
+                item_price="20.00",
+                item_tax="1.60",
+                shipping_price="5.00",
+                shipping_tax="0.40",
+                item_promotion_discount="-2.00",
+                ship_promotion_discount="5.00",
+            ),
+        )
+    )
     assert report.errors == []
     assert report.orders[0].total == Decimal("20.00")  # 20 + 1.60 + 5 + 0.40 - 2 - 5
 
 
 def test_blank_item_price_makes_the_total_unknown():
-    report = read_report(tsv(ORDER_HEADER, order_row(LI, "1", item_price=""),
-                             order_row(LI, "2")))
+    report = read_report(tsv(ORDER_HEADER, order_row(LI, "1", item_price=""), order_row(LI, "2")))
     assert report.errors == []
     assert report.orders[0].total is None
     assert [i.price for i in report.orders[0].items] == [None, Decimal("39.99")]
@@ -764,8 +774,16 @@ def test_partially_shipped_and_shipped_from_quantities():
 
 
 def test_explicit_status_channel_and_optional_columns():
-    header = [*ORDER_HEADER, "order-status", "fulfillment-channel", "latest-ship-date",
-              "latest-delivery-date", "is-prime", "is-business-order", "quantity-shipped"]
+    header = [
+        *ORDER_HEADER,
+        "order-status",
+        "fulfillment-channel",
+        "latest-ship-date",
+        "latest-delivery-date",
+        "is-prime",
+        "is-business-order",
+        "quantity-shipped",
+    ]
     statuses = {
         "111-0000000-0000001": ("Pending", "pending"),
         "111-0000000-0000002": ("Unshipped", "unshipped"),
@@ -840,9 +858,15 @@ def test_one_order_id_pattern_for_people_files_and_the_api():
 
 
 def test_buyer_name_falls_back_to_recipient_and_address_lines_join():
-    report = read_unshipped(unshipped_row(
-        buyer_name="", recipient_name="Ann Lee", ship_address_1="Flat 2",
-        ship_address_2="", ship_address_3="10 Downing St"))
+    report = read_unshipped(
+        unshipped_row(
+            buyer_name="",
+            recipient_name="Ann Lee",
+            ship_address_1="Flat 2",
+            ship_address_2="",
+            ship_address_3="10 Downing St",
+        )
+    )
     order = report.orders[0]
     assert order.buyer_name == "Ann Lee"
     assert order.ship_address == "Flat 2, 10 Downing St"

@@ -138,11 +138,7 @@ def reaches(start: str, target_root: str) -> list[str] | None:
 
 @pytest.mark.parametrize(
     "path",
-    [
-        p
-        for p in BOT
-        if p not in TELEGRAM_SIDE and p not in ENTRY_POINTS
-    ],
+    [p for p in BOT if p not in TELEGRAM_SIDE and p not in ENTRY_POINTS],
     ids=rel,
 )
 def test_the_core_does_not_reach_telegram_even_through_the_edge(path):
@@ -169,7 +165,9 @@ FACES = [ROOT / "bot" / "amazon" / "__init__.py", ROOT / "bot" / "importing" / "
 @pytest.mark.parametrize("path", FACES, ids=rel)
 def test_a_package_face_only_re_exports(path):
     package = module_name(path)
-    body = [node for node in tree(path).body if not (isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant))]
+    body = [
+        node for node in tree(path).body if not (isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant))
+    ]
     imports = [node for node in body if isinstance(node, ast.ImportFrom)]
     assert all(node.module and node.module.startswith(package + ".") for node in imports)
     exported = {alias.asname or alias.name for node in imports for alias in node.names}
@@ -378,8 +376,9 @@ def test_importing_writes_no_file_and_reads_nothing_of_ours_but_code(bare_import
     assert [path for path, how in opened if how == "w"] == []
     libraries = (*report["prefixes"], "/usr/share/zoneinfo/")
     # A virtual environment inside the checkout (as CI makes it) holds libraries, not ours.
-    ours = [p for p, _ in opened if p.startswith(str(ROOT) + "/") and not p.startswith(libraries)
-            and ".egg-info/" not in p]  # package metadata of an editable install
+    ours = [
+        p for p, _ in opened if p.startswith(str(ROOT) + "/") and not p.startswith(libraries) and ".egg-info/" not in p
+    ]  # package metadata of an editable install
     assert [p for p in ours if not p.endswith((".py", ".pyc")) and not Path(p).is_dir()] == [], (
         "catalogs, migrations and settings are read when the app starts, not on import"
     )

@@ -34,7 +34,10 @@ def test_import_from_the_command_line_is_idempotent(tmp_path: Path) -> None:
     report = tmp_path / "unshipped.txt"
     report.write_bytes(sample("unshipped-orders-us.txt"))
     first = dingdan("import", str(report), env={"DINGDAN_DB": str(db)})
-    assert (first.returncode, first.stdout) == (0, "Unshipped Orders report read (utf-8): 4 new, 0 updated, 0 unchanged.\n")
+    assert (first.returncode, first.stdout) == (
+        0,
+        "Unshipped Orders report read (utf-8): 4 new, 0 updated, 0 unchanged.\n",
+    )
     again = dingdan("import", str(report), env={"DINGDAN_DB": str(db)})
     assert again.returncode == 0
     assert again.stdout.startswith("Unshipped Orders report read (utf-8): 0 new, 0 updated, 4 unchanged.\n")
@@ -112,7 +115,7 @@ def test_dingdan_alone_prints_the_help_with_every_variable_and_the_readme_lists_
     assert result.returncode == 0
     assert result.stdout.startswith("usage: dingdan")
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    table = readme[readme.index("## Configuration"):]
+    table = readme[readme.index("## Configuration") :]
     for variable in VARIABLES:
         for name in variable.name.replace(",", " ").split():
             full = name if name.startswith("DINGDAN_") else "DINGDAN_SPAPI" + name

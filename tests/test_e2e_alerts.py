@@ -22,7 +22,12 @@ pytestmark = pytest.mark.alerts
 
 def outbox(t) -> list[tuple]:
     with t.db() as conn:
-        return [tuple(r) for r in conn.execute("SELECT status, attempts, last_error FROM outbox WHERE kind = 'alert' ORDER BY outbox_id")]
+        return [
+            tuple(r)
+            for r in conn.execute(
+                "SELECT status, attempts, last_error FROM outbox WHERE kind = 'alert' ORDER BY outbox_id"
+            )
+        ]
 
 
 def next_retry(t) -> datetime | None:
@@ -41,7 +46,9 @@ async def retries_fall_due(t, clock, done: Callable[[], bool]) -> None:
             return
         clock.set(max(clock(), due))
         t.app.bot_data["services"].sender.kick()
-        await t.api.wait_for(lambda: done() or next_retry(t) != due, what=f"the retry due at {due}: {outbox(t)}")
+        await t.api.wait_for(
+            lambda due=due: done() or next_retry(t) != due, what=f"the retry due at {due}: {outbox(t)}"
+        )
 
 
 async def settle(t, *settings: str) -> None:
@@ -154,7 +161,8 @@ async def test_quiet_hours_hold_alerts_until_morning_but_warn_before_night_deadl
     # In the morning: the return, and the night order that was not shipped in time.
     morning = await wait_alerts(t, 2, since=later)
     assert sorted(read(m).splitlines()[0] for m in morning) == [
-        "📦 1 returned item is waiting for a decision:", "🚨 1 order is past its ship-by time:"
+        "📦 1 returned item is waiting for a decision:",
+        "🚨 1 order is past its ship-by time:",
     ]
 
 
@@ -269,7 +277,9 @@ async def test_daily_digest_figures(alert_team, clock) -> None:
 
 async def test_alert_settings_are_for_administrators(alert_team) -> None:
     t = alert_team
-    assert await t.say(t.bob, "/alerts lead 12 2") == says("zh_Hans", "Only an administrator of this group can do that.")
+    assert await t.say(t.bob, "/alerts lead 12 2") == says(
+        "zh_Hans", "Only an administrator of this group can do that."
+    )
     assert "Ship-by warnings: 12 and 2 hours before" in await t.say(t.alice, "/alerts lead 12 2")
     assert "Quiet hours: 22:00–07:00" in await t.say(t.alice, "/alerts quiet 22:00 07:00")
     assert await t.say(t.alice, "/alerts lead soon") == (

@@ -49,7 +49,9 @@ async def test_import_ship_return_receive_restock_refund(team) -> None:
     assert arrived["text"] == says("zh_Hans", "The return of order {order} has arrived. What should happen to the item?",
                                    order=MIC)  # fmt: skip
     assert [data for _label, data in t.api.buttons(arrived)] == [
-        f"rd:{MIC}:restock", f"rd:{MIC}:dispose", f"rd:{MIC}:send_back"
+        f"rd:{MIC}:restock",
+        f"rd:{MIC}:dispose",
+        f"rd:{MIC}:send_back",
     ]
     assert t.goods(MIC) == "return_received"
 
@@ -90,9 +92,13 @@ async def test_order_report_gives_totals_and_full_refund(team) -> None:
     assert replies[0]["text"] == "Order report read (utf-8): 0 new, 3 updated, 0 unchanged."
     assert t.order_row(FAN)["total"] == "65.47"  # 15.50 + 4.99 + 39.99 + 4.99
     await t.say(t.alice, f"/ship {FAN} FedEx 123456789012")
-    assert await t.say(t.alice, f"/refund {FAN} 70") == f"You can refund at most $65.47 on order {FAN}; $70.00 is too much."
+    assert (
+        await t.say(t.alice, f"/refund {FAN} 70")
+        == f"You can refund at most $65.47 on order {FAN}; $70.00 is too much."
+    )
     assert await refund_after_yes(t, t.alice, f"/refund {FAN} 5,46") == (
-        f"Refunded $5.46 on order {FAN}; $60.01 can still be refunded.")
+        f"Refunded $5.46 on order {FAN}; $60.01 can still be refunded."
+    )
     assert await refund_after_yes(t, t.alice, f"/refund {FAN}") == f"Order {FAN} refunded in full: $60.01."
     assert await t.say(t.alice, f"/refund {FAN} 1") == (
         f"Order {FAN} has already been refunded in full ($65.47). Last change: refunded by Alice, 11/21/26, 4:00 PM."
@@ -124,7 +130,12 @@ async def test_outsider_gets_a_polite_refusal_and_no_data(team) -> None:
     t = team
     before = t.snapshot()
     dm = t.api.private(t.dave)
-    for text in (f"/order {KETO}", f"/ship {KETO} UPS 1Z999AA10123456784", "/orders", "发货 4445556 顺丰 SF1234567890123"):
+    for text in (
+        f"/order {KETO}",
+        f"/ship {KETO} UPS 1Z999AA10123456784",
+        "/orders",
+        "发货 4445556 顺丰 SF1234567890123",
+    ):
         reply = await t.say(t.dave, text, chat=dm)
         assert reply == (
             "I only work for members of a team group that uses dingdan. Ask your team to add you to their group, "
@@ -136,7 +147,9 @@ async def test_outsider_gets_a_polite_refusal_and_no_data(team) -> None:
 async def test_a_member_who_left_the_group_loses_access(team, clock) -> None:
     t = team
     dm = t.api.private(t.bob)
-    assert (await t.say(t.bob, "/order 4445556", chat=dm)).startswith(says("zh_Hans", "<b>Order {order}</b>", order=KETO))
+    assert (await t.say(t.bob, "/order 4445556", chat=dm)).startswith(
+        says("zh_Hans", "<b>Order {order}</b>", order=KETO)
+    )
     t.api.set_member(t.group.id, t.bob, "left")
     clock.advance(minutes=11)  # membership answers are trusted for 10 minutes
     assert await t.say(t.bob, "/order 4445556", chat=dm) == says(
@@ -233,11 +246,16 @@ async def test_every_refusal_of_the_lifecycle_says_what_to_do(team) -> None:
     await expect(f"/ship {pending} UPS 1Z999AA10123456784",
                  f"Order {pending} is still pending: Amazon has not verified the payment yet. Never ship a pending "
                  "order; wait until it becomes unshipped.")  # fmt: skip
-    await expect(f"/refund {MIC} 5", f"Order {MIC} has not been shipped (unshipped): cancel it with /cancel instead of refunding.")
+    await expect(
+        f"/refund {MIC} 5",
+        f"Order {MIC} has not been shipped (unshipped): cancel it with /cancel instead of refunding.",
+    )
     await expect(f"/delivered {MIC}", f"Order {MIC} has not been shipped yet (unshipped); ship it first.")
     await expect(f"/received {MIC}", f"Order {MIC} has not been shipped yet (unshipped); ship it first.")
-    await expect(f"/correct {MIC} UPS 1Z999AA10123456784",
-                 f"Order {MIC} has not been shipped yet, so there is no tracking number to correct. Ship it with /ship.")
+    await expect(
+        f"/correct {MIC} UPS 1Z999AA10123456784",
+        f"Order {MIC} has not been shipped yet, so there is no tracking number to correct. Ship it with /ship.",
+    )
     # Cancelling a pending order is the seller's right; then shipping it is refused.
     assert await t.say(t.alice, f"/cancel {pending} BuyerCanceled", chat=dm) == (
         f"Order {pending} cancelled (buyer cancelled). Remember to cancel it in Seller Central too if it was not "
@@ -284,7 +302,9 @@ async def test_address_change_before_shipping_offers_a_one_tap_cancel(team) -> N
     assert t.goods(KETO) == "cancelled"
     event = t.events(KETO)[-1]
     assert (event["action"], event["actor_name"], event["details"]) == (
-        "cancel", "Bob", '{"reason":"ShippingAddressUndeliverable"}'
+        "cancel",
+        "Bob",
+        '{"reason":"ShippingAddressUndeliverable"}',
     )
 
 
@@ -299,7 +319,9 @@ async def test_tracking_correction_needs_a_yes_and_is_an_event(team) -> None:
     yes = t.api.buttons(question)[0][1]
     # Bob cannot answer Alice's question.
     refused = await t.api.click(t.group, t.bob, question, yes, expect=0)
-    assert refused.show_alert and refused.answer == says("zh_Hans", "Only the person who sent the command can answer this question.")
+    assert refused.show_alert and refused.answer == says(
+        "zh_Hans", "Only the person who sent the command can answer this question."
+    )
     # Alice double-taps "Replace": both taps reach the bot before it removes the buttons.
     first = await t.api.press(t.group, t.alice, question, yes)
     second = await t.api.press(t.group, t.alice, question, yes)
@@ -340,11 +362,19 @@ async def test_languages_per_person(team) -> None:
     # Bob's Telegram says zh-hans; Carol's zh-hant; each is answered in their own script.
     bob_help = await t.say(t.bob, "/help")
     carol_help = await t.say(t.carol, "/help")
-    assert bob_help.splitlines()[0] == says("zh_Hans", "<b>dingdan</b> works your Amazon orders from this chat. Name an order by its full number or its last 4+ digits.")
-    assert carol_help.splitlines()[0] == says("zh_Hant", "<b>dingdan</b> works your Amazon orders from this chat. Name an order by its full number or its last 4+ digits.")
+    assert bob_help.splitlines()[0] == says(
+        "zh_Hans",
+        "<b>dingdan</b> works your Amazon orders from this chat. Name an order by its full number or its last 4+ digits.",
+    )
+    assert carol_help.splitlines()[0] == says(
+        "zh_Hant",
+        "<b>dingdan</b> works your Amazon orders from this chat. Name an order by its full number or its last 4+ digits.",
+    )
     assert bob_help != carol_help
     # Alice switches to Traditional Chinese for herself only.
-    assert await t.say(t.alice, "/lang zh_Hant") == says("zh_Hant", "I will answer you in {language}.", language="繁體中文")
+    assert await t.say(t.alice, "/lang zh_Hant") == says(
+        "zh_Hant", "I will answer you in {language}.", language="繁體中文"
+    )
     assert (await t.say(t.alice, "/help")).splitlines()[0] == carol_help.splitlines()[0]
     assert (await t.say(t.dave, "/help", chat=t.api.private(t.dave))).startswith("dingdan works your Amazon orders")
     with t.db() as conn:

@@ -45,7 +45,9 @@ async def test_encodings_bom_crlf_cp1252_cp932(team) -> None:
     assert reply == "Unshipped Orders report read (cp1252): 1 new, 0 updated, 3 unchanged."
     assert t.order_row("302-1111111-0000001")["buyer_name"] == "Zoë Müller"
     header, mic_row, rest = text.split("\n", 2)
-    jp_row = mic_row.replace("113-4417305-6689831", "503-2222222-0000002").replace("USB Condenser Microphone", "髙橋のマイク①")
+    jp_row = mic_row.replace("113-4417305-6689831", "503-2222222-0000002").replace(
+        "USB Condenser Microphone", "髙橋のマイク①"
+    )
     jp = "\n".join([header, jp_row, rest])
     reply = (await t.api.upload(dm, t.alice, "jp.txt", jp.encode("cp932")))[0]["text"]
     assert reply == "Unshipped Orders report read (cp932): 1 new, 0 updated, 3 unchanged."
@@ -86,7 +88,7 @@ async def test_wrong_files_are_refused_and_change_nothing(team) -> None:
         ("empty.txt", b"", "The file is empty. Download the report from Seller Central again and send it here."),
         ("report.zip", buffer.getvalue(), "This is not a text report (it looks like a spreadsheet, archive or "
          "picture). Download the report from Seller Central as a tab-separated text file and send that."),
-        ("notes.txt", "order,sku\n1,2\n".encode(), "This is not an Amazon order report I know: it lacks the columns "),
+        ("notes.txt", b"order,sku\n1,2\n", "This is not an Amazon order report I know: it lacks the columns "),
     ]  # fmt: skip
     for name, body, reply in cases:
         got = (await t.api.upload(t.group, t.alice, name, body))[0]["text"]

@@ -169,7 +169,8 @@ async def test_the_team_follows_its_group_to_the_supergroup(fake_api, desk, cloc
     groups = look(t.db_path, "SELECT chat_id, kind, language FROM chats WHERE chat_id < 0")
     assert groups == [(NEW, "supergroup", "zh_Hans")]
     assert look(t.db_path, "SELECT chat_id, status FROM outbox WHERE kind = 'alert' ORDER BY outbox_id")[-2:] == [
-        (NEW, "sent"), (NEW, "sent"),
+        (NEW, "sent"),
+        (NEW, "sent"),
     ]
     people = look(t.db_path, "SELECT user_id, active_team FROM users ORDER BY user_id")
     assert people == [(alice.id, NEW), (bob.id, NEW)]
@@ -224,7 +225,8 @@ async def test_a_send_racing_the_service_messages_arrives_once(fake_api, desk, c
     [alert] = [text for text in texts if text != notice]
     assert alert.splitlines()[0] == "⏰ 1 order must ship soon:" and KETO in alert.splitlines()[1]
     assert look(t.db_path, "SELECT chat_id, status FROM outbox WHERE kind = 'alert' ORDER BY outbox_id")[-2:] == [
-        (NEW, "sent"), (NEW, "sent"),
+        (NEW, "sent"),
+        (NEW, "sent"),
     ]
 
 
@@ -252,7 +254,8 @@ async def test_an_empty_team_started_in_the_supergroup_gives_way(fake_api, desk,
     ]
     assert rows_of(t.db_path, NEW)["orders"] == 4
     assert look(t.db_path, "SELECT user_id FROM members WHERE team_id = ? ORDER BY user_id", (NEW,)) == [
-        (alice.id,), (bob.id,)
+        (alice.id,),
+        (bob.id,),
     ]
     assert look(t.db_path, "SELECT active_team FROM users WHERE user_id = ?", (bob.id,)) == [(NEW,)]
     assert (await t.say(bob, "/order 1122334", chat=new)).startswith(card("zh_Hans", SPEAKER))
@@ -379,7 +382,8 @@ async def test_the_store_moves_every_row_of_the_team_once(tmp_path, clock) -> No
         assert look(db, "SELECT DISTINCT chat_id FROM events") == [(NEW,)]
         assert look(db, "SELECT chat_id FROM imports UNION ALL SELECT chat_id FROM confirmations") == [(NEW,), (NEW,)]
         assert look(db, "SELECT chat_id, status, payload FROM outbox ORDER BY outbox_id") == [
-            (NEW, "pending", '{"text":"KETO soon"}'), (NEW, "pending", '{"text":"moved 4"}')
+            (NEW, "pending", '{"text":"KETO soon"}'),
+            (NEW, "pending", '{"text":"moved 4"}'),
         ]
         assert look(db, "SELECT unreachable_since FROM teams") == [(None,)]
         assert look(db, "SELECT chat_id, kind, language FROM chats") == [(NEW, "supergroup", "zh_Hant")]

@@ -130,7 +130,9 @@ async def test_bob_and_carol_are_asked_in_their_own_script(priced) -> None:
         amount=m("zh_Hans", "10"), left=m("zh_Hans", "34.98"))  # fmt: skip
     [event] = refunds(t, MIC)
     assert (event["actor_name"], json.loads(event["details"])) == (
-        "Bob", {"amount": "10.00", "currency": "USD", "reason": "DifferentItem"})
+        "Bob",
+        {"amount": "10.00", "currency": "USD", "reason": "DifferentItem"},
+    )
     assert t.order_row(MIC)["refunded"] == "10.00"
 
     question = await ask_refund(t, t.carol, "退款 6689831 全額")
@@ -234,14 +236,17 @@ async def test_an_unknown_total_needs_an_administrators_yes(team) -> None:
     for who, locale in ((t.bob, "zh_Hans"), (t.carol, "zh_Hant")):
         refused = await t.api.click(t.group, who, question, yes, expect=0)
         assert refused.show_alert and refused.answer == says(
-            locale, "Only an administrator of the group can confirm this refund, because the order's total is unknown.")
+            locale, "Only an administrator of the group can confirm this refund, because the order's total is unknown."
+        )
         assert t.snapshot() == before
     # Alice is: her yes refunds, in her name, and the history says Bob asked.
     click = await t.api.click(t.group, t.alice, question, yes, expect=2)
     assert click.messages[0]["text"] == f"Refunded $99,999.00 on order {KETO}."
     [event] = refunds(t, KETO)
     assert (event["actor_name"], json.loads(event["details"])) == (
-        "Alice", {"amount": "99999.00", "asked_by": "Bob", "currency": "USD"})
+        "Alice",
+        {"amount": "99999.00", "asked_by": "Bob", "currency": "USD"},
+    )
 
 
 async def test_an_administrator_confirms_their_own_question(team) -> None:
@@ -302,9 +307,7 @@ async def test_another_currency_is_refused_the_same_way_every_time(priced, typed
 async def test_another_currency_in_chinese(priced) -> None:
     t = priced
     reply = await t.say(t.bob, "退款 6689831 ¥12.5", chat=t.api.private(t.bob))
-    assert reply == (
-        f"订单 {MIC} 用美元（USD）付款，也要用 USD 退款；¥ 是别的货币。请输入 USD 金额，或只写数字。"
-    )
+    assert reply == (f"订单 {MIC} 用美元（USD）付款，也要用 USD 退款；¥ 是别的货币。请输入 USD 金额，或只写数字。")
 
 
 async def test_words_that_are_not_amounts_are_asked_about_and_change_nothing(priced) -> None:

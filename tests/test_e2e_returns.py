@@ -95,7 +95,9 @@ async def test_a_returns_row_applies_whole_or_not_at_all(team) -> None:
     row[header.index("Return delivery date")] = "23-Nov-2026"
     row[header.index("Refunded Amount")] = "100.00"
     before = t.snapshot()
-    reply = (await t.api.upload(t.group, t.alice, "mfn.txt", ("\n".join([lines[0], "\t".join(row)]) + "\n").encode()))[0]
+    reply = (await t.api.upload(t.group, t.alice, "mfn.txt", ("\n".join([lines[0], "\t".join(row)]) + "\n").encode()))[
+        0
+    ]
     assert reply["text"] == "\n".join([
         "MFN returns report read (utf-8): 0 new, 0 updated, 1 unchanged.",
         "1 row was refused:",

@@ -166,7 +166,8 @@ async def test_a_desk_with_another_key_says_once_it_cannot_read_them_and_the_old
     assert stored(db) == before  # kept as they were: the right key may come back
     assert count(t, "SELECT count(*) FROM orders") == 0
     assert [r.getMessage() for r in caplog.records if "cannot be decrypted" in r.getMessage()] == [
-        f"Amazon sync of team {GROUP_ID} stopped: the stored credentials cannot be decrypted with DINGDAN_SECRET_KEY"]
+        f"Amazon sync of team {GROUP_ID} stopped: the stored credentials cannot be decrypted with DINGDAN_SECRET_KEY"
+    ]
 
     # Rotation: a new key first, the old one after it; the old one still decrypts.
     async with await running_desk(fake_api, clock, db, amazon, secret_keys=(OTHER_KEY, SECRET_KEY)) as app:

@@ -145,7 +145,9 @@ async def test_amazon_changes_move_orders_through_the_lifecycle(sync_team, amazo
 
 
 @pytest.mark.alerts
-async def test_shipments_made_in_the_chat_are_confirmed_and_a_refusal_is_reported_once(sync_team, amazon, clock) -> None:
+async def test_shipments_made_in_the_chat_are_confirmed_and_a_refusal_is_reported_once(
+    sync_team, amazon, clock
+) -> None:
     t = sync_team
     seed(amazon)
     await connect(t, amazon)
@@ -211,7 +213,9 @@ async def test_shipments_made_in_the_chat_are_confirmed_and_a_refusal_is_reporte
     assert amazon.confirmations[-1]["body"]["packageDetail"]["trackingNumber"] == "999999999999"
 
 
-async def test_a_throttled_or_failing_confirmation_is_tried_again_at_the_next_sync(sync_team, amazon, amazon_time) -> None:
+async def test_a_throttled_or_failing_confirmation_is_tried_again_at_the_next_sync(
+    sync_team, amazon, amazon_time
+) -> None:
     t = sync_team
     seed(amazon)
     await connect(t, amazon)
@@ -220,8 +224,10 @@ async def test_a_throttled_or_failing_confirmation_is_tried_again_at_the_next_sy
     amazon.fail_next("confirmShipment", 429)  # throttled, without a Retry-After
     amazon.fail_next("confirmShipment", 503, count=5)  # then every attempt of this run fails
     assert await sync(t) == synced(unchanged=1)
-    assert count(t, "SELECT confirm_error FROM shipments") == "503 ServiceUnavailable: Temporary overloading or " \
-                                                                "maintenance of the server."
+    assert (
+        count(t, "SELECT confirm_error FROM shipments") == "503 ServiceUnavailable: Temporary overloading or "
+        "maintenance of the server."
+    )
     assert count(t, "SELECT confirm_final FROM shipments") == 0
     assert await sync(t) == synced(unchanged=1, confirmed=1)
     assert amazon.answered("confirmShipment") == [429] + [503] * 5 + [204]
@@ -265,7 +271,8 @@ async def test_only_an_administrator_connects_and_a_member_s_secrets_are_deleted
                          "credentials.")  # fmt: skip
     assert count(t, "SELECT count(*) FROM amazon_accounts") == 0
     assert await t.say(t.bob, "/amazon sync", chat=dm) == says(
-        "zh_Hans", "Only an administrator of {team} can connect it to Amazon or change the connection.", team="Store A")
+        "zh_Hans", "Only an administrator of {team} can connect it to Amazon or change the connection.", team="Store A"
+    )
 
 
 async def test_a_wrong_set_is_explained_without_repeating_a_word_of_it(sync_team, amazon) -> None:
@@ -290,8 +297,9 @@ async def test_refused_credentials_are_said_in_private_and_reported_in_the_group
     t = sync_team
     dm = t.api.private(t.alice)
     wrong = "Atzr|IwEBI-a-revoked-refresh-token-000000000000"
-    reply = await t.say(t.alice, f"/amazon set {MARKETPLACE} {CLIENT_ID} {CLIENT_SECRET} {wrong} {amazon.base_url}",
-                        chat=dm)
+    reply = await t.say(
+        t.alice, f"/amazon set {MARKETPLACE} {CLIENT_ID} {CLIENT_SECRET} {wrong} {amazon.base_url}", chat=dm
+    )
     error = "400 invalid_grant: The request has an invalid grant parameter : refresh_token"
     assert reply.startswith(says("en", "Saved the Amazon credentials of {team}, but Amazon refused them: {error}. "
                                  "Check them in Seller Central and send /amazon set again.", team="Store A",
@@ -314,20 +322,26 @@ async def test_off_deletes_the_credentials(sync_team, amazon) -> None:
     await connect(t, amazon)
     assert count(t, "SELECT count(*) FROM amazon_accounts WHERE refresh_token IS NOT NULL") == 1
     assert await t.say(t.alice, "/amazon off", chat=dm) == says(
-        "en", "{team} is disconnected from Amazon and its credentials are deleted. Orders already synced stay.",
-        team="Store A")
+        "en",
+        "{team} is disconnected from Amazon and its credentials are deleted. Orders already synced stay.",
+        team="Store A",
+    )
     assert count(t, "SELECT count(*) FROM amazon_accounts") == 0
     not_connected = says("en", "{team} is not connected to Amazon. Connect it with /amazon set MARKETPLACE CLIENT_ID "
                          "CLIENT_SECRET REFRESH_TOKEN in a private chat with me.", team="Store A")  # fmt: skip
     assert await t.say(t.alice, "/amazon off", chat=dm) == not_connected
     assert await t.say(t.alice, "/amazon sync", chat=dm) == not_connected
-    assert (await t.say(t.alice, "/amazon", chat=dm)).startswith("Store A is not connected to Amazon's Selling Partner API.")
+    assert (await t.say(t.alice, "/amazon", chat=dm)).startswith(
+        "Store A is not connected to Amazon's Selling Partner API."
+    )
 
 
 # --- the repeating job, with the environment's credentials ---------------------------------------
 
 
-async def test_the_job_syncs_the_only_team_with_the_environment_s_credentials(fake_api, clock, tmp_path, amazon) -> None:
+async def test_the_job_syncs_the_only_team_with_the_environment_s_credentials(
+    fake_api, clock, tmp_path, amazon
+) -> None:
     seed(amazon)
     env = {"spapi_client_id": CLIENT_ID, "spapi_client_secret": CLIENT_SECRET, "spapi_refresh_token": REFRESH_TOKEN,
            "spapi_marketplace": MARKETPLACE, "spapi_endpoint": amazon.base_url}  # fmt: skip
@@ -347,8 +361,11 @@ async def test_the_job_syncs_the_only_team_with_the_environment_s_credentials(fa
         assert says("en", "Connected with the credentials in the server's environment, marketplace {marketplace}.",
                     marketplace="ATVPDKIKX0DER (US)") in plain(status)  # fmt: skip
         assert await t.say(t.alice, "/amazon off", chat=fake_api.private(t.alice)) == says(
-            "en", "{team} syncs with the credentials in the server's environment (DINGDAN_SPAPI_*), not ones set here; "
-            "whoever runs the bot can remove them.", team="Store A")
+            "en",
+            "{team} syncs with the credentials in the server's environment (DINGDAN_SPAPI_*), not ones set here; "
+            "whoever runs the bot can remove them.",
+            team="Store A",
+        )
     assert CLIENT_SECRET not in repr(app.bot_data.get("settings"))
 
 
@@ -361,7 +378,11 @@ def test_the_environment_configures_one_team() -> None:
             "DINGDAN_SPAPI_CLIENT_SECRET": CLIENT_SECRET, "DINGDAN_SPAPI_MARKETPLACE": "A1PA6795UKMFR9",
             "DINGDAN_SPAPI_TEAM": "-1001234567890"}  # fmt: skip
     settings = Settings.from_env(full)
-    assert (settings.spapi_marketplace, settings.spapi_team, settings.spapi_endpoint) == ("A1PA6795UKMFR9", GROUP_ID, "")
+    assert (settings.spapi_marketplace, settings.spapi_team, settings.spapi_endpoint) == (
+        "A1PA6795UKMFR9",
+        GROUP_ID,
+        "",
+    )
     assert settings.spapi_auth_url == "https://api.amazon.com/auth/o2/token"
     for secret in SECRETS:
         assert secret not in repr(settings)

@@ -112,7 +112,7 @@ async def test_a_reply_that_telegram_fails_is_sent_later_and_once(team, clock) -
 
 
 async def test_a_handler_that_fails_after_writing_changes_nothing(team, monkeypatch) -> None:
-    """"Nothing was changed" is said only when it is true: the write is rolled back."""
+    """ "Nothing was changed" is said only when it is true: the write is rolled back."""
     t = team
     real_save = Store.save
 
@@ -162,7 +162,9 @@ async def test_a_stranger_pressing_a_groups_button_is_refused(team) -> None:
                                 "add you to their group, then try again.")  # fmt: skip
     assert t.snapshot() == before
     with t.db() as conn:
-        assert [tuple(r) for r in conn.execute("SELECT status FROM members WHERE user_id = ?", (t.dave.id,))] == [("left",)]
+        assert [tuple(r) for r in conn.execute("SELECT status FROM members WHERE user_id = ?", (t.dave.id,))] == [
+            ("left",)
+        ]
     # And his private chat shows him nothing either.
     reply = await t.say(t.dave, f"/order {FAN}", chat=t.api.private(t.dave))
     assert reply.startswith("I only work for members")

@@ -282,7 +282,9 @@ async def test_kicked_bot_and_telegram_refusals(fake_api, echo, team):
         await bot.send_message(group.id, "a <foo> b", parse_mode="HTML")
     with pytest.raises(BadRequest, match="not supported by this fake"):
         await bot.send_message(group.id, "*Total:* 12\\.50", parse_mode="MarkdownV2")  # the desk writes HTML
-    sent = await bot.send_message(group.id, '<b>Total:</b> 12.50 <a href="https://x.test/a">link</a>', parse_mode="HTML")
+    sent = await bot.send_message(
+        group.id, '<b>Total:</b> 12.50 <a href="https://x.test/a">link</a>', parse_mode="HTML"
+    )
     assert sent.text == "Total: 12.50 link" and [e.type for e in sent.entities] == ["bold", "text_link"]
     with pytest.raises(BadRequest, match="(?i)message is too long"):
         await bot.send_message(group.id, "x" * 4097)

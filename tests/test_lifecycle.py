@@ -46,51 +46,121 @@ SHIPPED_SOMEHOW = {PS, S, D, L, RQ, RR, RC}
 
 EXPECTED: dict[str, tuple[set[Goods], Goods | None, dict[Goods, str]]] = {
     # Only unshipped or partially shipped orders ship; pending ones never do.
-    "ship": ({U, PS}, S, {
-        P: "ship_pending", C: "ship_cancelled",
-        S: "already_shipped", D: "already_shipped", L: "already_shipped",
-        RQ: "already_shipped", RR: "already_shipped", RC: "already_shipped",
-    }),
+    "ship": (
+        {U, PS},
+        S,
+        {
+            P: "ship_pending",
+            C: "ship_cancelled",
+            S: "already_shipped",
+            D: "already_shipped",
+            L: "already_shipped",
+            RQ: "already_shipped",
+            RR: "already_shipped",
+            RC: "already_shipped",
+        },
+    ),
     # Some items of a multi-item order: the order stays partially shipped.
-    "ship_part": ({U, PS}, PS, {
-        P: "ship_pending", C: "ship_cancelled",
-        S: "already_shipped", D: "already_shipped", L: "already_shipped",
-        RQ: "already_shipped", RR: "already_shipped", RC: "already_shipped",
-    }),
+    "ship_part": (
+        {U, PS},
+        PS,
+        {
+            P: "ship_pending",
+            C: "ship_cancelled",
+            S: "already_shipped",
+            D: "already_shipped",
+            L: "already_shipped",
+            RQ: "already_shipped",
+            RR: "already_shipped",
+            RC: "already_shipped",
+        },
+    ),
     # Correcting the tracking of something that went out is its own action.
-    "correct_tracking": ({PS, S, D, L}, SAME, {
-        P: "correct_not_shipped", U: "correct_not_shipped", C: "ship_cancelled",
-        RQ: "correct_in_return", RR: "correct_in_return", RC: "correct_in_return",
-    }),
+    "correct_tracking": (
+        {PS, S, D, L},
+        SAME,
+        {
+            P: "correct_not_shipped",
+            U: "correct_not_shipped",
+            C: "ship_cancelled",
+            RQ: "correct_in_return",
+            RR: "correct_in_return",
+            RC: "correct_in_return",
+        },
+    ),
     # Cancel only before shipment (the seller may cancel a pending order any time).
     "cancel": ({P, U}, C, {C: "already_cancelled", **dict.fromkeys(SHIPPED_SOMEHOW, "cancel_after_shipment")}),
-    "deliver": ({S, L}, D, {
-        P: "not_shipped_yet", U: "not_shipped_yet", PS: "not_shipped_yet", C: "order_cancelled",
-        D: "already_delivered", RQ: "in_return", RR: "in_return", RC: "in_return",
-    }),
-    "mark_lost": ({S}, L, {
-        P: "not_shipped_yet", U: "not_shipped_yet", PS: "not_shipped_yet", C: "order_cancelled",
-        D: "lost_but_delivered", L: "already_lost", RQ: "in_return", RR: "in_return", RC: "in_return",
-    }),
-    "request_return": ({PS, S, D, L}, RQ, {
-        P: "not_shipped_yet", U: "not_shipped_yet", C: "order_cancelled",
-        RQ: "already_returning", RR: "already_returning", RC: "already_returning",
-    }),
+    "deliver": (
+        {S, L},
+        D,
+        {
+            P: "not_shipped_yet",
+            U: "not_shipped_yet",
+            PS: "not_shipped_yet",
+            C: "order_cancelled",
+            D: "already_delivered",
+            RQ: "in_return",
+            RR: "in_return",
+            RC: "in_return",
+        },
+    ),
+    "mark_lost": (
+        {S},
+        L,
+        {
+            P: "not_shipped_yet",
+            U: "not_shipped_yet",
+            PS: "not_shipped_yet",
+            C: "order_cancelled",
+            D: "lost_but_delivered",
+            L: "already_lost",
+            RQ: "in_return",
+            RR: "in_return",
+            RC: "in_return",
+        },
+    ),
+    "request_return": (
+        {PS, S, D, L},
+        RQ,
+        {
+            P: "not_shipped_yet",
+            U: "not_shipped_yet",
+            C: "order_cancelled",
+            RQ: "already_returning",
+            RR: "already_returning",
+            RC: "already_returning",
+        },
+    ),
     # An arrival may be the first we hear of a return (a returns report says so).
-    "receive_return": ({PS, S, D, L, RQ}, RR, {
-        P: "not_shipped_yet", U: "not_shipped_yet", C: "order_cancelled",
-        RR: "already_received", RC: "return_closed_already",
-    }),
+    "receive_return": (
+        {PS, S, D, L, RQ},
+        RR,
+        {
+            P: "not_shipped_yet",
+            U: "not_shipped_yet",
+            C: "order_cancelled",
+            RR: "already_received",
+            RC: "return_closed_already",
+        },
+    ),
     # The three decisions on a returned item, each closing the return.
     **{
-        decision: ({RR}, RC, {
-            RC: "return_closed_already",
-            **{s: "return_not_received" for s in (P, U, PS, S, D, L, C, RQ)},
-        })
+        decision: (
+            {RR},
+            RC,
+            {
+                RC: "return_closed_already",
+                **{s: "return_not_received" for s in (P, U, PS, S, D, L, C, RQ)},
+            },
+        )
         for decision in ("restock", "dispose", "send_back")
     },
     # Refund only after shipment; before it, cancel instead.
-    "refund": (SHIPPED_SOMEHOW, SAME, {P: "refund_before_shipment", U: "refund_before_shipment", C: "refund_cancelled"}),
+    "refund": (
+        SHIPPED_SOMEHOW,
+        SAME,
+        {P: "refund_before_shipment", U: "refund_before_shipment", C: "refund_cancelled"},
+    ),
     # What Amazon's reports say happened. A person never types these; refused quietly.
     "verify_payment": ({P}, U, {}),
     "amazon_partially_shipped": ({P, U}, PS, {}),
@@ -274,7 +344,11 @@ def test_a_refund_is_in_full_by_default(lc):
 def test_partial_refunds_add_up_to_a_full_one(lc):
     order = an_order(D, total=Decimal("20.00"))
     lc.fire(order, "refund", amount=Decimal("5.50"))
-    assert (order.refunded, order.money, order.refundable) == (Decimal("5.50"), Money.partially_refunded, Decimal("14.50"))
+    assert (order.refunded, order.money, order.refundable) == (
+        Decimal("5.50"),
+        Money.partially_refunded,
+        Decimal("14.50"),
+    )
     lc.fire(order, "refund", amount=Decimal("4.50"))
     assert (order.refunded, order.money) == (Decimal("10.00"), Money.partially_refunded)
     change = lc.fire(order, "refund")  # the rest

@@ -180,9 +180,11 @@ async def test_a_team_whose_credentials_no_key_opens_does_not_stop_the_others(st
     assert await rows(store, "SELECT team_id, count(*) FROM orders GROUP BY team_id") == [(STORE_B, 1)]
     # Store A's group is told once, the log says it once, and no run ended in a traceback.
     assert await rows(store, "SELECT team_id, kind FROM alerts WHERE kind = 'amazon_secrets'") == [
-        (STORE_A, "amazon_secrets")]
+        (STORE_A, "amazon_secrets")
+    ]
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == [
-        f"Amazon sync of team {STORE_A} stopped: the stored credentials cannot be decrypted with DINGDAN_SECRET_KEY"]
+        f"Amazon sync of team {STORE_A} stopped: the stored credentials cannot be decrypted with DINGDAN_SECRET_KEY"
+    ]
     assert not [r for r in caplog.records if r.exc_info]
     with pytest.raises(Refusal) as refused:
         await sync.run_team(STORE_A)
@@ -197,10 +199,14 @@ async def test_an_address_an_older_version_stored_is_checked_before_any_secret_i
         await tx.execute("UPDATE amazon_accounts SET endpoint = 'http://127.0.0.1:9/x'")
     with pytest.raises(Refusal) as refused:
         await sync.run_team(STORE_A)
-    assert (refused.value.code, refused.value.params) == ("amazon_address_refused", {"endpoint": "http://127.0.0.1:9/x"})
+    assert (refused.value.code, refused.value.params) == (
+        "amazon_address_refused",
+        {"endpoint": "http://127.0.0.1:9/x"},
+    )
     assert amazon.requests == []
     assert await rows(store, "SELECT sync_status, sync_error FROM amazon_accounts") == [
-        ("error", "http://127.0.0.1:9/x is not an allowed address")]
+        ("error", "http://127.0.0.1:9/x is not an allowed address")
+    ]
 
 
 async def test_configure_refuses_without_a_key_or_for_another_host_and_stores_nothing(store, amazon, clock) -> None:
@@ -279,11 +285,18 @@ def test_rotate_secrets_from_the_shell(tmp_path: Path) -> None:
     assert after_wrong[0] == before[0]  # Store A: left as it was
     assert SecretBox([THIRD_KEY]).open(after_wrong[1][0]) == "b-secret-0001"  # Store B: sealed (it was in clear)
 
-    rotated = dingdan("rotate-secrets", env={"DINGDAN_DB": str(db), "DINGDAN_SECRET_KEY": f"{NEW_KEY},{OLD_KEY},{THIRD_KEY}"})
+    rotated = dingdan(
+        "rotate-secrets", env={"DINGDAN_DB": str(db), "DINGDAN_SECRET_KEY": f"{NEW_KEY},{OLD_KEY},{THIRD_KEY}"}
+    )
     assert (rotated.returncode, rotated.stdout, rotated.stderr) == (
-        0, "Re-encrypted the Amazon credentials of 2 team(s) with the first key of DINGDAN_SECRET_KEY.\n", "")
+        0,
+        "Re-encrypted the Amazon credentials of 2 team(s) with the first key of DINGDAN_SECRET_KEY.\n",
+        "",
+    )
     new = SecretBox([NEW_KEY])
     assert [tuple(new.open(v) for v in row) for row in secrets()] == [
-        (CLIENT_SECRET, REFRESH_TOKEN), ("b-secret-0001", "b-token-00001")]
+        (CLIENT_SECRET, REFRESH_TOKEN),
+        ("b-secret-0001", "b-token-00001"),
+    ]
     for key in (OLD_KEY, NEW_KEY, THIRD_KEY):
         assert key not in missing.stderr + wrong.stdout + wrong.stderr + rotated.stdout + rotated.stderr

@@ -305,7 +305,12 @@ def test_an_orders_api_order_maps_onto_an_imported_order() -> None:
     assert order.ship_by == datetime(2026, 11, 20, 7, 59, 59, tzinfo=UTC)
     assert order.deliver_by == datetime(2026, 11, 28, 7, 59, 59, tzinfo=UTC)
     assert (order.currency, order.total, order.service_level) == ("USD", Decimal("42.50"), "Std US D2D Dom")
-    assert (order.ship_city, order.ship_state, order.ship_postal_code, order.ship_country) == ("SEATTLE", "WA", "98101", "US")
+    assert (order.ship_city, order.ship_state, order.ship_postal_code, order.ship_country) == (
+        "SEATTLE",
+        "WA",
+        "98101",
+        "US",
+    )
     assert (order.buyer_name, order.ship_address, order.is_prime) == ("", "", True)  # no PII without an RDT
     (item,) = order.items
     assert (item.item_id, item.sku, item.title, item.quantity, item.quantity_shipped, item.price) == (

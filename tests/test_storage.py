@@ -527,7 +527,11 @@ async def test_a_refund_while_the_return_is_on_its_way_asks_first(store, desk, d
     asked = await desk.act(TEAM, MIC, "refund", BOB, amount=Decimal("12.50"))
     assert isinstance(asked, Ask)
     assert (asked.code, asked.action, asked.details, asked.admins_confirm) == (
-        "refund_before_return_arrives", "refund", {"amount": Decimal("12.50"), "refunded_before": Decimal(0)}, False)
+        "refund_before_return_arrives",
+        "refund",
+        {"amount": Decimal("12.50"), "refunded_before": Decimal(0)},
+        False,
+    )
     assert event_count(db_path) == events, "asking changes nothing"
     assert (await store.order(TEAM, MIC)).money is Money.none
 

@@ -142,7 +142,9 @@ async def test_only_shipments_made_here_since_connecting_of_seller_fulfilled_ord
 
     # Shipped before the team connected (the account row says when): not through the API.
     async with store.transaction() as tx:
-        await tx.execute("UPDATE amazon_accounts SET configured_at = ?", ((clock() + timedelta(minutes=1)).isoformat(),))
+        await tx.execute(
+            "UPDATE amazon_accounts SET configured_at = ?", ((clock() + timedelta(minutes=1)).isoformat(),)
+        )
     await ship(ORDERS[0], "1Z999AA10123456784")
     clock.advance(minutes=5)
     await ship(ORDERS[1], "1Z999AA10123456785")  # written into a Shipping Confirmation file: that tells Amazon

@@ -189,9 +189,7 @@ def break_settings_as_an_old_version_could(db_path: Path, team_id: int) -> None:
                      "WHERE team_id = ?", (team_id,))  # fmt: skip
 
 
-async def test_settings_stored_before_they_were_checked_read_as_defaults_and_are_reported_once(
-    store, db_path, caplog
-):
+async def test_settings_stored_before_they_were_checked_read_as_defaults_and_are_reported_once(store, db_path, caplog):
     break_settings_as_an_old_version_could(db_path, SHENZHEN)
     with caplog.at_level(logging.WARNING, logger="bot.team_settings"):
         team = await store.team(SHENZHEN)

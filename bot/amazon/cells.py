@@ -94,18 +94,20 @@ def _offset(tail: str) -> timezone | None:
 
 def parse_date(s: str) -> datetime | None:
     """An aware UTC datetime from the ways Amazon files write dates, or None."""
+    found: datetime | None
     try:
-        d = datetime.fromisoformat(s)
+        found = datetime.fromisoformat(s)
     except ValueError:
-        d = _parse_date_slow(s)
-        if d is None:
+        found = _parse_date_slow(s)
+        if found is None:
             return None
     else:
-        d = d.replace(tzinfo=UTC) if d.tzinfo is None else d.astimezone(UTC)
-    return d if 1990 <= d.year <= 2100 else None
+        found = found.replace(tzinfo=UTC) if found.tzinfo is None else found.astimezone(UTC)
+    return found if 1990 <= found.year <= 2100 else None
 
 
 def _parse_date_slow(s: str) -> datetime | None:
+    mo: int | None
     if m := _DATE_YMD_RE.fullmatch(s):
         y, mo, d = int(m[1]), int(m[2]), int(m[3])
     elif m := _DATE_DMY_RE.fullmatch(s):

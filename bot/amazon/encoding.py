@@ -149,4 +149,3 @@ def _decode_legacy(data: bytes) -> tuple[str, str]:
     if undefined * 1000 <= len(data):
         return data.decode("iso-8859-1"), "iso-8859-1"
     raise Refusal(FileCode.file_encoding)
-

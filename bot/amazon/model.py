@@ -70,6 +70,7 @@ COUNTRY_CURRENCY = {
     "TR": "TRY", "JP": "JPY", "AU": "AUD", "SG": "SGD", "IN": "INR", "AE": "AED", "SA": "SAR", "EG": "EGP",
 }  # fmt: skip
 
+
 @dataclass(slots=True)
 class ImportedItem:
     item_id: str

@@ -13,9 +13,11 @@ or not, status) is kept in a :class:`_Tally` and settled when every row is in.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from bot.amazon.cells import (
     CHANNELS,
@@ -94,7 +96,11 @@ class _OrdersReader:
         self.header = header
         h = header
         self.i_oid, self.i_item = h.index("order-id"), h.index("order-item-id")
-        self.i_purchase, self.i_sku, self.i_qty = h.index("purchase-date"), h.index("sku"), h.index("quantity-purchased")
+        self.i_purchase, self.i_sku, self.i_qty = (
+            h.index("purchase-date"),
+            h.index("sku"),
+            h.index("quantity-purchased"),
+        )
         self.i_ship_by, self.n_ship_by = h.index(*_SHIP_BY), h.name_of(*_SHIP_BY)
         self.i_deliver, self.n_deliver = h.index(*_DELIVER_BY), h.name_of(*_DELIVER_BY)
         self.i_status, self.i_channel = h.index("order-status"), h.index("fulfillment-channel")
@@ -125,7 +131,7 @@ class _OrdersReader:
         self.date = Dates()
         self.amounts: dict[str, Decimal] = {}
         self.statuses: dict[str, Goods | None] = {}
-        self.share = {}.setdefault
+        self.share: Callable[[Any, Any], Any] = {}.setdefault
 
     # --- one row, step by step ----------------------------------------------------------
 
@@ -187,7 +193,9 @@ class _OrdersReader:
         price, line_total, currency = self.prices(cells) if self.priced else (None, None, None)
         order = self.orders.get(oid)
         if order is not None and currency and order.currency and currency != order.currency:
-            raise BadRow(RowErrorCode.currency_mismatch, column="currency", value=clip(currency), expected=order.currency)
+            raise BadRow(
+                RowErrorCode.currency_mismatch, column="currency", value=clip(currency), expected=order.currency
+            )
         title = cells[self.i_title].strip()
         item = ImportedItem(item_id, self.share(sku, sku), self.share(title, title), quantity, shipped, price)
         return _Row(item, purchased_at, ship_by, deliver_by, currency, line_total, left)

@@ -55,8 +55,16 @@ class _ReturnsReader:
             self.i_requested = col("Return request date")
             self.i_disp, self.i_comments = absent, absent
             self.i_reason, self.i_status = col("Return Reason"), col("Return request status")
-            self.i_rma, self.i_carrier, self.i_tracking = col("Amazon RMA ID"), col("Return carrier"), col("Tracking ID")
-            self.i_refund, self.i_currency, self.i_item = col("Refunded Amount"), col("Currency code"), col("Order Item ID")
+            self.i_rma, self.i_carrier, self.i_tracking = (
+                col("Amazon RMA ID"),
+                col("Return carrier"),
+                col("Tracking ID"),
+            )
+            self.i_refund, self.i_currency, self.i_item = (
+                col("Refunded Amount"),
+                col("Currency code"),
+                col("Order Item ID"),
+            )
         self.need = header.need
         self.date = Dates()
         self.errors: list[RowError] = []

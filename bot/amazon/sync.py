@@ -361,7 +361,9 @@ class AmazonSync:
             account, credentials = found
             refused = self._refused_address(credentials)
             if refused is not None:
-                log.warning("Amazon sync of team %s: %s is not an allowed Selling Partner API address", team_id, refused)
+                log.warning(
+                    "Amazon sync of team %s: %s is not an allowed Selling Partner API address", team_id, refused
+                )
                 await self.accounts.sync_failed(team_id, f"{refused} is not an allowed address", self.clock())
                 raise Refusal(AmazonCode.amazon_address_refused, endpoint=html.escape(refused))
             client = self._client(team_id, credentials)

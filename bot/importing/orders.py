@@ -138,7 +138,7 @@ def unchanged(order: Order, imported: ImportedOrder) -> bool:
         return False
     reported, stored = _DETAILS_OF(imported), _DETAILS_OF(order)
     if reported != stored:
-        for value, old in zip(reported, stored):
+        for value, old in zip(reported, stored, strict=True):
             if value != old and value is not None and value != "":
                 return False
     items = {i.item_id: i for i in order.items}

@@ -166,4 +166,3 @@ class AlertStore(Outbox):
             "shipped": shipped[0][0], "shipped_late": shipped[0][1],
             "seller_cancelled": cancelled[0][0], "orders": orders[0][0],
         }  # fmt: skip
-

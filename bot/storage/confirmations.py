@@ -71,4 +71,3 @@ def _confirmation_from_row(row: Sequence[Any]) -> Confirmation:
     return Confirmation(
         token, team_id, user_id, chat_id, order_id, action, json.loads(details), datetime.fromisoformat(expires_at)
     )
-

@@ -17,7 +17,7 @@ import asyncio
 import logging
 import os
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
@@ -101,9 +101,7 @@ class Database:
                 if not done:
                     for statement in _statements(sql):
                         await conn.execute(statement)
-                    await conn.execute(
-                        "INSERT INTO schema_migrations VALUES (?, datetime('now'))", (version,)
-                    )
+                    await conn.execute("INSERT INTO schema_migrations VALUES (?, datetime('now'))", (version,))
             except BaseException:
                 await conn.execute("ROLLBACK")
                 raise
@@ -175,10 +173,12 @@ class Database:
         rows = await self._rows(sql, params)
         return rows[0] if rows else None
 
-    async def _rows(self, sql: str, params: Params) -> Iterable[Any]:
+    async def _rows(self, sql: str, params: Params) -> Sequence[Any]:
         if self._writing_unit() is not None:
-            return await self.writer.execute_fetchall(sql, params)
-        return await self._readers.rows(sql, params)
+            rows = await self.writer.execute_fetchall(sql, params)
+        else:
+            rows = await self._readers.rows(sql, params)
+        return rows if isinstance(rows, list) else list(rows)
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[aiosqlite.Connection]:

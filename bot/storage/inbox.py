@@ -126,4 +126,3 @@ class InboxTables(Database):
                 (chat_id, message_id, iso(now)),
             )
             return bool(cur.rowcount)
-

@@ -90,8 +90,15 @@ def event_from_row(row: Sequence[Any]) -> Event:
     (event_id, team_id, order_id, at, kind, actor_id, actor_name, chat_id, action,
      from_goods, to_goods, from_money, to_money, details) = row  # fmt: skip
     return Event(
-        id=event_id, team_id=team_id, order_id=order_id, at=datetime.fromisoformat(at),
-        actor=Actor(kind=kind, id=actor_id, name=actor_name, chat_id=chat_id), trigger=action,
-        from_goods=from_goods, to_goods=to_goods, from_money=from_money, to_money=to_money,
+        id=event_id,
+        team_id=team_id,
+        order_id=order_id,
+        at=datetime.fromisoformat(at),
+        actor=Actor(kind=kind, id=actor_id, name=actor_name, chat_id=chat_id),
+        trigger=action,
+        from_goods=from_goods,
+        to_goods=to_goods,
+        from_money=from_money,
+        to_money=to_money,
         details=json.loads(details),
     )

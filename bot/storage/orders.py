@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 import aiosqlite
 
@@ -41,9 +41,7 @@ class OrderTables(Database):
     async def find_order_ids(self, team_id: int, *, full: str | None = None, tail: str | None = None,
                              limit: int = 6) -> list[str]:  # fmt: skip
         if full is not None:
-            row = await self.fetchone(
-                "SELECT order_id FROM orders WHERE team_id = ? AND order_id = ?", (team_id, full)
-            )
+            row = await self.fetchone("SELECT order_id FROM orders WHERE team_id = ? AND order_id = ?", (team_id, full))
             return [row[0]] if row else []
         if tail is None:
             raise TypeError("find_order_ids() needs a full id or a tail")
@@ -116,7 +114,7 @@ class OrderTables(Database):
                 found[oid] = Order(
                     team_id=tid, order_id=oid, goods=Goods(goods) if g is None else g,
                     money=Money(money) if m is None else m, channel=channel, currency=currency,
-                    total=amount(total), refunded=amount(refunded), purchased_at=when(purchased_at),
+                    total=amount(total), refunded=cast(Decimal, amount(refunded)), purchased_at=when(purchased_at),
                     ship_by=when(ship_by), deliver_by=when(deliver_by), service_level=service_level,
                     buyer_name=buyer_name, ship_city=ship_city, ship_state=ship_state,
                     ship_postal_code=ship_postal_code, ship_country=ship_country, ship_address=ship_address,
@@ -248,15 +246,15 @@ class OrderTables(Database):
         self, team_id: int, states: Iterable[Goods], *, offset: int, limit: int
     ) -> tuple[list[Order], int]:
         """Orders in these states, the most urgent (earliest ship-by) first, and how many in all."""
-        states = [s.value for s in states]
-        marks = ", ".join("?" * len(states))
+        values = [s.value for s in states]
+        marks = ", ".join("?" * len(values))
         total = await self.fetchone(
-            f"SELECT count(*) FROM orders WHERE team_id = ? AND goods IN ({marks})", [team_id, *states]
+            f"SELECT count(*) FROM orders WHERE team_id = ? AND goods IN ({marks})", [team_id, *values]
         )
         rows = await self.fetchall(
             f"SELECT {ORDER_SELECT} FROM orders WHERE team_id = ? AND goods IN ({marks}) "
             "ORDER BY ship_by IS NULL, ship_by, purchased_at, order_id LIMIT ? OFFSET ?",
-            [team_id, *states, limit, offset],
+            [team_id, *values, limit, offset],
         )
         return [order_from_row(r) for r in rows], total[0]
 

@@ -32,8 +32,7 @@ class OutboxRow:
     @functools.cached_property
     def payload(self) -> dict[str, Any]:
         """Read when the message is sent, not each time the queue is looked at."""
-        return json.loads(self.payload_json)  # type: ignore[no-any-return]
-
+        return json.loads(self.payload_json)
 
 
 class Outbox:
@@ -98,4 +97,3 @@ class Outbox:
                 (iso(now), team_id, team_id),
             )
         self.store.signal_queued()
-

@@ -37,6 +37,7 @@ class ShipmentTables(Database):
         transaction (two exports at once never both take a shipment). With ``day``
         (start, end), every current shipment of that day again, exported or not."""
         async with self.transaction() as tx:
+            params: list[int | str | None]
             if day is None:
                 where, params = "exported_at IS NULL", [team_id]
             else:

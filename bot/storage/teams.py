@@ -329,4 +329,3 @@ class TeamTables(Database):
             (user_id,),
         )
         return [r[0] for r in rows]
-

@@ -52,22 +52,39 @@ def _alert_head(kind: str, n: int) -> str:
         case "ship_soon":
             return ngettext("⏰ {count} order must ship soon:", "⏰ {count} orders must ship soon:", n)
         case "ship_late":
-            return ngettext("🚨 {count} order is past its ship-by time:", "🚨 {count} orders are past their ship-by time:", n)
+            return ngettext(
+                "🚨 {count} order is past its ship-by time:", "🚨 {count} orders are past their ship-by time:", n
+            )
         case "confirm_soon":
-            return ngettext("📅 {count} order is still unconfirmed; Amazon cancels it on its 30th day:",
-                            "📅 {count} orders are still unconfirmed; Amazon cancels them on their 30th day:", n)
+            return ngettext(
+                "📅 {count} order is still unconfirmed; Amazon cancels it on its 30th day:",
+                "📅 {count} orders are still unconfirmed; Amazon cancels them on their 30th day:",
+                n,
+            )
         case "confirm_last":
-            return ngettext("🚨 Last day: Amazon cancels {count} unconfirmed order within 24 hours:",
-                            "🚨 Last day: Amazon cancels {count} unconfirmed orders within 24 hours:", n)
+            return ngettext(
+                "🚨 Last day: Amazon cancels {count} unconfirmed order within 24 hours:",
+                "🚨 Last day: Amazon cancels {count} unconfirmed orders within 24 hours:",
+                n,
+            )
         case "pending_long":
-            return ngettext("ℹ️ {count} order has been pending for a long time:",
-                            "ℹ️ {count} orders have been pending for a long time:", n)
+            return ngettext(
+                "ℹ️ {count} order has been pending for a long time:",
+                "ℹ️ {count} orders have been pending for a long time:",
+                n,
+            )
         case "return_waiting":
-            return ngettext("📦 {count} returned item is waiting for a decision:",
-                            "📦 {count} returned items are waiting for a decision:", n)
+            return ngettext(
+                "📦 {count} returned item is waiting for a decision:",
+                "📦 {count} returned items are waiting for a decision:",
+                n,
+            )
         case "delivery_late":
-            return ngettext("🚚 {count} shipped order is past its latest delivery date:",
-                            "🚚 {count} shipped orders are past their latest delivery date:", n)
+            return ngettext(
+                "🚚 {count} shipped order is past its latest delivery date:",
+                "🚚 {count} shipped orders are past their latest delivery date:",
+                n,
+            )
     return kind
 
 
@@ -133,7 +150,9 @@ def digest_message(team: Any, local_day: Any, figures: dict[str, Any], now: date
     by_state = figures["by_state"]
     if by_state:
         order = list(Goods)
-        counts = listing([f"{state_name(s)} {n}" for s, n in sorted(by_state.items(), key=lambda kv: order.index(Goods(kv[0])))])
+        counts = listing(
+            [f"{state_name(s)} {n}" for s, n in sorted(by_state.items(), key=lambda kv: order.index(Goods(kv[0])))]
+        )
         lines.append(_("Orders: {counts}", counts=counts))
     ship_today = figures["ship_today"]
     lines.append(ngettext("Must ship today: {count} order.", "Must ship today: {count} orders.", len(ship_today)))
@@ -141,7 +160,9 @@ def digest_message(team: Any, local_day: Any, figures: dict[str, Any], now: date
     if len(ship_today) > SHOWN_SHIP_TODAY:
         lines.append(ngettext("…and {count} more.", "…and {count} more.", len(ship_today) - SHOWN_SHIP_TODAY))
     waiting = by_state.get("return_received", 0)
-    lines.append(ngettext("Returns waiting for a decision: {count}.", "Returns waiting for a decision: {count}.", waiting))
+    lines.append(
+        ngettext("Returns waiting for a decision: {count}.", "Returns waiting for a decision: {count}.", waiting)
+    )
     if figures["work"]:
         lines.append(_("Yesterday's work:"))
         people: dict[str, list[str]] = {}

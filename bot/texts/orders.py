@@ -14,6 +14,7 @@ from bot.texts.refusals import row_error
 if TYPE_CHECKING:
     from bot.importing import ImportResult
 
+
 def order_line(order: Order, zone: str) -> str:
     """One order in a list: id, state, ship-by."""
     if order.goods in (Goods.unshipped, Goods.partially_shipped, Goods.pending) and order.ship_by:

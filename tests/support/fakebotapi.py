@@ -253,8 +253,7 @@ def parse_html(source: str) -> tuple[str, list[dict]]:
             if not m:
                 name = re.match(r"</?([^\s>]*)", source[i:]).group(1)  # type: ignore[union-attr]
                 raise _bad(
-                    f'can\'t parse entities: Unsupported start tag "{name}" at byte offset '
-                    f"{_byte_offset(source, i)}"
+                    f'can\'t parse entities: Unsupported start tag "{name}" at byte offset {_byte_offset(source, i)}'
                 )
             closing, name, attr_text = m.group(1), m.group(2).lower(), m.group(3) or ""
             if name not in _HTML_TAGS:
@@ -294,7 +293,7 @@ def parse_html(source: str) -> tuple[str, list[dict]]:
                     attrs["expandable"] = ""
                 if name == "span" and attrs.get("class") != "tg-spoiler":
                     raise _bad(
-                        "can't parse entities: Tag \"span\" must have class \"tg-spoiler\" at byte offset "
+                        'can\'t parse entities: Tag "span" must have class "tg-spoiler" at byte offset '
                         f"{_byte_offset(source, i)}"
                     )
                 stack.append((name, pos16, attrs))
@@ -321,7 +320,7 @@ def parse_html(source: str) -> tuple[str, list[dict]]:
         pos16 += utf16len(ch)
         i += 1
     if stack:
-        raise _bad(f'can\'t parse entities: Can\'t find end tag corresponding to start tag "{stack[-1][0]}"')
+        raise _bad(f"can't parse entities: Can't find end tag corresponding to start tag \"{stack[-1][0]}\"")
     entities.sort(key=lambda e: (e["offset"], -e["length"]))
     return "".join(out), entities
 
@@ -359,9 +358,7 @@ def user_entities(text: str) -> list[dict]:
     found = []
     for regex, kind in ((_COMMAND_RE, "bot_command"), (_MENTION_RE, "mention")):
         for m in regex.finditer(text):
-            found.append(
-                {"type": kind, "offset": utf16len(text[: m.start()]), "length": utf16len(m.group(0))}
-            )
+            found.append({"type": kind, "offset": utf16len(text[: m.start()]), "length": utf16len(m.group(0))})
     found.sort(key=lambda e: e["offset"])
     return found
 
@@ -942,7 +939,9 @@ class FakeBotAPI(LocalServer):
         if stored.get("deleted"):
             raise AssertionError(f"message #{stored['message_id']} was deleted; nothing to press")
         buttons = inline_buttons(stored)
-        chosen = {"callback_data": data} if forged else next((b for b in buttons if b.get("callback_data") == data), None)
+        chosen = (
+            {"callback_data": data} if forged else next((b for b in buttons if b.get("callback_data") == data), None)
+        )
         if chosen is None:
             chosen = next((b for b in buttons if b.get("text") == data and "callback_data" in b), None)
         if chosen is None:
@@ -1333,16 +1332,27 @@ class FakeBotAPI(LocalServer):
         if "inline_keyboard" in markup:
             rows = markup["inline_keyboard"]
             if not isinstance(rows, list) or not all(isinstance(r, list) for r in rows):
-                raise _bad("can't parse inline keyboard markup: field \"inline_keyboard\" must be an Array of Arrays")
-            kinds = ("callback_data", "url", "switch_inline_query", "switch_inline_query_current_chat",
-                     "switch_inline_query_chosen_chat", "web_app", "login_url", "callback_game", "pay",
-                     "copy_text")
+                raise _bad('can\'t parse inline keyboard markup: field "inline_keyboard" must be an Array of Arrays')
+            kinds = (
+                "callback_data",
+                "url",
+                "switch_inline_query",
+                "switch_inline_query_current_chat",
+                "switch_inline_query_chosen_chat",
+                "web_app",
+                "login_url",
+                "callback_game",
+                "pay",
+                "copy_text",
+            )
             for row in rows:
                 for button in row:
                     if not button.get("text"):
                         raise _bad("can't parse inline keyboard button: Text must be non-empty")
                     if not any(k in button for k in kinds):
-                        raise _bad("can't parse inline keyboard button: Text buttons are unallowed in the inline keyboard")
+                        raise _bad(
+                            "can't parse inline keyboard button: Text buttons are unallowed in the inline keyboard"
+                        )
                     data = button.get("callback_data")
                     if data is not None and not (1 <= len(str(data).encode("utf-8")) <= MAX_CALLBACK_DATA):
                         raise _bad("BUTTON_DATA_INVALID")
@@ -1504,7 +1514,9 @@ class FakeBotAPI(LocalServer):
             if not re.fullmatch(r"[a-z0-9_]{1,32}", str(cmd.get("command", ""))):
                 raise _bad("BOT_COMMAND_INVALID")
             if not (1 <= len(str(cmd.get("description", ""))) <= 256):
-                raise _bad("command description is empty" if not cmd.get("description") else "BOT_COMMAND_DESCRIPTION_INVALID")
+                raise _bad(
+                    "command description is empty" if not cmd.get("description") else "BOT_COMMAND_DESCRIPTION_INVALID"
+                )
         key = (self._scope_key(params.get("scope")), self._language(params))
         if commands:
             self.commands[key] = [{"command": c["command"], "description": c["description"]} for c in commands]
@@ -1545,7 +1557,9 @@ class FakeBotAPI(LocalServer):
             raise _bad("there is no document in the request")
         fields: dict[str, Any] = {"document": self._document_dict(record)}
         if params.get("caption"):
-            caption, entities = format_text(str(params["caption"]), params.get("parse_mode"), params.get("caption_entities"))
+            caption, entities = format_text(
+                str(params["caption"]), params.get("parse_mode"), params.get("caption_entities")
+            )
             if utf16len(caption) > MAX_CAPTION:
                 raise _bad("message caption is too long")
             if caption:
