@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from bot.amazon.secret_box import KEY_COMMAND
+
 TELEGRAM_API_URL = "https://api.telegram.org/bot"
 #: Where most teams sell from; a team changes its own zone with /alerts.
 DEFAULT_TIMEZONE = "Asia/Shanghai"
@@ -230,10 +232,6 @@ def _spapi_from_env(env: Mapping[str, str]) -> dict[str, Any]:
         if value:
             out[f"spapi_{name}"] = value
     return out
-
-
-#: How an operator makes a key for DINGDAN_SECRET_KEY (the README and /amazon set say it too).
-KEY_COMMAND = 'python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"'
 
 
 def secret_keys_from_env(env: Mapping[str, str] | None = None) -> tuple[str, ...]:

@@ -25,6 +25,9 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from bot.amazon.accounts import AmazonStore
 from bot.amazon.redaction import remember_secrets
 
+#: How an operator makes a key for DINGDAN_SECRET_KEY (the README and /amazon set say it too).
+KEY_COMMAND = 'python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"'
+
 PREFIX = "fernet:"
 
 

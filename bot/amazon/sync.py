@@ -43,7 +43,7 @@ from bot.amazon.notices import (
 )
 from bot.amazon.orders_api import Package, api_time, imported_order, packages
 from bot.amazon.redaction import remember_secrets
-from bot.amazon.secret_box import SecretBox, SecretUnreadable, reseal
+from bot.amazon.secret_box import KEY_COMMAND, SecretBox, SecretUnreadable, reseal
 from bot.amazon.spapi import (
     LOGIN_HOSTS,
     SPAPI_HOSTS,
@@ -56,7 +56,6 @@ from bot.amazon.spapi import (
 )
 from bot.domain import Actor, Refusal
 from bot.refusal_codes import AmazonCode
-from bot.settings import KEY_COMMAND
 from bot.storage import AlertDecidedMeanwhile, AlertStore, OrderChangedMeanwhile, Store
 
 log = logging.getLogger("dingdan.sync")
