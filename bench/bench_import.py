@@ -30,8 +30,9 @@ import, and in another process the tracemalloc peak (tracing slows the import do
 process is not timed). Both include the file's bytes (the bot holds them while it imports).
 
 Diagnostics, printed below the figures (not targets):
-  gc off        the same import with the cyclic garbage collector disabled around it (the
-                importer pauses it itself since the collector cost a third of the time);
+  gc off        the same import with the cyclic garbage collector disabled around all of it
+                (the importer pauses it only while it reads the file and builds the orders,
+                never across an await: what this shows is the collector's cost in the rest);
   profile       when the ratio to the schema floor is above 3x (or with --profile): cProfile
                 of the import, the functions in bot/ by cumulative time (the rows generated
                 inside aiosqlite's thread are not seen by it).

@@ -18,7 +18,7 @@ deterministic) is written for them. Then, each on its own identical copy of the 
             plus the ``imports`` row: the writes dingdan makes, without reading anything.
   dingdan   ``Importer(store, Lifecycle(), clock).import_file(team, bytes, filename=...,
             actor=Actor.importer("bench"))``, timed from reading the file's bytes to the
-            end. It recognises the report and applies it through ``bot/returns.py``.
+            end. It recognises the report and applies it through ``bot/importing/returns.py``.
 
 Both are checked afterwards: exactly ``--returns`` orders ``return_received`` (with the
 report's disposition and reason), each with exactly one ``receive_return`` event. Then the
