@@ -316,17 +316,21 @@ def main() -> None:
               f"{d['first']['rows'] / d['seconds']:9,.0f} rows/s   {d['first']}")  # fmt: skip
         print(f"ratio dingdan / schema floor:           {ratio:7.2f} x   (target: within 3x of a plain sqlite3 "
               f"executemany of the same rows) {'OK' if ratio <= 3 else 'ABOVE TARGET'}")  # fmt: skip
-        print(f"ratio dingdan / sqlite3 one table:      {ratio_one_table:7.2f} x   (the file as one bare table; "
-              f"the schema floor alone is {f['seconds'] / b['seconds']:.2f} x it)")
+        print(
+            f"ratio dingdan / sqlite3 one table:      {ratio_one_table:7.2f} x   (the file as one bare table; "
+            f"the schema floor alone is {f['seconds'] / b['seconds']:.2f} x it)"
+        )
 
         print("\n== Re-import of the same file into that database")
         r = min(ding, key=lambda x: x["reimport_seconds"])
         second = r["second"]
         unchanged = all(x["tables_unchanged"] and x["second"]["new"] == 0 and x["second"]["updated"] == 0
                         for x in ding)  # fmt: skip
-        print(f"dingdan re-import:                      {r['reimport_seconds']:7.2f} s   "
-              f"({r['reimport_seconds'] / d['seconds']:.0%} of dingdan's first import, "
-              f"{r['reimport_seconds'] / f['seconds']:.2f} x the schema floor)   {second}")
+        print(
+            f"dingdan re-import:                      {r['reimport_seconds']:7.2f} s   "
+            f"({r['reimport_seconds'] / d['seconds']:.0%} of dingdan's first import, "
+            f"{r['reimport_seconds'] / f['seconds']:.2f} x the schema floor)   {second}"
+        )
         print(f"nothing changed: {'yes' if unchanged else 'NO'} (new={second['new']}, updated={second['updated']}; "
               f"orders, order_items, events, imports identical row by row; "
               f"'imported before' noticed: {r['second_seen_before']})")  # fmt: skip
@@ -338,8 +342,10 @@ def main() -> None:
         print(f"tracemalloc peak:                       {tm['peak'] / MB:7.1f} MB   "
               f"{'OK' if tm['peak'] < 300 * MB else 'ABOVE TARGET'}   (Python allocations; includes the "
               f"{size / MB:.0f} MB file)")  # fmt: skip
-        print(f"peak RSS growth (ru_maxrss delta):      {rss / MB:7.1f} MB   "
-              f"{'OK' if rss < 300 * MB else 'ABOVE TARGET'}   (whole process: Python, SQLite caches, allocator)")
+        print(
+            f"peak RSS growth (ru_maxrss delta):      {rss / MB:7.1f} MB   "
+            f"{'OK' if rss < 300 * MB else 'ABOVE TARGET'}   (whole process: Python, SQLite caches, allocator)"
+        )
         print(f"sqlite3 baseline, for comparison:       {b['rss_growth'] / MB:7.1f} MB   (it streams the file)")
 
         print("\n== Diagnostics (not targets)")
@@ -353,8 +359,10 @@ def main() -> None:
             print("\n".join(line for line in prof["text"].splitlines() if line.strip()))
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    print(f"\ntotal run {time.perf_counter() - started:.0f}s; load average at the end {os.getloadavg()[0]:.2f} "
-          "(this run itself adds ~1)")
+    print(
+        f"\ntotal run {time.perf_counter() - started:.0f}s; load average at the end {os.getloadavg()[0]:.2f} "
+        "(this run itself adds ~1)"
+    )
 
 
 if __name__ == "__main__":

@@ -291,8 +291,10 @@ def main() -> None:
     if not 0 < args.returns <= args.orders // 2:
         parser.error("need 0 < --returns <= --orders / 2")
 
-    print(f"SQLite {sqlite3.sqlite_version}, Python {sys.version.split()[0]}, {os.cpu_count()} CPUs; "
-          f"load average before {os.getloadavg()[0]:.2f}")
+    print(
+        f"SQLite {sqlite3.sqlite_version}, Python {sys.version.split()[0]}, {os.cpu_count()} CPUs; "
+        f"load average before {os.getloadavg()[0]:.2f}"
+    )
     workdir = Path(tempfile.mkdtemp(prefix="dingdan-bench-returns-"))
     started = time.perf_counter()
     try:
@@ -307,7 +309,9 @@ def main() -> None:
         returned = write_returns(report, template)
         assert len(returned) == args.returns, len(returned)
         data = report.read_bytes()
-        print(f"report: {len(returned):,} rows, {len(data) / MB:.1f} MB, sha256 {hashlib.sha256(data).hexdigest()[:12]}")
+        print(
+            f"report: {len(returned):,} rows, {len(data) / MB:.1f} MB, sha256 {hashlib.sha256(data).hexdigest()[:12]}"
+        )
         del data
         copies = {}
         for name in ("baseline", "dingdan") + (() if args.no_trace else ("traced",)):
@@ -330,8 +334,10 @@ def main() -> None:
 
         for name in ("baseline", "dingdan"):
             c = check(copies[name], returned, report)
-            print(f"checked {name}: {c['return_received']:,} orders return_received (disposition and reason as in "
-                  f"the report), {c['receive_return events']:,} receive_return events, one each; none left shipped")
+            print(
+                f"checked {name}: {c['return_received']:,} orders return_received (disposition and reason as in "
+                f"the report), {c['receive_return events']:,} receive_return events, one each; none left shipped"
+            )
 
         before = fingerprint(copies["dingdan"])
         again_s, again = asyncio.run(dingdan(report, copies["dingdan"]))
