@@ -95,11 +95,39 @@ def normalise(code: str | None) -> str | None:
 
 
 def resolve(chosen: str | None, chat: str | None, telegram: str | None) -> str:
-    """The reader's language: their own choice, else the chat's, else their Telegram app's, else English."""
+    """The first of ``chosen`` and ``chat`` that names a catalog, else ``telegram`` normalised, else English.
+
+    The group's language for what the bot says to the whole group (alerts, the digest, Amazon's
+    notices): the group's ``/lang group`` setting, else its starter's choice, else their app's.
+    A person's reply uses :func:`reader` instead.
+    """
     for candidate in (chosen, chat):
         if candidate in LOCALES:
             return candidate
     return normalise(telegram) or DEFAULT_LOCALE
+
+
+def reader(chosen: str | None, telegram: str | None, group: str | None) -> str:
+    """The language of a reply to one person, in a group or in private.
+
+    Their own ``/lang`` choice, else their Telegram app's language, else the group's language
+    (people whose language is unknown or one we do not speak), else English. A person's
+    language beats the group's: a Traditional reader in a Simplified group reads Traditional.
+
+    Plain ``zh`` (no script, no region) says Chinese but not which script: it reads as
+    Simplified, unless the group's language is Traditional, where the group's script is the
+    better guess for a Taiwan or Hong Kong team.
+    """
+    if chosen in LOCALES:
+        return chosen
+    own = normalise(telegram)
+    if own is not None and telegram is not None and telegram.strip().lower() == "zh" and group == "zh_Hant":
+        return "zh_Hant"
+    if own is not None:
+        return own
+    if group in LOCALES:
+        return group
+    return DEFAULT_LOCALE
 
 
 def current() -> str:
@@ -167,9 +195,20 @@ def cldr(locale: str | None = None) -> Locale:
     return Locale.parse(_CLDR[locale or current()])
 
 
+#: Chinese lists join every item with the enumeration comma. CLDR's "a、b和c" glues the last
+#: two items together when they are numbers or words without spaces ("提前 24和4 小时",
+#: "已发货 8和已取消 2"), so Chinese never uses it.
+_LIST_SEPARATOR = {"zh_Hans": "、", "zh_Hant": "、"}
+
+
 def listing(items: list[str]) -> str:
-    """Items joined the reader's way (CLDR): "a, b, and c" / "a、b和c"."""
-    return format_list(list(items), style="standard", locale=cldr()) if items else "—"
+    """Items joined the reader's way: "a, b, and c" (CLDR) in English, "a、b、c" in Chinese."""
+    if not items:
+        return "—"
+    separator = _LIST_SEPARATOR.get(current())
+    if separator is not None:
+        return separator.join(items)
+    return format_list(list(items), style="standard", locale=cldr())
 
 
 def money(amount: Decimal | None, currency: str | None) -> str:
@@ -180,11 +219,16 @@ def money(amount: Decimal | None, currency: str | None) -> str:
     return format_currency(amount, currency, locale=cldr())
 
 
+#: Chinese readers see 24-hour times (Seller Central and the ERPs do): CLDR's short format for
+#: zh_Hant_TW is "2026/11/20 下午3:59". The date part is CLDR's short date for both scripts.
+_DATETIME = {"zh_Hans": "y/M/d HH:mm", "zh_Hant": "y/M/d HH:mm"}
+
+
 def when(moment: datetime | None, zone: str) -> str:
-    """A moment in the team's time zone, in the reader's format (short date and time)."""
+    """A moment in the team's time zone, in the reader's format (short date and time, 24-hour in Chinese)."""
     if moment is None:
         return "—"
-    return format_datetime(moment, "short", tzinfo=_zone(zone), locale=cldr())
+    return format_datetime(moment, _DATETIME.get(current(), "short"), tzinfo=_zone(zone), locale=cldr())
 
 
 def day(moment: datetime | None, zone: str) -> str:

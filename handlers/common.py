@@ -13,7 +13,7 @@ from functools import wraps
 from typing import Any
 
 from telegram import Chat, InlineKeyboardMarkup, InputFile, Message, Update
-from telegram.constants import ChatType, MessageLimit
+from telegram.constants import ChatType
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import ApplicationHandlerStop
 
@@ -23,6 +23,7 @@ from bot.domain import Actor, Refusal
 from bot.i18n import _
 from bot.refusal_codes import AccessCode
 from bot.storage import OutgoingMessage, Team, current_unit
+from bot.texts import pages
 from handlers.context import Callback, DeskContext
 
 log = logging.getLogger("dingdan.handlers")
@@ -102,7 +103,7 @@ async def remember(update: Update, context: DeskContext) -> None:
         services.seen.add(seen_as)
     known = await store.user(user.id)
     chat_language = None if chat.type == ChatType.PRIVATE else await store.chat_language(chat.id)
-    context.locale = i18n.resolve(known.language if known else None, chat_language, user.language_code)
+    context.locale = i18n.reader(known.language if known else None, user.language_code, chat_language)
     i18n.set_current(context.locale)
 
 
@@ -157,7 +158,7 @@ async def send_file(update: Update, filename: str, data: bytes, caption: str) ->
     """Send a file into the chat the update came from, through the outbox like a reply."""
     chat, message = update.effective_chat, update.effective_message
     assert chat is not None
-    payload: dict[str, Any] = {"filename": filename, "caption": caption}
+    payload: dict[str, Any] = {"filename": filename, "caption": pages.fit(caption, pages.CAPTION_LIMIT)}
     if message is not None and update.callback_query is None and chat.type != ChatType.PRIVATE:
         payload["reply_to"] = message.message_id
     await send_later(update, OutgoingMessage(chat.id, None, payload, kind="file", document=data))
@@ -208,12 +209,9 @@ async def edit_in_place(update: Update, text: str, markup: InlineKeyboardMarkup 
 
 
 def fit(text: str) -> str:
-    """Telegram refuses messages over 4096 characters; lists are paged before this."""
-    limit = MessageLimit.MAX_TEXT_LENGTH
-    if len(text) <= limit:
-        return text
-    cut = text.rfind("\n", 0, limit - 2)
-    return text[: cut if cut > 0 else limit - 2] + "\n…"
+    """Telegram refuses messages over 4096 UTF-16 units after parsing; long answers are paged
+    before this (``bot.texts.pages``), which only guards the rest without breaking the HTML."""
+    return pages.fit(text, pages.TEXT_LIMIT)
 
 
 def handles_refusals(func: Callback) -> Callback:

@@ -10,6 +10,7 @@ import pytest
 from babel.messages.pofile import read_po
 
 from bot import i18n
+from tests.support.scripts import foreign, only
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -71,9 +72,81 @@ def test_telegram_language_resolution(telegram: str | None, expected: str) -> No
     assert i18n.resolve(None, None, telegram) == expected
 
 
-def test_own_choice_beats_chat_beats_telegram() -> None:
+def test_the_groups_language_is_its_setting_else_its_starters() -> None:
+    # resolve(group setting, starter's choice, starter's Telegram language): alerts, the digest.
     assert i18n.resolve("zh_Hant", "zh_Hans", "en") == "zh_Hant"
     assert i18n.resolve(None, "zh_Hans", "en") == "zh_Hans"
+    assert i18n.resolve(None, None, "zh-TW") == "zh_Hant"
+
+
+@pytest.mark.parametrize(
+    ("chosen", "telegram", "group", "expected"),
+    [
+        # A person's own language beats the group's, both ways.
+        (None, "zh-CN", "zh_Hant", "zh_Hans"), (None, "zh-hans", "zh_Hant", "zh_Hans"),
+        (None, "zh-hant", "zh_Hans", "zh_Hant"), (None, "zh-TW", "zh_Hans", "zh_Hant"),
+        (None, "zh-HK", "zh_Hans", "zh_Hant"), (None, "zh-MO", "zh_Hans", "zh_Hant"),
+        (None, "zh-SG", "zh_Hant", "zh_Hans"), (None, "en", "zh_Hans", "en"),
+        # Plain zh names no script: Simplified, unless the group reads Traditional.
+        (None, "zh", "zh_Hans", "zh_Hans"), (None, "zh", "zh_Hant", "zh_Hant"), (None, "zh", None, "zh_Hans"),
+        (None, "ZH", "zh_Hant", "zh_Hant"), (None, "zh", "en", "zh_Hans"),
+        # Unknown: the group's, else English.
+        (None, None, "zh_Hant", "zh_Hant"), (None, "ru", "zh_Hans", "zh_Hans"), (None, "ru", None, "en"),
+        (None, None, None, "en"),
+        # A /lang choice beats everything.
+        ("zh_Hant", "zh-CN", "zh_Hans", "zh_Hant"), ("en", "zh-TW", "zh_Hant", "en"),
+    ],
+)  # fmt: skip
+def test_a_reply_is_in_the_persons_language(chosen, telegram, group, expected) -> None:
+    assert i18n.reader(chosen, telegram, group) == expected
+
+
+@pytest.mark.parametrize("locale", ["zh_Hans", "zh_Hant"])
+def test_chinese_lists_join_with_the_enumeration_comma(locale: str) -> None:
+    with i18n.using(locale):
+        assert i18n.listing(["24", "4"]) == "24、4"
+        assert i18n.listing(["已发货 8", "已取消 2", "退货 1"]) == "已发货 8、已取消 2、退货 1"
+        assert i18n.listing(["UPS"]) == "UPS"
+        assert i18n.listing([]) == "—"
+    with i18n.using("en"):
+        assert i18n.listing(["24", "4"]) == "24 and 4"
+
+
+def test_chinese_times_are_24_hour() -> None:
+    from datetime import UTC, datetime
+
+    afternoon = datetime(2026, 11, 20, 10, 44, tzinfo=UTC)
+    with i18n.using("zh_Hant"):
+        assert i18n.when(afternoon, "Asia/Taipei") == "2026/11/20 18:44"
+    with i18n.using("zh_Hans"):
+        assert i18n.when(afternoon, "Asia/Shanghai") == "2026/11/20 18:44"
+    with i18n.using("en"):
+        assert i18n.when(afternoon, "Asia/Taipei").replace("\u202f", " ") == "11/20/26, 6:44 PM"
+
+
+@pytest.mark.parametrize("locale", ["zh_Hans", "zh_Hant"])
+def test_each_chinese_catalog_is_in_its_own_script_only(locale: str) -> None:
+    """No Simplified-only character in zh_Hant, no Traditional-only one in zh_Hans (OpenCC's tables)."""
+    problems = []
+    for message in load(locale):
+        if not message.id:
+            continue
+        strings = [message.string] if isinstance(message.string, str) else list(message.string)
+        for text in strings:
+            found = foreign(text or "", locale)
+            if found:
+                problems.append(f"{''.join(found)} in {text!r}")
+    assert not problems, f"{locale}:\n" + "\n".join(problems)
+
+
+def test_the_script_tables_know_what_both_scripts_share() -> None:
+    simplified, traditional = only()["zh_Hans"], only()["zh_Hant"]
+    assert {"发", "货", "单", "号", "运", "录", "组"} <= simplified
+    assert {"發", "貨", "單", "號", "運", "錄", "組", "裡", "羣"} <= traditional
+    # Written the same in Taiwan and on the mainland: in neither set.
+    shared = set("出台后里干面只群于於着")
+    assert not (shared & simplified) and not (shared & traditional)
+    assert foreign("简体中文、繁體中文", "zh_Hant") == []
 
 
 def test_a_missing_catalog_stops_start_up(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
