@@ -160,6 +160,11 @@ class FileCode(StrEnum):
     import_busy = "import_busy"
     nothing_to_export = "nothing_to_export"
     bad_export_day = "bad_export_day"
+    # a spreadsheet of shipments (bot/importing/shipments.py)
+    sheet_no_columns = "sheet_no_columns"
+    sheet_too_many_rows = "sheet_too_many_rows"
+    sheet_unreadable = "sheet_unreadable"
+    sheet_no_rows = "sheet_no_rows"
 
 
 #: Any refusal code: what ``Refusal(code, **params)`` takes.

@@ -9,10 +9,14 @@ from telegram.constants import FileSizeLimit
 
 from bot import texts as render
 from bot.domain import Actor, Refusal
-from bot.i18n import ngettext
+from bot.i18n import _, ngettext
+from bot.importing.shipments import BatchResult, read_sheet, ship_sheet
 from bot.refusal_codes import FileCode
 from handlers.common import actor_of, answer, handles_refusals, send_file, team_of
 from handlers.context import DeskContext
+
+#: Refused rows listed in a sheet's summary; the rest are counted.
+SHOWN_REFUSED_ROWS = 20
 
 
 @handles_refusals
@@ -28,6 +32,13 @@ async def document(update: Update, context: DeskContext) -> None:
     file = await doc.get_file()
     data = bytes(await file.download_as_bytearray())
     actor = actor_of(update)
+    # A sheet of shipments (an ERP's export, Seller Central's shipping confirmation template)
+    # ships its rows; anything else is read as an Amazon report.
+    sheet = read_sheet(data, doc.file_name or "")
+    if sheet is not None:
+        result = await ship_sheet(context.services.desk, team.team_id, sheet, actor)
+        await answer(update, batch_summary(result, team.timezone))
+        return
     importer = context.services.importer
     result = await importer.import_file(
         team.team_id, data, filename=doc.file_name or "",
@@ -62,3 +73,20 @@ async def export(update: Update, context: DeskContext) -> None:
     # if Telegram cannot take it now, the sender delivers it later; it is never lost between
     # the two, and the next /export does not repeat it.
     await send_file(update, taken.filename, taken.data, caption)
+
+
+def batch_summary(result: BatchResult, zone: str) -> str:
+    """Shipped N, already shipped M, refused K, and the refused rows by line with the reason."""
+    lines = [
+        _("Shipments read ({encoding}): {shipped} shipped, {already} already shipped, {refused} rows refused.",
+          encoding=result.encoding, shipped=len(result.shipped), already=len(result.already),
+          refused=len(result.refused)),
+    ]  # fmt: skip
+    for line, refusal in result.refused[:SHOWN_REFUSED_ROWS]:
+        lines.append("• " + _("line {line}: {reason}", line=line, reason=render.refusal(refusal, zone=zone)))
+    more = len(result.refused) - SHOWN_REFUSED_ROWS
+    if more > 0:
+        lines.append(ngettext("…and {count} more row.", "…and {count} more rows.", more))
+    if result.refused:
+        lines.append(_("Correct those rows and send the file again: orders already shipped are not shipped twice."))
+    return "\n".join(lines)

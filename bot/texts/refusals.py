@@ -260,6 +260,16 @@ REFUSALS: dict[RefusalCode, str] = {
     FileCode.bad_export_day: N_(
         "“{text}” is not a day. Send /export for what is new, or /export 2026-11-21 for one day again."
     ),
+    FileCode.sheet_no_columns: N_(
+        "This spreadsheet has no {missing} column. A sheet of shipments needs a header row with the order number, the tracking number and the carrier, for example: order-id, carrier-code, tracking-number (or 订单号, 物流商, 跟踪号)."
+    ),
+    FileCode.sheet_too_many_rows: N_(
+        "This sheet has {rows} rows; I ship at most {max} at once. Split it into smaller files and send them one by one."
+    ),
+    FileCode.sheet_unreadable: N_(
+        "I can't open this spreadsheet. Save it again as .xlsx or as a UTF-8 .csv and send it again."
+    ),
+    FileCode.sheet_no_rows: N_("This sheet of shipments has a header row but no shipments under it."),
 }
 
 ROW_ERRORS: dict[RowErrorCode, str] = {
