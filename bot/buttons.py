@@ -109,6 +109,23 @@ class Page(Button):
         return (self.list_name, str(self.page))
 
 
+#: What an order's pages show: its card or its history.
+ORDER_VIEWS = ("card", "history")
+
+
+@dataclass(frozen=True)
+class OrderPage(Button):
+    """◀ / ▶ under a long order card or history: which order, which view, which page (0-based)."""
+
+    prefix: ClassVar[str] = "op"
+    view: str
+    order_id: str
+    page: int
+
+    def fields(self) -> tuple[str, ...]:
+        return (self.view, self.order_id, str(self.page))
+
+
 SCOPES = ("me", "chat")
 
 
@@ -216,6 +233,11 @@ def _read(cls: type[Button], rest: list[str]) -> Button:
         if not (_WORD.fullmatch(list_name) and _PAGE.fullmatch(page)):
             raise BadButton(f"{list_name}:{page}")
         return Page(list_name, int(page))
+    if cls is OrderPage:
+        view, order_id, page = rest
+        if view not in ORDER_VIEWS or not _PAGE.fullmatch(page):
+            raise BadButton(f"{view}:{page}")
+        return OrderPage(view, _order(order_id), int(page))
     if cls is Language:
         scope, locale = rest
         if scope not in SCOPES or not re.fullmatch(r"[A-Za-z_]{2,8}", locale):
@@ -233,7 +255,7 @@ def _read(cls: type[Button], rest: list[str]) -> Button:
 BUTTONS: dict[str, type[Button]] = {
     cls.prefix: cls
     for cls in (Confirm, Decline, ReturnDecision, AddressCancel, Page, Language, ShipPrompt, Snooze, ReturnPrompt,
-                MarkLost, AlertSetting)
+                MarkLost, AlertSetting, OrderPage)
 }  # fmt: skip
 
 

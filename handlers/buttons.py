@@ -23,6 +23,7 @@ ROUTES: dict[type[b.Button], Callable[[Update, DeskContext], Awaitable[None]]] =
     b.ReturnDecision: aftersale.decision_button,
     b.AddressCancel: fulfilment.address_cancel_button,
     b.Page: lookup.page_button,
+    b.OrderPage: lookup.order_page_button,
     b.Language: settings.lang_button,
     b.ShipPrompt: alerts.ship_prompt,
     b.Snooze: alerts.snooze,

@@ -7,15 +7,19 @@ from datetime import datetime, timedelta
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
 from bot import texts as render
-from bot.buttons import Page
+from bot.buttons import OrderPage, Page
 from bot.domain import Event, Goods, Order
-from bot.i18n import _, duration, money, ngettext, when
-from bot.parsing import parse_order_ref
+from bot.i18n import Raw, _, duration, money, ngettext, when
+from bot.parsing import OrderRef, parse_order_ref
+from bot.storage import Team
+from bot.texts.pages import paginate
 from handlers.common import answer, edit_in_place, handles_refusals, is_private, team_of
 from handlers.context import DeskContext
 from handlers.outcomes import usage
 
 PER_PAGE = 10
+#: The most events /history shows (newest first); an order rarely has more than a few dozen.
+HISTORY_LIMIT = 1000
 #: What "/orders" shows without a state: what still needs shipping.
 OPEN = (Goods.pending, Goods.unshipped, Goods.partially_shipped)
 #: Words a person may use for a list, in English and Chinese.
@@ -39,10 +43,11 @@ for _words, _state in (
         LIST_WORDS[_word] = (_state,)
 
 
-def card(order: Order, events: list[Event], zone: str, *, private: bool, now: datetime) -> str:
-    lines = [_("<b>Order {order}</b>", order=order.order_id)]
-    lines.append(_("State: {state}; money: {money}", state=render.state_name(order.goods),
-                   money=_(render.MONEY_NAMES[order.money])))  # fmt: skip
+def card_pages(order: Order, last: Event | None, zone: str, *, private: bool, now: datetime) -> list[str]:
+    """The order's card, page by page: its state first, then every item (a card with 200 items
+    shows them all); the last change on its own line."""
+    lines = [_("State: {state}; money: {money}", state=render.state_name(order.goods),
+               money=_(render.MONEY_NAMES[order.money]))]  # fmt: skip
     if order.ship_by and order.goods in OPEN:
         left = order.ship_by - now
         if left.total_seconds() >= 0:
@@ -71,14 +76,41 @@ def card(order: Order, events: list[Event], zone: str, *, private: bool, now: da
                                                      order.ship_postal_code, order.ship_country) if p)))  # fmt: skip
     elif order.ship_city or order.ship_country:
         lines.append(_("Ships to {place}", place=", ".join(p for p in (order.ship_city, order.ship_country) if p)))
+    if last is not None:
+        lines.append(_("Last change: {event}", event=Raw(render.event_line(last, zone))))
     lines.append(ngettext("{count} item:", "{count} items:", len(order.items)))
-    for item in order.items:
-        lines.append(_("• {quantity} × {sku} {title} ({shipped} shipped)", quantity=item.quantity, sku=item.sku,
-                       title=item.title, shipped=item.quantity_shipped))  # fmt: skip
-    if events:
-        lines.append(_("Latest:"))
-        lines.extend(render.event_line(e, zone) for e in events)
-    return "\n".join(lines)
+    items = [_("• {quantity} × {sku} {title} ({shipped} shipped)", quantity=item.quantity, sku=item.sku,
+               title=item.title, shipped=item.quantity_shipped) for item in order.items]  # fmt: skip
+
+    def heading(page: int, pages: int) -> str:
+        if pages == 1:
+            return _("<b>Order {order}</b>", order=order.order_id)
+        return _("<b>Order {order}</b> · page {page} of {pages}", order=order.order_id, page=page, pages=pages)
+
+    return paginate(items, heading, first=lines)
+
+
+def history_pages(order: Order, events: list[Event], zone: str) -> list[str]:
+    """Every event of the order, newest first, page by page."""
+
+    def heading(page: int, pages: int) -> str:
+        if pages == 1:
+            return _("History of order {order}:", order=order.order_id)
+        return _("History of order {order}, page {page} of {pages}:", order=order.order_id, page=page, pages=pages)
+
+    return paginate([render.event_line(e, zone) for e in events], heading)
+
+
+def order_page_markup(view: str, order_id: str, page: int, pages: int) -> InlineKeyboardMarkup | None:
+    """◀ ▶ under a card or a history of several pages (``page`` 0-based)."""
+    buttons = []
+    if page > 0:
+        buttons.append(
+            InlineKeyboardButton(_("◀ Previous"), callback_data=OrderPage(view, order_id, page - 1).encode())
+        )
+    if page + 1 < pages:
+        buttons.append(InlineKeyboardButton(_("Next ▶"), callback_data=OrderPage(view, order_id, page + 1).encode()))
+    return InlineKeyboardMarkup([buttons]) if buttons else None
 
 
 def render_duration(delta: timedelta) -> str:
@@ -87,28 +119,52 @@ def render_duration(delta: timedelta) -> str:
 
 @handles_refusals
 async def show_order(update: Update, context: DeskContext) -> None:
-    """/order ORDER (查询 ORDER): the order's card."""
+    """/order ORDER (查询 ORDER): the order's card (its first page, when it has several)."""
     args = context.args or []
     if len(args) != 1:
         await usage(update, context)
         return
     team = await team_of(update, context)
-    order, events = await context.services.desk.card(team.team_id, parse_order_ref(args[0]))
-    await answer(update, card(order, events, team.timezone, private=is_private(update), now=context.settings.clock()))
+    await _show_pages(update, context, OrderPage("card", "", 0), team, parse_order_ref(args[0]))
 
 
 @handles_refusals
 async def history(update: Update, context: DeskContext) -> None:
-    """/history ORDER (历史 ORDER): every event of the order, oldest first."""
+    """/history ORDER (历史 ORDER): every event of the order, newest first, page by page."""
     args = context.args or []
     if len(args) != 1:
         await usage(update, context)
         return
     team = await team_of(update, context)
-    order, events = await context.services.desk.history(team.team_id, parse_order_ref(args[0]))
-    lines = [_("History of order {order}:", order=order.order_id)]
-    lines += [render.event_line(e, team.timezone) for e in events]
-    await answer(update, "\n".join(lines))
+    await _show_pages(update, context, OrderPage("history", "", 0), team, parse_order_ref(args[0]))
+
+
+@handles_refusals
+async def order_page_button(update: Update, context: DeskContext) -> None:
+    """◀ / ▶ under a long card or history: that page, in the pressed message."""
+    query = update.callback_query
+    button = context.button
+    assert query is not None and isinstance(button, OrderPage)
+    team = await team_of(update, context)
+    await query.answer()
+    await _show_pages(update, context, button, team, parse_order_ref(button.order_id), edit=True)
+
+
+async def _show_pages(update: Update, context: DeskContext, want: OrderPage, team: Team, ref: OrderRef, *,
+                      edit: bool = False) -> None:  # fmt: skip
+    if want.view == "card":
+        order, last = await context.services.desk.card(team.team_id, ref, events=1)
+        pages = card_pages(order, last[0] if last else None, team.timezone, private=is_private(update),
+                           now=context.settings.clock())  # fmt: skip
+    else:
+        order, events = await context.services.desk.card(team.team_id, ref, events=HISTORY_LIMIT)
+        pages = history_pages(order, events, team.timezone)
+    page = min(want.page, len(pages) - 1)  # the order changed since: its last page
+    markup = order_page_markup(want.view, order.order_id, page, len(pages))
+    if edit:
+        await edit_in_place(update, pages[page], markup)
+    else:
+        await answer(update, pages[page], markup)
 
 
 @handles_refusals

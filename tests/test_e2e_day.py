@@ -352,8 +352,8 @@ async def test_lists_and_history(team) -> None:
     history = await t.say(t.alice, "/history 6689831")
     assert history == (
         f"History of order {MIC}:\n"
-        "11/21/26, 4:00 PM · imported from a report · from unshipped-orders-us.txt\n"
-        "11/21/26, 4:00 PM · shipped · by Alice · UPS 1Z999AA10123456784"
+        "11/21/26, 4:00 PM · shipped · by Alice · UPS 1Z999AA10123456784\n"
+        "11/21/26, 4:00 PM · imported from a report · from unshipped-orders-us.txt"
     )
 
 
