@@ -134,6 +134,13 @@ async def _post_init(application: Application) -> None:
         amazon=AmazonSync(store, Importer(store, lifecycle, settings.clock), settings),
         sender=sender,
     )
+    if settings.tracking_key:
+        # Carrier tracking through the same desk (its per-order locks), run by the tracking job.
+        from bot.tracking import SeventeenTrack, Tracker
+
+        provider = SeventeenTrack(settings.tracking_key, settings.tracking_url)
+        application.bot_data["tracking"] = Tracker(store, application.bot_data["services"].desk, provider,
+                                                   settings.clock)  # fmt: skip
     bot = application.bot
     if isinstance(bot, DeskBot):
         bot.attach_inbox(store, settings.clock)

@@ -72,6 +72,12 @@ class Settings:
     #: the first encrypts, every one decrypts, so a new key goes first and the old stays until
     #: ``dingdan rotate-secrets`` has run.
     secret_keys: tuple[str, ...] = field(default=(), repr=False)
+    #: The tracking provider's key (17TRACK's ``17token``, DINGDAN_TRACKING_KEY); "": no carrier tracking.
+    tracking_key: str = field(default="", repr=False)
+    #: The tracking provider's address (DINGDAN_TRACKING_URL): 17TRACK's v2.2 API unless another is given.
+    tracking_url: str = "https://api.17track.net/track/v2.2"
+    #: How often the tracking run registers, stops and polls numbers (seconds of real time).
+    tracking_interval: float = 300.0
 
     @property
     def base_file_url(self) -> str:
@@ -114,6 +120,7 @@ class Settings:
             file_url=env.get("DINGDAN_FILE_URL", "").strip() or None,
             spapi_allow_hosts=allowed_hosts_from_env(env),
             secret_keys=secret_keys_from_env(env),
+            **_tracking_from_env(env),
             **_spapi_from_env(env),
         )
         _check_spapi_addresses(settings)
@@ -181,6 +188,10 @@ VARIABLES: tuple[Variable, ...] = (
              "host:port, comma-separated. For a proxy or a test server only."),
     Variable("DINGDAN_SECRET_KEY", "(none: /amazon set stores nothing)", "Fernet key(s) that encrypt Amazon's "
              "secrets in the database; comma-separated for rotation, the first encrypts."),
+    Variable("DINGDAN_TRACKING_KEY", "(none: no carrier tracking)", "The 17TRACK API key (its 17token): "
+             "shipments are registered and tracked, and delivered orders marked delivered."),
+    Variable("DINGDAN_TRACKING_URL", "https://api.17track.net/track/v2.2", "Another tracking API address (https, "
+             "or http on this machine: the tests)."),
 )  # fmt: skip
 
 
@@ -231,6 +242,32 @@ def _spapi_from_env(env: Mapping[str, str]) -> dict[str, Any]:
         value = env.get(f"DINGDAN_SPAPI_{name.upper()}", "").strip()
         if value:
             out[f"spapi_{name}"] = value
+    return out
+
+
+def _tracking_from_env(env: Mapping[str, str]) -> dict[str, Any]:
+    """DINGDAN_TRACKING_KEY and DINGDAN_TRACKING_URL. The key goes to that address, so it is https,
+    or http on this machine only. Neither is repeated in an error (an address may carry a password)."""
+    key = env.get("DINGDAN_TRACKING_KEY", "").strip()
+    url = env.get("DINGDAN_TRACKING_URL", "").strip()
+    out: dict[str, Any] = {}
+    if key:
+        out["tracking_key"] = key
+    if url:
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(url)
+        local = parts.hostname in ("127.0.0.1", "localhost", "::1")
+        if (
+            parts.scheme not in ("http", "https")
+            or not parts.hostname
+            or parts.username
+            or parts.password
+            or (parts.scheme == "http" and not local)
+        ):
+            raise ConfigError("DINGDAN_TRACKING_URL must be an https address (or http on 127.0.0.1 or localhost), "
+                              "like https://api.17track.net/track/v2.2.")  # fmt: skip
+        out["tracking_url"] = url
     return out
 
 

@@ -33,3 +33,15 @@ def schedule(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
         sync_tick, interval=settings.sync_interval, first=settings.sync_interval, name="amazon-sync",
         job_kwargs=_JOB_KWARGS,
     )  # fmt: skip
+    # Carrier tracking (register, stop, poll) is its own job too; it does nothing without a key.
+    application.job_queue.run_repeating(
+        tracking_tick, interval=settings.tracking_interval, first=min(5.0, settings.tracking_interval),
+        name="tracking", job_kwargs=_JOB_KWARGS,
+    )  # fmt: skip
+
+
+async def tracking_tick(context: Any) -> None:
+    """The repeating job: one tracking run, if the operator configured a tracking provider."""
+    tracker = context.application.bot_data.get("tracking")
+    if tracker is not None:
+        await tracker.run()

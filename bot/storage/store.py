@@ -7,9 +7,10 @@ from bot.storage.inbox import InboxTables
 from bot.storage.orders import OrderTables
 from bot.storage.shipments import ShipmentTables
 from bot.storage.teams import TeamTables
+from bot.storage.tracking import TrackingTables
 
 
-class Store(TeamTables, OrderTables, ShipmentTables, ConfirmationTables, InboxTables):
+class Store(TeamTables, OrderTables, ShipmentTables, ConfirmationTables, InboxTables, TrackingTables):
     """The database. Open with :meth:`open`, close with :meth:`close`.
 
     Each base holds one aggregate's SQL (``bot.storage.teams``, ``.orders``, ``.shipments``,
