@@ -330,7 +330,7 @@ _CANCEL_ALIASES: dict[str, tuple[str, ...]] = {
         "定價錯誤",
     ),
     "GeneralAdjustment": ("general", "adjustment", "other", "一般调整", "一般調整", "其他", "其它"),
-    "CarrierCreditDecision": ("carrier credit", "承运商信用", "承運商信用"),
+    "CarrierCreditDecision": ("carrier credit", "承运商信用", "承運商信用", "承运人赔付", "承運商理賠"),
     "RiskAssessmentInformationNotValid": (
         "risk",
         "risk assessment",
@@ -338,6 +338,8 @@ _CANCEL_ALIASES: dict[str, tuple[str, ...]] = {
         "風險評估",
         "风控",
         "風控",
+        "风险评估信息无效",
+        "風險評估資訊無效",
     ),
     "CarrierCoverageFailure": (
         "carrier coverage",
@@ -548,7 +550,15 @@ _REFUND_REASON_ALIASES: dict[str, tuple[str, ...]] = {
     "RefusedDelivery": ("refused", "refused delivery", "delivery refused", "拒收", "买家拒收", "買家拒收"),
     "Abandoned": ("abandoned", "parcel abandoned", "弃件", "棄件", "包裹被弃", "包裹遭棄置", "无人领取", "無人領取"),
     "Exchange": ("customer exchange", "换货", "換貨"),
-    "CarrierCreditDecision": ("carrier credit", "承运商赔付", "物流商理賠", "承运商赔付决定", "物流商理賠決定"),
+    "CarrierCreditDecision": (
+        "carrier credit",
+        "承运商赔付",
+        "物流商理賠",
+        "承运商赔付决定",
+        "物流商理賠決定",
+        "承运人赔付",
+        "承運商理賠",
+    ),
     "CarrierCoverageFailure": (
         "carrier coverage",
         "物流不覆盖",
@@ -557,7 +567,16 @@ _REFUND_REASON_ALIASES: dict[str, tuple[str, ...]] = {
         "不在配送範圍",
         "物流商無法配送",
     ),
-    "RiskAssessmentInformationNotValid": ("risk", "risk assessment", "风控", "風控", "风险评估", "風險評估"),
+    "RiskAssessmentInformationNotValid": (
+        "risk",
+        "risk assessment",
+        "风控",
+        "風控",
+        "风险评估",
+        "風險評估",
+        "风险评估信息无效",
+        "風險評估資訊無效",
+    ),
     "Other": ("其他", "其它"),
 }
 

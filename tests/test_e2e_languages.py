@@ -10,6 +10,7 @@ Someone whose language is unknown (no code, or one we do not speak) reads the gr
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,9 +18,9 @@ import pytest
 
 from bot import i18n
 from bot.domain import Goods, Money
-from bot.texts import MONEY_NAMES, STATE_NAMES
+from bot.texts import MONEY_NAMES, REASON_NAMES, STATE_NAMES
 from tests.support.alerts import mark, read, wait_alerts
-from tests.support.scenario import KETO, MIC, says
+from tests.support.scenario import FAN, KETO, MIC, says
 from tests.support.scripts import foreign, only
 
 #: (user id, name, Telegram language_code, script in a zh_Hans group, script in a zh_Hant group)
@@ -126,3 +127,35 @@ async def test_alerts_speak_the_groups_language_not_the_last_readers(alert_team,
     # Whatever the alert's wording, it is written in Simplified only.
     assert foreign(text, "zh_Hans") == [], text
     assert any(c in only()["zh_Hans"] for c in text), text
+
+
+# --- Amazon's reasons by their Chinese names (issue 9 point 4) ---------------------------
+
+CANCEL_CODES = ["BuyerCanceled", "NoInventory", "ShippingAddressUndeliverable", "CustomerExchange", "PricingError",
+                "GeneralAdjustment", "CarrierCreditDecision", "RiskAssessmentInformationNotValid",
+                "CarrierCoverageFailure", "CustomerReturn", "MerchandiseNotReceived"]  # fmt: skip
+
+
+@pytest.mark.parametrize("person", ["bob", "carol", "alice"])
+async def test_an_unknown_cancel_reason_lists_the_reasons_by_name_and_changes_nothing(team, person: str) -> None:
+    t = team
+    reader = getattr(t, person)
+    locale = {"bob": "zh_Hans", "carol": "zh_Hant", "alice": "en"}[person]
+    before = t.snapshot()
+    reply = await t.say(reader, f"/cancel {FAN} whatever")
+    with i18n.using(locale):
+        names = CANCEL_CODES if locale == "en" else [i18n._(REASON_NAMES[c]) for c in CANCEL_CODES]
+        choices = "、".join(names) if locale != "en" else i18n.listing(names)
+    assert reply == says(locale, "I don't know the reason “{text}”. Use one of Amazon's reasons: {choices}.",
+                         text="whatever", choices=choices)  # fmt: skip
+    if locale != "en":
+        assert not any(code in reply for code in CANCEL_CODES)
+        assert foreign(reply, locale) == []
+    assert t.snapshot() == before
+    # A name copied from the list is understood.
+    with i18n.using(locale):
+        name = i18n._(REASON_NAMES["NoInventory"]) if locale != "en" else "NoInventory"
+    await t.say(reader, f"/cancel {FAN} {name}")
+    assert t.goods(FAN) == "cancelled"
+    cancel = t.events(FAN)[-1]
+    assert cancel["action"] == "cancel" and json.loads(cancel["details"])["reason"] == "NoInventory"

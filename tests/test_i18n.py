@@ -57,7 +57,7 @@ def test_every_entry_is_translated_with_the_same_placeholders_and_tags(locale: s
 def test_chinese_catalogs_are_chinese_in_their_own_script() -> None:
     hans, hant = load("zh_Hans"), load("zh_Hant")
     assert hans.get("shipped").string == "已发货"
-    assert hant.get("shipped").string == "已發貨"
+    assert hant.get("shipped").string == "已出貨"
     assert hans.get("return received").string == "退货已到"
     assert hant.get("return received").string == "退貨已到"
 
@@ -170,3 +170,72 @@ def test_money_and_dates_follow_the_reader() -> None:
     with i18n.using("en"):
         assert i18n.money(Decimal("12.5"), "EUR") == "€12.50"
         assert i18n.day(moment, "America/Los_Angeles") == "Nov 19, 2026"
+
+
+#: Words the glossary (docs/glossary.md, "For translators") replaces, per script: a word may
+#: appear only where the English message itself quotes it (what people type, a header name).
+AVOIDED = {
+    "zh_Hans": {
+        "承运商": "承运人", "(?<!延)迟发": "延迟发货", "客户": "买家", "退货中": "已申请退货",
+        "信用决定": "natural wording", "近 30 天取消率": "配送前取消率",
+        # 单号 alone is the tracking number's everyday word: 追踪编码（物流单号）once, then 追踪编码.
+        "(?<![订尾改])(?<!（物流)单号": "追踪编码",
+    },
+    "zh_Hant": {
+        "發貨": "出貨", "(?<!延)遲發": "延遲出貨", "訂單號(?!碼)": "訂單編號", "丟件": "遺失", "導出": "匯出",
+        "聊天室": "對話 / 群組", "物流商": "承運商", "客戶": "買家", "退貨中": "已申請退貨", "預設語言": None,
+        "默認": "預設", "信息": "訊息 / 資訊", "(?<!改)單號": "追蹤編號",
+    },
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("locale", ["zh_Hans", "zh_Hant"])
+def test_the_catalogs_follow_the_translators_glossary(locale: str) -> None:
+    problems = []
+    for message in load(locale):
+        if not message.id:
+            continue
+        ids = " ".join([message.id] if isinstance(message.id, str) else message.id)
+        strings = [message.string] if isinstance(message.string, str) else list(message.string)
+        for word, use in AVOIDED[locale].items():
+            if use is None:
+                continue
+            for text in strings:
+                for m in re.finditer(word, text or ""):
+                    if m.group(0) not in ids:
+                        problems.append(f"{m.group(0)} (use {use}) in {text!r}")
+    assert not problems, f"{locale}:\n" + "\n".join(problems)
+
+
+@pytest.mark.parametrize("locale", ["zh_Hans", "zh_Hant"])
+def test_every_reason_name_is_a_word_the_parser_accepts(locale: str) -> None:
+    """People copy a reason from the list the bot shows them: each Chinese name must read back as its code."""
+    from bot.domain import Refusal
+    from bot.parsing import resolve_cancel_reason, resolve_refund_reason
+    from bot.texts.names import REASON_NAMES, REFUND_REASON_NAMES, reason_choices
+
+    wrong = []
+    with i18n.using(locale):
+        for table, resolve, refund in ((REASON_NAMES, resolve_cancel_reason, False),
+                                       (REFUND_REASON_NAMES, resolve_refund_reason, True)):  # fmt: skip
+            names = reason_choices(list(table), refund=refund)
+            assert not set(names) & set(table), f"codes shown to a Chinese reader: {set(names) & set(table)}"
+            for code, name in zip(table, names, strict=True):
+                try:
+                    read = resolve(name)
+                except Refusal:
+                    read = None
+                if read != code:
+                    wrong.append(f"{name} → {read}, not {code}")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_reason_lists_show_codes_in_english() -> None:
+    from bot.texts.names import reason_choices
+
+    with i18n.using("en"):
+        assert reason_choices(["NoInventory", "BuyerCanceled"]) == ["NoInventory", "BuyerCanceled"]
+    with i18n.using("zh_Hans"):
+        assert reason_choices(["NoInventory", "BuyerCanceled"]) == ["缺货", "买家取消"]
+    with i18n.using("zh_Hant"):
+        assert reason_choices(["NoInventory", "BuyerCanceled"]) == ["缺貨", "買家取消"]

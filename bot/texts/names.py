@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from bot.domain import Goods, Money
-from bot.i18n import N_, _
+from bot.i18n import N_, _, current
 
 # Translators: the states of the goods of an Amazon order (DESIGN.md §2).
 STATE_NAMES: dict[str, str] = {
@@ -126,3 +128,15 @@ def reason_name(code: str) -> str:
 
 def refund_reason_name(code: str) -> str:
     return _(REFUND_REASON_NAMES[code]) if code in REFUND_REASON_NAMES else code
+
+
+def reason_choices(codes: Iterable[str], *, refund: bool = False) -> list[str]:
+    """Amazon's reasons the way the reader types them: the codes in English, their names in Chinese.
+
+    Every Chinese name is also a word the cancel and refund parsers accept
+    (tests/test_i18n.py), so a reader can copy one from the list.
+    """
+    if current() == "en":
+        return list(codes)
+    table = REFUND_REASON_NAMES if refund else REASON_NAMES
+    return [_(table[code]) if code in table else code for code in codes]

@@ -36,7 +36,7 @@ from bot.refusal_codes import (
     RowErrorCode,
     ShippingCode,
 )
-from bot.texts.names import REPORT_NAMES, action_name, state_name
+from bot.texts.names import REPORT_NAMES, action_name, reason_choices, state_name
 
 log = logging.getLogger(__name__)
 
@@ -310,6 +310,9 @@ def refusal(r: Refusal, *, zone: str = "UTC") -> str:
         log.error("No sentence for the refusal %s", r.code)
         return _("Sorry, something went wrong on my side and nothing was changed. Please try again in a moment.")
     params = _display_params(r.params, zone)
+    if r.code in (ReasonCode.unknown_reason, RefundCode.refund_unknown_word) and "choices" in r.params:
+        refund = r.code == RefundCode.refund_unknown_word
+        params["choices"] = listing(reason_choices(r.params["choices"], refund=refund))
     try:
         text = _(template, **params)
     except (KeyError, IndexError):
