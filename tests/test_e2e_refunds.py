@@ -404,8 +404,8 @@ async def test_shipping_a_shipped_order_again_in_chinese(team, clock) -> None:
     await t.say(t.alice, f"/ship {MIC} UPS 1Z999AA10123456784")
     reply = (await t.api.ask(t.group, t.carol, "發貨 6689831 順豐 SF1234567890123"))[0]
     assert text(reply) == (
-        f"訂單 {MIC} 已由 Alice 於 {at('zh_Hant', clock())} 出貨：UPS，追蹤號碼 1Z999AA10123456784。如果追蹤號碼有誤，"
-        f"請用 /correct {MIC} 物流商 追蹤號碼 更正（中文也可以用「改單號」）。"
+        f"訂單 {MIC} 已由 Alice 於 {at('zh_Hant', clock())} 出貨：UPS，追蹤編號 1Z999AA10123456784。如果追蹤編號有誤，"
+        f"請用 /correct {MIC} 承運商 追蹤編號 更正（中文也可以用「改單號」）。"
     )
     assert not t.api.buttons(reply)
     assert t.order_row(MIC)["tracking"] == "1Z999AA10123456784"
