@@ -3,7 +3,9 @@
 One grammar for the whole desk. A person's ``/refund … 12,50`` (``bot.parsing``) and a
 cell of a Seller Central report (``bot.amazon.cells``) are read by :func:`read_number`;
 what each adds around it (currency markers and signs typed in the chat, currency codes and
-negative amounts in files) stays with its reader.
+negative amounts in files) stays with its reader. How Chinese is spoken (``12块5``,
+``12元5角``, ``12。5``) is for the chat only (:func:`spoken_to_decimal`): file cells stay
+strict.
 
 Pure: no I/O. A number that cannot be read raises :class:`bot.domain.Refusal`.
 """
@@ -16,7 +18,7 @@ from decimal import Decimal
 from bot.domain import Refusal
 from bot.refusal_codes import RefundCode
 
-__all__ = ["MAX_INTEGER_DIGITS", "read_number"]
+__all__ = ["MAX_INTEGER_DIGITS", "read_number", "spoken_to_decimal"]
 
 #: More digits than this before the decimal mark is not an amount anyone means.
 MAX_INTEGER_DIGITS = 12
@@ -73,3 +75,25 @@ def read_number(number: str, shown: str, *, strict: bool = False) -> Decimal:
         raise Refusal(RefundCode.amount_too_large, text=shown)
     # As written: "39.99" stays 39.99 and "1,234" is 1234, not 1234.0.
     return Decimal(f"{integer or '0'}.{fraction}" if fraction else integer)
+
+
+# 12块5 (12.5), 12元5角 (12.50), 12块5毛3分 (12.53), 12块50 (12.50), 12刀5 ($12.50): the unit
+# word stands where the decimal mark would, the tenths and cents after it.
+_SPOKEN_RE = re.compile(
+    r"(?P<whole>[0-9]+)(?P<unit>块|塊|元|刀)(?:(?P<tenths>[0-9])(?:角|毛)(?:(?P<cents>[0-9])分)?|(?P<after>[0-9]{1,2}))"
+)
+
+
+def spoken_to_decimal(text: str) -> str:
+    """An amount as Chinese is spoken, written with a decimal point: ``12块5`` → ``12.5块``,
+    ``12元5角`` → ``12.50元``, ``12。5`` → ``12.5``. Anything else is returned unchanged."""
+    text = re.sub(r"(?<=[0-9])[。｡](?=[0-9])", ".", text)
+    match = _SPOKEN_RE.fullmatch(text.strip())
+    if match is None:
+        return text
+    if match["after"] is not None:
+        after = match["after"]
+        fraction = after + "0" if len(after) == 1 else after
+    else:
+        fraction = match["tenths"] + (match["cents"] or "0")
+    return f"{match['whole']}.{fraction}{match['unit']}"

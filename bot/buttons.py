@@ -207,6 +207,21 @@ class AlertSetting(Button):
         return (self.what, self.value)
 
 
+#: The carriers the /carrier buttons offer as a team's default ("off": none).
+DEFAULT_CARRIER_CHOICES = ("Yun Express", "Yanwen", "SF Express", "China Post", "4PX", "UPS", "off")
+
+
+@dataclass(frozen=True)
+class DefaultCarrier(Button):
+    """One of the /carrier buttons: the team's default carrier (one of ``DEFAULT_CARRIER_CHOICES``)."""
+
+    prefix: ClassVar[str] = "dc"
+    carrier: str
+
+    def fields(self) -> tuple[str, ...]:
+        return (self.carrier,)
+
+
 def _order(value: str) -> str:
     if not _ORDER.fullmatch(value):
         raise BadButton(value)
@@ -243,6 +258,11 @@ def _read(cls: type[Button], rest: list[str]) -> Button:
         if scope not in SCOPES or not re.fullmatch(r"[A-Za-z_]{2,8}", locale):
             raise BadButton(f"{scope}:{locale}")
         return Language(scope, locale)
+    if cls is DefaultCarrier:
+        (carrier,) = rest
+        if carrier not in DEFAULT_CARRIER_CHOICES:
+            raise BadButton(carrier)
+        return DefaultCarrier(carrier)
     if cls is AlertSetting:
         what, value = rest[0], ":".join(rest[1:])  # times carry colons
         shape = SETTING_SHAPES.get(what)
@@ -255,7 +275,7 @@ def _read(cls: type[Button], rest: list[str]) -> Button:
 BUTTONS: dict[str, type[Button]] = {
     cls.prefix: cls
     for cls in (Confirm, Decline, ReturnDecision, AddressCancel, Page, Language, ShipPrompt, Snooze, ReturnPrompt,
-                MarkLost, AlertSetting, OrderPage)
+                MarkLost, AlertSetting, OrderPage, DefaultCarrier)
 }  # fmt: skip
 
 

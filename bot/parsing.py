@@ -10,13 +10,14 @@ Pure: no Telegram, no database. Wrong input raises :class:`bot.domain.Refusal`.
 
 from __future__ import annotations
 
+import difflib
 import re
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from bot.amounts import read_number
+from bot.amounts import read_number, spoken_to_decimal
 from bot.domain import ORDER_ID_RE, Refusal
 from bot.refusal_codes import LookupCode, ReasonCode, RefundCode
 
@@ -33,6 +34,26 @@ def _nfkc(text: str) -> str:
 def split_args(text: str) -> list[str]:
     """Words of a message: split on any whitespace (U+3000 too), full-width forms folded."""
     return _nfkc(text).split()
+
+
+# Separators a Chinese keyboard types between the parts of a command: 、；always separate,
+# and so do "," and ";" (the full-width ，；fold to them) except between two digits, where a
+# comma is a decimal or thousands mark ("12,50"). 。 between digits is a decimal point
+# ("12。5"), elsewhere the end of a sentence.
+_SEPARATOR_RE = re.compile(r"[、;]|(?<![0-9]),|,(?![0-9])")
+_FULL_STOP_RE = re.compile(r"(?<=[0-9])[。｡](?=[0-9])")
+
+
+def read_args(text: str) -> list[str]:
+    """Words of a command as people type them on phones: ``发货：1000006，云途，YT…``.
+
+    Whitespace (U+3000 too), Chinese commas, enumeration commas and semicolons separate;
+    full-width forms fold; the Chinese full stop is a decimal point between digits and
+    otherwise dropped (``1000001。``).
+    """
+    folded = _FULL_STOP_RE.sub(".", text or "")
+    folded = _nfkc(folded).replace("。", " ")
+    return _SEPARATOR_RE.sub(" ", folded).split()
 
 
 # ---------------------------------------------------------------------------------------
@@ -206,7 +227,7 @@ def read_amount(text: str, *, strict: bool = False) -> TypedAmount:
     """
     typed = (text or "").strip()
     shown = _shown(typed)
-    normalised = _DASH_RE.sub("-", _nfkc(typed)).strip()
+    normalised = spoken_to_decimal(_DASH_RE.sub("-", _nfkc(typed)).strip())
     match = _MONEY_RE.fullmatch(normalised)
     if not match:
         raise Refusal(RefundCode.bad_amount, text=shown)
@@ -279,6 +300,14 @@ _CANCEL_ALIASES: dict[str, tuple[str, ...]] = {
         "顧客取消",
         "买家要求取消",
         "買家要求取消",
+        "客人取消",
+        "买家不要了",
+        "買家不要了",
+        "重复下单",
+        "重複下單",
+        "重复订单",
+        "重複訂單",
+        "duplicate order",
     ),
     "NoInventory": (
         "out of stock",
@@ -295,6 +324,17 @@ _CANCEL_ALIASES: dict[str, tuple[str, ...]] = {
         "庫存不足",
         "断货",
         "斷貨",
+        "无货",
+        "無貨",
+        "没有库存",
+        "沒有庫存",
+        "没库存",
+        "沒庫存",
+        "缺库存",
+        "缺庫存",
+        "卖完了",
+        "賣完了",
+        "售罄",
     ),
     "ShippingAddressUndeliverable": (
         "address undeliverable",
@@ -308,6 +348,10 @@ _CANCEL_ALIASES: dict[str, tuple[str, ...]] = {
         "地址錯誤",
         "地址不对",
         "地址不對",
+        "地址有误",
+        "地址有誤",
+        "地址错了",
+        "地址錯了",
         "无法送达",
         "無法送達",
         "地址",
@@ -328,6 +372,12 @@ _CANCEL_ALIASES: dict[str, tuple[str, ...]] = {
         "價格標錯",
         "定价错误",
         "定價錯誤",
+        "价格错了",
+        "價格錯了",
+        "标价错误",
+        "標價錯誤",
+        "价格有误",
+        "價格有誤",
     ),
     "GeneralAdjustment": ("general", "adjustment", "other", "一般调整", "一般調整", "其他", "其它"),
     "CarrierCreditDecision": ("carrier credit", "承运商信用", "承運商信用", "承运人赔付", "承運商理賠"),
@@ -831,8 +881,9 @@ class KeywordMatcher:
 
     Telegram command names are Latin, so Chinese speakers may start a plain message with
     one of a command's keywords instead; the table of them is the command table's
-    (``handlers.commands``). A keyword must stand alone, or be followed by a space, a colon
-    or a digit ("发货113-…"): "取消了吗" is chatter, not a cancellation.
+    (``handlers.commands``). A keyword must stand alone, or be followed by a space, a colon,
+    a comma or a digit ("发货113-…", "发货：1000006，云途，YT…"): "取消了吗" is chatter, not a
+    cancellation.
     """
 
     def __init__(self, keywords: Mapping[str, str]) -> None:
@@ -842,14 +893,73 @@ class KeywordMatcher:
 
     def __call__(self, text: str) -> tuple[str, list[str]] | None:
         """(command, arguments) if ``text`` starts with a keyword, else None."""
+        matched = self.match(text)
+        return None if matched is None else (matched[0], matched[2])
+
+    def match(self, text: str) -> tuple[str, str, list[str]] | None:
+        """(command, the keyword as in the table, arguments) if ``text`` starts with a keyword."""
         message = _nfkc(text).lstrip()
         for keyword in self._longest_first:
-            if not message.startswith(keyword):
+            if not message.startswith(_nfkc(keyword)):
                 continue
-            rest = message[len(keyword) :]
-            if rest.startswith(":"):
+            rest = message[len(_nfkc(keyword)) :]
+            if rest[:1] in (":", ",", "、", ";"):
                 rest = rest[1:]
             elif rest and not (rest[0].isspace() or rest[0] in "0123456789"):
                 return None
-            return self.keywords[keyword], split_args(rest)
+            return self.keywords[keyword], keyword, read_args(rest)
         return None
+
+    def near(self, text: str) -> str | None:
+        """The keyword a message that is not a command seems to start with, if any: one glued
+        to more text ("发货了 1000006 …"), or one mistyped ("发获 1000006")."""
+        message = _nfkc(text).lstrip()
+        head = re.split(r"[\s:,;、0-9]", message, maxsplit=1)[0]
+        if not head:
+            return None
+        for keyword in self._longest_first:
+            if head.startswith(_nfkc(keyword)):
+                return keyword
+        close = difflib.get_close_matches(head, [k for k in self.keywords if len(k) > 1], n=1, cutoff=0.6)
+        return close[0] if close else None
+
+
+_ORDERISH_RE = re.compile(r"(?<![0-9A-Za-z])(?:[0-9]{3}-[0-9]{7}-[0-9]{7}|[0-9]{5,17})(?![0-9A-Za-z])")
+
+
+def named_order(text: str) -> str | None:
+    """An order a message seems to name (a full Amazon id, or 5 to 17 digits), as typed."""
+    found = _ORDERISH_RE.search(_DASH_RE.sub("-", _nfkc(text)))
+    return found.group(0) if found else None
+
+
+def is_command_line(text: str) -> bool:
+    """Whether a line of a message starts like a command: a slash or an order reference."""
+    words = read_args(text)
+    if not words:
+        return False
+    if words[0].startswith("/"):
+        return True
+    try:
+        parse_order_ref(words[0])
+    except Refusal:
+        return False
+    return True
+
+
+# ---------------------------------------------------------------------------------------
+# Languages by name
+
+_LANGUAGE_WORDS: dict[str, str] = {
+    "en": "en", "english": "en", "英文": "en", "英语": "en", "英語": "en",
+    "zh_hans": "zh_Hans", "简体": "zh_Hans", "简体中文": "zh_Hans", "簡體": "zh_Hans", "簡體中文": "zh_Hans",
+    "简中": "zh_Hans", "簡中": "zh_Hans", "中文": "zh_Hans", "普通话": "zh_Hans", "简体字": "zh_Hans",
+    "zh_hant": "zh_Hant", "繁体": "zh_Hant", "繁體": "zh_Hant", "繁体中文": "zh_Hant", "繁體中文": "zh_Hant",
+    "繁中": "zh_Hant", "正體": "zh_Hant", "正體中文": "zh_Hant", "繁體字": "zh_Hant", "台灣": "zh_Hant",
+}  # fmt: skip
+_LANGUAGE_KEYS = {_word_key(word): locale for word, locale in _LANGUAGE_WORDS.items()}
+
+
+def resolve_language(text: str) -> str | None:
+    """A language named in words, English or Chinese (``英文``, ``繁體``, ``简体中文``), or None."""
+    return _LANGUAGE_KEYS.get(_word_key(text))

@@ -67,6 +67,9 @@ class ShippingCode(StrEnum):
     tracking_unchanged = "tracking_unchanged"
     unknown_item = "unknown_item"
     items_already_shipped = "items_already_shipped"
+    domestic_carrier = "domestic_carrier"
+    carrier_unclear = "carrier_unclear"
+    carrier_not_detected = "carrier_not_detected"
 
 
 class RefundCode(StrEnum):

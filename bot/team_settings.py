@@ -1,4 +1,4 @@
-"""A team's alert settings as typed values: checked when written, parsed once when read.
+"""A team's settings (alerts, the default carrier) as typed values: checked when written, parsed once when read.
 
 Settings arrive as text (``/alerts lead 24 4``, a button's ``24,4``, a database column) or as
 values; :class:`TeamSettings` accepts either and keeps only what makes sense. A value that
@@ -19,6 +19,9 @@ from dataclasses import dataclass
 from datetime import time
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from bot.carriers import resolve_carrier
+from bot.domain import Refusal
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +69,7 @@ class TeamSettings:
     quiet_until: time | None = time(8, 0)
     pending_days: int = 3  # a pending order is reported after this many days
     kinds_off: frozenset[str] = frozenset()  # alert kinds turned off (``KINDS``)
+    default_carrier: str = ""  # ships a bare tracking number whose shape names no carrier ("" none)
 
     def __post_init__(self) -> None:
         for name, parse in _PARSERS.items():
@@ -196,6 +200,24 @@ def _kinds_off(value: object) -> frozenset[str]:
     return kinds
 
 
+def _default_carrier(value: object) -> str:
+    """A carrier as ``bot.carriers`` reads it, kept as its code or ``Other:NAME``; "" for none.
+    A domestic courier is refused: its numbers never confirm an Amazon order."""
+    if value is None or (
+        isinstance(value, str) and value.strip().casefold() in ("", "off", "none", "关", "關", "无", "無")
+    ):
+        return ""
+    if not isinstance(value, str):
+        raise InvalidSetting("default_carrier", value, "not a carrier")
+    try:
+        carrier = resolve_carrier(value)
+    except Refusal as refusal:
+        raise InvalidSetting("default_carrier", value, "not a carrier") from refusal
+    if carrier.domestic:
+        raise InvalidSetting("default_carrier", value, "a courier inside China")
+    return carrier.stored
+
+
 _PARSERS: dict[str, Any] = {
     "timezone": _timezone,
     "lead_hours": _lead_hours,
@@ -204,6 +226,7 @@ _PARSERS: dict[str, Any] = {
     "quiet_until": _optional_time("quiet_until"),
     "pending_days": _pending_days,
     "kinds_off": _kinds_off,
+    "default_carrier": _default_carrier,
 }
 #: The settings, by name (``TeamSettings``' fields).
 SETTING_NAMES = tuple(f.name for f in dataclasses.fields(TeamSettings))

@@ -30,6 +30,7 @@ ROUTES: dict[type[b.Button], Callable[[Update, DeskContext], Awaitable[None]]] =
     b.ReturnPrompt: alerts.return_decision_prompt,
     b.MarkLost: alerts.mark_lost,
     b.AlertSetting: alerts.settings_button,
+    b.DefaultCarrier: settings.carrier_button,
 }
 
 

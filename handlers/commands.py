@@ -16,7 +16,7 @@ from telegram.ext import Application
 
 from bot import i18n
 from bot.i18n import N_, _
-from bot.parsing import KeywordMatcher
+from bot.parsing import KeywordMatcher, read_args
 from handlers import aftersale, alerts, amazon, files, fulfilment, lookup, settings
 from handlers.context import Callback, Command, DeskContext
 
@@ -30,7 +30,20 @@ COMMANDS: tuple[Command, ...] = (
         usage=N_(
             "Send: /ship ORDER CARRIER TRACKING, for example /ship 113-4417305-6689831 UPS 1Z999AA10123456784 or 发货 6689831 顺丰 SF1234567890123. To ship some items only, add their SKUs: /ship 7654321 UPS 1Z999AA10123456784 USB-FAN-03"
         ),
-        keywords=("发货", "發貨", "已发货", "已發貨"),
+        keywords=(
+            "发货",
+            "發貨",
+            "已发货",
+            "已發貨",
+            "确认发货",
+            "確認發貨",
+            "出货",
+            "出貨",
+            "已出货",
+            "已出貨",
+            "确认出货",
+            "確認出貨",
+        ),
     ),
     Command(
         "cancel",
@@ -65,18 +78,25 @@ COMMANDS: tuple[Command, ...] = (
         keywords=("收到退货", "收到退貨", "已收到退货", "已收到退貨", "退货已到", "退貨已到"),
     ),
     Command(
+        "decide",
+        fulfilment.decide,
+        menu=N_("Decide what happens to a returned item: restock, dispose or send back"),
+        usage=N_("Send: /decide ORDER restock|dispose|send_back, for example /decide 6689831 restock or 入库 6689831"),
+        keywords=("入库", "入庫", "重新入库", "重新入庫", "销毁", "銷毀", "退回", "寄回"),
+    ),
+    Command(
         "delivered",
         fulfilment.delivered,
         menu=N_("Mark an order delivered"),
         usage=N_("Send: /delivered ORDER, for example /delivered 6689831"),
-        keywords=("送达", "送達", "已送达", "已送達", "签收", "簽收", "已签收", "已簽收"),
+        keywords=("送达", "送達", "已送达", "已送達", "签收", "簽收", "已签收", "已簽收", "妥投", "已妥投"),
     ),
     Command(
         "lost",
         fulfilment.lost,
         menu=N_("Mark an order lost by the carrier"),
         usage=N_("Send: /lost ORDER, for example /lost 6689831"),
-        keywords=("丢件", "丟件", "丢失", "丟失"),
+        keywords=("丢件", "丟件", "丢失", "丟失", "丢包", "丟包", "遗失", "遺失"),
     ),
     Command(
         "address",
@@ -96,14 +116,14 @@ COMMANDS: tuple[Command, ...] = (
         "export",
         files.export,
         menu=N_("Shipping confirmation file for Seller Central"),
-        keywords=("导出", "導出", "导出发货", "導出發貨"),
+        keywords=("导出", "導出", "导出发货", "導出發貨", "匯出"),
     ),
     Command(
         "order",
         lookup.show_order,
         menu=N_("Show an order"),
         usage=N_("Send: /order ORDER, for example /order 6689831 or 查询 6689831"),
-        keywords=("查询", "查詢", "查单", "查單", "查询订单", "查詢訂單"),
+        keywords=("查询", "查詢", "查单", "查單", "查询订单", "查詢訂單", "查", "查看"),
     ),
     Command(
         "orders",
@@ -116,13 +136,19 @@ COMMANDS: tuple[Command, ...] = (
         lookup.history,
         menu=N_("Everything that happened to an order"),
         usage=N_("Send: /history ORDER, for example /history 6689831"),
-        keywords=("历史", "歷史", "记录", "記錄"),
+        keywords=("历史", "歷史", "记录", "記錄", "纪录", "紀錄"),
     ),
     Command(
         "alerts",
         alerts.alerts_command,
         menu=N_("Alert settings of this team (administrators)"),
         keywords=("提醒", "提醒设置", "提醒設定"),
+    ),
+    Command(
+        "carrier",
+        settings.default_carrier,
+        menu=N_("The team's default carrier, used when only a tracking number is sent (administrators)"),
+        keywords=("默认承运人", "默認承運商", "默认物流", "默認物流"),
     ),
     Command(
         "amazon",
@@ -139,7 +165,7 @@ COMMANDS: tuple[Command, ...] = (
         "help",
         settings.show_help,
         menu=N_("How to use dingdan"),
-        keywords=("帮助", "幫助"),
+        keywords=("帮助", "幫助", "说明", "說明", "菜单", "菜單", "?"),
     ),
     Command(
         "start",
@@ -159,6 +185,20 @@ def runner(command: Command) -> Callback:
 
     async def run(update: Update, context: DeskContext) -> None:
         context.command = command
+        message = update.effective_message
+        if command.keywords and message is not None and message.text and "\n" in message.text.strip():
+            # Several lines: one command per line (a pasted list of shipments), or one going on.
+            from handlers.keywords import read_lines, run_lines
+
+            lines = read_lines(message.text)
+            if lines is not None and len(lines) > 1:
+                await run_lines(update, context, lines)
+                return
+            if lines:
+                context.args = lines[0].args
+        elif command.keywords:
+            # Commas, enumeration commas and full stops as Chinese keyboards type them.
+            context.args = read_args(" ".join(context.args or []))
         await command.callback(update, context)
 
     run.__name__ = run.__qualname__ = f"run_{command.name}"

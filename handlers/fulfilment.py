@@ -6,10 +6,13 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
 from bot import texts as render
 from bot.buttons import AddressCancel
-from bot.carriers import Carrier, check_tracking, resolve_carrier
-from bot.domain import Goods, Refusal
-from bot.i18n import _
-from bot.parsing import parse_order_ref, resolve_cancel_reason
+from bot.carriers import Carrier, check_tracking, detect, resolve_carrier, split_glued
+from bot.carriers import label as carrier_label
+from bot.domain import Goods, Order, Refusal
+from bot.i18n import _, current
+from bot.parsing import parse_order_ref, resolve_cancel_reason, resolve_decision
+from bot.refusal_codes import ShippingCode
+from bot.storage import Team
 from handlers.common import actor_of, answer, handles_refusals, team_of
 from handlers.context import DeskContext
 from handlers.outcomes import reply_outcome, usage
@@ -17,14 +20,26 @@ from handlers.outcomes import reply_outcome, usage
 
 @handles_refusals
 async def ship(update: Update, context: DeskContext) -> None:
-    """/ship ORDER CARRIER TRACKING (发货 ORDER 顺丰 SF…): confirm a shipment."""
+    """/ship ORDER [CARRIER] TRACKING (发货 ORDER 顺丰 SF…): confirm a shipment.
+
+    The carrier may be left out when the number's shape names it or the team has a default
+    carrier; it may be typed against the number (顺丰SF…); the number may have spaces.
+    """
     args = context.args or []
-    if len(args) < 3:
+    if len(args) < 2:
         await usage(update, context)
         return
     team = await team_of(update, context)
     ref = parse_order_ref(args[0])
-    carrier, tracking, items = split_shipment(args[1:])
+    default = _team_default(team)
+    try:
+        carrier, tracking, items = split_shipment(args[1:], default=default)
+    except Refusal as refusal:
+        if refusal.code != ShippingCode.carrier_unclear:
+            raise
+        # 黑貓 is Yamato in Japan and T-Cat in Taiwan: the order's marketplace says which.
+        order = await context.services.desk.load(team.team_id, ref)
+        carrier, tracking, items = split_shipment(args[1:], default=default, marketplace=marketplace_of(order))
     outcome = await context.services.desk.ship(
         team.team_id, ref, actor_of(update), carrier=carrier.code,
         carrier_name=carrier.name if carrier.code == "Other" else "", tracking=tracking, items=items,
@@ -32,17 +47,80 @@ async def ship(update: Update, context: DeskContext) -> None:
     await reply_outcome(update, context, team, outcome)
 
 
-def split_shipment(words: list[str]) -> tuple[Carrier, str, list[str]]:
-    """CARRIER TRACKING [ITEM…]: carrier names may have spaces ("Royal Mail", "DHL eCommerce"),
-    and items (SKUs) may follow the tracking number for a partial shipment."""
+def _team_default(team: Team) -> Carrier | None:
+    stored = getattr(team.settings, "default_carrier", "")
+    if not stored:
+        return None
+    try:
+        return resolve_carrier(stored)
+    except Refusal:
+        return None
+
+
+def marketplace_of(order: Order) -> str | None:
+    """The country an order was sold in, as far as its destination and currency tell."""
+    if order.ship_country:
+        return order.ship_country.upper()
+    return {"JPY": "JP", "TWD": "TW", "USD": "US", "GBP": "GB", "CNY": "CN"}.get(order.currency)
+
+
+def _tracking_from(carrier: Carrier, words: list[str]) -> tuple[str, int] | None:
+    """The tracking number at the start of ``words``, typed whole or in groups with spaces
+    ("1Z 999 AA1 …"): the longest run of words that makes a number of ``carrier``'s shape,
+    and how many words it took."""
+    found: tuple[str, int] | None = None
+    for end in range(1, len(words) + 1):
+        piece = "".join(words[:end])
+        if not piece.isascii() or not piece.replace("-", "").isalnum():
+            break
+        try:
+            found = check_tracking(carrier, piece), end
+        except Refusal as refusal:
+            if refusal.code == ShippingCode.domestic_carrier:
+                raise
+            continue
+    return found
+
+
+def split_shipment(
+    words: list[str], *, default: Carrier | None = None, marketplace: str | None = None
+) -> tuple[Carrier, str, list[str]]:
+    """[CARRIER] TRACKING [ITEM…]: carrier names may have spaces ("Royal Mail", "DHL eCommerce")
+    or be glued to the number (顺丰SF…); the number may be typed in groups; the carrier may be
+    left out when the number's shape names it (or the team has a default); items (SKUs) may
+    follow the tracking number for a partial shipment. A domestic courier is refused."""
     for end in range(1, len(words)):
         try:
-            carrier = resolve_carrier(" ".join(words[:end]))
-            return carrier, check_tracking(carrier, words[end]), words[end + 1 :]
-        except Refusal:
+            carrier = resolve_carrier(" ".join(words[:end]), marketplace)
+        except Refusal as refusal:
+            if refusal.code == ShippingCode.carrier_unclear:
+                raise
             continue
+        if carrier.domestic:
+            raise Refusal(ShippingCode.domestic_carrier, carrier=carrier.name, tracking=" ".join(words[end:]))
+        found = _tracking_from(carrier, words[end:])
+        if found is not None:
+            tracking, used = found
+            return carrier, tracking, words[end + used :]
+    glued = split_glued(words[0], marketplace) if words else None
+    if glued is not None:
+        carrier, tracking = glued
+        return carrier, check_tracking(carrier, tracking), words[1:]
+    # No carrier named: the number's shape names it, or the team's default carrier ships it.
+    for end in range(len(words), 0, -1):
+        piece = "".join(words[:end])
+        detected = detect(piece, marketplace)
+        if detected is not None:
+            return detected, check_tracking(detected, piece), words[end:]
+    if default is not None:
+        found = _tracking_from(default, words)
+        if found is not None:
+            tracking, used = found
+            return default, tracking, words[used:]
+    if len(words) == 1:
+        raise Refusal(ShippingCode.carrier_not_detected, tracking=words[0])
     # Nothing fits: explain with the plain reading (tracking number last).
-    carrier = resolve_carrier(" ".join(words[:-1]))
+    carrier = resolve_carrier(" ".join(words[:-1]), marketplace)
     return carrier, check_tracking(carrier, words[-1]), []
 
 
@@ -55,8 +133,7 @@ async def correct(update: Update, context: DeskContext) -> None:
         return
     team = await team_of(update, context)
     ref = parse_order_ref(args[0])
-    carrier = resolve_carrier(" ".join(args[1:-1]))
-    tracking = check_tracking(carrier, args[-1])
+    carrier, tracking, _items = split_shipment(args[1:], default=_team_default(team))
     outcome = await context.services.desk.act(
         team.team_id, ref, "correct_tracking", actor_of(update), carrier=carrier.code,
         carrier_name=carrier.name if carrier.code == "Other" else "", tracking=tracking,
@@ -85,6 +162,23 @@ async def _simple(update: Update, context: DeskContext, action: str) -> None:
         return
     team = await team_of(update, context)
     outcome = await context.services.desk.act(team.team_id, parse_order_ref(args[0]), action, actor_of(update))
+    await reply_outcome(update, context, team, outcome)
+
+
+@handles_refusals
+async def decide(update: Update, context: DeskContext) -> None:
+    """/decide ORDER restock|dispose|send_back (入库 ORDER, 销毁 ORDER, 退回 ORDER): what happens
+    to a returned item that arrived. The decision and the order may come in either order."""
+    args = context.args or []
+    if len(args) != 2:
+        await usage(update, context)
+        return
+    try:
+        decision, order = resolve_decision(args[0]), args[1]
+    except Refusal:
+        decision, order = resolve_decision(args[1]), args[0]
+    team = await team_of(update, context)
+    outcome = await context.services.desk.act(team.team_id, parse_order_ref(order), decision, actor_of(update))
     await reply_outcome(update, context, team, outcome)
 
 
@@ -130,7 +224,7 @@ async def address(update: Update, context: DeskContext) -> None:
         await answer(update, _(
             "Order {order} has already shipped with {carrier} {tracking} and cannot be redirected through Amazon. "
             "Ask {carrier} to intercept the parcel, or ask the buyer to refuse it and order again.",
-            order=order.order_id, carrier=order.carrier_name or order.carrier, tracking=order.tracking,
+            order=order.order_id, carrier=carrier_label(order.carrier, order.carrier_name, current()), tracking=order.tracking,
         ))  # fmt: skip
     else:
         await answer(update, _(

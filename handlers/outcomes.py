@@ -8,8 +8,9 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
 from bot import texts as render
 from bot.buttons import Confirm, Decline, ReturnDecision
+from bot.carriers import label as carrier_label
 from bot.domain import Order, Refusal
-from bot.i18n import _, listing, money
+from bot.i18n import _, current, listing, money
 from bot.refusal_codes import CommandCode
 from bot.services import Ask, Done
 from bot.storage import Team
@@ -39,16 +40,16 @@ def done_text(done: Done, zone: str) -> str:
     match done.change.action:
         case "ship":
             return _("Order {order} shipped with {carrier}, tracking number {tracking}.", order=oid,
-                     carrier=order.carrier_name or order.carrier, tracking=order.tracking)  # fmt: skip
+                     carrier=carrier_label(order.carrier, order.carrier_name, current()), tracking=order.tracking)  # fmt: skip
         case "ship_part":
             shipped = listing([f"{n} × {_sku(order, item)}" for item, n in d.get("items", {}).items()])
             left = sum(i.quantity_to_ship for i in order.items)
             return _("Shipped {items} of order {order} with {carrier}, tracking number {tracking}; {left} still to ship.",
-                     items=shipped, order=oid, carrier=order.carrier_name or order.carrier, tracking=order.tracking,
+                     items=shipped, order=oid, carrier=carrier_label(order.carrier, order.carrier_name, current()), tracking=order.tracking,
                      left=left)  # fmt: skip
         case "correct_tracking":
             return _("Tracking number of order {order} corrected to {carrier} {tracking}.", order=oid,
-                     carrier=order.carrier_name or order.carrier, tracking=order.tracking)  # fmt: skip
+                     carrier=carrier_label(order.carrier, order.carrier_name, current()), tracking=order.tracking)  # fmt: skip
         case "cancel":
             return _("Order {order} cancelled ({reason}). Remember to cancel it in Seller Central too if it was not cancelled there.",
                      order=oid, reason=render.reason_name(d.get("reason", "")))  # fmt: skip
@@ -89,7 +90,7 @@ def ask_text(ask: Ask) -> str:
         return refund_question(ask)
     return _(
         "Order {order} was shipped with {old_carrier} {old_tracking}. Replace that with {carrier} {tracking}?",
-        order=order.order_id, old_carrier=order.carrier_name or order.carrier, old_tracking=order.tracking,
+        order=order.order_id, old_carrier=carrier_label(order.carrier, order.carrier_name, current()), old_tracking=order.tracking,
         carrier=ask.details.get("carrier_name") or ask.details.get("carrier"), tracking=ask.details.get("tracking"),
     )  # fmt: skip
 

@@ -5,12 +5,17 @@ from __future__ import annotations
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
 from bot import i18n
-from bot.buttons import Language
+from bot.buttons import DEFAULT_CARRIER_CHOICES, DefaultCarrier, Language
+from bot.carriers import OTHER, label, resolve_carrier
 from bot.domain import Refusal
 from bot.i18n import _
-from bot.refusal_codes import AccessCode
+from bot.parsing import resolve_language
+from bot.refusal_codes import AccessCode, ShippingCode
+from bot.storage import Team
+from bot.team_settings import InvalidSetting
 from handlers.common import (
     answer,
+    edit_in_place,
     handles_refusals,
     is_private,
     require_person,
@@ -110,7 +115,7 @@ async def lang(update: Update, context: DeskContext) -> None:
 async def _set(update: Update, context: DeskContext, scope: str, typed: str) -> None:
     chat, user = update.effective_chat, update.effective_user
     assert chat is not None and user is not None
-    locale = typed if typed in i18n.LOCALES else i18n.normalise(typed)
+    locale = typed if typed in i18n.LOCALES else resolve_language(typed) or i18n.normalise(typed)
     if locale is None:
         await answer(
             update,
@@ -143,3 +148,74 @@ async def lang_button(update: Update, context: DeskContext) -> None:
     scope, locale = button.scope, button.locale
     await query.answer()
     await _set(update, context, scope, locale)
+
+
+# --- the team's default carrier ---------------------------------------------------------
+
+
+def _carrier_text(team: Team) -> str:
+    stored = team.settings.default_carrier
+    if not stored:
+        return _("{team} has no default carrier: a tracking number sent alone ships only when its shape names the "
+                 "carrier. Set one with /carrier YunExpress or the buttons.", team=team.title)  # fmt: skip
+    carrier = resolve_carrier(stored)
+    return _("The default carrier of {team} is {carrier}: a tracking number sent alone whose shape names no "
+             "carrier ships with it. Change it with /carrier NAME, or /carrier off.", team=team.title,
+             carrier=label(carrier.code, carrier.name, i18n.current()))  # fmt: skip
+
+
+def _carrier_buttons() -> InlineKeyboardMarkup:
+    def name(choice: str) -> str:
+        return _("None") if choice == "off" else label(choice, "", i18n.current())
+
+    choices = [InlineKeyboardButton(name(c), callback_data=DefaultCarrier(c).encode()) for c in DEFAULT_CARRIER_CHOICES]
+    return InlineKeyboardMarkup([choices[i : i + 3] for i in range(0, len(choices), 3)])
+
+
+async def _admin_team(update: Update, context: DeskContext) -> Team:
+    require_person(update)
+    team = await team_of(update, context)
+    user = update.effective_user
+    assert user is not None
+    if not await context.services.access.is_admin(team.team_id, user.id):
+        raise Refusal(AccessCode.not_admin)
+    return team
+
+
+async def _set_carrier(context: DeskContext, team: Team, typed: str) -> Team:
+    store = context.services.store
+    try:
+        await store.update_team(team.team_id, default_carrier=typed)
+    except InvalidSetting as bad:
+        carrier = None
+        try:
+            carrier = resolve_carrier(typed)
+        except Refusal as refusal:
+            raise refusal from bad
+        raise Refusal(ShippingCode.domestic_carrier, carrier=carrier.name if carrier.code == OTHER else carrier.code,
+                      tracking=typed) from bad  # fmt: skip
+    return await store.team(team.team_id) or team
+
+
+@handles_refusals
+async def default_carrier(update: Update, context: DeskContext) -> None:
+    """/carrier [NAME|off] (默认承运人): the team's default carrier (administrators change it)."""
+    args = context.args or []
+    if not args:
+        team = await team_of(update, context)
+        await answer(update, _carrier_text(team), _carrier_buttons())
+        return
+    team = await _admin_team(update, context)
+    team = await _set_carrier(context, team, " ".join(args))
+    await answer(update, _carrier_text(team))
+
+
+@handles_refusals
+async def carrier_button(update: Update, context: DeskContext) -> None:
+    query = update.callback_query
+    button = context.button
+    assert query is not None and isinstance(button, DefaultCarrier)
+    team = await _admin_team(update, context)
+    team = await _set_carrier(context, team, button.carrier)
+    await query.answer()
+    await edit_in_place(update, _carrier_text(team), _carrier_buttons())

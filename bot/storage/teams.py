@@ -60,6 +60,7 @@ def _columns(settings: TeamSettings, names: Sequence[str] = SETTING_NAMES) -> di
         "quiet_until": "00:00" if settings.quiet_until is None else format_time(settings.quiet_until),
         "pending_days": settings.pending_days,
         "kinds_off": ",".join(sorted(settings.kinds_off)),
+        "default_carrier": settings.default_carrier,
     }
     return {name: every[name] for name in names}
 

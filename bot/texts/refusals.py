@@ -19,8 +19,9 @@ from typing import Any
 
 from babel.numbers import get_currency_name
 
+from bot.carriers import label as carrier_label
 from bot.domain import Refusal
-from bot.i18n import N_, _, cldr, listing, money, when
+from bot.i18n import N_, _, cldr, current, listing, money, when
 from bot.refusal_codes import (
     AccessCode,
     AlertCode,
@@ -122,6 +123,15 @@ REFUSALS: dict[RefusalCode, str] = {
     ),
     ShippingCode.items_already_shipped: N_(
         "These items are already shipped, or fewer were bought: {items}. Look at the order with /order."
+    ),
+    ShippingCode.domestic_carrier: N_(
+        "{carrier} is a courier inside China: its number “{tracking}” only reaches your forwarder, and confirming an Amazon order with it lowers your valid tracking rate. Nothing was shipped. Send the forwarder's international tracking number, for example 发货 6689831 云途 YT1234567890123456."
+    ),
+    ShippingCode.carrier_unclear: N_(
+        "“{text}” can mean {choices}. Say which one, for example 发货 6689831 Yamato Transport 123456789012."
+    ),
+    ShippingCode.carrier_not_detected: N_(
+        "I can't tell the carrier from “{tracking}”. Name it before the number, for example 发货 6689831 UPS 1Z999AA10123456784."
     ),
     # refunds and their amounts
     RefundCode.already_refunded: N_("Order {order} has already been refunded in full ({amount})."),
@@ -340,6 +350,8 @@ def _display_params(params: Mapping[str, Any], zone: str = "UTC") -> dict[str, A
             and not isinstance(value, str)
         ):
             out[key] = listing([str(v) for v in value])
+        elif key == "carrier" and isinstance(value, str):
+            out[key] = carrier_label(value, "", current())
         elif key == "kind" and value in REPORT_NAMES:
             out[key] = _(REPORT_NAMES[value])
         else:

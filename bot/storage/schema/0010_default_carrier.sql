@@ -1,0 +1,3 @@
+-- A team's default carrier (issue 9): ships a bare tracking number whose shape names no
+-- carrier. Kept as Amazon's code or Other:NAME, as bot.team_settings checks it; '' for none.
+ALTER TABLE teams ADD COLUMN default_carrier TEXT NOT NULL DEFAULT '';
