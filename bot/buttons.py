@@ -86,6 +86,23 @@ class ReturnDecision(Button):
         return (self.order_id, self.decision)
 
 
+#: The cancel reasons offered as buttons when a cancel names none (Amazon's codes, the usual ones first).
+CANCEL_CHOICES = ("NoInventory", "BuyerCanceled", "ShippingAddressUndeliverable", "CustomerExchange", "PricingError",
+                  "GeneralAdjustment")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class CancelReason(Button):
+    """A reason pressed under "cancel ORDER" sent without one: cancel it with that reason."""
+
+    prefix: ClassVar[str] = "cx"
+    order_id: str
+    reason: str
+
+    def fields(self) -> tuple[str, ...]:
+        return (self.order_id, self.reason)
+
+
 @dataclass(frozen=True)
 class AddressCancel(Button):
     """Cancel an unshipped order whose buyer wants another address."""
@@ -238,6 +255,11 @@ def _read(cls: type[Button], rest: list[str]) -> Button:
     if cls in (AddressCancel, ShipPrompt, Snooze, ReturnPrompt, MarkLost):
         (order_id,) = rest
         return cls(_order(order_id))
+    if cls is CancelReason:
+        order_id, reason = rest
+        if reason not in CANCEL_CHOICES:
+            raise BadButton(reason)
+        return CancelReason(_order(order_id), reason)
     if cls is ReturnDecision:
         order_id, decision = rest
         if decision not in DECISIONS:
@@ -275,7 +297,7 @@ def _read(cls: type[Button], rest: list[str]) -> Button:
 BUTTONS: dict[str, type[Button]] = {
     cls.prefix: cls
     for cls in (Confirm, Decline, ReturnDecision, AddressCancel, Page, Language, ShipPrompt, Snooze, ReturnPrompt,
-                MarkLost, AlertSetting, OrderPage, DefaultCarrier)
+                MarkLost, AlertSetting, CancelReason, OrderPage, DefaultCarrier)
 }  # fmt: skip
 
 

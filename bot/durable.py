@@ -26,7 +26,15 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Message, ReplyParameters, Update
+from telegram import (
+    ForceReply,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InputFile,
+    Message,
+    ReplyParameters,
+    Update,
+)
 from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, TelegramError
 from telegram.ext import Application, ExtBot
 
@@ -281,7 +289,9 @@ class Sender:
         return await self.bot.send_message(chat_id, payload["text"], reply_markup=markup, reply_parameters=reply)
 
 
-def _markup(payload: dict[str, Any]) -> InlineKeyboardMarkup | None:
+def _markup(payload: dict[str, Any]) -> InlineKeyboardMarkup | ForceReply | None:
+    if payload.get("force_reply"):  # a question whose answer is a reply to it (handlers/quickship.py)
+        return ForceReply(selective=True, input_field_placeholder=payload["force_reply"].get("placeholder"))
     if payload.get("markup"):
         return InlineKeyboardMarkup.de_json(payload["markup"], None)
     if payload.get("buttons"):

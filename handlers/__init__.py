@@ -36,6 +36,7 @@ def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
         jobs,
         keywords,
         migration,
+        quickship,
     )
 
     # Group -1 runs first for every update: who is this, in which chat, which language.
@@ -53,6 +54,10 @@ def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
     # Reports arrive as documents; Chinese keyword messages as plain text (they need the
     # bot to see group messages: privacy mode off, or the bot an administrator).
     application.add_handler(MessageHandler(new_message & filters.Document.ALL, files.document))
+    # A reply to the 🚚 prompt is the tracking number of its order (before the keywords: it has none).
+    application.add_handler(
+        MessageHandler(new_message & filters.TEXT & ~filters.COMMAND & quickship.PROMPT_REPLY, quickship.tracking_reply)
+    )
     application.add_handler(MessageHandler(new_message & filters.TEXT & ~filters.COMMAND, keywords.keyword))
     application.add_handler(MessageHandler(filters.UpdateType.EDITED_MESSAGE, guards.edited))
 

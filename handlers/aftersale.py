@@ -2,17 +2,54 @@
 
 from __future__ import annotations
 
-from telegram import CallbackQuery, Update
+from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import TelegramError
 
-from bot.buttons import Confirm, Decline, ReturnDecision
+from bot import texts as render
+from bot.buttons import CANCEL_CHOICES, CancelReason, Confirm, Decline, ReturnDecision
 from bot.domain import Refusal
 from bot.i18n import _
 from bot.parsing import parse_order_ref, read_refund, resolve_decision
 from bot.services import QUESTION_STILL_OPEN
+from handlers import fulfilment
 from handlers.common import actor_of, answer, drop_buttons, handles_refusals, team_of
 from handlers.context import DeskContext
 from handlers.outcomes import reply_outcome, usage
+
+
+@handles_refusals
+async def cancel(update: Update, context: DeskContext) -> None:
+    """/cancel ORDER [REASON] (取消 ORDER 缺货): with the order alone, Amazon's reasons as buttons."""
+    args = context.args or []
+    if len(args) != 1:
+        await fulfilment.cancel(update, context)
+        return
+    team = await team_of(update, context)
+    desk = context.services.desk
+    order = await desk.load(team.team_id, parse_order_ref(args[0]))
+    if not desk.lifecycle.allowed("cancel", order.goods):
+        # The lifecycle's own refusal (already shipped, already cancelled…), before any button.
+        await desk.act(team.team_id, order.order_id, "cancel", actor_of(update), reason=CANCEL_CHOICES[0])
+    buttons = [
+        InlineKeyboardButton(render.reason_name(reason), callback_data=CancelReason(order.order_id, reason).encode())
+        for reason in CANCEL_CHOICES
+    ]
+    markup = InlineKeyboardMarkup([buttons[i : i + 2] for i in range(0, len(buttons), 2)])
+    await answer(update, _("Why is order {order} cancelled? Choose Amazon's reason:", order=order.order_id), markup)
+
+
+@handles_refusals
+async def cancel_reason_button(update: Update, context: DeskContext) -> None:
+    """A reason pressed under the question: cancel the order with it."""
+    query = update.callback_query
+    button = context.button
+    assert query is not None and isinstance(button, CancelReason)
+    team = await team_of(update, context)
+    outcome = await context.services.desk.act(team.team_id, button.order_id, "cancel", actor_of(update),
+                                              reason=button.reason)  # fmt: skip
+    await query.answer()
+    await drop_buttons(update, button.order_id)
+    await reply_outcome(update, context, team, outcome)
 
 
 @handles_refusals

@@ -13,7 +13,7 @@ from telegram import Update
 from bot import buttons as b
 from bot.domain import Refusal
 from bot.refusal_codes import CommandCode
-from handlers import aftersale, alerts, fulfilment, lookup, settings
+from handlers import aftersale, alerts, fulfilment, lookup, quickship, settings
 from handlers.common import handles_refusals
 from handlers.context import DeskContext
 
@@ -21,11 +21,12 @@ ROUTES: dict[type[b.Button], Callable[[Update, DeskContext], Awaitable[None]]] =
     b.Confirm: aftersale.confirm_button,
     b.Decline: aftersale.decline_button,
     b.ReturnDecision: aftersale.decision_button,
+    b.CancelReason: aftersale.cancel_reason_button,
     b.AddressCancel: fulfilment.address_cancel_button,
     b.Page: lookup.page_button,
     b.OrderPage: lookup.order_page_button,
     b.Language: settings.lang_button,
-    b.ShipPrompt: alerts.ship_prompt,
+    b.ShipPrompt: quickship.ask_tracking,
     b.Snooze: alerts.snooze,
     b.ReturnPrompt: alerts.return_decision_prompt,
     b.MarkLost: alerts.mark_lost,

@@ -47,7 +47,7 @@ COMMANDS: tuple[Command, ...] = (
     ),
     Command(
         "cancel",
-        fulfilment.cancel,
+        aftersale.cancel,
         menu=N_("Cancel an unshipped order with Amazon's reason"),
         usage=N_(
             "Send: /cancel ORDER REASON, for example /cancel 113-4417305-6689831 NoInventory or 取消 6689831 缺货"

@@ -9,11 +9,12 @@ from telegram.constants import FileSizeLimit
 
 from bot import texts as render
 from bot.domain import Actor, Refusal
-from bot.i18n import _, ngettext
+from bot.i18n import Raw, _, ngettext
 from bot.importing.shipments import BatchResult, read_sheet, ship_sheet
 from bot.refusal_codes import FileCode
 from handlers.common import actor_of, answer, handles_refusals, send_file, team_of
 from handlers.context import DeskContext
+from handlers.quickship import team_default
 
 #: Refused rows listed in a sheet's summary; the rest are counted.
 SHOWN_REFUSED_ROWS = 20
@@ -36,8 +37,8 @@ async def document(update: Update, context: DeskContext) -> None:
     # ships its rows; anything else is read as an Amazon report.
     sheet = read_sheet(data, doc.file_name or "")
     if sheet is not None:
-        result = await ship_sheet(context.services.desk, team.team_id, sheet, actor)
-        await answer(update, batch_summary(result, team.timezone))
+        batch = await ship_sheet(context.services.desk, team.team_id, sheet, actor, team_default(team))
+        await answer(update, batch_summary(batch, team.timezone))
         return
     importer = context.services.importer
     result = await importer.import_file(
@@ -83,7 +84,7 @@ def batch_summary(result: BatchResult, zone: str) -> str:
           refused=len(result.refused)),
     ]  # fmt: skip
     for line, refusal in result.refused[:SHOWN_REFUSED_ROWS]:
-        lines.append("• " + _("line {line}: {reason}", line=line, reason=render.refusal(refusal, zone=zone)))
+        lines.append("• " + _("line {line}: {reason}", line=line, reason=Raw(render.refusal(refusal, zone=zone))))
     more = len(result.refused) - SHOWN_REFUSED_ROWS
     if more > 0:
         lines.append(ngettext("…and {count} more row.", "…and {count} more rows.", more))

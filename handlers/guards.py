@@ -20,6 +20,7 @@ from bot.refusal_codes import CommandCode
 from handlers.commands import KEYWORD
 from handlers.common import answer
 from handlers.context import DeskContext
+from handlers.quickship import prompted_order
 
 
 async def edited(update: Update, context: DeskContext) -> None:
@@ -28,7 +29,7 @@ async def edited(update: Update, context: DeskContext) -> None:
     if message is None or not message.text:
         return
     text = message.text.strip()
-    if not (text.startswith("/") or KEYWORD(text) is not None):
+    if not (text.startswith("/") or KEYWORD(text) is not None or prompted_order(message) is not None):
         return  # an edited chat message is nobody's business
     store = context.services.store
     if await store.first_edit_notice(message.chat_id, message.message_id, context.settings.clock()):

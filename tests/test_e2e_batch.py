@@ -107,7 +107,7 @@ async def test_refused_rows_are_listed_by_line_and_the_rest_ship(team) -> None:
         f"{SPEAKER},UPS,1Z999AA10123456785\n"  # ships
         "113-BAD,UPS,1Z999AA10123456786\n"  # not an order number
         f"{MIC},UPS,1Z999AA10123456799\n"  # already shipped with another number
-        f"{KETO},Pigeon,1Z999AA10123456787\n"  # unknown carrier
+        f"{KETO},Pigeon,PG12345678\n"  # unknown carrier, and the number does not say
         f"{FAN},UPS,\n"  # no tracking number
         "999-0000000-0000000,UPS,1Z999AA10123456788\n"  # not this team's order
     )
@@ -157,13 +157,15 @@ async def test_bad_sheets_get_one_clear_answer_and_change_nothing(team) -> None:
         "物流商, 跟踪号).", missing="tracking-number / 跟踪号")  # fmt: skip
     broken = xlsx([["order-id", "tracking-number"], [MIC, "1Z999AA10123456784"]])[:-200]
     assert await upload(t, t.alice, "broken.xlsx", broken) == says(
-        "en", "I can't open this spreadsheet. Save it again as .xlsx or as a UTF-8 .csv and send it again.")
+        "en", "I can't open this spreadsheet. Save it again as .xlsx or as a UTF-8 .csv and send it again."
+    )
     huge = "order-id,carrier,tracking-number\n" + f"{MIC},UPS,1Z999AA10123456784\n" * (MAX_ROWS + 1)
     assert await upload(t, t.alice, "huge.csv", huge.encode()) == says(
         "en", "This sheet has {rows} rows; I ship at most {max} at once. Split it into smaller files and send them "
         "one by one.", rows=f"{MAX_ROWS}+", max=MAX_ROWS)  # fmt: skip
     assert await upload(t, t.alice, "empty.csv", b"order-id,carrier,tracking-number\n") == says(
-        "en", "This sheet of shipments has a header row but no shipments under it.")
+        "en", "This sheet of shipments has a header row but no shipments under it."
+    )
     # UTF-8 with a broken byte: read as anything else it would be mojibake.
     damaged = ("订单号,物流商,跟踪号\n" + f"{MIC},顺丰,SF1234567890123\n" * 3).encode("utf-8") + b"\xff\n"
     assert await upload(t, t.alice, "damaged.csv", damaged) == says(
@@ -182,7 +184,9 @@ async def test_a_stranger_cannot_ship_with_a_sheet(team) -> None:
     t = team
     dm = t.api.private(t.dave)
     before = t.snapshot()
-    replies = await t.api.upload(dm, t.dave, "s.csv", f"order-id,carrier,tracking-number\n{MIC},UPS,1Z999AA10123456784\n".encode())
+    replies = await t.api.upload(
+        dm, t.dave, "s.csv", f"order-id,carrier,tracking-number\n{MIC},UPS,1Z999AA10123456784\n".encode()
+    )
     await settled(t.api, t.app)
     assert "Shipments read" not in replies[0]["text"]
     assert t.snapshot() == before

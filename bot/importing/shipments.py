@@ -421,17 +421,20 @@ class _Parcel:
 _NOT_LEFT = frozenset({Goods.pending, Goods.unshipped, Goods.partially_shipped})
 
 
-async def ship_sheet(desk: Desk, team_id: int, sheet: Sheet, actor: Actor) -> BatchResult:
+async def ship_sheet(
+    desk: Desk, team_id: int, sheet: Sheet, actor: Actor, default: Callable[[str], Carrier | None] | None = None
+) -> BatchResult:
     """Ship the sheet's rows through the desk; refused rows are listed by line.
 
     Inside an update every shipment joins its one transaction: they commit together with
-    the reply, or not at all.
+    the reply, or not at all. ``default`` gives the team's default carrier for a row that
+    names none and whose number's shape names none either.
     """
     result = BatchResult(sheet.encoding)
     parcels: dict[tuple[str, str], _Parcel] = {}
     for row in sheet.rows:
         try:
-            parcel = await _parcel_of(desk, team_id, row)
+            parcel = await _parcel_of(desk, team_id, row, default)
         except Refusal as refusal:
             result.refused.append((row.line, refusal))
             continue
@@ -464,11 +467,13 @@ async def ship_sheet(desk: Desk, team_id: int, sheet: Sheet, actor: Actor) -> Ba
     return result
 
 
-async def _parcel_of(desk: Desk, team_id: int, row: SheetRow) -> _Parcel:
+async def _parcel_of(
+    desk: Desk, team_id: int, row: SheetRow, default: Callable[[str], Carrier | None] | None
+) -> _Parcel:
     ref = parse_order_ref(row.order)
     if not row.tracking:
         raise Refusal(ShippingCode.missing_tracking, carrier=row.carrier or "")
-    carrier = carrier_for(row.carrier, row.carrier_name, row.tracking)
+    carrier = carrier_for(row.carrier, row.carrier_name, row.tracking, default)
     tracking = check_tracking(carrier, row.tracking)
     order_id = await desk.find(team_id, ref)
     item = row.item or row.sku

@@ -1,0 +1,145 @@
+"""🚚 under an alert: ask only for the tracking number, as a Telegram ForceReply bound to the order.
+
+The prompt's first line is ``🚚 <order id>``: a reply to that message (and to no other) is
+the tracking number of that order. The carrier comes from the number's shape
+(``bot.carriers.detect``), or a name typed before it, or the team's default carrier. The
+reply is a command like any other: only a verified member of the team acts, an edit never
+acts (it is another update), and the desk refuses an order already shipped with who did it.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Callable
+
+from telegram import Message, Update
+from telegram.ext import filters
+
+from bot import carriers
+from bot.buttons import ShipPrompt
+from bot.carriers import Carrier, check_tracking, resolve_carrier
+from bot.domain import Goods, Refusal
+from bot.i18n import Raw, _
+from bot.importing.shipments import carrier_for
+from bot.parsing import OrderRef
+from bot.refusal_codes import LookupCode, ShippingCode
+from bot.storage import OutgoingMessage, Team
+from handlers.common import actor_of, handles_refusals, send_later, team_of
+from handlers.context import DeskContext
+from handlers.outcomes import reply_outcome
+
+#: The prompt's first line: the truck and the order, in every language.
+_PROMPT_RE = re.compile(r"🚚 ([0-9]{3}-[0-9]{7}-[0-9]{7})")
+#: States an order can still be shipped from.
+_SHIPPABLE = frozenset({Goods.unshipped, Goods.partially_shipped})
+
+
+def prompted_order(message: Message | None) -> str | None:
+    """The order a message answers, when it replies to the desk's tracking-number prompt."""
+    reply = message.reply_to_message if message is not None else None
+    if reply is None or reply.from_user is None or not reply.text:
+        return None
+    if reply.from_user.id != reply.get_bot().id:
+        return None
+    found = _PROMPT_RE.fullmatch(reply.text.split("\n", 1)[0].strip())
+    return found.group(1) if found else None
+
+
+class _PromptReply(filters.MessageFilter):
+    """A message that replies to the desk's tracking-number prompt."""
+
+    def filter(self, message: Message) -> bool:
+        return prompted_order(message) is not None
+
+
+PROMPT_REPLY = _PromptReply(name="PromptReply")
+
+
+@handles_refusals
+async def ask_tracking(update: Update, context: DeskContext) -> None:
+    """🚚 pressed: the order's tracking number is asked for, in a message to reply to."""
+    query = update.callback_query
+    chat, user = update.effective_chat, update.effective_user
+    assert query is not None and chat is not None and user is not None and isinstance(context.button, ShipPrompt)
+    team = await team_of(update, context)
+    desk = context.services.desk
+    order_id = context.button.order_id
+    order = await desk.store.order(team.team_id, order_id)
+    if order is None:
+        raise Refusal(LookupCode.unknown_order, ref=order_id)
+    if order.goods not in _SHIPPABLE:
+        # Shipped meanwhile (by whom, with what), cancelled…: the desk's own refusal.
+        await desk.act(team.team_id, order_id, "ship", actor_of(update), carrier="", carrier_name="", tracking="")
+    await query.answer()
+    person = f'<a href="tg://user?id={user.id}">{html.escape(user.full_name)}</a>'
+    text = f"🚚 {order_id}\n" + _(
+        "{person}, reply to this message with the tracking number of order {order}. I read the carrier from "
+        "the number; to name it, put it first (云途 YT1234567890123456).",
+        person=Raw(person), order=order_id,
+    )  # fmt: skip
+    payload = {"text": text, "force_reply": {"placeholder": _("Tracking number")}}
+    await send_later(update, OutgoingMessage(chat.id, None, payload))
+
+
+@handles_refusals
+async def tracking_reply(update: Update, context: DeskContext) -> None:
+    """A reply to the prompt: ship its order with the number (and the carrier named or read)."""
+    message = update.effective_message
+    order_id = prompted_order(message)
+    assert message is not None and message.text is not None and order_id is not None
+    team = await team_of(update, context)
+    carrier, tracking = read_tracking(message.text, team_default(team))
+    outcome = await context.services.desk.ship(
+        team.team_id, OrderRef(full=order_id), actor_of(update), carrier=carrier.code,
+        carrier_name=carrier.name if carrier.code == carriers.OTHER else "", tracking=tracking,
+    )  # fmt: skip
+    await reply_outcome(update, context, team, outcome)
+
+
+def read_tracking(text: str, default: Callable[[str], Carrier | None] | None = None) -> tuple[Carrier, str]:
+    """``YT1234567890123456``, ``YT 1234 5678 9012 3456``, ``云途 YT…`` or ``顺丰SF…``: the carrier and the number."""
+    words = text.split()
+    for end in range(1, len(words)):  # a carrier named first, maybe in several words ("Royal Mail")
+        try:
+            carrier = resolve_carrier(" ".join(words[:end]))
+        except Refusal:
+            continue
+        return carrier, check_tracking(carrier, "".join(words[end:]))
+    glued = getattr(carriers, "split_glued", None)
+    if len(words) == 1 and glued is not None:
+        found = glued(words[0])
+        if found is not None:
+            carrier, number = found
+            return carrier, check_tracking(carrier, number)
+    number = "".join(words)
+    try:
+        carrier = carrier_for("", "", number, default=default)
+    except Refusal as refusal:
+        if refusal.code == ShippingCode.missing_carrier:
+            raise _not_detected(number) from None
+        raise
+    return carrier, check_tracking(carrier, number)
+
+
+def _not_detected(number: str) -> Refusal:
+    """The carrier cannot be told from the number (``carrier_not_detected`` where it exists)."""
+    try:
+        return Refusal(ShippingCode("carrier_not_detected"), tracking=number)
+    except ValueError:
+        return Refusal(ShippingCode.missing_carrier)
+
+
+def team_default(team: Team) -> Callable[[str], Carrier | None]:
+    """The team's default carrier (a team setting, where it exists), for a number of no known shape."""
+
+    def default(_number: str) -> Carrier | None:
+        stored = getattr(team.settings, "default_carrier", None)
+        if not stored:
+            return None
+        try:
+            return resolve_carrier(str(stored))
+        except Refusal:
+            return None
+
+    return default

@@ -1,0 +1,159 @@
+"""Fewer steps (issue 9 point 3): 🚚 asks only for the tracking number (a ForceReply bound to
+the order), a cancel without a reason offers the reasons as buttons, and Chinese replies
+suggest the Chinese keyword with the short number."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from bot.carriers import label
+from tests.support.alerts import mark
+from tests.support.desk import settled
+from tests.support.scenario import KETO, MIC, SPEAKER, says
+
+PROMPT = ("{person}, reply to this message with the tracking number of order {order}. I read the carrier from the "
+          "number; to name it, put it first (云途 YT1234567890123456).")  # fmt: skip
+
+
+async def press(t: Any, user: Any, message: dict, data: str) -> list[dict]:
+    """``user`` presses ``data`` under ``message``; what the bot sent into the group after it."""
+    before = mark(t)
+    await t.api.press(t.group, user, message, data)
+    await settled(t.api, t.app)
+    return t.api.sent(t.group)[before:]
+
+
+async def reply(t: Any, user: Any, prompt: dict, text: str) -> list[dict]:
+    before = mark(t)
+    await t.api.send_text(t.group, user, text, reply_to=prompt)
+    await settled(t.api, t.app)
+    return t.api.sent(t.group)[before:]
+
+
+# --- 🚚: the tracking number only -------------------------------------------------------
+
+
+@pytest.mark.alerts
+async def test_the_truck_asks_for_the_number_and_a_reply_ships_the_order(alert_team) -> None:
+    t = alert_team
+    sent = await press(t, t.bob, t.late_alert, f"sp:{MIC}")
+    assert len(sent) == 1
+    prompt = sent[0]
+    assert prompt["text"] == f"🚚 {MIC}\n" + says("zh_Hans", PROMPT, person="Bob", order=MIC)
+    markup = prompt["params"]["reply_markup"]
+    assert markup["force_reply"] is True and markup["selective"] is True
+    assert [e["type"] for e in prompt.get("entities", [])] == ["text_link"]  # the mention of Bob
+
+    # Typed with spaces, no carrier: the number's shape says Yun Express.
+    answered = await reply(t, t.bob, prompt, "YT 1234 5678 9012 3456")
+    assert [m["text"] for m in answered] == [
+        says(
+            "zh_Hans",
+            "Order {order} shipped with {carrier}, tracking number {tracking}.",
+            order=MIC,
+            carrier=label("Yun Express", "", "zh_Hans"),
+            tracking="YT1234567890123456",
+        )  # fmt: skip
+    ]
+    row = t.order_row(MIC)
+    assert (row["goods"], row["carrier"], row["tracking"]) == ("shipped", "Yun Express", "YT1234567890123456")
+    assert t.events(MIC)[-1]["actor_name"] == "Bob"
+
+    # An old prompt answered again: the order is shipped; nothing changes, and it says by whom.
+    before = t.snapshot()
+    answered = await reply(t, t.carol, prompt, "YT1234567890123457")
+    assert len(answered) == 1 and answered[0]["text"].startswith(f"訂單 {MIC} ")
+    assert "Bob" in answered[0]["text"]
+    assert t.snapshot() == before
+
+
+@pytest.mark.alerts
+async def test_a_named_carrier_an_edit_and_a_stranger_reply(alert_team) -> None:
+    t = alert_team
+    prompt = (await press(t, t.alice, t.late_alert, f"sp:{SPEAKER}"))[0]
+    assert prompt["text"] == f"🚚 {SPEAKER}\n" + says("en", PROMPT, person="Alice", order=SPEAKER)
+
+    # An edit never acts.
+    before = t.snapshot()
+    message = await t.api.send_text(t.group, t.alice, "hello", reply_to=prompt)
+    await settled(t.api, t.app)
+    start = mark(t)
+    await t.api.edit_text(t.group, message, "UPS 1Z999AA10123456784")
+    await settled(t.api, t.app)
+    assert [m["text"] for m in t.api.sent(t.group)[start:]] == [
+        "Edits are not commands: nothing was done. Send the command again as a new message."
+    ]
+    assert t.snapshot() == before
+
+    # A carrier named first.
+    answered = await reply(t, t.alice, prompt, "UPS 1Z999AA10123456784")
+    assert [m["text"] for m in answered] == [f"Order {SPEAKER} shipped with UPS, tracking number 1Z999AA10123456784."]
+    assert t.goods(SPEAKER) == "shipped"
+
+
+async def test_a_reply_to_another_message_of_the_bot_ships_nothing(team) -> None:
+    t = team
+    card = (await t.api.ask(t.group, t.alice, f"/order {KETO}"))[0]
+    before, start = t.snapshot(), mark(t)
+    await t.api.send_text(t.group, t.alice, "1Z999AA10123456784", reply_to=card)
+    await settled(t.api, t.app)
+    assert t.snapshot() == before
+    assert all("shipped with" not in m["text"] for m in t.api.sent(t.group)[start:])
+
+
+# --- a cancel without a reason ------------------------------------------------------------
+
+
+async def test_a_cancel_without_a_reason_offers_the_reasons(team) -> None:
+    t = team
+    asked = (await t.api.ask(t.group, t.bob, "取消 6689831"))[0]
+    assert asked["text"] == says("zh_Hans", "Why is order {order} cancelled? Choose Amazon's reason:", order=MIC)
+    labels = [text for text, _data in t.api.buttons(asked)]
+    assert labels == [
+        says("zh_Hans", n)
+        for n in (
+            "out of stock",
+            "buyer cancelled",
+            "address undeliverable",
+            "customer exchange",
+            "pricing error",
+            "general adjustment",
+        )
+    ]
+    assert t.goods(MIC) == "unshipped"
+
+    sent = await press(t, t.bob, asked, f"cx:{MIC}:NoInventory")
+    assert [m["text"] for m in sent] == [
+        says(
+            "zh_Hans",
+            "Order {order} cancelled ({reason}). Remember to cancel it in Seller Central too if it was "
+            "not cancelled there.",
+            order=MIC,
+            reason=says("zh_Hans", "out of stock"),
+        )  # fmt: skip
+    ]
+    assert t.goods(MIC) == "cancelled"
+    assert '"reason":"NoInventory"' in t.events(MIC)[-1]["details"]
+    assert t.api.buttons(t.api._message_of(t.group, asked)) == []
+
+    # Pressed again (a second person, an old message): the order is already cancelled.
+    before = t.snapshot()
+    await t.api.press(t.group, t.carol, asked, f"cx:{MIC}:PricingError", forged=True)
+    await settled(t.api, t.app)
+    assert t.snapshot() == before
+
+
+async def test_a_shipped_order_gets_no_reason_buttons_and_a_forged_reason_is_refused(team) -> None:
+    t = team
+    await t.say(t.alice, "/ship 1122334 UPS 1Z999AA10123456784")
+    answer = (await t.api.ask(t.group, t.alice, "/cancel 1122334"))[0]
+    assert answer["text"].startswith(f"Order {SPEAKER} ") and t.api.buttons(answer) == []
+    assert t.goods(SPEAKER) == "shipped"
+
+    asked = (await t.api.ask(t.group, t.alice, f"/cancel {KETO}"))[0]
+    before = t.snapshot()
+    await t.api.press(t.group, t.alice, asked, f"cx:{KETO}:Whatever", forged=True)
+    await settled(t.api, t.app)
+    assert t.snapshot() == before
