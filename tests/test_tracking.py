@@ -136,6 +136,28 @@ async def test_a_run_registers_and_polls_in_batches_of_40_within_the_rate(store,
     assert 429 not in [status for _op, _n, status in fake.requests]
 
 
+async def test_a_run_marks_the_concerns_alerts_are_made_of(store, fake, track_time, clock) -> None:
+    never, stalled, returned = seed_shipped(store.path, 3, clock())
+    fake.script(stalled, Step(timedelta(hours=6), "InTransit", "InTransit_PickedUp", "Shenzhen", "Picked up"))
+    fake.script(returned, Step(timedelta(hours=6), "InTransit", "InTransit_PickedUp", "Shenzhen", "Picked up"),
+                Step(timedelta(days=2), "Exception", "Exception_Returning", "Los Angeles, CA", "Returning to sender"))  # fmt: skip
+    tracker = Tracker(store, Desk(store, Lifecycle(), clock), client(fake, track_time), clock)
+    await tracker.run()
+    team = -1009999999999
+    assert await store.tracking_concerns(team) == []
+    clock.advance(hours=49)
+    await tracker.run()
+    found = {row.number: row for row in await store.tracking_concerns(team)}
+    assert {n: r.concern for n, r in found.items()} == {never: "no_scan", returned: "exception"}
+    assert (found[returned].event_place, found[returned].event_text) == ("Los Angeles, CA", "Returning to sender")
+    assert found[never].concern_since == clock()
+    clock.advance(days=6)
+    await tracker.run()
+    found = {row.number: row for row in await store.tracking_concerns(team)}
+    assert {n: r.concern for n, r in found.items()} == {never: "no_scan", returned: "exception", stalled: "stuck"}
+    assert found[never].concern_since == START + timedelta(hours=49)  # still the same concern, since then
+
+
 # --- the poll query ---------------------------------------------------------------------------------
 
 
