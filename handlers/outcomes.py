@@ -56,11 +56,11 @@ def done_text(done: Done, zone: str) -> str:
         case "deliver":
             return _("Order {order} marked delivered.", order=oid)
         case "mark_lost":
-            return _(
-                "Order {order} marked lost. Contact the carrier and refund the buyer with /refund {order}.", order=oid
-            )
+            return _("Order {order} marked lost. Contact the carrier and refund the buyer with {command}.", order=oid,
+                     command=suggest("refund", oid))  # fmt: skip
         case "request_return":
-            return _("Return requested for order {order}. When the item arrives, send /received {order}.", order=oid)
+            return _("Return requested for order {order}. When the item arrives, send {command}.", order=oid,
+                     command=suggest("received", oid))  # fmt: skip
         case "receive_return":
             return _("The return of order {order} has arrived. What should happen to the item?", order=oid)
         case "restock":
@@ -78,6 +78,29 @@ def done_text(done: Done, zone: str) -> str:
             return _("Refunded {amount} on order {order}; {left} can still be refunded.", order=oid, amount=amount,
                      left=money(order.refundable, order.currency))  # fmt: skip
     return _("Order {order} is now {state}.", order=oid, state=render.state_name(order.goods))
+
+
+#: The Chinese keyword a reply suggests for a command: (Simplified, Traditional).
+SUGGESTED_KEYWORDS = {
+    "received": ("收到退货", "收到退貨"),
+    "refund": ("退款", "退款"),
+    "correct": ("改单号", "改單號"),
+    "order": ("查询", "查詢"),
+    "return": ("退货", "退貨"),
+    "delivered": ("送达", "送達"),
+}
+
+
+def suggest(command: str, order_id: str) -> str:
+    """What to send next, as the reader types it: ``收到退货 6689831`` in Chinese (the keyword and
+    the short number), ``/received 113-4417305-6689831`` in English."""
+    locale = current()
+    words = SUGGESTED_KEYWORDS.get(command)
+    if words is not None and locale.startswith("zh"):
+        typed = f"{words[1] if locale == 'zh_Hant' else words[0]} {order_id[-7:]}"
+    else:
+        typed = f"/{command} {order_id}"
+    return typed
 
 
 def _sku(order: Order, item_id: str) -> str:

@@ -39,6 +39,7 @@ def help_text() -> str:
         _("/order ORDER: the order's card (查询 6689831); /history ORDER: everything that happened (历史)"),
         _("/orders [STATE]: orders to ship, the most urgent first; /orders all, /orders shipped, /orders returns (订单)"),
         _("Send an Unshipped Orders report or an Order report from Seller Central as a file to import the orders; a returns report records returns."),
+        _("Send a spreadsheet (.xlsx or .csv) with order, carrier and tracking number columns to ship many orders at once; sending the same file again ships nothing twice."),
         _("/export: the shipping confirmation file for Seller Central (导出)"),
         _("/alerts: alert settings for administrators (提醒)"),
         _("/amazon: connect the team's Amazon account for live sync (administrators, in a private chat)"),

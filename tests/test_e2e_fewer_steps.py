@@ -157,3 +157,38 @@ async def test_a_shipped_order_gets_no_reason_buttons_and_a_forged_reason_is_ref
     await t.api.press(t.group, t.alice, asked, f"cx:{KETO}:Whatever", forged=True)
     await settled(t.api, t.app)
     assert t.snapshot() == before
+
+
+# --- Chinese replies suggest the Chinese keyword --------------------------------------------
+
+
+async def test_chinese_replies_suggest_the_keyword_with_the_short_number(team) -> None:
+    t = team
+    requested = "Return requested for order {order}. When the item arrives, send {command}."
+    await t.say(t.alice, "/ship 6689831 UPS 1Z999AA10123456784")
+    await t.say(t.alice, "/ship 1122334 UPS 1Z999AA10123456785")
+    await t.say(t.alice, "/ship 4445556 UPS 1Z999AA10123456786")
+    assert await t.say(t.bob, "退货 6689831") == says("zh_Hans", requested, order=MIC, command="收到退货 6689831")
+    assert says("zh_Hans", requested, order=MIC, command="收到退货 6689831").endswith("收到退货 6689831")
+    assert await t.say(t.carol, "退貨 1122334") == says("zh_Hant", requested, order=SPEAKER, command="收到退貨 1122334")
+    assert await t.say(t.alice, "/return 4445556") == (
+        f"Return requested for order {KETO}. When the item arrives, send /received {KETO}."
+    )
+    # What it suggests works as typed.
+    arrived = "The return of order {order} has arrived. What should happen to the item?"
+    assert await t.say(t.bob, "收到退货 6689831") == says("zh_Hans", arrived, order=MIC)
+
+
+async def test_chinese_help_leads_with_the_keyword(team) -> None:
+    t = team
+    hans = (await t.say(t.bob, "/help")).split("\n")
+    assert (
+        says("zh_Hans", "/ship ORDER CARRIER TRACKING: confirm a shipment (发货 6689831 顺丰 SF1234567890123)") in hans
+    )
+    assert "发货 订单号 承运人 追踪编码：确认发货，如 发货 6689831 顺丰 SF1234567890123（/ship）" in hans
+    commands = [line for line in hans if "（/" in line]
+    assert len(commands) >= 12 and not [line for line in commands if line.startswith("/")]
+    hant = (await t.say(t.carol, "/help")).split("\n")
+    assert "收到退貨 訂單編號：退貨已到，再選重新入庫、銷毀或退回，如 收到退貨 6689831（/received）" in hant
+    english = (await t.say(t.alice, "/help")).split("\n")
+    assert "/ship ORDER CARRIER TRACKING: confirm a shipment (发货 6689831 顺丰 SF1234567890123)" in english
