@@ -20,22 +20,15 @@ wait until the update committed, so the write lock is never held across the netw
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from telegram import (
-    ForceReply,
-    InlineKeyboardButton,
-    InlineKeyboardMarkup,
-    InputFile,
-    Message,
-    ReplyParameters,
-    Update,
-)
-from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, TelegramError
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Message, ReplyParameters, Update
+from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.ext import Application, ExtBot
 
 from bot.storage import AlertStore, OutboxRow, Store, current_unit
@@ -72,25 +65,42 @@ class DeskBot(ExtBot[Any]):
             await self._inbox.store_updates([(u.update_id, _for_inbox(u)) for u in updates], self._clock())
         return updates
 
-    def _after_commit(self, call: Callable[[], Awaitable[Any]]) -> bool:
+    def _after_commit(self, call: Callable[[], Awaitable[Any]], method: str) -> bool:
         unit = current_unit()
         if unit is not None and unit.began and not unit.closed:
-            unit.later(call)
+            chat_id, update_id = _UPDATE_CHAT.get(), unit.update_id
+
+            async def guarded() -> Any:
+                try:
+                    return await call()
+                except TelegramError as err:
+                    # A courtesy after the commit (a button's answer, an edit): Telegram refusing
+                    # it changes nothing stored. One line; a traceback only when unexpected.
+                    log_telegram_error(err, method, chat_id, update_id)
+                    if isinstance(err, Forbidden) and chat_id is not None and chat_id < 0 and self._inbox is not None:
+                        # Out of the group: hold its messages, as the sender does on a 403.
+                        now = self._clock() if self._clock is not None else datetime.now(UTC)
+                        await AlertStore(self._inbox).unreachable(chat_id, now, f"403 {err.message}")
+                    return None
+
+            unit.later(guarded)
             return True
         return False
 
     async def answer_callback_query(self, *args: Any, **kwargs: Any) -> bool:
-        if self._after_commit(lambda: super(DeskBot, self).answer_callback_query(*args, **kwargs)):
+        if self._after_commit(lambda: super(DeskBot, self).answer_callback_query(*args, **kwargs),
+                              "answerCallbackQuery"):  # fmt: skip
             return True
         return await super().answer_callback_query(*args, **kwargs)
 
     async def edit_message_reply_markup(self, *args: Any, **kwargs: Any) -> Message | bool:
-        if self._after_commit(lambda: super(DeskBot, self).edit_message_reply_markup(*args, **kwargs)):
+        if self._after_commit(lambda: super(DeskBot, self).edit_message_reply_markup(*args, **kwargs),
+                              "editMessageReplyMarkup"):  # fmt: skip
             return True
         return await super().edit_message_reply_markup(*args, **kwargs)
 
     async def edit_message_text(self, *args: Any, **kwargs: Any) -> Message | bool:
-        if self._after_commit(lambda: super(DeskBot, self).edit_message_text(*args, **kwargs)):
+        if self._after_commit(lambda: super(DeskBot, self).edit_message_text(*args, **kwargs), "editMessageText"):
             return True
         return await super().edit_message_text(*args, **kwargs)
 
@@ -108,6 +118,8 @@ class DeskApplication(Application):
         if not isinstance(update, Update) or store is None:
             await super().process_update(update)
             return
+        chat = update.effective_chat
+        _UPDATE_CHAT.set(chat.id if chat is not None else None)
         async with store.unit(update.update_id) as unit:
             if unit is None:
                 log.debug("update %s was handled already", update.update_id)
@@ -289,9 +301,7 @@ class Sender:
         return await self.bot.send_message(chat_id, payload["text"], reply_markup=markup, reply_parameters=reply)
 
 
-def _markup(payload: dict[str, Any]) -> InlineKeyboardMarkup | ForceReply | None:
-    if payload.get("force_reply"):  # a question whose answer is a reply to it (handlers/quickship.py)
-        return ForceReply(selective=True, input_field_placeholder=payload["force_reply"].get("placeholder"))
+def _markup(payload: dict[str, Any]) -> InlineKeyboardMarkup | None:
     if payload.get("markup"):
         return InlineKeyboardMarkup.de_json(payload["markup"], None)
     if payload.get("buttons"):
@@ -309,3 +319,46 @@ def _seconds(err: RetryAfter) -> float:
 
 def _backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(BACKOFF_START * 2**attempts, BACKOFF_MAX))
+
+
+# --- Telegram's own errors in the update path ---------------------------------------------
+
+#: The chat of the update the current task processes (for log lines about deferred calls).
+_UPDATE_CHAT: contextvars.ContextVar[int | None] = contextvars.ContextVar("dingdan_update_chat", default=None)
+
+#: Telegram's 400s that are part of normal life (a double tap, a slow answer, a deleted message).
+EXPECTED_BAD_REQUESTS = (
+    "message is not modified", "query is too old", "query id is invalid", "message to edit not found",
+    "message can't be edited", "message to delete not found", "message can't be deleted", "chat not found",
+    "not enough rights", "have no rights", "need administrator rights", "replied message not found",
+    "message to be replied not found", "group chat was upgraded", "user is deactivated",
+)  # fmt: skip
+
+
+def expected_telegram_error(error: BaseException | None) -> str | None:
+    """One line for a Telegram error that is part of normal life (removed from a chat, a
+    retry later, a double tap, the network), or None: unexpected, keep its traceback."""
+    if isinstance(error, RetryAfter):
+        return f"429 retry after {_seconds(error):g} s"
+    if isinstance(error, ChatMigrated):
+        return f"chat migrated to {error.new_chat_id}"
+    if isinstance(error, Forbidden):
+        return f"403 {error.message}"
+    if isinstance(error, BadRequest):  # a NetworkError to PTB, but Telegram's own answer
+        text = error.message.lower()
+        return f"400 {error.message}" if any(known in text for known in EXPECTED_BAD_REQUESTS) else None
+    if isinstance(error, NetworkError):  # time-outs included
+        return f"{type(error).__name__}: {error.message}"
+    return None
+
+
+def log_telegram_error(error: BaseException, what: str, chat_id: int | None, update_id: int | None) -> None:
+    """An expected Telegram error as one line naming the chat and the update; anything else
+    with its traceback."""
+    line = expected_telegram_error(error)
+    if line is None:
+        log.error("%s failed (chat %s, update %s)", what, chat_id, update_id, exc_info=error)
+    elif "not modified" in line:
+        log.info("%s: %s (chat %s, update %s)", what, line, chat_id, update_id)
+    else:
+        log.warning("%s: %s (chat %s, update %s)", what, line, chat_id, update_id)

@@ -163,6 +163,7 @@ class FileCode(StrEnum):
     import_busy = "import_busy"
     nothing_to_export = "nothing_to_export"
     bad_export_day = "bad_export_day"
+    export_day_out_of_range = "export_day_out_of_range"
     # a spreadsheet of shipments (bot/importing/shipments.py)
     sheet_no_columns = "sheet_no_columns"
     sheet_too_many_rows = "sheet_too_many_rows"

@@ -14,12 +14,13 @@ from typing import Any
 
 from telegram import Chat, InlineKeyboardMarkup, InputFile, Message, Update
 from telegram.constants import ChatType
-from telegram.error import BadRequest, TelegramError
+from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import ApplicationHandlerStop
 
 from bot import i18n
 from bot import texts as render
 from bot.domain import Actor, Refusal
+from bot.durable import expected_telegram_error, log_telegram_error
 from bot.i18n import _
 from bot.refusal_codes import AccessCode
 from bot.storage import OutgoingMessage, Team, current_unit
@@ -250,8 +251,26 @@ async def _answer_callback(update: Update, text: str) -> None:
 
 
 async def on_error(update: object, context: DeskContext) -> None:
-    """Log what went wrong and tell the person politely; never show a traceback in the chat."""
-    log.error("error while handling an update", exc_info=context.error)
+    """Log what went wrong and tell the person politely; never show a traceback in the chat.
+
+    Telegram's own expected errors (the bot removed from the group, a retry later, the
+    network, a double tap) are one line naming the chat and the update; anything else keeps
+    its traceback. Telegram saying the bot may no longer write to a team's group holds the
+    group's messages (as the sender does when a reply meets the same answer).
+    """
+    error = context.error
+    chat = update.effective_chat if isinstance(update, Update) else None
+    update_id = update.update_id if isinstance(update, Update) else None
+    expected = expected_telegram_error(error)
+    if expected is None:
+        log.error("error while handling update %s (chat %s)", update_id, chat.id if chat else None, exc_info=error)
+    else:
+        log_telegram_error(error, "handling the update", chat.id if chat else None, update_id)  # type: ignore[arg-type]
+        if isinstance(error, Forbidden) and chat is not None and chat.type != ChatType.PRIVATE:
+            await _group_removed(context, chat.id, expected)
+            return  # nobody to tell there
+        if isinstance(error, BadRequest) and "not modified" in error.message.lower():
+            return  # a double tap: nothing went wrong
     if not isinstance(update, Update) or update.effective_chat is None:
         return
     try:
@@ -261,8 +280,22 @@ async def on_error(update: object, context: DeskContext) -> None:
             await update.callback_query.answer(text[:200], show_alert=True)
         else:
             await answer(update, text)
+    except TelegramError as err:  # Telegram refusing the apology too: one line
+        log.warning("could not tell the person about the error (chat %s, update %s): %s",
+                    chat.id if chat else None, update_id, err)  # fmt: skip
     except Exception:  # noqa: BLE001 - the error handler must not fail in turn
         log.warning("could not tell the person about the error", exc_info=True)
+
+
+async def _group_removed(context: DeskContext, chat_id: int, error: str) -> None:
+    """Telegram refused the bot in a team's group: hold its messages until the bot is back."""
+    try:
+        services = context.services
+        team = await services.store.team(chat_id)
+        if team is not None:
+            await services.alerts.alert_store.unreachable(team.team_id, context.settings.clock(), error)
+    except Exception:  # noqa: BLE001 - the error handler must not fail in turn
+        log.warning("could not hold the messages of chat %s", chat_id, exc_info=True)
 
 
 def code(value: Any) -> str:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
+from zoneinfo import ZoneInfo
 
 from telegram import Update
 from telegram.constants import FileSizeLimit
@@ -48,6 +49,27 @@ async def document(update: Update, context: DeskContext) -> None:
     await answer(update, render.import_summary(result, team.timezone))
 
 
+#: Days a person may name by a word, in English and Chinese: how many days before today.
+DAY_WORDS = {"today": 0, "今天": 0, "今日": 0, "yesterday": 1, "昨天": 1, "昨日": 1}
+#: The earliest day an export may name (the desk holds nothing older).
+FIRST_EXPORT_DAY = date(2000, 1, 1)
+
+
+def export_day(text: str, today: date) -> date:
+    """The day ``/export DAY`` names: ``2026-11-21``, ``today``, ``yesterday`` (今天, 昨天), from
+    2000-01-01 up to ``today`` (the team's); anything else is a refusal."""
+    word = text.strip().lower()
+    if word in DAY_WORDS:
+        return today - timedelta(days=DAY_WORDS[word])
+    try:
+        day = date.fromisoformat(word)
+    except ValueError:
+        raise Refusal(FileCode.bad_export_day, text=text) from None
+    if not FIRST_EXPORT_DAY <= day <= today:
+        raise Refusal(FileCode.export_day_out_of_range, text=text, today=today.isoformat())
+    return day
+
+
 @handles_refusals
 async def export(update: Update, context: DeskContext) -> None:
     """/export [DAY] (导出): the Shipping Confirmation file of what was shipped here, for Seller Central."""
@@ -55,10 +77,8 @@ async def export(update: Update, context: DeskContext) -> None:
     args = context.args or []
     day = None
     if args:
-        try:
-            day = date.fromisoformat(args[0])
-        except ValueError:
-            raise Refusal(FileCode.bad_export_day, text=args[0]) from None
+        today = context.settings.clock().astimezone(ZoneInfo(team.timezone)).date()
+        day = export_day(args[0], today)
     exporter = context.services.exporter
     taken = await exporter.take(team.team_id, team.timezone, day)
     if not taken.shipments:

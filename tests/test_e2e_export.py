@@ -55,8 +55,8 @@ async def test_export_lists_what_was_shipped_item_by_item_once(team) -> None:
 
 async def test_export_refusals(team) -> None:
     t = team
-    assert await t.say(t.alice, "/export yesterday") == (
-        "“yesterday” is not a day. Send /export for what is new, or /export 2026-11-21 for one day again."
+    assert await t.say(t.alice, "/export someday") == (
+        "“someday” is not a day. Send /export for what is new, or /export 2026-11-21 for one day again."
     )
     assert await t.say(t.alice, f"/ship {FAN} UPS 1Z999AA10123456784 NOPE") == (
         f"Order {FAN} has no item “NOPE”. Its items are USB-FAN-03 and USB-MIC-01; name them by SKU, like USB-FAN-03 "

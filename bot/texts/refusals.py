@@ -270,6 +270,9 @@ REFUSALS: dict[RefusalCode, str] = {
     FileCode.bad_export_day: N_(
         "“{text}” is not a day. Send /export for what is new, or /export 2026-11-21 for one day again."
     ),
+    FileCode.export_day_out_of_range: N_(
+        "I can export a day from 2000-01-01 up to today ({today}); “{text}” is not one of them. Send /export for what is new, or /export {today} for today again."
+    ),
     FileCode.sheet_no_columns: N_(
         "This spreadsheet has no {missing} column. A sheet of shipments needs a header row with the order number, the tracking number and the carrier, for example: order-id, carrier-code, tracking-number (or 订单号, 物流商, 跟踪号)."
     ),
