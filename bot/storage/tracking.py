@@ -206,10 +206,22 @@ class TrackingTables(Database):
 
     async def tracking_status(self, tracking_id: int, update: StatusUpdate, *, now: datetime,
                               next_check_at: datetime | None) -> None:  # fmt: skip
-        """Store what the provider said: the status, the carrier's last event (``moved_at`` moves
-        when that event changes) and when to ask again (``None``: stop asking)."""
+        """Store what the provider said about one number (see :meth:`tracking_statuses`)."""
+        await self.tracking_statuses([(tracking_id, update, next_check_at)], now=now)
+
+    async def tracking_statuses(self, updates: Sequence[tuple[int, StatusUpdate, datetime | None]], *,
+                                now: datetime) -> None:  # fmt: skip
+        """Store what the provider said, in one transaction: (tracking id, the status and the carrier's
+        last event, when to ask again; ``None``: stop asking). ``moved_at`` moves when the carrier's
+        last event changes; ``concern_since`` when the concern does."""
+
+        def params(tid: int, u: StatusUpdate, next_check_at: datetime | None) -> tuple[Any, ...]:
+            at = iso(u.event_at)
+            return (u.status, u.sub_status, at, at, at, at, at, u.event_place, at, u.event_text, iso(u.delivered_at),
+                    u.provider_carrier, u.concern, u.concern, iso(now), u.concern, iso(now), iso(next_check_at), tid)  # fmt: skip
+
         async with self.transaction() as tx:
-            await tx.execute(
+            await tx.executemany(
                 "UPDATE tracking SET status = ?, sub_status = ?, "
                 "moved_at = CASE WHEN ? IS NOT NULL AND ? IS NOT coalesce(event_at, '') THEN ? ELSE moved_at END, "
                 "event_at = coalesce(?, event_at), event_place = CASE WHEN ? IS NULL THEN event_place ELSE ? END, "
@@ -217,14 +229,8 @@ class TrackingTables(Database):
                 "delivered_at = coalesce(?, delivered_at), provider_carrier = coalesce(?, provider_carrier), "
                 "concern_since = CASE WHEN ? IS NULL THEN NULL WHEN ? IS concern THEN concern_since ELSE ? END, "
                 "concern = ?, checked_at = ?, next_check_at = ? WHERE tracking_id = ?",
-                (update.status, update.sub_status,
-                 iso(update.event_at), iso(update.event_at), iso(update.event_at),
-                 iso(update.event_at), iso(update.event_at), update.event_place,
-                 iso(update.event_at), update.event_text,
-                 iso(update.delivered_at), update.provider_carrier,
-                 update.concern, update.concern, iso(now), update.concern,
-                 iso(now), iso(next_check_at), tracking_id),
-            )  # fmt: skip
+                [params(*u) for u in updates],
+            )
 
     async def tracking_find(self, number: str) -> list[TrackedNumber]:
         """The active rows of a number (a pushed update names the number only)."""

@@ -174,51 +174,70 @@ class Tracker:
             report.polled += len(due)
             by_number = _by_number(due)
             answered: set[int] = set()
+            news = []
             for info in tracked.infos:
                 for row in by_number.get(info.number, []):
                     answered.add(row.tracking_id)
-                    if await self.apply(row, info):
-                        report.delivered += 1
+                    news.append((row, info))
+            report.delivered += await self.apply_many(news)
+            later = []
             for rejected in tracked.rejected:
                 for row in by_number.get(rejected.number, []):
                     answered.add(row.tracking_id)
                     if rejected.code == NOT_REGISTERED:
                         await self.store.tracking_reregister(row.tracking_id)
                     else:
-                        await self._later(row, now)
-            for row in due:
-                if row.tracking_id not in answered:
-                    await self._later(row, now)
+                        later.append(row)
+            later += [row for row in due if row.tracking_id not in answered]
+            await self._later(later, now)
 
-    async def _later(self, row: TrackedNumber, now: datetime) -> None:
+    async def _later(self, rows: Sequence[TrackedNumber], now: datetime) -> None:
         """No news: ask again on the schedule, the status as it was."""
-        await self.store.tracking_status(
-            row.tracking_id,
-            StatusUpdate(row.status or TrackStatus.not_found.value, row.sub_status or "", concern=row.concern),
-            now=now, next_check_at=next_check(row.shipped_at, now),
-        )  # fmt: skip
+        if rows:
+            await self.store.tracking_statuses(
+                [(row.tracking_id, StatusUpdate(row.status or TrackStatus.not_found.value, row.sub_status or "",
+                                                concern=row.concern), next_check(row.shipped_at, now))
+                 for row in rows],
+                now=now,
+            )  # fmt: skip
 
     # --- applying what the provider says -------------------------------------------------
 
     async def apply(self, row: TrackedNumber, info: TrackInfo) -> bool:
         """Apply the provider's word on one number (polled or pushed). True if it delivered the order."""
+        return await self.apply_many([(row, info)]) > 0
+
+    async def apply_many(self, news: Sequence[tuple[TrackedNumber, TrackInfo]]) -> int:
+        """Apply the provider's word on numbers (a polled batch, or one pushed): the status, the
+        carrier's last event, the next check and the concern written together; then each order whose
+        numbers are all delivered is delivered. How many orders it delivered."""
         now = self.clock()
-        event = info.last_event
-        delivered = info.status is TrackStatus.delivered
-        days = await self._stuck_days(row.team_id)
-        moved_at = event.at if event is not None and event.at is not None else row.moved_at
-        worry = None if delivered else concern(info.status, info.sub_status, row.shipped_at, moved_at, now,
-                                               stuck_days=days)  # fmt: skip
-        update = StatusUpdate(
-            info.status.value, info.sub_status, event.at if event else None, event.place if event else "",
-            event.text if event else "", info.delivered_at, info.carrier, worry,
-        )  # fmt: skip
-        await self.store.tracking_status(row.tracking_id, update, now=now,
-                                         next_check_at=None if delivered else next_check(row.shipped_at, now))  # fmt: skip
-        if not delivered:
-            return False
-        await self.store.tracking_to_stop([row.tracking_id], "delivered")
-        return await self._deliver(row, info.delivered_at or now)
+        updates = []
+        delivered = []
+        for row, info in news:
+            event = info.last_event
+            done = info.status is TrackStatus.delivered
+            moved_at = event.at if event is not None and event.at is not None else row.moved_at
+            worry = None
+            if not done:
+                days = await self._stuck_days(row.team_id)
+                worry = concern(info.status, info.sub_status, row.shipped_at, moved_at, now, stuck_days=days)
+            update = StatusUpdate(
+                info.status.value, info.sub_status, event.at if event else None, event.place if event else "",
+                event.text if event else "", info.delivered_at, info.carrier, worry,
+            )  # fmt: skip
+            updates.append((row.tracking_id, update, None if done else next_check(row.shipped_at, now)))
+            if done:
+                delivered.append((row, info.delivered_at or now))
+        if updates:
+            await self.store.tracking_statuses(updates, now=now)
+        if delivered:
+            await self.store.tracking_to_stop([row.tracking_id for row, _at in delivered], "delivered")
+        count = 0
+        for row, at in delivered:
+            if await self._deliver(row, at):
+                count += 1
+        return count
 
     async def apply_pushed(self, info: TrackInfo) -> int:
         """A pushed update (a webhook) names a number: apply it to every order tracking it."""
