@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -47,12 +47,26 @@ CONFIRM_WARN = timedelta(days=7)
 SNOOZE = timedelta(hours=4)
 #: A ship-by warning that would fall in the quiet hours is sent this long before they begin.
 BEFORE_QUIET = timedelta(minutes=30)
-#: Orders listed in one alert message (each with its buttons); more go in further messages.
-PER_MESSAGE = 8
+#: Orders listed in one alert message (each line with its row of buttons); more go in further
+#: messages, each a part of the one check's message (Telegram's length is measured too).
+PER_MESSAGE = 10
 #: Amazon's targets for a seller account's health (Account Health): the late shipment rate
-#: and the pre-fulfilment cancellation rate must stay under these.
+#: and the pre-fulfilment cancel rate must stay under theirs, the valid tracking rate over its.
 LATE_SHIPMENT_TARGET = 0.04
 CANCELLATION_TARGET = 0.025
+VALID_TRACKING_TARGET = 0.95
+#: Orders listed by line (with buttons) in the digest under "overdue" and under "ship today";
+#: more are counted.
+SHOWN_IN_DIGEST = 10
+
+#: The kinds in the order one check's message lists them, most urgent first; an order due
+#: for several is listed once, under the first (the others are decided all the same, so none
+#: comes again later). An order already late to ship first; then ship-by warnings (time is
+#: short, the 🚚 button does it); then Amazon's 30-day deadline, its last day before its
+#: week's warning (Amazon cancels the order; an order past its ship-by is listed above);
+#: then what concerns shipped parcels and returns, which cost money but no account health
+#: today; last what needs no action at all (a payment Amazon is still verifying).
+URGENCY = (SHIP_LATE, SHIP_SOON, CONFIRM_LAST, CONFIRM_SOON, DELIVERY_LATE, RETURN_WAITING, PENDING_LONG)
 
 
 @dataclass(frozen=True)
@@ -114,6 +128,20 @@ class Due:
     key: str
     deadline: datetime | None  # what the reader is warned about (ship-by, Amazon's deadline…)
     disposition: str = ""  # for returns: Amazon's disposition (SELLABLE: back in inventory)
+    goods: tuple[tuple[str, int], ...] = ()  # (SKU, quantity) to pick, filled in before rendering
+
+
+def most_urgent(announce: Iterable[Due]) -> list[Due]:
+    """Each order once, under its most urgent kind, the kinds in ``URGENCY`` order (within
+    a kind, in the order decided: by deadline, then id)."""
+    rank = {kind: n for n, kind in enumerate(URGENCY)}
+    best: dict[str, Due] = {}
+    for item in announce:
+        held = best.get(item.order_id)
+        if held is None or rank[item.kind] < rank[held.kind]:
+            best[item.order_id] = item
+    far = datetime.max.replace(tzinfo=UTC)
+    return sorted(best.values(), key=lambda d: (rank[d.kind], d.deadline or far, d.order_id))
 
 
 def decide(rows: Iterable[DueRow], rules: TeamRules, now: datetime,
@@ -187,7 +215,7 @@ class Alerts:
     """The periodic check: decide what is due for every team and queue its messages."""
 
     def __init__(self, store: Store, clock: Callable[[], datetime],
-                 render: Callable[[Team, str, list[Due], datetime], list[dict[str, Any]]],
+                 render: Callable[[Team, list[Due], datetime], list[dict[str, Any]]],
                  render_digest: Callable[[Team, date, dict[str, Any], datetime], dict[str, Any]]) -> None:  # fmt: skip
         self.store = store
         self.alert_store = AlertStore(store)
@@ -226,22 +254,24 @@ class Alerts:
         queued = 0
         locale = await self.locale_of(team)
         if announce:
-            by_kind: dict[str, list[Due]] = {}
-            for item in announce:
-                by_kind.setdefault(item.kind, []).append(item)
-            messages: list[dict[str, Any]] = []
+            # One message for the check (in parts when long), each order once, most urgent first.
+            listed = most_urgent(announce)
+            goods = await self.alert_store.goods_of(team.team_id, [d.order_id for d in listed])
+            listed = [replace(d, goods=tuple(goods.get(d.order_id, ()))) for d in listed]
             with i18n.using(locale):
-                for kind in KINDS + (CONFIRM_LAST,):
-                    if kind in by_kind:
-                        messages += self.render(team, kind, by_kind[kind], now)
+                messages = self.render(team, listed, now)
             queued += await self._record(team, settled, messages, now)
         day = digest_due(rules, now, already)
         if day is not None:
             start = _at(day, time(0), rules.zone)
             figures = await self.alert_store.digest_figures(
-                team.team_id, day_start=start, day_end=_at(day + timedelta(days=1), time(0), rules.zone),
-                yesterday_start=_at(day - timedelta(days=1), time(0), rules.zone), month_start=start - timedelta(days=30),
+                team.team_id, now=now, day_start=start, day_end=_at(day + timedelta(days=1), time(0), rules.zone),
+                yesterday_start=_at(day - timedelta(days=1), time(0), rules.zone),
             )  # fmt: skip
+            listed_ids = [
+                oid for oid, _ in figures["overdue"][:SHOWN_IN_DIGEST] + figures["ship_today"][:SHOWN_IN_DIGEST]
+            ]
+            figures["goods"] = await self.alert_store.goods_of(team.team_id, listed_ids)
             with i18n.using(locale):
                 message = self.render_digest(team, day, figures, now)
             queued += await self._record(team, [("*", DIGEST, day.isoformat())], [message], now)

@@ -217,7 +217,7 @@ async def seed_late_order(store: Store, team_id: int) -> None:
 
 
 def alerts_of(store: Store) -> Alerts:
-    return Alerts(store, lambda: NOW, lambda team, kind, due, now: [{"text": f"{team.team_id} {kind} {len(due)}"}],
+    return Alerts(store, lambda: NOW, lambda team, due, now: [{"text": f"{team.team_id} {due[0].kind} {len(due)}"}],
                   lambda team, day, figures, now: {"text": f"{team.team_id} digest"})  # fmt: skip
 
 

@@ -131,38 +131,88 @@ class AlertStore(Outbox):
                 (team_id, order_id, *kinds),
             )
 
+    async def goods_of(self, team_id: int, order_ids: Sequence[str]) -> dict[str, list[tuple[str, int]]]:
+        """What each order holds, as the warehouse picks it: (SKU, quantity still to ship, or
+        ordered once all shipped), items in their order; by the primary key of order_items."""
+        found: dict[str, list[tuple[str, int]]] = {}
+        ids = list(dict.fromkeys(order_ids))
+        for start in range(0, len(ids), CHUNK):
+            chunk = ids[start : start + CHUNK]
+            rows = await self.store.fetchall(
+                "SELECT order_id, sku, quantity, quantity_shipped FROM order_items WHERE team_id = ? AND order_id IN "
+                f"({', '.join('?' * len(chunk))}) ORDER BY order_id, item_id",
+                [team_id, *chunk],
+            )
+            for order_id, sku, quantity, shipped in rows:
+                left = quantity - shipped
+                found.setdefault(order_id, []).append((sku, left if left > 0 else quantity))
+        return found
+
     # --- the digest ---------------------------------------------------------------------
 
-    async def digest_figures(self, team_id: int, *, day_start: datetime, day_end: datetime,
-                             yesterday_start: datetime, month_start: datetime) -> dict[str, Any]:  # fmt: skip
+    async def digest_figures(self, team_id: int, *, now: datetime, day_start: datetime, day_end: datetime,
+                             yesterday_start: datetime) -> dict[str, Any]:  # fmt: skip
+        """What the daily digest says, each part read from an index or a kept count, so that its
+        cost follows the open orders and the day's work, never the size of the history:
+
+        - the orders in each state (``order_counts``, kept by triggers);
+        - the open orders past their ship-by, and those due before the end of the day, by ship-by
+          (``orders_by_state``);
+        - yesterday's work per person (``events_by_time``);
+        - Amazon's account-health figures, summed over the hours of their windows (``team_hours``,
+          kept by triggers when an order is placed, ships or is cancelled): late shipments over
+          10 and 30 days, cancellations by the seller over 7 days, valid tracking over 30 days,
+          each window the whole days before today.
+        """
         q = self.store.fetchall
-        by_state = dict(await q("SELECT goods, count(*) FROM orders WHERE team_id = ? GROUP BY goods", (team_id,)))
-        ship_today = [r[0] for r in await q(
-            "SELECT order_id FROM orders WHERE team_id = ? AND goods IN ('unshipped', 'partially_shipped') "
-            "AND ship_by < ? ORDER BY ship_by", (team_id, iso(day_end)))]  # fmt: skip
+        by_state = {goods: n for goods, n in await q(
+            "SELECT goods, n FROM order_counts WHERE team_id = ? AND n > 0", (team_id,))}  # fmt: skip
+        open_rows = await q(
+            "SELECT order_id, ship_by FROM orders WHERE team_id = ? AND goods IN ('unshipped', 'partially_shipped') "
+            "AND ship_by < ? ORDER BY ship_by, order_id", (team_id, iso(day_end)))  # fmt: skip
+        overdue = [(oid, from_iso(at)) for oid, at in open_rows if at < iso(now)]
+        ship_today = [(oid, from_iso(at)) for oid, at in open_rows if at >= iso(now)]
         work = await q(
             "SELECT actor_name, action, count(*) FROM events WHERE team_id = ? AND actor_kind = 'user' AND at >= ? "
             "AND at < ? GROUP BY actor_name, action ORDER BY actor_name, action",
             (team_id, iso(yesterday_start), iso(day_start)),
         )
-        shipped = await q(
-            "SELECT count(*), coalesce(sum(e.at > o.ship_by), 0) FROM events e JOIN orders o "
-            "ON o.team_id = e.team_id AND o.order_id = e.order_id WHERE e.team_id = ? "
-            "AND e.action IN ('ship', 'amazon_shipped') AND e.at >= ? AND e.at < ?",
-            (team_id, iso(month_start), iso(day_start)),
-        )
-        cancelled = await q(
-            "SELECT count(*) FROM events WHERE team_id = ? AND action = 'cancel' AND at >= ? AND at < ? "
-            "AND json_extract(details, '$.reason') IS NOT 'BuyerCanceled'",
-            (team_id, iso(month_start), iso(day_start)),
-        )
-        orders = await q(
-            "SELECT count(*) FROM orders WHERE team_id = ? AND purchased_at >= ? AND purchased_at < ?",
-            (team_id, iso(month_start), iso(day_start)),
-        )
+        health = await q(DIGEST_HEALTH, digest_windows(team_id, day_start))
         return {
-            "by_state": by_state, "ship_today": ship_today,
+            "by_state": by_state, "overdue": overdue, "ship_today": ship_today,
             "work": [(name, action, n) for name, action, n in work],
-            "shipped": shipped[0][0], "shipped_late": shipped[0][1],
-            "seller_cancelled": cancelled[0][0], "orders": orders[0][0],
+            "health": dict(zip(HEALTH_FIGURES, health[0], strict=True)),
         }  # fmt: skip
+
+
+#: Amazon's windows, in whole days before the digest's day (Account Health).
+LATE_WINDOWS = (10, 30)
+CANCEL_WINDOW = 7
+TRACKING_WINDOW = 30
+
+HEALTH_FIGURES = (
+    "shipped_10", "late_10", "shipped_30", "late_30", "ordered_7", "cancelled_7", "confirmed_30", "valid_30",
+)  # fmt: skip
+#: One range read of the team's kept hours (at most 30 x 24 rows), each figure summed over its window.
+DIGEST_HEALTH = (
+    "SELECT coalesce(sum(shipped) FILTER (WHERE hour >= :from10), 0), "
+    "coalesce(sum(shipped_late) FILTER (WHERE hour >= :from10), 0), "
+    "coalesce(sum(shipped), 0), coalesce(sum(shipped_late), 0), "
+    "coalesce(sum(ordered) FILTER (WHERE hour >= :from7), 0), "
+    "coalesce(sum(seller_cancelled) FILTER (WHERE hour >= :from7), 0), "
+    "coalesce(sum(confirmed), 0), coalesce(sum(tracking_valid), 0) "
+    "FROM team_hours WHERE team_id = :t AND hour >= :from30 AND hour < :to"
+)
+
+
+def _hour(moment: datetime) -> str:
+    return (iso(moment) or "")[:13]
+
+
+def digest_windows(team_id: int, day_start: datetime) -> dict[str, Any]:
+    """The parameters of ``DIGEST_HEALTH``: the windows end where the digest's day begins."""
+    return {
+        "t": team_id, "to": _hour(day_start), "from30": _hour(day_start - timedelta(days=TRACKING_WINDOW)),
+        "from10": _hour(day_start - timedelta(days=LATE_WINDOWS[0])),
+        "from7": _hour(day_start - timedelta(days=CANCEL_WINDOW)),
+    }  # fmt: skip

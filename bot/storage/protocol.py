@@ -145,5 +145,6 @@ class AlertLedger(OutboxStore, Protocol):
     async def record(self, team_id: int, chat_id: int, decided: Sequence[tuple[str, str, str]],
                      messages: Sequence[dict[str, Any]], now: datetime) -> int: ...  # fmt: skip
     async def snooze(self, team_id: int, order_id: str, until: datetime, by: int, kinds: Iterable[str]) -> None: ...
-    async def digest_figures(self, team_id: int, *, day_start: datetime, day_end: datetime,
-                             yesterday_start: datetime, month_start: datetime) -> dict[str, Any]: ...  # fmt: skip
+    async def goods_of(self, team_id: int, order_ids: Sequence[str]) -> dict[str, list[tuple[str, int]]]: ...
+    async def digest_figures(self, team_id: int, *, now: datetime, day_start: datetime, day_end: datetime,
+                             yesterday_start: datetime) -> dict[str, Any]: ...  # fmt: skip

@@ -1,49 +1,126 @@
 """Alert messages and the daily digest, as they read on a phone.
 
+One check sends one message per team (in parts when long): the kinds in ``URGENCY`` order,
+each order once, a line each that fits a phone's width: its tail, what to pick and how long
+is left, with the local time — ``…1000001 USB-MIC-01×1 ⏳3小时 (23:44)`` — and a row of two
+half-width buttons under the message for each order listed.
+
 Their numbers come from their owners (``bot.alerts``): how many orders a message holds,
 how long a snooze lasts, Amazon's targets for the account's health.
 """
 
 from __future__ import annotations
 
-import html
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from babel.dates import format_date
+from babel.dates import format_date, format_datetime, format_timedelta
 from babel.numbers import format_percent
 
-from bot.alerts import CANCELLATION_TARGET, LATE_SHIPMENT_TARGET, PER_MESSAGE, SNOOZE
+from bot.alerts import (
+    CANCELLATION_TARGET,
+    LATE_SHIPMENT_TARGET,
+    PER_MESSAGE,
+    SHOWN_IN_DIGEST,
+    SNOOZE,
+    URGENCY,
+    VALID_TRACKING_TARGET,
+)
 from bot.buttons import MarkLost, ReturnDecision, ReturnPrompt, ShipPrompt, Snooze
 from bot.domain import Goods
-from bot.i18n import N_, _, cldr, duration, listing, ngettext, when
+from bot.i18n import N_, Raw, _, cldr, current, listing, ngettext
 from bot.texts.names import action_name, disposition_name, state_name
+from bot.texts.pages import TEXT_LIMIT, measure
 
-#: Orders that must ship today listed by name in the digest; the rest are counted.
-SHOWN_SHIP_TODAY = 10
+#: Items named on an order's line; more are counted ("+2").
+SHOWN_ITEMS = 2
+#: Chinese readers see 24-hour times; English ones CLDR's short time.
+_CLOCK = {"zh_Hans": "HH:mm", "zh_Hant": "HH:mm"}
 
 
 def _tail(order_id: str) -> str:
     return order_id[-7:]
 
 
-def alert_messages(team: Any, kind: str, due: list[Any], now: datetime,
-                   per_message: int = PER_MESSAGE) -> list[dict[str, Any]]:  # fmt: skip
-    """One alert kind for a team as messages of at most ``per_message`` orders, with buttons."""
+def clock(moment: datetime, zone: str, now: datetime) -> str:
+    """A moment as a phone line shows it: the local time, with the day when it is not today."""
+    tz = ZoneInfo(zone)
+    pattern = _CLOCK.get(current(), "h:mm a")
+    if moment.astimezone(tz).date() != now.astimezone(tz).date():
+        pattern = "M/d " + pattern
+    return format_datetime(moment, pattern, tzinfo=tz, locale=cldr())
+
+
+def span(delta: timedelta) -> str:
+    """How long, in the unit a deadline is felt in: "90 minutes", "24 hours", "3 days" (a unit
+    is used from 2 of it, so a day's warning reads "24 hours", never "1 day")."""
+    return format_timedelta(delta, threshold=2.0, locale=cldr())
+
+
+def picking(goods: Sequence[tuple[str, int]]) -> str:
+    """What to pick: ``SKU×qty`` per item, the first few, then how many more."""
+    shown = [f"{sku or '?'}×{qty}" for sku, qty in goods[:SHOWN_ITEMS]]
+    if len(goods) > SHOWN_ITEMS:
+        shown.append(f"+{len(goods) - SHOWN_ITEMS}")
+    return listing(shown) if shown else ""
+
+
+def order_line(kind: str, order_id: str, goods: Sequence[tuple[str, int]], deadline: datetime | None,
+               zone: str, now: datetime, disposition: str = "") -> str:  # fmt: skip
+    """One order on one line: its tail, what to pick, and what is due when."""
+    head = "…" + _tail(order_id) + (" " + picking(goods) if goods else "")
+    if deadline is None:
+        if kind == "return_waiting" and disposition:
+            return _("{order} · {disposition}", order=head, disposition=disposition_name(disposition))
+        return _("{order}", order=head)
+    at = clock(deadline, zone, now)
+    match kind:
+        case "ship_soon":
+            return _("{order} ⏳{left} ({at})", order=head, left=span(deadline - now), at=at)
+        case "ship_late":
+            return _("{order} ⌛{late} late ({at})", order=head, late=span(now - deadline), at=at)
+        case "confirm_soon" | "confirm_last":
+            return _("{order} · cancelled by Amazon {at}", order=head, at=at)
+        case "pending_long":
+            return _("{order} · ordered {at}", order=head, at=at)
+        case "delivery_late":
+            return _("{order} · due {at}", order=head, at=at)
+    return _("{order}", order=head)
+
+
+def alert_messages(team: Any, due: list[Any], now: datetime, per_message: int = PER_MESSAGE) -> list[dict[str, Any]]:
+    """One check's alerts for a team: one message, in parts of at most ``per_message`` orders
+    (and Telegram's length) when long, the kinds in ``URGENCY`` order; a part that begins
+    inside a kind repeats its heading. ``due`` holds each order once (``bot.alerts.most_urgent``)."""
     zone = team.timezone
+    counts = {kind: sum(1 for d in due if d.kind == kind) for kind in URGENCY}
+    parts: list[tuple[list[str], list[list[list[str]]]]] = []
+    lines: list[str] = []
+    buttons: list[list[list[str]]] = []
+    kind_now = None
+    for item in sorted(due, key=lambda d: URGENCY.index(d.kind)):
+        line = order_line(item.kind, item.order_id, item.goods, item.deadline, zone, now, item.disposition)
+        new_kind = item.kind != kind_now
+        extra = [_alert_head(item.kind, counts[item.kind])] if new_kind else []
+        size = measure("\n".join([*lines, *extra, line])) + measure(_("(part {part} of {parts})", part=99, parts=99))
+        if len(buttons) >= per_message or (lines and size > TEXT_LIMIT - 64):
+            parts.append((lines, buttons))
+            lines, buttons, extra = [], [], [_alert_head(item.kind, counts[item.kind])]
+        lines += [*extra, line]
+        kind_now = item.kind
+        row = _alert_buttons(item.kind, item.order_id, item.disposition)
+        buttons.append(row)
+    if lines:
+        parts.append((lines, buttons))
     messages = []
-    for start in range(0, len(due), per_message):
-        page = due[start : start + per_message]
-        lines = [_alert_head(kind, len(due))]
-        buttons: list[list[list[str]]] = []
-        for item in page:
-            lines.append("• " + _alert_line(kind, item, zone, now))
-            buttons.append(_alert_buttons(kind, item.order_id, item.disposition))
-        if len(due) > per_message:
-            lines.append(_("(part {part} of {parts})", part=start // per_message + 1,
-                           parts=(len(due) + per_message - 1) // per_message))  # fmt: skip
-        lines.append(_alert_advice(kind))
-        messages.append({"text": "\n".join(lines), "buttons": [b for b in buttons if b]})
+    for n, (text_lines, rows) in enumerate(parts, 1):
+        if len(parts) > 1:
+            text_lines = [*text_lines, _("(part {part} of {parts})", part=n, parts=len(parts))]
+        if any(d.kind == "pending_long" for d in due) and n == len(parts):
+            text_lines = [*text_lines, _alert_advice("pending_long")]
+        messages.append({"text": "\n".join(text_lines), "buttons": [row for row in rows if row]})
     return messages
 
 
@@ -63,8 +140,8 @@ def _alert_head(kind: str, n: int) -> str:
             )
         case "confirm_last":
             return ngettext(
-                "🚨 Last day: Amazon cancels {count} unconfirmed order within 24 hours:",
-                "🚨 Last day: Amazon cancels {count} unconfirmed orders within 24 hours:",
+                "📅 Last day: Amazon cancels {count} unconfirmed order within 24 hours:",
+                "📅 Last day: Amazon cancels {count} unconfirmed orders within 24 hours:",
                 n,
             )
         case "pending_long":
@@ -88,25 +165,6 @@ def _alert_head(kind: str, n: int) -> str:
     return kind
 
 
-def _alert_line(kind: str, item: Any, zone: str, now: datetime) -> str:
-    order, deadline = item.order_id, item.deadline
-    if kind == "ship_soon":
-        return _("<code>{order}</code> · ship by {when} (in {left})", order=order, when=when(deadline, zone),
-                 left=duration(deadline - now, direction=False))  # fmt: skip
-    if kind == "ship_late":
-        return _("<code>{order}</code> · ship-by was {when} ({late} ago)", order=order, when=when(deadline, zone),
-                 late=duration(now - deadline, direction=False))  # fmt: skip
-    if kind in ("confirm_soon", "confirm_last"):
-        return _("<code>{order}</code> · Amazon cancels it on {when}", order=order, when=when(deadline, zone))
-    if kind == "pending_long":
-        return _("<code>{order}</code> · ordered {when}", order=order, when=when(deadline, zone))
-    if kind == "delivery_late":
-        return _("<code>{order}</code> · should have arrived by {when}", order=order, when=when(deadline, zone))
-    if kind == "return_waiting" and item.disposition:
-        return _("<code>{order}</code> · {disposition}", order=order, disposition=disposition_name(item.disposition))
-    return _("<code>{order}</code>", order=order)
-
-
 def _alert_advice(kind: str) -> str:
     match kind:
         case "ship_soon":
@@ -125,62 +183,80 @@ def _alert_advice(kind: str) -> str:
 
 
 def _alert_buttons(kind: str, order_id: str, disposition: str = "") -> list[list[str]]:
+    """A row of two half-width buttons naming the order by its tail (short enough not to be cut)."""
     tail = _tail(order_id)
     if kind == "return_waiting" and disposition == "SELLABLE":
         # Amazon put it back into sellable inventory: one tap closes the return as restocked.
-        return [[_("✅ Restocked {tail}", tail=tail), ReturnDecision(order_id, "restock").encode()], [_("Decide {tail}", tail=tail),
-                ReturnPrompt(order_id).encode()]]  # fmt: skip
-    snooze = [_("💤 {hours} h {tail}", hours=SNOOZE // timedelta(hours=1), tail=tail), Snooze(order_id).encode()]
+        return [[_("✅ Restock {tail}", tail=tail), ReturnDecision(order_id, "restock").encode()],
+                [_("📋 Decide {tail}", tail=tail), ReturnPrompt(order_id).encode()]]  # fmt: skip
+    snooze = [_("💤 {hours}h {tail}", hours=SNOOZE // timedelta(hours=1), tail=tail), Snooze(order_id).encode()]
     match kind:
         case "ship_soon" | "ship_late" | "confirm_soon" | "confirm_last":
             return [[_("🚚 Ship {tail}", tail=tail), ShipPrompt(order_id).encode()], snooze]
         case "return_waiting":
-            return [[_("Decide {tail}", tail=tail), ReturnPrompt(order_id).encode()], snooze]
+            return [[_("📋 Decide {tail}", tail=tail), ReturnPrompt(order_id).encode()], snooze]
         case "delivery_late":
-            return [[_("Mark {tail} lost", tail=tail), MarkLost(order_id).encode()], snooze]
+            return [[_("❓ Lost {tail}", tail=tail), MarkLost(order_id).encode()], snooze]
         case "pending_long":
             return [snooze]
     return []
 
 
 def digest_message(team: Any, local_day: Any, figures: dict[str, Any], now: datetime) -> dict[str, Any]:
-    """The daily digest: the state of the desk, today's work, yesterday's, and the account's health."""
+    """The daily digest: the orders past their ship-by first, then today's, each on a line with
+    its buttons; the orders in each state, one state a line; yesterday's work, one person a
+    line; Amazon's account-health rates over Amazon's windows, each beside its target."""
+    zone = team.timezone
+    goods = figures.get("goods", {})
     lines = [_("<b>Daily digest for {team}, {day}</b>", team=team.title or str(team.team_id),
                day=format_date(local_day, "medium", locale=cldr()))]  # fmt: skip
+    buttons: list[list[list[str]]] = []
+    for kind, rows, head in (
+        ("ship_late", figures["overdue"], N_("🚨 Past their ship-by: {count}")),
+        ("ship_soon", figures["ship_today"], N_("⏰ Must ship today: {count}")),
+    ):
+        if not rows and kind == "ship_late":
+            continue
+        lines.append(_(head, count=len(rows)))
+        for order_id, ship_by in rows[:SHOWN_IN_DIGEST]:
+            lines.append(order_line(kind, order_id, goods.get(order_id, ()), ship_by, zone, now))
+            buttons.append(_alert_buttons(kind, order_id))
+        if len(rows) > SHOWN_IN_DIGEST:
+            lines.append(ngettext("…and {count} more.", "…and {count} more.", len(rows) - SHOWN_IN_DIGEST))
     by_state = figures["by_state"]
-    if by_state:
-        order = list(Goods)
-        counts = listing(
-            [f"{state_name(s)} {n}" for s, n in sorted(by_state.items(), key=lambda kv: order.index(Goods(kv[0])))]
-        )
-        lines.append(_("Orders: {counts}", counts=counts))
-    ship_today = figures["ship_today"]
-    lines.append(ngettext("Must ship today: {count} order.", "Must ship today: {count} orders.", len(ship_today)))
-    lines += [f"• <code>{html.escape(o)}</code>" for o in ship_today[:SHOWN_SHIP_TODAY]]
-    if len(ship_today) > SHOWN_SHIP_TODAY:
-        lines.append(ngettext("…and {count} more.", "…and {count} more.", len(ship_today) - SHOWN_SHIP_TODAY))
-    waiting = by_state.get("return_received", 0)
-    lines.append(
-        ngettext("Returns waiting for a decision: {count}.", "Returns waiting for a decision: {count}.", waiting)
-    )
+    lines.append(_("📊 Orders by state:"))
+    order = list(Goods)
+    known = sorted((s for s in by_state if s in order), key=lambda s: order.index(Goods(s)))
+    lines += [_("{state}: {count}", state=state_name(s), count=by_state[s]) for s in known] or [_("No orders yet.")]
     if figures["work"]:
-        lines.append(_("Yesterday's work:"))
+        lines.append(_("👥 Yesterday's work:"))
         people: dict[str, list[str]] = {}
         for name, action, n in figures["work"]:
             people.setdefault(name, []).append(f"{action_name(action)} {n}")
-        lines += [_("• {who}: {what}", who=name, what=listing(parts)) for name, parts in people.items()]
+        lines += [_("{who}: {what}", who=name, what=listing(parts)) for name, parts in people.items()]
     else:
-        lines.append(_("Yesterday's work: nothing recorded."))
-    lines.append(_rate(N_("Late shipment rate, last 30 days: {rate} ({part} of {whole}); Amazon's target is under {target}."),
-                       figures["shipped_late"], figures["shipped"], LATE_SHIPMENT_TARGET))  # fmt: skip
-    lines.append(_rate(N_("Cancellation rate, last 30 days: {rate} ({part} of {whole}); Amazon's target is under {target}."),
-                       figures["seller_cancelled"], figures["orders"], CANCELLATION_TARGET))  # fmt: skip
-    return {"text": "\n".join(lines), "buttons": []}
+        lines.append(_("👥 Yesterday's work: nothing recorded."))
+    h = figures["health"]
+    lines.append(_("📈 Account health (Amazon's targets):"))
+    lines.append(_rate(N_("Late shipment rate, 10 days: {rate} ({part}/{whole}), target under {target}"),
+                       h["late_10"], h["shipped_10"], LATE_SHIPMENT_TARGET))  # fmt: skip
+    lines.append(_rate(N_("Late shipment rate, 30 days: {rate} ({part}/{whole}), target under {target}"),
+                       h["late_30"], h["shipped_30"], LATE_SHIPMENT_TARGET))  # fmt: skip
+    lines.append(_rate(N_("Pre-fulfilment cancel rate, 7 days: {rate} ({part}/{whole}), target under {target}"),
+                       h["cancelled_7"], h["ordered_7"], CANCELLATION_TARGET))  # fmt: skip
+    lines.append(_rate(N_("Valid tracking rate, 30 days: {rate} ({part}/{whole}), target over {target}"),
+                       h["valid_30"], h["confirmed_30"], VALID_TRACKING_TARGET, over=True))  # fmt: skip
+    return {"text": "\n".join(lines), "buttons": [row for row in buttons if row]}
 
 
-def _rate(template: str, part: int, whole: int, target: float) -> str:
-    """A rate beside Amazon's target, marked when it is over."""
-    ratio = part / whole if whole else 0.0
-    mark = "✅" if ratio < target else "⚠️"
-    return mark + " " + _(template, rate=format_percent(ratio, "#,##0.0%", locale=cldr()), part=part, whole=whole,
-                          target=format_percent(target, "#,##0.0%", locale=cldr()))  # fmt: skip
+def _rate(template: str, part: int, whole: int, target: float, *, over: bool = False) -> str:
+    """A rate beside Amazon's target, marked ✅ when it meets it and ⚠️ when it does not
+    (with nothing to measure, it meets it: Amazon shows no rate either)."""
+    if whole:
+        ratio = part / whole
+        met = ratio > target if over else ratio < target
+    else:
+        ratio, met = (1.0 if over else 0.0), True
+    percent = format_percent(ratio, "#,##0.0%", locale=cldr())
+    return ("✅ " if met else "⚠️ ") + _(template, rate=Raw(percent), part=part, whole=whole,
+                                         target=format_percent(target, "#,##0.0%", locale=cldr()))  # fmt: skip

@@ -30,10 +30,12 @@ async def wait_alerts(t: Team, n: int, *, since: int = 0, timeout: float = 10) -
 
 
 async def wait_alert(t: Team, head: str, *, since: int = 0, timeout: float = 10) -> dict[str, Any]:
-    """The first alert since ``since`` whose first line starts with ``head``."""
+    """The first alert since ``since`` with a line that starts with ``head`` (one check sends one
+    message, its kinds each under their heading)."""
 
     def found() -> dict[str, Any] | None:
-        return next((m for m in alerts_in(t, since=since) if read(m).startswith(head)), None)
+        return next((m for m in alerts_in(t, since=since) if any(x.startswith(head) for x in read(m).splitlines())),
+                    None)  # fmt: skip
 
     return await t.api.wait_for(found, timeout=timeout, what=f"an alert starting {head!r}")
 
