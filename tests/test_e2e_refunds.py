@@ -116,7 +116,7 @@ async def test_bob_and_carol_are_asked_in_their_own_script(priced) -> None:
     question = await ask_refund(t, t.bob, "退款 6689831 部分 10 发错货")
     assert text(question) == (
         f"给订单 {MIC} 退款 US$10.00？\n已退款：US$0.00（共 US$44.98）。\n这次之后共退款：US$10.00（共 US$44.98）。\n"
-        "原因：发错商品。"
+        "原因：发错货。"
     )
     assert text(question) == says(
         "zh_Hans", "Refund {amount} on order {order}?\nAlready refunded: {refunded} of {total}.\n"
