@@ -18,7 +18,17 @@ from bot.services import Desk
 from bot.settings import ConfigError, Settings
 from bot.storage import Store
 from bot.storage.tracking import DUE_QUERY
-from bot.tracking import Parcel, SeventeenTrack, Tracker, TrackingError, TrackStatus, concern, next_check
+from bot.tracking import (
+    Parcel,
+    SeventeenTrack,
+    Tracker,
+    TrackEvent,
+    TrackInfo,
+    TrackingError,
+    TrackStatus,
+    concern,
+    next_check,
+)
 from bot.tracking.schedule import MAX_AGE, interval
 from tests.support.clock import START, FakeClock
 from tests.support.faketrack import KEY, FakeTrack, Step, TrackTime, seed_shipped
@@ -156,6 +166,25 @@ async def test_a_run_marks_the_concerns_alerts_are_made_of(store, fake, track_ti
     found = {row.number: row for row in await store.tracking_concerns(team)}
     assert {n: r.concern for n, r in found.items()} == {never: "no_scan", returned: "exception", stalled: "stuck"}
     assert found[never].concern_since == START + timedelta(hours=49)  # still the same concern, since then
+
+
+async def test_a_pushed_update_goes_through_the_same_code_as_a_polled_one(store, fake, track_time, clock) -> None:
+    (number,) = seed_shipped(store.path, 1, clock())
+    tracker = Tracker(store, Desk(store, Lifecycle(), clock), client(fake, track_time), clock)
+    await tracker.run()
+    clock.advance(days=4)
+    delivered_at = clock() - timedelta(hours=2)
+    pushed = TrackInfo(number, TrackStatus.delivered, "Delivered_Other", TrackEvent(delivered_at, "Seattle", "Delivered"),
+                       delivered_at)  # fmt: skip
+    assert await tracker.apply_pushed(pushed) == 1
+    team, order_id = -1009999999999, "900-0000000-0000000"
+    assert (await store.order(team, order_id)).goods.value == "delivered"
+    (event,) = await store.events(team, order_id, limit=1, newest_first=True)
+    assert (event.trigger, event.actor.name, event.details["delivered_at"]) == (
+        "deliver", "carrier tracking", delivered_at.isoformat())  # fmt: skip
+    (row,) = await store.tracking_of(team, order_id)
+    assert (row.state, row.stop_reason, row.delivered_at) == ("to_stop", "delivered", delivered_at)
+    assert await tracker.apply_pushed(pushed) == 0  # pushed twice: delivered once
 
 
 # --- the poll query ---------------------------------------------------------------------------------
