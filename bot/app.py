@@ -21,7 +21,6 @@ from telegram import Bot, LinkPreviewOptions, Update
 from telegram.constants import ParseMode
 from telegram.error import InvalidToken, NetworkError
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     ApplicationBuilder,
     ContextTypes,
@@ -33,7 +32,7 @@ from bot import i18n, texts
 from bot.access import Access
 from bot.alerts import Alerts
 from bot.amazon import AmazonSync, Exporter
-from bot.durable import DeskApplication, DeskBot, FollowMigration, Sender, recover
+from bot.durable import DeskApplication, DeskBot, DeskRateLimiter, FairUpdates, FollowMigration, Sender, recover
 from bot.importing import Importer
 from bot.lifecycle import Lifecycle
 from bot.services import Desk
@@ -83,9 +82,10 @@ def build_application(settings: Settings) -> Application:
         base_url=settings.api_url,
         base_file_url=settings.base_file_url,
         defaults=Defaults(parse_mode=ParseMode.HTML, link_preview_options=LinkPreviewOptions(is_disabled=True)),
-        # Telegram allows ~30 messages/s overall and 20/minute into one group; a 429 is
-        # retried once after the time Telegram asks for, instead of reaching the sender.
-        rate_limiter=AIORateLimiter(max_retries=settings.max_retries),
+        # Telegram allows ~30 messages/s overall and 20/minute into one group: the limiter
+        # keeps the 30/s; the sender keeps each group's 20/minute itself, so nothing (a handler,
+        # another chat's reply) waits on a busy group (bot/durable.py).
+        rate_limiter=DeskRateLimiter(max_retries=settings.max_retries),
         request=HTTPXRequest(connection_pool_size=256),
         get_updates_request=HTTPXRequest(connection_pool_size=1),
     )
@@ -94,8 +94,9 @@ def build_application(settings: Settings) -> Application:
         .bot(bot)
         .application_class(DeskApplication)
         .context_types(ContextTypes(context=DeskContext))
-        # Updates run concurrently: the desk serialises per order, not per bot.
-        .concurrent_updates(settings.concurrent_updates)
+        # Updates run concurrently: the desk serialises per order, not per bot; one busy chat
+        # takes a few of the slots, never all of them.
+        .concurrent_updates(FairUpdates(settings.concurrent_updates))
         .build()
     )
     application.bot_data["settings"] = settings

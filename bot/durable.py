@@ -21,16 +21,32 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import html
 import json
 import logging
-from collections.abc import Awaitable, Callable
+import re
+from collections import Counter, OrderedDict, deque
+from collections.abc import Awaitable, Callable, Coroutine, Hashable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Message, ReplyParameters, Update
+from aiolimiter import AsyncLimiter
+from telegram import (
+    ForceReply,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InputFile,
+    Message,
+    ReplyParameters,
+    Update,
+)
+from telegram.constants import FloodLimit, MessageLimit
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TelegramError
-from telegram.ext import Application, ExtBot
+from telegram.ext import Application, BaseRateLimiter, BaseUpdateProcessor, ExtBot
 
+from bot import i18n
+from bot.i18n import _
+from bot.logs import handled_update, note
 from bot.storage import AlertStore, OutboxRow, Store, current_unit
 
 log = logging.getLogger(__name__)
@@ -45,6 +61,18 @@ MAX_REFUSED = 3
 MAX_CHATS = 16
 #: How often the sender looks for retries that fell due without anyone waking it (seconds).
 IDLE = 1.0
+#: Telegram's pace into one group: 20 messages a minute. The sender keeps each group's own
+#: pace (a bucket of 20 that empties by one every 3 s, the model PTB's limiter uses) instead of
+#: waiting on a shared limiter, so a group at its limit never holds a slot another chat needs.
+GROUP_BURST, GROUP_PERIOD = FloodLimit.MESSAGES_PER_MINUTE_PER_GROUP, 60.0
+#: A group that has used this much of its minute gets what waits for it merged into one message.
+MERGE_FROM = GROUP_BURST // 2
+#: Merged replies at most this long, as Telegram counts (UTF-16 units of the text it shows).
+MERGED_MAX = MessageLimit.MAX_TEXT_LENGTH
+#: A 429 asking to wait at most this long is waited out inside the request (by that request only).
+SHORT_RETRY = 1.0
+#: Updates of one chat handled at the same time; the other chats keep the rest of the slots.
+PER_CHAT_UPDATES = 4
 
 
 class DeskBot(ExtBot[Any]):
@@ -72,7 +100,7 @@ class DeskBot(ExtBot[Any]):
 
             async def guarded() -> Any:
                 try:
-                    return await call()
+                    return await _screen_change(call)
                 except TelegramError as err:
                     # A courtesy after the commit (a button's answer, an edit): Telegram refusing
                     # it changes nothing stored. One line; a traceback only when unexpected.
@@ -105,6 +133,160 @@ class DeskBot(ExtBot[Any]):
         return await super().edit_message_text(*args, **kwargs)
 
 
+_screen_retries: set[asyncio.Task[None]] = set()
+
+
+async def _screen_change(call: Callable[[], Awaitable[Any]], attempts: int = 3) -> None:
+    """A screen change after the update committed. Telegram asking to wait (the group is at
+    its limit) is waited out in the background: the update's slot is free for the next one."""
+    try:
+        await call()
+    except RetryAfter as err:
+        if attempts <= 1:
+            raise
+        wait = _seconds(err)
+
+        async def later() -> None:
+            await asyncio.sleep(wait)
+            try:
+                await _screen_change(call, attempts - 1)
+            except Exception:  # noqa: BLE001 - a screen change is a courtesy
+                log.debug("a screen change failed after waiting", exc_info=True)
+
+        task = asyncio.create_task(later(), name="dingdan-screen-retry")
+        _screen_retries.add(task)
+        task.add_done_callback(_screen_retries.discard)
+
+
+class DeskRateLimiter(BaseRateLimiter[int]):
+    """Telegram's overall limit (30 messages a second) for every request that names a chat.
+
+    Unlike PTB's ``AIORateLimiter`` it never waits on a group's 20 a minute (the sender keeps
+    each chat's pace, and a screen change must not queue behind a busy group's replies), and a
+    429 never pauses every other request: a short ``retry_after`` is waited out by the request
+    that got it, a longer one goes back to the caller (the sender re-queues that chat's message).
+    """
+
+    def __init__(self, max_retries: int = 0, overall_per_second: float = FloodLimit.MESSAGES_PER_SECOND) -> None:
+        self.max_retries = max_retries
+        self._overall = AsyncLimiter(overall_per_second, 1)
+
+    async def initialize(self) -> None:
+        """Nothing to open."""
+
+    async def shutdown(self) -> None:
+        """Nothing to close."""
+
+    async def process_request(
+        self,
+        callback: Callable[..., Coroutine[Any, Any, bool | dict[str, Any] | list[dict[str, Any]]]],
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
+        rate_limit_args: int | None,
+    ) -> bool | dict[str, Any] | list[dict[str, Any]]:
+        retries = self.max_retries if rate_limit_args is None else rate_limit_args
+        attempt = 0
+        while True:
+            try:
+                if data.get("chat_id") is not None:
+                    async with self._overall:
+                        return await callback(*args, **kwargs)
+                return await callback(*args, **kwargs)
+            except RetryAfter as err:
+                wait = _seconds(err)
+                if attempt >= retries or wait > SHORT_RETRY:
+                    raise
+                attempt += 1
+                log.debug("%s: Telegram asks to wait %g s; retrying", endpoint, wait)
+                await asyncio.sleep(wait + 0.1)
+
+
+def _chat_key(update: object) -> Hashable:
+    if isinstance(update, Update):
+        if update.effective_chat is not None:
+            return update.effective_chat.id
+        if update.effective_user is not None:
+            return update.effective_user.id
+    return None
+
+
+class FairUpdates(BaseUpdateProcessor):
+    """Updates side by side, fairly: at most ``limit`` at once, and at most ``per_chat`` of one
+    chat, the waiting chats taking turns. A hundred commands in one group take a few slots; a
+    command from another team starts at once instead of queueing behind them."""
+
+    def __init__(self, limit: int, per_chat: int = PER_CHAT_UPDATES) -> None:
+        # PTB's own semaphore only backs this one up: updates waiting here hold no slot.
+        super().__init__(max(limit, 1) * 64)
+        self.limit = max(limit, 1)
+        self.per_chat = max(1, min(per_chat, self.limit))
+        self._running: Counter[Hashable] = Counter()
+        self._total = 0
+        self._waiting: OrderedDict[Hashable, deque[asyncio.Future[None]]] = OrderedDict()
+
+    async def initialize(self) -> None:
+        """Nothing to open."""
+
+    async def shutdown(self) -> None:
+        """Nothing to close."""
+
+    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        key = _chat_key(update)
+        await self._enter(key)
+        try:
+            await coroutine
+        finally:
+            self._leave(key)
+
+    async def _enter(self, key: Hashable) -> None:
+        if self._total < self.limit and self._running[key] < self.per_chat and key not in self._waiting:
+            self._take(key)
+            return
+        turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiting.setdefault(key, deque()).append(turn)
+        try:
+            await turn
+        except asyncio.CancelledError:
+            if turn.done() and not turn.cancelled():
+                self._leave(key)  # the slot was handed over just as the wait was cancelled
+            raise
+
+    def _take(self, key: Hashable) -> None:
+        self._running[key] += 1
+        self._total += 1
+
+    def _leave(self, key: Hashable) -> None:
+        self._running[key] -= 1
+        if self._running[key] <= 0:
+            del self._running[key]
+        self._total -= 1
+        self._hand_over()
+
+    def _hand_over(self) -> None:
+        """Free slots go round the waiting chats, one each in turn."""
+        moved = True
+        while moved and self._total < self.limit:
+            moved = False
+            for key in list(self._waiting):
+                if self._total >= self.limit:
+                    break
+                if self._running[key] >= self.per_chat:
+                    continue
+                queue = self._waiting[key]
+                turn = queue.popleft()
+                if queue:
+                    self._waiting.move_to_end(key)
+                else:
+                    del self._waiting[key]
+                moved = True
+                if turn.done():
+                    continue  # its wait was cancelled
+                self._take(key)
+                turn.set_result(None)
+
+
 class DeskApplication(Application):
     """Every update is processed as one unit of work of the store (see the module doc)."""
 
@@ -120,11 +302,17 @@ class DeskApplication(Application):
             return
         chat = update.effective_chat
         _UPDATE_CHAT.set(chat.id if chat is not None else None)
+        with handled_update(update.update_id, chat.id if chat is not None else None, _update_kind(update)):
+            await self._process_in_unit(update, store)
+
+    async def _process_in_unit(self, update: Update, store: Store) -> None:
         async with store.unit(update.update_id) as unit:
             if unit is None:
                 log.debug("update %s was handled already", update.update_id)
+                note(outcome="done before")
                 return
             await super().process_update(update)
+            _note_who_asked(update, unit.messages)
 
     async def process_error(self, update: object | None, error: Exception, *args: Any, **kwargs: Any) -> bool:
         unit = current_unit()
@@ -150,6 +338,19 @@ async def recover(application: Application) -> int:
     return len(pending)
 
 
+def _note_who_asked(update: Update, messages: list[Any]) -> None:
+    """A reply quoting a person's message also says who that person is and in which language it
+    was written: merged with other replies (see ``Sender``), it names the person instead."""
+    user, message = update.effective_user, update.effective_message
+    if user is None or message is None or user.is_bot:
+        return
+    for outgoing in messages:
+        payload = outgoing.payload
+        if payload.get("reply_to") == message.message_id and "text" in payload:
+            payload["by"] = {"id": user.id, "name": user.full_name}
+            payload["lang"] = i18n.current()
+
+
 def _for_inbox(update: Update) -> str:
     """The update as JSON, without secrets: ``/amazon set …`` carries Amazon credentials, which
     are stored only encrypted. Processed again after a crash, it reads as ``/amazon set`` and
@@ -167,8 +368,39 @@ def _for_inbox(update: Update) -> str:
 FollowMigration = Callable[[int, int], Awaitable[bool]]
 
 
+class Pace:
+    """One group's pace, as Telegram keeps it: a bucket of ``burst`` messages that empties by one
+    every ``period / burst`` seconds (real time, not the desk's clock)."""
+
+    def __init__(self, burst: int = GROUP_BURST, period: float = GROUP_PERIOD) -> None:
+        self.burst, self.drain = burst, burst / period
+        self.level, self.at = 0.0, 0.0
+        self.resume = 0.0  # Telegram said to wait until then (429)
+
+    def used(self, now: float) -> float:
+        return max(0.0, self.level - (now - self.at) * self.drain)
+
+    def next_send(self, now: float) -> float:
+        """When the next message may go (``now`` when it may go now)."""
+        over = self.used(now) + 1 - self.burst
+        return max(now + (over / self.drain if over > 0 else 0.0), self.resume)
+
+    def took(self, now: float) -> None:
+        self.level, self.at = self.used(now) + 1, now
+
+    def told_to_wait(self, now: float, seconds: float) -> None:
+        self.level, self.at, self.resume = float(self.burst), now, now + seconds
+
+
 class Sender:
-    """Delivers the outbox: per chat in order, chats side by side, until Telegram takes it."""
+    """Delivers the outbox: per chat in order, chats side by side, until Telegram takes it.
+
+    Each group keeps its own pace (:class:`Pace`): a group at its 20 a minute is not sent to
+    until its next message may go, so its queue never parks a slot other chats need. When a
+    group's queue backs up (it used half its minute and several plain replies wait), what waits
+    goes out merged, each reply naming the person it answers, in as few messages as fit; the
+    merged replies are marked sent together, in one transaction.
+    """
 
     def __init__(self, bot: ExtBot[None], store: AlertStore, clock: Callable[[], datetime],
                  follow_migration: FollowMigration | None = None) -> None:  # fmt: skip
@@ -178,6 +410,7 @@ class Sender:
         self.follow_migration = follow_migration
         self._wake = asyncio.Event()
         self._busy: dict[int, asyncio.Task[None]] = {}
+        self._paces: dict[int, Pace] = {}
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
 
@@ -204,31 +437,65 @@ class Sender:
         while self._busy:
             await asyncio.gather(*self._busy.values(), return_exceptions=True)
 
+    def _pace(self, chat_id: int) -> Pace | None:
+        if chat_id >= 0:
+            return None  # a person's chat: only the overall limit (the rate limiter's)
+        pace = self._paces.get(chat_id)
+        if pace is None:
+            pace = self._paces[chat_id] = Pace()
+        return pace
+
+    def _waiting_chats(self, now: float) -> tuple[list[int], float | None]:
+        """Groups that may not be sent to yet, and the soonest one of them may."""
+        waiting, soonest = [], None
+        for chat_id, pace in list(self._paces.items()):
+            at = pace.next_send(now)
+            if at > now:
+                waiting.append(chat_id)
+                soonest = at if soonest is None else min(soonest, at)
+            elif pace.used(now) == 0 and pace.resume <= now:
+                del self._paces[chat_id]  # idle long enough to forget
+        return waiting, soonest
+
     async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
         while not self._stopping:
             self._wake.clear()
+            waiting, soonest = self._waiting_chats(loop.time())
+            queues: list[list[OutboxRow]] = []
+            if len(self._busy) < MAX_CHATS:
+                try:
+                    queues = await self.store.due_queues(
+                        self.clock(), chats=MAX_CHATS - len(self._busy), skip_chats=[*self._busy, *waiting]
+                    )
+                except Exception:  # noqa: BLE001 - the sender outlives a failed read
+                    log.exception("could not read the outbox")
+            for rows in queues:
+                chat_id = rows[0].chat_id
+                if chat_id in self._busy or len(self._busy) >= MAX_CHATS:
+                    continue
+                self._busy[chat_id] = asyncio.create_task(self._deliver(chat_id, rows))
+            timeout = IDLE if soonest is None else min(IDLE, max(soonest - loop.time(), 0.005))
             try:
-                rows = await self.store.due_messages(self.clock(), skip_chats=list(self._busy))
-            except Exception:  # noqa: BLE001 - the sender outlives a failed read
-                log.exception("could not read the outbox")
-                rows = []
-            by_chat: dict[int, list[OutboxRow]] = {}
-            for row in rows:
-                by_chat.setdefault(row.chat_id, []).append(row)
-            for chat_id, chat_rows in by_chat.items():
-                if len(self._busy) >= MAX_CHATS:
-                    break
-                self._busy[chat_id] = asyncio.create_task(self._deliver(chat_id, chat_rows))
-            try:
-                await asyncio.wait_for(self._wake.wait(), IDLE)
+                await asyncio.wait_for(self._wake.wait(), timeout)
             except TimeoutError:
                 pass
 
     async def _deliver(self, chat_id: int, rows: list[OutboxRow]) -> None:
+        loop = asyncio.get_running_loop()
         try:
-            for row in rows:
-                if not await self._send(row):
+            while rows:
+                pace = self._pace(chat_id)
+                if pace is not None and pace.next_send(loop.time()) > loop.time():
+                    break  # the rest waits in the outbox for the group's next turn
+                batch = self._batch(rows, pace, loop.time())
+                if not await self._send_batch(batch):
                     break  # the chat's later messages wait for this one
+                rows = rows[len(batch) :]
+                if pace is not None:
+                    # A group's queue is read again: what arrived meanwhile joins the next merge.
+                    queues = await self.store.due_queues(self.clock(), only_chat=chat_id)
+                    rows = queues[0] if queues else []
         except asyncio.CancelledError:
             raise
         except Exception:  # noqa: BLE001 - one chat's trouble never stops the others
@@ -237,28 +504,56 @@ class Sender:
             self._busy.pop(chat_id, None)
             self.kick()
 
+    def _batch(self, rows: list[OutboxRow], pace: Pace | None, now: float) -> list[OutboxRow]:
+        """The messages to send next as one: the first alone, or, when the group's queue backs
+        up, the plain replies at its head merged, as many as fit one message."""
+        if pace is None or not _mergeable(rows[0]) or len(rows) < 2:
+            return rows[:1]
+        run = 0
+        while run < len(rows) and _mergeable(rows[run]):
+            run += 1
+        if run < 2 or pace.used(now) + run <= MERGE_FROM:
+            return rows[:1]
+        batch, size = [rows[0]], _shown_length(_merged_line(rows[0]))
+        for row in rows[1:run]:
+            size += 1 + _shown_length(_merged_line(row))  # the line break between them
+            if size > MERGED_MAX:
+                break
+            batch.append(row)
+        return batch
+
+    async def _send_batch(self, batch: list[OutboxRow]) -> bool:
+        if len(batch) == 1:
+            return await self._send(batch[0])
+        row, chat_id = batch[0], batch[0].chat_id
+        text = "\n".join(_merged_line(r) for r in batch)
+        try:
+            sent = await self.bot.send_message(chat_id, text)
+        except BadRequest as err:
+            if "chat not found" in err.message.lower():
+                await self._hold(row, chat_id, f"400 {err.message}")
+                return False
+            # Not the merging's fault to pass on: each reply goes on its own, as queued.
+            log.warning("Telegram refused %d merged replies for chat %s (%s); sending the first alone",
+                        len(batch), chat_id, err.message)  # fmt: skip
+            return await self._send(row)
+        except (RetryAfter, ChatMigrated, Forbidden, TelegramError) as err:
+            return await self._failed(row, chat_id, err)
+        self._took(chat_id)
+        await self.store.sent_together([r.outbox_id for r in batch], sent.message_id, self.clock())
+        log.info("sent %d replies merged into one message to chat %s", len(batch), chat_id)
+        return True
+
+    def _took(self, chat_id: int) -> None:
+        pace = self._pace(chat_id)
+        if pace is not None:
+            pace.took(asyncio.get_running_loop().time())
+
     async def _send(self, row: OutboxRow, chat_id: int | None = None) -> bool:
         """Send one message; True when the chat's next message may follow."""
         target = row.chat_id if chat_id is None else chat_id
         try:
             sent = await self._call(row, target)
-        except RetryAfter as err:
-            wait = _seconds(err)
-            await self.store.retry(row.outbox_id, self.clock() + timedelta(seconds=wait), f"429 retry after {wait:g} s")
-            return False
-        except ChatMigrated as err:
-            if self.follow_migration is not None and await self.follow_migration(target, err.new_chat_id):
-                # The move re-addressed this message and the chat's others to the supergroup: its
-                # queue sends them next. Sending from here as well would race that queue (it may
-                # be busy with the supergroup already) and deliver the message twice.
-                log.info("chat %s became supergroup %s; message %s follows it", target, err.new_chat_id, row.outbox_id)
-                self.kick()
-                return False
-            await self.store.retry(row.outbox_id, self.clock() + _backoff(row.attempts), "chat migrated")
-            return False
-        except Forbidden as err:
-            await self._hold(row, target, f"403 {err.message}")
-            return False
         except BadRequest as err:
             text = err.message.lower()
             if "chat not found" in text:
@@ -271,12 +566,38 @@ class Sender:
             log.warning("Telegram refused message %s for chat %s: %s", row.outbox_id, target, err.message)
             await self.store.retry(row.outbox_id, self.clock() + _backoff(row.attempts), f"400 {err.message}")
             return False
-        except TelegramError as err:  # 5xx, time-outs, network errors
-            log.info("sending message %s to chat %s failed (%s); retrying", row.outbox_id, target, err)
-            await self.store.retry(row.outbox_id, self.clock() + _backoff(row.attempts), f"{type(err).__name__}: {err}")
-            return False
+        except (RetryAfter, ChatMigrated, Forbidden, TelegramError) as err:
+            return await self._failed(row, target, err)
+        self._took(target)
         await self.store.sent(row.outbox_id, sent.message_id, self.clock())
         return True
+
+    async def _failed(self, row: OutboxRow, target: int, err: TelegramError) -> bool:
+        """Telegram did not take the chat's next message: when to try again (False: not now)."""
+        if isinstance(err, RetryAfter):
+            wait = _seconds(err)
+            pace = self._pace(target)
+            if pace is not None:
+                pace.told_to_wait(asyncio.get_running_loop().time(), wait)
+            await self.store.retry(row.outbox_id, self.clock() + timedelta(seconds=wait), f"429 retry after {wait:g} s")
+            return False
+        if isinstance(err, ChatMigrated):
+            if self.follow_migration is not None and await self.follow_migration(target, err.new_chat_id):
+                # The move re-addressed this message and the chat's others to the supergroup: its
+                # queue sends them next. Sending from here as well would race that queue (it may
+                # be busy with the supergroup already) and deliver the message twice.
+                log.info("chat %s became supergroup %s; message %s follows it", target, err.new_chat_id, row.outbox_id)
+                self.kick()
+                return False
+            await self.store.retry(row.outbox_id, self.clock() + _backoff(row.attempts), "chat migrated")
+            return False
+        if isinstance(err, Forbidden):
+            await self._hold(row, target, f"403 {err.message}")
+            return False
+        # 5xx, time-outs, network errors
+        log.info("sending message %s to chat %s failed (%s); retrying", row.outbox_id, target, err)
+        await self.store.retry(row.outbox_id, self.clock() + _backoff(row.attempts), f"{type(err).__name__}: {err}")
+        return False
 
     async def _hold(self, row: OutboxRow, chat_id: int, error: str) -> None:
         log.warning("the bot cannot write to chat %s (team %s): %s", chat_id, row.team_id, error)
@@ -294,14 +615,53 @@ class Sender:
             reply = ReplyParameters(message_id=int(payload["reply_to"]), allow_sending_without_reply=True)
         markup = _markup(payload)
         if row.kind == "file":
+            document = row.document if row.document is not None else await self.store.document(row.outbox_id)
             return await self.bot.send_document(
-                chat_id, InputFile(row.document or b"", filename=payload.get("filename") or "file.txt"),
+                chat_id, InputFile(document or b"", filename=payload.get("filename") or "file.txt"),
                 caption=payload.get("caption") or None, reply_parameters=reply, reply_markup=markup,
             )  # fmt: skip
         return await self.bot.send_message(chat_id, payload["text"], reply_markup=markup, reply_parameters=reply)
 
 
-def _markup(payload: dict[str, Any]) -> InlineKeyboardMarkup | None:
+def _mergeable(row: OutboxRow) -> bool:
+    """A plain reply: text only, no buttons (a merged message has no one place to put them)."""
+    if row.kind != "reply":
+        return False
+    payload = row.payload
+    return (
+        isinstance(payload.get("text"), str)
+        and not payload.get("markup")
+        and not payload.get("buttons")
+        and not payload.get("force_reply")
+    )
+
+
+def _merged_line(row: OutboxRow) -> str:
+    """A reply as a line of a merged message: the person it answers, then the reply (a reply
+    quoted the person's message; merged, it names them: a mention, which notifies them too)."""
+    payload = row.payload
+    text = str(payload["text"]).strip()
+    by = payload.get("by")
+    if not isinstance(by, dict) or not by.get("id"):
+        return text
+    person = f'<a href="tg://user?id={int(by["id"])}">{html.escape(str(by.get("name") or by["id"]), quote=False)}</a>'
+    with i18n.using(str(payload.get("lang") or i18n.DEFAULT_LOCALE)):
+        return _("{person}: {reply}", person=i18n.Raw(person), reply=i18n.Raw(text))
+
+
+_TAG = re.compile(r"<[^>]*>")
+
+
+def _shown_length(text: str) -> int:
+    """The length Telegram checks against its limit: the text it shows (tags gone, entities
+    read), in UTF-16 code units."""
+    shown = html.unescape(_TAG.sub("", text))
+    return len(shown.encode("utf-16-le")) // 2
+
+
+def _markup(payload: dict[str, Any]) -> InlineKeyboardMarkup | ForceReply | None:
+    if payload.get("force_reply"):  # a question whose answer is a reply to it (handlers/quickship.py)
+        return ForceReply(selective=True, input_field_placeholder=payload["force_reply"].get("placeholder"))
     if payload.get("markup"):
         return InlineKeyboardMarkup.de_json(payload["markup"], None)
     if payload.get("buttons"):
@@ -362,3 +722,22 @@ def log_telegram_error(error: BaseException, what: str, chat_id: int | None, upd
         log.info("%s: %s (chat %s, update %s)", what, line, chat_id, update_id)
     else:
         log.warning("%s: %s (chat %s, update %s)", what, line, chat_id, update_id)
+
+
+_COMMAND_WORD = re.compile(r"/([A-Za-z0-9_]{1,32})(?:@\w+)?")
+
+
+def _update_kind(update: Update) -> str:
+    """What an update is, for its log line: ``/ship``, ``button:op``, ``document``; ``-`` for
+    text (the handler names the keyword's command). Never what the person wrote after it."""
+    if update.callback_query is not None:
+        prefix = (update.callback_query.data or "").partition(":")[0]
+        return f"button:{prefix}" if re.fullmatch(r"[a-z]{1,4}", prefix) else "button:?"
+    message = update.effective_message
+    if message is None:
+        return next((k for k in ("my_chat_member", "chat_member") if getattr(update, k, None)), "-")
+    if message.document is not None:
+        return "document"
+    words = (message.text or "").split(maxsplit=1)
+    command = _COMMAND_WORD.fullmatch(words[0]) if words else None
+    return f"/{command.group(1).lower()}" if command else "-"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -55,6 +55,50 @@ class Outbox:
             (iso(now), *skip, iso(now), limit),
         )
         return [OutboxRow(*r) for r in rows]
+
+    async def due_queues(self, now: datetime, *, chats: int = 32, per_chat: int = 100, skip_chats: Iterable[int] = (),
+                         only_chat: int | None = None) -> list[list[OutboxRow]]:  # fmt: skip
+        """Each chat's due messages in order (at most ``per_chat``), for at most ``chats`` chats,
+        the chat that waits longest first: one busy chat never fills the read and hides the
+        others. ``only_chat``: that chat's queue alone. Files come without their bytes (see
+        :meth:`document`)."""
+        skip = list(skip_chats)
+        not_busy = f" AND o.chat_id NOT IN ({', '.join('?' * len(skip))})" if skip else ""
+        if only_chat is not None:
+            not_busy += " AND o.chat_id = ?"
+            skip.append(only_chat)
+        rows = await self.store.fetchall(
+            "SELECT outbox_id, team_id, chat_id, payload, attempts, kind, update_id FROM ("
+            "SELECT o.*, ROW_NUMBER() OVER (PARTITION BY o.chat_id ORDER BY o.outbox_id) AS n, "
+            "MIN(o.outbox_id) OVER (PARTITION BY o.chat_id) AS head "
+            "FROM outbox o WHERE o.status = 'pending' AND o.not_before <= ?" + not_busy + " AND NOT EXISTS ("
+            "SELECT 1 FROM outbox p WHERE p.status = 'pending' AND p.chat_id = o.chat_id "
+            "AND p.outbox_id < o.outbox_id AND p.not_before > ?)) WHERE n <= ? ORDER BY head, outbox_id",
+            (iso(now), *skip, iso(now), per_chat),
+        )
+        queues: dict[int, list[OutboxRow]] = {}
+        for r in rows:
+            chat_id = r[2]
+            if chat_id not in queues and len(queues) >= chats:
+                break
+            queues.setdefault(chat_id, []).append(OutboxRow(*r))
+        return list(queues.values())
+
+    async def document(self, outbox_id: int) -> bytes | None:
+        """The bytes of a queued file."""
+        row = await self.store.fetchone("SELECT document FROM outbox WHERE outbox_id = ?", (outbox_id,))
+        return None if row is None else row[0]
+
+    async def sent_together(self, outbox_ids: Sequence[int], message_id: int, now: datetime) -> None:
+        """Several queued replies went out as one message: all of them are sent, in one
+        transaction (a crash leaves either all of them pending or none)."""
+        async with self.store.transaction() as tx:
+            for outbox_id in outbox_ids:
+                await tx.execute(
+                    "UPDATE outbox SET status = 'sent', sent_at = ?, message_id = ?, attempts = attempts + 1, "
+                    "document = NULL WHERE outbox_id = ? AND status = 'pending'",
+                    (iso(now), message_id, outbox_id),
+                )
 
     async def sent(self, outbox_id: int, message_id: int, now: datetime) -> None:
         await self.store.execute_write(

@@ -30,6 +30,7 @@ import copy
 import html
 import itertools
 import json
+import math
 import re
 import socket
 import time
@@ -50,6 +51,7 @@ __all__ = [
     "FakeBotAPI",
     "FakeChat",
     "FakeUser",
+    "FloodLimits",
     "UploadedFile",
 ]
 
@@ -396,6 +398,45 @@ def inline_buttons(message: dict) -> list[dict]:
 # --------------------------------------------------------------------------------------
 
 
+@dataclass
+class FloodLimits:
+    """Telegram's flood limits, for :class:`FakeBotAPI` (``flood=FloodLimits()``): at most
+    ``group_burst`` messages into one group, refilled at ``group_burst`` a ``group_period`` (20 a
+    minute), and ``overall_per_second`` messages a second overall; a message over a limit is
+    refused with 429 and the whole seconds to wait, as Telegram does. Real (monotonic) time."""
+
+    group_burst: int = 20
+    group_period: float = 60.0
+    overall_per_second: int = 30
+    methods: frozenset[str] = frozenset({"sendmessage", "senddocument"})
+    _levels: dict[int | None, tuple[float, float]] = field(default_factory=dict)
+    refused: int = 0
+
+    def _bucket(self, key: int | None, burst: int, per_second: float, now: float) -> float | None:
+        level, at = self._levels.get(key, (0.0, now))
+        level = max(0.0, level - (now - at) * per_second)
+        if level + 1 > burst:
+            return (level + 1 - burst) / per_second
+        self._levels[key] = (level, now)
+        return None
+
+    def check(self, method: str, chat_id: int | None) -> None:
+        """Count one message, or raise Telegram's 429."""
+        if method not in self.methods:
+            return
+        now = time.monotonic()
+        wait = self._bucket(None, self.overall_per_second, float(self.overall_per_second), now)
+        if wait is None and chat_id is not None and chat_id < 0:
+            wait = self._bucket(chat_id, self.group_burst, self.group_burst / self.group_period, now)
+        if wait is not None:
+            self.refused += 1
+            seconds = max(1, math.ceil(wait))
+            raise ApiError(429, f"Too Many Requests: retry after {seconds}", {"retry_after": seconds})
+        for key in (None, chat_id) if chat_id is not None and chat_id < 0 else (None,):
+            level, _at = self._levels[key]
+            self._levels[key] = (level + 1, now)
+
+
 class FakeBotAPI(LocalServer):
     """A Telegram Bot API server on 127.0.0.1 for one bot. See the module docstring."""
 
@@ -408,10 +449,12 @@ class FakeBotAPI(LocalServer):
         token: str = DEFAULT_TOKEN,
         *,
         clock: Callable[[], datetime] | None = None,
+        flood: FloodLimits | None = None,
     ) -> None:
         super().__init__()
         self.token = token
         self.clock = clock
+        self.flood = flood  # Telegram's flood limits, when given (off by default)
         self._closing = False
 
         # observation
@@ -1187,6 +1230,9 @@ class FakeBotAPI(LocalServer):
             raise ApiError(404, "Not Found: method not found")
         if "chat_id" in params and name not in ("getupdates",):
             self._check_access(params["chat_id"])
+        if self.flood is not None:
+            chat_id = params.get("chat_id")
+            self.flood.check(name, chat_id if isinstance(chat_id, int) else None)
         result = handler(params)
         if asyncio.iscoroutine(result):
             result = await result
