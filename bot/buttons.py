@@ -116,14 +116,23 @@ class AddressCancel(Button):
 
 @dataclass(frozen=True)
 class Page(Button):
-    """Another page of an order list (``lists``: which list, by its word)."""
+    """Another page of an order list: which list (its name), the page's number (0-based, for
+    showing), and where it starts: right after, or right before, the order named (keyset
+    paging: the list is read on from that order, never counted through from its start).
+    No order: the list's first page."""
 
     prefix: ClassVar[str] = "ol"
     list_name: str
     page: int
+    direction: str = "after"  # PAGE_DIRECTIONS
+    order_id: str = ""
 
     def fields(self) -> tuple[str, ...]:
-        return (self.list_name, str(self.page))
+        return (self.list_name, str(self.page), self.direction[0], self.order_id)
+
+
+#: Where a list page starts from the order its button names; written as the first letter.
+PAGE_DIRECTIONS = ("after", "before")
 
 
 #: What an order's pages show: its card or its history.
@@ -266,10 +275,11 @@ def _read(cls: type[Button], rest: list[str]) -> Button:
             raise BadButton(decision)
         return ReturnDecision(_order(order_id), decision)
     if cls is Page:
-        list_name, page = rest
-        if not (_WORD.fullmatch(list_name) and _PAGE.fullmatch(page)):
-            raise BadButton(f"{list_name}:{page}")
-        return Page(list_name, int(page))
+        list_name, page, way, order_id = rest
+        direction = {d[0]: d for d in PAGE_DIRECTIONS}.get(way)
+        if not (_WORD.fullmatch(list_name) and _PAGE.fullmatch(page)) or direction is None:
+            raise BadButton(f"{list_name}:{page}:{way}")
+        return Page(list_name, int(page), direction, _order(order_id) if order_id else "")
     if cls is OrderPage:
         view, order_id, page = rest
         if view not in ORDER_VIEWS or not _PAGE.fullmatch(page):

@@ -94,10 +94,15 @@ class Desk:
                 raise Refusal(LookupCode.unknown_order, ref=ref.full)
             return ids[0]
         assert ref.tail is not None
-        ids = await self.store.find_order_ids(team_id, tail=ref.tail, limit=6)
+        ids = await self.store.find_order_ids(team_id, tail=ref.tail, limit=6)  # the open ones first
         if not ids:
             raise Refusal(LookupCode.unknown_order, ref=ref.tail)
         if len(ids) > 1:
+            # A tail is what people type for the order in front of them, an open one: when only
+            # one open order ends so, it is that one, however many old ones share its digits.
+            open_ids = await self.store.find_order_ids(team_id, tail=ref.tail, limit=2, open_only=True)
+            if len(open_ids) == 1:
+                return open_ids[0]
             raise Refusal(LookupCode.ambiguous_order, ref=ref.tail, candidates=ids[:5], more=len(ids) > 5)
         return ids[0]
 
@@ -118,9 +123,20 @@ class Desk:
         return order, await self.store.events(team_id, order.order_id, limit=limit)
 
     async def orders(
-        self, team_id: int, states: Iterable[Goods], *, page: int, per_page: int
+        self,
+        team_id: int,
+        states: Iterable[Goods],
+        *,
+        per_page: int,
+        after: str | None = None,
+        before: str | None = None,
+        ship_by: tuple[datetime | None, datetime | None] = (None, None),
     ) -> tuple[list[Order], int]:
-        return await self.store.list_orders(team_id, states, offset=page * per_page, limit=per_page)
+        """A page of a list (after or before the order a page button names) and how many in all."""
+        states = tuple(states)
+        page = await self.store.list_orders(team_id, states, limit=per_page, after=after, before=before,
+                                            ship_by=ship_by)  # fmt: skip
+        return page, await self.store.count_orders(team_id, states, ship_by=ship_by)
 
     # --- acting on one order --------------------------------------------------------
 

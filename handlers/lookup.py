@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
@@ -22,16 +23,28 @@ PER_PAGE = 10
 HISTORY_LIMIT = 1000
 #: What "/orders" shows without a state: what still needs shipping.
 OPEN = (Goods.pending, Goods.unshipped, Goods.partially_shipped)
-#: Words a person may use for a list, in English and Chinese.
-LIST_WORDS: dict[str, tuple[Goods, ...]] = {
-    "open": OPEN, "todo": OPEN, "待处理": OPEN, "待處理": OPEN,
-    "all": tuple(Goods), "全部": tuple(Goods),
-    "returns": (Goods.return_requested, Goods.return_received), "退货": (Goods.return_requested, Goods.return_received),
-    "退貨": (Goods.return_requested, Goods.return_received),
+#: Open orders that have a ship-by (a pending order's payment is not verified: none yet).
+SHIPPABLE = (Goods.unshipped, Goods.partially_shipped)
+#: The lists, by the name their page buttons carry: the states each shows.
+LISTS: dict[str, tuple[Goods, ...]] = {
+    "open": OPEN, "all": tuple(Goods), "returns": (Goods.return_requested, Goods.return_received),
+    # Seller Central's "Unshipped" (待发货): what is paid for and not fully shipped yet.
+    "to_ship": (Goods.unshipped, Goods.partially_shipped),
+    # Open orders by their ship-by, as Chinese seller tools list them (see ``ship_by_range``).
+    "due_soon": SHIPPABLE, "overdue": SHIPPABLE, "today": SHIPPABLE,
+    **{state.value: (state,) for state in Goods},
 }  # fmt: skip
-for _state in Goods:
-    LIST_WORDS[_state.value] = (_state,)
-    LIST_WORDS[_state.value.replace("_", "")] = (_state,)
+#: Words a person may use for a list, in English and Chinese: the list's name.
+LIST_NAMES: dict[str, str] = {
+    "todo": "open", "待处理": "open", "待處理": "open", "全部": "all", "退货": "returns", "退貨": "returns",
+    "待发货": "to_ship", "待發貨": "to_ship", "待出貨": "to_ship", "to-ship": "to_ship",
+    "due-soon": "due_soon", "duesoon": "due_soon", "soon": "due_soon", "即将超时": "due_soon", "即將超時": "due_soon",
+    "即將逾時": "due_soon", "overdue": "overdue", "late": "overdue", "已超时": "overdue", "已超時": "overdue",
+    "已逾時": "overdue", "逾期": "overdue", "today": "today", "今日必发": "today", "今日必發": "today",
+    "今日必出": "today", "今日出貨": "today",
+    **{name: name for name in LISTS},
+    **{state.value.replace("_", ""): state.value for state in Goods},
+}  # fmt: skip
 for _words, _state in (
     (("等待中",), Goods.pending), (("未发货", "未發貨"), Goods.unshipped),
     (("部分发货", "部分發貨"), Goods.partially_shipped), (("已发货", "已發貨"), Goods.shipped),
@@ -40,7 +53,27 @@ for _words, _state in (
     (("退货已处理", "退貨已處理"), Goods.return_closed),
 ):  # fmt: skip
     for _word in _words:
-        LIST_WORDS[_word] = (_state,)
+        LIST_NAMES[_word] = _state.value
+#: Words a person may use for a list: the states it shows.
+LIST_WORDS: dict[str, tuple[Goods, ...]] = {word: LISTS[name] for word, name in LIST_NAMES.items()}
+#: "/orders due-soon": open orders whose ship-by comes within this.
+DUE_SOON = timedelta(hours=24)
+
+
+def ship_by_range(name: str, now: datetime, zone: str) -> tuple[datetime | None, datetime | None]:
+    """The ship-by range (from, until) of a list by ship-by: ``due_soon`` from now to 24 hours
+    ahead (即将超时), ``overdue`` before now (已超时), ``today`` before the end of today in the
+    team's time zone, the late ones included (今日必发: all that must leave today); open for
+    the other lists."""
+    if name == "due_soon":
+        return now, now + DUE_SOON
+    if name == "overdue":
+        return None, now
+    if name == "today":
+        local = now.astimezone(ZoneInfo(zone))
+        midnight = datetime.combine(local.date() + timedelta(days=1), time(), tzinfo=local.tzinfo)
+        return None, midnight.astimezone(UTC)
+    return None, None
 
 
 def card_pages(order: Order, last: Event | None, zone: str, *, private: bool, now: datetime) -> list[str]:
@@ -169,9 +202,10 @@ async def _show_pages(update: Update, context: DeskContext, want: OrderPage, tea
 
 @handles_refusals
 async def list_orders(update: Update, context: DeskContext) -> None:
-    """/orders [STATE] (订单 [状态]): orders page by page, the earliest ship-by first."""
+    """/orders [LIST] (订单 [列表]): orders page by page, the earliest ship-by first."""
     args = context.args or []
-    if args and args[0] not in LIST_WORDS and args[0].lower() not in LIST_WORDS:
+    name = LIST_NAMES.get(args[0], LIST_NAMES.get(args[0].lower())) if args else "open"
+    if name is None:
         # "订单 6689831": a person asking for one order by its number.
         try:
             parse_order_ref(args[0])
@@ -181,36 +215,46 @@ async def list_orders(update: Update, context: DeskContext) -> None:
             return
         await show_order(update, context)
         return
-    word = (args[0].lower() if args and args[0].lower() in LIST_WORDS else args[0]) if args else "open"
-    await _send_page(update, context, word, 0)
+    await _send_page(update, context, Page(name, 0))
 
 
 @handles_refusals
 async def page_button(update: Update, context: DeskContext) -> None:
-    """◀ / ▶ under an order list."""
+    """◀ / ▶ under an order list: the page after (or before) the order the button names."""
     query = update.callback_query
     button = context.button
     assert query is not None and isinstance(button, Page)
     await query.answer()
-    await _send_page(update, context, button.list_name, button.page, edit=True)
+    await _send_page(update, context, button, edit=True)
 
 
-async def _send_page(update: Update, context: DeskContext, word: str, page: int, *, edit: bool = False) -> None:
+async def _send_page(update: Update, context: DeskContext, want: Page, *, edit: bool = False) -> None:
     team = await team_of(update, context)
-    states = LIST_WORDS.get(word, OPEN)
-    orders, total = await context.services.desk.orders(team.team_id, states, page=page, per_page=PER_PAGE)
-    if total == 0:
+    states = LISTS.get(want.list_name, OPEN)
+    ship_by = ship_by_range(want.list_name, context.settings.clock(), team.timezone)
+    after, before = (want.order_id, None) if want.direction == "after" else (None, want.order_id or None)
+    orders, total = await context.services.desk.orders(team.team_id, states, per_page=PER_PAGE, after=after,
+                                                       before=before, ship_by=ship_by)  # fmt: skip
+    page = want.page
+    if (before is not None and len(orders) < PER_PAGE) or (not orders and page > 0):
+        # Orders left the list meanwhile: fewer than a page before this one, or none after
+        # the last shown. The list's first page, then.
+        orders, total = await context.services.desk.orders(team.team_id, states, per_page=PER_PAGE, ship_by=ship_by)
+        page = 0
+    if total == 0 or not orders:
         text = _("No orders in this list.")
     else:
-        pages = (total + PER_PAGE - 1) // PER_PAGE
+        pages = max((total + PER_PAGE - 1) // PER_PAGE, page + 1)
         head = ngettext("{count} order, page {page} of {pages}:", "{count} orders, page {page} of {pages}:", total,
                         page=page + 1, pages=pages)  # fmt: skip
         text = "\n".join([head, *(render.order_line(o, team.timezone) for o in orders)])
     buttons = []
-    if page > 0:
-        buttons.append(InlineKeyboardButton(_("◀ Previous"), callback_data=Page(word, page - 1).encode()))
-    if (page + 1) * PER_PAGE < total:
-        buttons.append(InlineKeyboardButton(_("Next ▶"), callback_data=Page(word, page + 1).encode()))
+    if orders and page > 0:
+        previous = Page(want.list_name, page - 1, "before", orders[0].order_id)
+        buttons.append(InlineKeyboardButton(_("◀ Previous"), callback_data=previous.encode()))
+    if orders and (page + 1) * PER_PAGE < total:
+        following = Page(want.list_name, page + 1, "after", orders[-1].order_id)
+        buttons.append(InlineKeyboardButton(_("Next ▶"), callback_data=following.encode()))
     markup = InlineKeyboardMarkup([buttons]) if buttons else None
     if edit and update.callback_query is not None:
         await edit_in_place(update, text, markup)

@@ -131,7 +131,7 @@ def a_ship_event(order: Order, who: Actor, now: datetime) -> Event:
 
 
 EXPECTED_TABLES = {"teams", "chats", "users", "members", "orders", "order_items", "events", "imports", "alerts", "snoozes", "outbox", "shipments", "amazon_accounts",
-                   "confirmations", "schema_migrations", "inbox", "edit_notices"}  # fmt: skip
+                   "confirmations", "schema_migrations", "inbox", "edit_notices", "order_counts"}  # fmt: skip
 
 
 async def test_the_schema_is_created_once_and_reopening_changes_nothing(db_path, clock):
@@ -372,19 +372,38 @@ async def test_lists_put_the_earliest_ship_by_first_and_unknown_deadlines_last(s
     expected = ["111-0000000-0000003", "111-0000000-0000004", "111-0000000-0000001",
                 "111-0000000-0000005", "111-0000000-0000002"]  # fmt: skip
 
-    listed, total = await store.list_orders(TEAM, [Goods.unshipped, Goods.pending], offset=0, limit=50)
-    assert ([o.order_id for o in listed], total) == (expected, 5)
+    open_states = [Goods.unshipped, Goods.pending]
+    listed = await store.list_orders(TEAM, open_states, limit=50)
+    assert ([o.order_id for o in listed], await store.count_orders(TEAM, open_states)) == (expected, 5)
 
-    pages = []
-    for offset in range(0, 6, 2):
-        page, total = await store.list_orders(TEAM, [Goods.unshipped, Goods.pending], offset=offset, limit=2)
-        assert total == 5
+    # Keyset paging: each page starts right after the last order of the one before, and
+    # goes back right before the first.
+    pages, after = [], None
+    for _ in range(3):
+        page = await store.list_orders(TEAM, open_states, limit=2, after=after)
         pages.append([o.order_id for o in page])
+        after = page[-1].order_id
     assert pages == [expected[0:2], expected[2:4], expected[4:]]
+    assert await store.list_orders(TEAM, open_states, limit=2, after=after) == []
+    back = await store.list_orders(TEAM, open_states, limit=2, before=expected[4])
+    assert [o.order_id for o in back] == expected[2:4]
+    back = await store.list_orders(TEAM, open_states, limit=2, before=expected[1])
+    assert [o.order_id for o in back] == expected[0:1]
 
-    listed, total = await store.list_orders(TEAM, [Goods.shipped], offset=0, limit=50)
-    assert ([o.order_id for o in listed], total) == (["111-0000000-0000006"], 1)
-    assert await store.list_orders(TEAM, [Goods.lost], offset=0, limit=50) == ([], 0)
+    listed = await store.list_orders(TEAM, [Goods.shipped], limit=50)
+    assert [o.order_id for o in listed] == ["111-0000000-0000006"]
+    assert await store.count_orders(TEAM, [Goods.shipped]) == 1
+    assert await store.list_orders(TEAM, [Goods.lost], limit=50) == []
+    assert await store.count_orders(TEAM, [Goods.lost]) == 0
+
+    # By ship-by: from (inclusive) until (exclusive); orders without one only in open ranges.
+    ranged = await store.list_orders(TEAM, open_states, limit=50, ship_by=(at(20), at(22)))
+    assert [o.order_id for o in ranged] == expected[0:2]
+    assert await store.count_orders(TEAM, open_states, ship_by=(at(20), at(22))) == 2
+    assert [o.order_id for o in await store.list_orders(TEAM, open_states, limit=50, ship_by=(None, at(21)))] == [
+        expected[0]
+    ]
+    assert await store.count_orders(TEAM, open_states, ship_by=(at(21), None)) == 4
 
 
 async def test_deadlines_in_other_time_zones_still_sort_by_the_instant(store):
@@ -394,7 +413,7 @@ async def test_deadlines_in_other_time_zones_still_sort_by_the_instant(store):
         an_order("111-0000000-0000001", ship_by=datetime(2026, 11, 20, 5, tzinfo=UTC)),
         an_order("111-0000000-0000002", ship_by=datetime(2026, 11, 20, 10, tzinfo=tokyo)),  # 01:00 UTC
     )
-    listed, _ = await store.list_orders(TEAM, [Goods.unshipped], offset=0, limit=10)
+    listed = await store.list_orders(TEAM, [Goods.unshipped], limit=10)
     assert [o.order_id for o in listed] == ["111-0000000-0000002", "111-0000000-0000001"]
 
 

@@ -29,6 +29,20 @@ from bot.storage.order_rows import (
 from bot.storage.shipments import Shipment
 from bot.storage.values import CHUNK, dumps, iso
 
+#: The states of an order still to be shipped: a tail look-up ranks these first.
+OPEN_STATES = (Goods.pending, Goods.unshipped, Goods.partially_shipped)
+#: Ship-by from (inclusive) until (exclusive); None leaves that end open.
+ShipByRange = tuple[datetime | None, datetime | None]
+
+
+def _key_bounds(ship_by: ShipByRange) -> tuple[tuple[str, bool] | None, tuple[str, bool] | None]:
+    """A ship-by range as bounds on ``list_key`` (which begins with the ship-by, '~' when
+    none): (text, inclusive) for the lower and the upper end, None when open. Orders
+    without a ship-by fall outside any range that has an upper end."""
+    start, end = ship_by
+    return (None if start is None else (cast(str, iso(start)), True),
+            None if end is None else (cast(str, iso(end)), False))  # fmt: skip
+
 
 class OrderTables(Database):
     """The orders, order items, events and imports tables (part of ``Store``).
@@ -39,17 +53,23 @@ class OrderTables(Database):
     """
 
     async def find_order_ids(self, team_id: int, *, full: str | None = None, tail: str | None = None,
-                             limit: int = 6) -> list[str]:  # fmt: skip
+                             limit: int = 6, open_only: bool = False) -> list[str]:  # fmt: skip
+        """The order with this id, or the orders whose id ends in ``tail``: the open ones first
+        (pending, unshipped, partially shipped), then the latest bought; with ``open_only``,
+        only the open ones."""
         if full is not None:
             row = await self.fetchone("SELECT order_id FROM orders WHERE team_id = ? AND order_id = ?", (team_id, full))
             return [row[0]] if row else []
         if tail is None:
             raise TypeError("find_order_ids() needs a full id or a tail")
         prefix = tail[::-1]
-        # A range on the reversed digits: the index answers "ids ending in ...".
+        # A range on the reversed digits: the index answers "ids ending in ..." (a 4-digit
+        # tail matches about 100 orders of a million: they are ranked here, not the history).
+        open_states = ", ".join(f"'{g.value}'" for g in OPEN_STATES)
+        where = f" AND goods IN ({open_states})" if open_only else ""
         rows = await self.fetchall(
-            "SELECT order_id FROM orders WHERE team_id = ? AND digits_rev >= ? AND digits_rev < ? "
-            "ORDER BY purchased_at DESC LIMIT ?",
+            f"SELECT order_id FROM orders WHERE team_id = ? AND digits_rev >= ? AND digits_rev < ?{where} "
+            f"ORDER BY goods IN ({open_states}) DESC, purchased_at DESC LIMIT ?",
             (team_id, prefix, prefix + ":", limit),
         )
         return [r[0] for r in rows]
@@ -243,23 +263,101 @@ class OrderTables(Database):
             order.version += 1
 
     async def list_orders(
-        self, team_id: int, states: Iterable[Goods], *, offset: int, limit: int
-    ) -> tuple[list[Order], int]:
-        """Orders in these states, the most urgent (earliest ship-by) first, and how many in all."""
+        self,
+        team_id: int,
+        states: Iterable[Goods],
+        *,
+        limit: int,
+        after: str | None = None,
+        before: str | None = None,
+        ship_by: ShipByRange = (None, None),
+    ) -> list[Order]:
+        """A page of the orders in these states, the most urgent (earliest ship-by) first.
+
+        Keyset paging: the page after the order ``after`` (or before the order ``before``),
+        read from ``orders_list`` in key order, one index range per state merged here, so a
+        deep page of a year of history costs what the first does. ``ship_by`` (from, until)
+        keeps the orders whose ship-by falls in that range (either end open when None).
+        """
         values = [s.value for s in states]
+        if not values:
+            return []
+        async with self.reading() as conn:
+            cursor_key: str | None = None
+            cursor = before if before is not None else after
+            if cursor is not None:
+                async with conn.execute(
+                    "SELECT list_key FROM orders WHERE team_id = ? AND order_id = ?", (team_id, cursor)
+                ) as cur:
+                    row = await cur.fetchone()
+                cursor_key = row[0] if row else None  # gone meanwhile: from the start (or the end)
+            lower, upper = _key_bounds(ship_by)
+            backwards = before is not None
+            if cursor_key is not None:
+                if backwards:
+                    upper = (cursor_key, False) if upper is None or cursor_key <= upper[0] else upper
+                else:
+                    lower = (cursor_key, False) if lower is None or cursor_key >= lower[0] else lower
+            where, params = "", []
+            if lower is not None:
+                where += " AND list_key >= ?" if lower[1] else " AND list_key > ?"
+                params.append(lower[0])
+            if upper is not None:
+                where += " AND list_key <= ?" if upper[1] else " AND list_key < ?"
+                params.append(upper[0])
+            direction = "DESC" if backwards else "ASC"
+            # The page's keys: one statement, one range of the index per state, each in key
+            # order, read from the index alone; merged here. No sort of the history.
+            part = (
+                f"SELECT * FROM (SELECT list_key, rowid FROM orders WHERE team_id = ? AND goods = ?{where} "
+                f"ORDER BY list_key {direction} LIMIT ?)"
+            )
+            args: list[Any] = []
+            for value in values:
+                args += [team_id, value, *params, limit]
+            keys = sorted(await conn.execute_fetchall(" UNION ALL ".join([part] * len(values)), args),
+                          reverse=backwards)[:limit]  # fmt: skip
+            if not keys:
+                return []
+            # Then the page's own rows, by their row ids.
+            rows = await conn.execute_fetchall(
+                f"SELECT list_key, {ORDER_SELECT} FROM orders WHERE rowid IN ({', '.join('?' * len(keys))})",
+                [rowid for _, rowid in keys],
+            )
+        return [order_from_row(r[1:]) for r in sorted(rows)]
+
+    async def count_orders(self, team_id: int, states: Iterable[Goods], *, ship_by: ShipByRange = (None, None)) -> int:
+        """How many orders are in these states (with their ship-by in ``ship_by``, if given).
+
+        Without a range, from ``order_counts`` (kept by triggers on every write of orders);
+        with one, counted in the range of ``orders_list`` (open orders: a few thousand at most).
+        """
+        values = [s.value for s in states]
+        if not values:
+            return 0
         marks = ", ".join("?" * len(values))
-        total = await self.fetchone(
-            f"SELECT count(*) FROM orders WHERE team_id = ? AND goods IN ({marks})", [team_id, *values]
+        if ship_by == (None, None):
+            row = await self.fetchone(
+                f"SELECT coalesce(sum(n), 0) FROM order_counts WHERE team_id = ? AND goods IN ({marks})",
+                [team_id, *values],
+            )
+            return int(row[0])
+        lower, upper = _key_bounds(ship_by)
+        where, params = "", []
+        if lower is not None:
+            where += " AND list_key >= ?"
+            params.append(lower[0])
+        if upper is not None:
+            where += " AND list_key < ?"
+            params.append(upper[0])
+        row = await self.fetchone(
+            f"SELECT count(*) FROM orders WHERE team_id = ? AND goods IN ({marks}){where}", [team_id, *values, *params]
         )
-        rows = await self.fetchall(
-            f"SELECT {ORDER_SELECT} FROM orders WHERE team_id = ? AND goods IN ({marks}) "
-            "ORDER BY ship_by IS NULL, ship_by, purchased_at, order_id LIMIT ? OFFSET ?",
-            [team_id, *values, limit, offset],
-        )
-        return [order_from_row(r) for r in rows], total[0]
+        return int(row[0])
 
     async def count_by_state(self, team_id: int) -> dict[str, int]:
-        rows = await self.fetchall("SELECT goods, count(*) FROM orders WHERE team_id = ? GROUP BY goods", (team_id,))
+        """How many orders the team has in each state (states with none left out)."""
+        rows = await self.fetchall("SELECT goods, n FROM order_counts WHERE team_id = ? AND n > 0", (team_id,))
         return dict(rows)
 
     async def events(self, team_id: int, order_id: str, *, limit: int = 50, newest_first: bool = False) -> list[Event]:

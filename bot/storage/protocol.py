@@ -68,7 +68,7 @@ class OrderStore(Protocol):
     """Orders with their items and events; imports."""
 
     async def find_order_ids(self, team_id: int, *, full: str | None = None, tail: str | None = None,
-                             limit: int = 6) -> list[str]: ...  # fmt: skip
+                             limit: int = 6, open_only: bool = False) -> list[str]: ...  # fmt: skip
     async def order(self, team_id: int, order_id: str) -> Order | None: ...
     async def orders_by_ids(self, team_id: int, order_ids: Sequence[str]) -> dict[str, Order]: ...
     async def save(self, order: Order, event: Event, *, now: datetime,
@@ -76,8 +76,11 @@ class OrderStore(Protocol):
     async def write_import(self, *, team_id: int, new: Sequence[tuple[Order, Event]],
                            changed: Sequence[tuple[Order, Sequence[Event]]], record: dict[str, Any],
                            now: datetime) -> None: ...  # fmt: skip
-    async def list_orders(self, team_id: int, states: Iterable[Goods], *, offset: int,
-                          limit: int) -> tuple[list[Order], int]: ...  # fmt: skip
+    async def list_orders(self, team_id: int, states: Iterable[Goods], *, limit: int, after: str | None = None,
+                          before: str | None = None,
+                          ship_by: tuple[datetime | None, datetime | None] = (None, None)) -> list[Order]: ...  # fmt: skip
+    async def count_orders(self, team_id: int, states: Iterable[Goods], *,
+                           ship_by: tuple[datetime | None, datetime | None] = (None, None)) -> int: ...  # fmt: skip
     async def count_by_state(self, team_id: int) -> dict[str, int]: ...
     async def events(
         self, team_id: int, order_id: str, *, limit: int = 50, newest_first: bool = False

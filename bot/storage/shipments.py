@@ -38,15 +38,20 @@ class ShipmentTables(Database):
         (start, end), every current shipment of that day again, exported or not."""
         async with self.transaction() as tx:
             params: list[int | str | None]
+            # Each reads one index range, never the history: what is not exported yet from
+            # ``shipments_to_export``; a day from ``shipments_by_day`` (a leading "+" keeps a
+            # column from choosing the index, the bigger ranges of the others; sorting the few
+            # rows found beats walking a year of shipments in ``shipped_at`` order).
             if day is None:
-                where, params = "exported_at IS NULL", [team_id]
+                where, order, params = "superseded = 0 AND exported_at IS NULL", "+shipped_at", [team_id]
             else:
-                where, params = "shipped_at >= ? AND shipped_at < ?", [team_id, iso(day[0]), iso(day[1])]
+                where, order = "+superseded = 0 AND shipped_at >= ? AND shipped_at < ?", "shipped_at"
+                params = [team_id, iso(day[0]), iso(day[1])]
             async with tx.execute(
                 "SELECT shipment_id, order_id, item_id, quantity, shipped_at, carrier, carrier_name, tracking, "
                 # Shipments already confirmed through the Selling Partner API are not told twice.
-                f"ship_method FROM shipments WHERE team_id = ? AND superseded = 0 AND confirmed_at IS NULL AND {where} "
-                "ORDER BY shipped_at, order_id, item_id",
+                f"ship_method FROM shipments WHERE team_id = ? AND +confirmed_at IS NULL AND {where} "
+                f"ORDER BY {order}, order_id, item_id",
                 params,
             ) as cur:
                 rows = list(await cur.fetchall())
@@ -61,7 +66,8 @@ class ShipmentTables(Database):
         """The file could not be delivered: what this export marked counts as not exported again."""
         async with self.transaction() as tx:
             await tx.execute(
-                "UPDATE shipments SET exported_at = NULL, export_id = NULL WHERE export_id = ? AND exported_at = ?",
+                # ``shipments_by_export``: the export's own rows, not every exported one.
+                "UPDATE shipments SET exported_at = NULL, export_id = NULL WHERE export_id = ? AND +exported_at = ?",
                 (export_id, iso(taken_at)),
             )
 

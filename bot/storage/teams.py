@@ -182,7 +182,8 @@ class TeamTables(Database):
         )
         async with self.transaction() as tx:
             async with tx.execute(
-                "SELECT unreachable_since, (SELECT count(*) FROM orders WHERE team_id = :old) FROM teams "
+                "SELECT unreachable_since, (SELECT coalesce(sum(n), 0) FROM order_counts WHERE team_id = :old) "
+                "FROM teams "
                 "WHERE team_id = :old", old,
             ) as cur:  # fmt: skip
                 found = await cur.fetchone()
