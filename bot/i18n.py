@@ -111,7 +111,8 @@ def reader(chosen: str | None, telegram: str | None, group: str | None) -> str:
     """The language of a reply to one person, in a group or in private.
 
     Their own ``/lang`` choice, else their Telegram app's language, else the group's language
-    (people whose language is unknown or one we do not speak), else English. A person's
+    (people whose language is unknown or one we do not speak), else English. In private, the
+    group is the one of the person's team (``handlers.common``). A person's
     language beats the group's: a Traditional reader in a Simplified group reads Traditional.
 
     Plain ``zh`` (no script, no region) says Chinese but not which script: it reads as

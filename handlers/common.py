@@ -103,9 +103,21 @@ async def remember(update: Update, context: DeskContext) -> None:
         )  # fmt: skip
         services.seen.add(seen_as)
     known = await store.user(user.id)
-    chat_language = None if chat.type == ChatType.PRIVATE else await store.chat_language(chat.id)
-    context.locale = i18n.reader(known.language if known else None, user.language_code, chat_language)
+    context.locale = i18n.reader(known.language if known else None, user.language_code,
+                                 await _group_language(store, chat, user.id, known))  # fmt: skip
     i18n.set_current(context.locale)
+
+
+async def _group_language(store: Any, chat: Chat, user_id: int, known: Any) -> str | None:
+    """The group's language for a reply here: this group's, or in private the group of the
+    person's team (the one they last worked for), for people whose own language is unknown."""
+    if chat.type != ChatType.PRIVATE:
+        return await store.chat_language(chat.id)
+    team_id = known.active_team if known is not None else None
+    if team_id is None:
+        teams = await store.teams_of(user_id)
+        team_id = teams[0] if teams else None
+    return await store.chat_language(team_id) if team_id is not None else None
 
 
 async def team_of(update: Update, context: DeskContext) -> Team:

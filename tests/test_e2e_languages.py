@@ -159,3 +159,21 @@ async def test_an_unknown_cancel_reason_lists_the_reasons_by_name_and_changes_no
     assert t.goods(FAN) == "cancelled"
     cancel = t.events(FAN)[-1]
     assert cancel["action"] == "cancel" and json.loads(cancel["details"])["reason"] == "NoInventory"
+
+
+async def test_in_private_the_group_language_is_the_persons_teams(team) -> None:
+    """Plain zh and unknown languages read their team group's language in private too."""
+    t = team
+    people = join(t)
+    nobody = t.api.user(2101, "Anon")
+    t.group.add(nobody)
+    await t.say(t.alice, "/lang group zh_Hant")
+    for person, expected in ((people["zh"], "zh_Hant"), (nobody, "zh_Hant"), (people["zh-CN"], "zh_Hans")):
+        await looks_up(t, person)  # in the group first: the desk learns their team
+        reply = await t.say(person, f"/order {MIC}", chat=t.api.private(person))
+        assert reply.splitlines()[0] == card_head(expected)[0], person.first_name
+    # Someone in no team, with no language, writing privately: English.
+    stranger = t.api.user(2201, "Stranger")
+    reply = await t.say(stranger, "/order 6689831", chat=t.api.private(stranger))
+    assert reply == says("en", "I only work for members of a team group that uses dingdan. Ask your team to add you "
+                               "to their group, then try again.")  # fmt: skip
