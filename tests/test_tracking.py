@@ -187,6 +187,33 @@ async def test_a_pushed_update_goes_through_the_same_code_as_a_polled_one(store,
     assert await tracker.apply_pushed(pushed) == 0  # pushed twice: delivered once
 
 
+async def test_the_valid_tracking_rate_counts_carrier_scans_and_a_team_may_switch_tracking_off(
+    store, fake, track_time, clock
+) -> None:
+    team = -1009999999999
+    numbers = seed_shipped(store.path, 4, clock())
+    for number in numbers[:2]:
+        fake.script(number, Step(timedelta(hours=2), "InTransit", "InTransit_PickedUp", "Shenzhen", "Picked up"))
+    tracker = Tracker(store, Desk(store, Lifecycle(), clock), client(fake, track_time), clock)
+    await tracker.run()
+    clock.advance(hours=3)
+    await tracker.run()
+    window = (clock() - timedelta(days=30), clock())
+    assert await store.tracking_scans(team, *window) == (4, 2)
+    assert await store.tracking_enabled(team)
+    await store.set_tracking(team, False, by=1001, now=clock())
+    assert not await store.tracking_enabled(team)
+    seed_shipped(store.path, 2, clock(), first=4)
+    report = await tracker.run()
+    assert (report.collected, report.registered, report.stopped) == (2, 0, 4)
+    assert sorted(fake.numbers("stoptrack")[-1]) == sorted(numbers)
+    await store.set_tracking(team, True, by=1001, now=clock())
+    (new,) = seed_shipped(store.path, 1, clock(), first=6)
+    report = await tracker.run()
+    assert (report.collected, report.registered) == (1, 1)
+    assert fake.numbers("register")[-1] == [new]
+
+
 # --- the poll query ---------------------------------------------------------------------------------
 
 

@@ -107,8 +107,8 @@ class TrackingTables(Database):
                         continue
                     db.execute(
                         "INSERT OR IGNORE INTO tracking (team_id, order_id, number, carrier, shipped_at) "
-                        "VALUES (?, ?, ?, ?, ?)",
-                        (team, order, number, carrier, shipped),
+                        "SELECT ?, ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM tracking_off WHERE team_id = ?)",
+                        (team, order, number, carrier, shipped, team),
                     )
                 for team, order in orders:
                     # A number no current shipment carries any more was corrected away.
@@ -249,6 +249,44 @@ class TrackingTables(Database):
             (team_id, *kinds, limit),
         )
         return [_number(r) for r in rows]
+
+    async def tracking_scans(self, team_id: int, since: datetime, until: datetime) -> tuple[int, int]:
+        """The valid tracking rate's figures, measured: (numbers shipped between ``since`` and
+        ``until`` that the desk tracks, those the carrier has scanned). A number corrected away
+        does not count; its replacement does."""
+        row = await self.fetchone(
+            "SELECT count(*), coalesce(sum(status IS NOT NULL AND status NOT IN ('NotFound', 'InfoReceived')), 0) "
+            "FROM tracking WHERE team_id = ? AND shipped_at >= ? AND shipped_at < ? "
+            "AND coalesce(stop_reason, '') <> 'corrected' AND state <> 'rejected'",
+            (team_id, iso(since), iso(until)),
+        )
+        return (int(row[0]), int(row[1])) if row else (0, 0)
+
+    async def tracking_enabled(self, team_id: int) -> bool:
+        """Whether the team tracks its parcels (an administrator may switch it off)."""
+        return await self.fetchone("SELECT 1 FROM tracking_off WHERE team_id = ?", (team_id,)) is None
+
+    async def set_tracking(self, team_id: int, on: bool, *, by: int | None, now: datetime) -> None:
+        """Switch a team's carrier tracking on (its new shipments are registered) or off (nothing
+        new is registered, and what is tracked is stopped)."""
+        async with self.transaction() as tx:
+            if on:
+                await tx.execute("DELETE FROM tracking_off WHERE team_id = ?", (team_id,))
+                return
+            await tx.execute(
+                "INSERT INTO tracking_off (team_id, by, at) VALUES (?, ?, ?) ON CONFLICT (team_id) DO NOTHING",
+                (team_id, by, iso(now)),
+            )
+            await tx.execute(
+                "UPDATE tracking SET state = 'stopped', stop_reason = 'switched_off', stopped_at = ? "
+                "WHERE team_id = ? AND state = 'to_register'",
+                (iso(now), team_id),
+            )
+            await tx.execute(
+                "UPDATE tracking SET state = 'to_stop', stop_reason = 'switched_off', next_check_at = NULL "
+                "WHERE team_id = ? AND state = 'registered'",
+                (team_id,),
+            )
 
     async def record_quota(self, provider: str, now: datetime, total: int, used: int, remaining: int) -> None:
         await self.execute_write(

@@ -249,19 +249,19 @@ def _error(code: int, message: str) -> dict[str, Any]:
 
 
 def seed_shipped(db_path: Any, n: int, shipped_at: datetime, *, team_id: int = -1009999999999, carrier: str = "UPS",
-                 prefix: str = "1ZSEED") -> list[str]:  # fmt: skip
+                 prefix: str = "1ZSEED", first: int = 0) -> list[str]:  # fmt: skip
     """``n`` orders of one team shipped at ``shipped_at``, one shipment each, written straight into a
     migrated database (benchmarks and batch tests; the e2e tests ship through the chat). Their numbers."""
     import sqlite3
 
     at = shipped_at.astimezone(UTC).isoformat(timespec="seconds")
-    numbers = [f"{prefix}{k:010d}" for k in range(n)]
+    numbers = [f"{prefix}{k:010d}" for k in range(first, first + n)]
     conn = sqlite3.connect(db_path)
     try:
         with conn:
             conn.execute("INSERT OR IGNORE INTO teams (team_id, title, timezone, started_at) VALUES (?, 'Bench', "
                          "'Asia/Shanghai', ?)", (team_id, at))  # fmt: skip
-            orders = [(team_id, f"900-{k // 10_000_000:07d}-{k % 10_000_000:07d}") for k in range(n)]
+            orders = [(team_id, f"900-{k // 10_000_000:07d}-{k % 10_000_000:07d}") for k in range(first, first + n)]
             conn.executemany(
                 "INSERT INTO orders (team_id, order_id, digits_rev, goods, carrier, tracking, shipped_at, created_at, "
                 "updated_at) VALUES (?, ?, ?, 'shipped', ?, ?, ?, ?, ?)",
@@ -270,12 +270,12 @@ def seed_shipped(db_path: Any, n: int, shipped_at: datetime, *, team_id: int = -
             )  # fmt: skip
             conn.executemany(
                 "INSERT INTO order_items (team_id, order_id, item_id, quantity, quantity_shipped) VALUES (?, ?, ?, 1, 1)",
-                [(t, o, f"1{k:013d}") for k, (t, o) in enumerate(orders)],
+                [(t, o, f"1{k:013d}") for k, (t, o) in enumerate(orders, first)],
             )
             conn.executemany(
                 "INSERT INTO shipments (team_id, order_id, item_id, quantity, shipped_at, carrier, tracking) "
                 "VALUES (?, ?, ?, 1, ?, ?, ?)",
-                [(t, o, f"1{k:013d}", at, carrier, number) for k, ((t, o), number) in enumerate(zip(orders, numbers, strict=True))],
+                [(t, o, f"1{k:013d}", at, carrier, number) for k, ((t, o), number) in enumerate(zip(orders, numbers, strict=True), first)],
             )  # fmt: skip
     finally:
         conn.close()

@@ -37,6 +37,8 @@ CREATE INDEX tracking_due ON tracking (next_check_at) WHERE state = 'registered'
 -- Work for the provider: numbers to register and numbers to stop, in the order they came.
 CREATE INDEX tracking_work ON tracking (state, tracking_id) WHERE state IN ('to_register', 'to_stop');
 CREATE INDEX tracking_by_order ON tracking (team_id, order_id);
+-- The digest's valid tracking rate: a team's numbers shipped in the last 30 days.
+CREATE INDEX tracking_by_shipped ON tracking (team_id, shipped_at);
 -- Alert candidates of a team.
 CREATE INDEX tracking_concerns ON tracking (team_id, concern) WHERE concern IS NOT NULL;
 
@@ -53,4 +55,11 @@ CREATE TABLE tracking_quota (
     total       INTEGER NOT NULL,
     used        INTEGER NOT NULL,
     remaining   INTEGER NOT NULL
+);
+
+-- A team's administrator switched carrier tracking off (no row: on, when the operator set a key).
+CREATE TABLE tracking_off (
+    team_id     INTEGER PRIMARY KEY REFERENCES teams(team_id) ON DELETE CASCADE,
+    by          INTEGER,
+    at          TEXT NOT NULL
 );
