@@ -177,3 +177,24 @@ async def test_in_private_the_group_language_is_the_persons_teams(team) -> None:
     reply = await t.say(stranger, "/order 6689831", chat=t.api.private(stranger))
     assert reply == says("en", "I only work for members of a team group that uses dingdan. Ask your team to add you "
                                "to their group, then try again.")  # fmt: skip
+
+
+# --- both scripts: 24-hour times and lists joined with 、 (issue 9 point 4) ---------------
+
+
+async def test_times_are_24_hour_and_lists_join_with_the_enumeration_comma(team) -> None:
+    t = team
+    # Carol reads Traditional: KETO's ship-by, 07:59 UTC, is 15:59 in the team's Shanghai time, not 下午3:59.
+    card = (await t.say(t.carol, f"/order {KETO}")).splitlines()
+    assert card[2] == "最晚出貨時間：2026/11/23 15:59（還剩 2 天）。"
+    assert card[3] == "下單時間：2026/11/21 06:45"
+    bob_card = (await t.say(t.bob, f"/order {KETO}")).splitlines()
+    assert bob_card[2] == "最晚发货时间：2026/11/23 15:59（还剩 2天）。"  # CLDR's zh_Hans: 2天
+    # The lead hours are a list: 24、4, never CLDR's glued 24和4.
+    await t.say(t.alice, "/lang zh_Hans")
+    settings = (await t.say(t.alice, "/alerts")).splitlines()
+    assert "最晚发货时间提醒：提前 24、4 小时" in settings
+    assert not any("和" in line for line in settings)
+    await t.say(t.alice, "/lang zh_Hant")
+    settings = (await t.say(t.alice, "/alerts")).splitlines()
+    assert "最晚出貨時間提醒：提前 24、4 小時" in settings
