@@ -19,7 +19,7 @@ from telegram.ext import filters
 from bot import carriers
 from bot.buttons import ShipPrompt
 from bot.carriers import Carrier, check_tracking, resolve_carrier
-from bot.domain import Goods, Refusal
+from bot.domain import ORDER_ID_RE, Goods, Refusal
 from bot.i18n import Raw, _
 from bot.importing.shipments import carrier_for
 from bot.parsing import OrderRef
@@ -29,8 +29,8 @@ from handlers.common import actor_of, handles_refusals, send_later, team_of
 from handlers.context import DeskContext
 from handlers.outcomes import reply_outcome
 
-#: The prompt's first line: the truck and the order, in every language.
-_PROMPT_RE = re.compile(r"🚚 ([0-9]{3}-[0-9]{7}-[0-9]{7})")
+#: The prompt's first line: the truck and the order id (``ORDER_ID_RE``), in every language.
+_PROMPT_RE = re.compile(r"🚚 (\S+)")
 #: States an order can still be shipped from.
 _SHIPPABLE = frozenset({Goods.unshipped, Goods.partially_shipped})
 
@@ -43,7 +43,7 @@ def prompted_order(message: Message | None) -> str | None:
     if reply.from_user.id != reply.get_bot().id:
         return None
     found = _PROMPT_RE.fullmatch(reply.text.split("\n", 1)[0].strip())
-    return found.group(1) if found else None
+    return found.group(1) if found and ORDER_ID_RE.match(found.group(1)) else None
 
 
 class _PromptReply(filters.MessageFilter):

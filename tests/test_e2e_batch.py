@@ -75,16 +75,13 @@ async def test_an_erp_xlsx_ships_its_rows_and_again_changes_nothing(team) -> Non
     assert t.snapshot() == before
 
 
-async def test_a_gb18030_csv_and_a_utf8_bom_csv(team, tmp_path) -> None:
+async def test_a_gb18030_csv_and_a_utf8_bom_csv(team) -> None:
+    """Excel's "CSV" saved in China (GB18030), and a UTF-8 one with BOM whose carrier is Other with a quoted name."""
     t = team
-    gb = f"订单编号,承运人,跟踪号\r\n{MIC},顺丰,SF1234567890123\r\n".encode("gb18030")
-    (tmp_path / GB18030_CSV).write_bytes(gb)
-    assert await upload(t, t.carol, GB18030_CSV, gb) == summary("zh_Hant", "gb18030", 1, 0, 0)
+    assert await upload(t, t.carol, GB18030_CSV, sample(GB18030_CSV)) == summary("zh_Hant", "gb18030", 1, 0, 0)
     assert (t.goods(MIC), t.order_row(MIC)["tracking"]) == ("shipped", "SF1234567890123")
 
-    bom = ("\ufefforder-id,carrier-code,carrier-name,tracking-number\n"
-           f'{KETO},Other,"Evri, UK",H01ABC1234567890\n').encode()  # fmt: skip
-    assert await upload(t, t.alice, UTF8_BOM_CSV, bom) == summary("en", "utf-8-sig", 1, 0, 0)
+    assert await upload(t, t.alice, UTF8_BOM_CSV, sample(UTF8_BOM_CSV)) == summary("en", "utf-8-sig", 1, 0, 0)
     row_ = t.order_row(KETO)
     assert (row_["carrier"], row_["carrier_name"], row_["tracking"]) == ("Other", "Evri, UK", "H01ABC1234567890")
 
