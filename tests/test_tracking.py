@@ -7,7 +7,7 @@ import dataclasses
 import logging
 import sqlite3
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -212,6 +212,30 @@ async def test_the_valid_tracking_rate_counts_carrier_scans_and_a_team_may_switc
     report = await tracker.run()
     assert (report.collected, report.registered) == (1, 1)
     assert fake.numbers("register")[-1] == [new]
+
+
+async def test_when_the_months_quota_is_spent_numbers_wait_for_the_next_month(store, track_time, clock) -> None:
+    fake = FakeTrack(clock, monotonic=track_time.monotonic, quota_total=2)
+    await fake.start()
+    try:
+        numbers = seed_shipped(store.path, 3, clock())
+        tracker = Tracker(store, Desk(store, Lifecycle(), clock), client(fake, track_time), clock)
+        report = await tracker.run()
+        assert (report.registered, report.rejected) == (2, 0)
+        assert fake.numbers("register") == [numbers]
+        assert await store.tracking_quota("17track") == (clock(), 2, 2, 0)
+        (waiting,) = await store.tracking_work("to_register", 10)
+        assert (waiting.number, waiting.error) == (numbers[2], "-18019908 Insufficient quota.")
+        clock.advance(hours=1)
+        await tracker.run()
+        assert len(fake.numbers("register")) == 1  # not asked again this month
+        fake.quota_total = 100  # December: a new month's quota
+        clock.set(datetime(2026, 12, 1, 0, 30, tzinfo=UTC))
+        report = await tracker.run()
+        assert report.registered == 1
+        assert fake.numbers("register")[-1] == [numbers[2]]
+    finally:
+        await fake.stop()
 
 
 # --- the poll query ---------------------------------------------------------------------------------

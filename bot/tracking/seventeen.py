@@ -62,6 +62,10 @@ NOT_REGISTERED = -18019902
 CARRIER_UNKNOWN = -18019903
 INTERNAL_ERROR = -18010003
 _TRANSIENT = frozenset({INTERNAL_ERROR})
+#: What is wrong with the number itself (or what was sent with it): asking again changes nothing.
+#: Any other code of a rejected number (17TRACK's side, the month's quota spent) is tried again later.
+_FOR_GOOD = frozenset({CARRIER_UNKNOWN, -18010010, -18010011, -18010012, -18010013, -18010015, -18010016,
+                       -18010018, -18010019, -18010020})  # fmt: skip
 
 #: 17TRACK's carrier codes for Amazon's carrier codes where the number alone is ambiguous
 #: (17track.net/en/carriers); any other carrier is left to 17TRACK's detection.
@@ -139,7 +143,7 @@ class SeventeenTrack:
             if code == ALREADY_REGISTERED:
                 accepted.append(Accepted(number, None, already=True))
             else:
-                rejected.append(Rejected(number, code, message, transient=code in _TRANSIENT))
+                rejected.append(Rejected(number, code, message, transient=code not in _FOR_GOOD))
         return Answer(accepted, rejected)
 
     async def track(self, parcels: Sequence[Parcel]) -> Tracked:

@@ -104,11 +104,20 @@ class Tracker:
 
     async def _register(self, report: RunReport) -> None:
         size = self.provider.batch
+        known = await self.store.tracking_quota(self.provider.name)
+        now = self.clock()
+        if known is not None and known[3] <= 0 and (known[0].year, known[0].month) == (now.year, now.month):
+            # This month's quota is spent: the numbers wait (registered next month, or when the plan grows).
+            if await self.store.tracking_work("to_register", 1):
+                log.warning("tracking: %s's quota is used up this month; new numbers wait", self.provider.name)
+            return
+        asked = False
         while True:
             batch = await self.store.tracking_work("to_register", size)
             if not batch:
                 break
             answer = await self.provider.register([_parcel(row) for row in batch])
+            asked = True
             now = self.clock()
             by_number = _by_number(batch)
             done = []
@@ -135,7 +144,7 @@ class Tracker:
             await self.store.tracking_refused(stale, retry=False)
             if retry or unanswered:
                 break  # the provider's side is struggling: the rest waits for the next run
-        if report.registered:
+        if asked:  # how much of the plan is used (the digest warns when little is left)
             quota = await self.provider.quota()
             if quota is not None:
                 await self.store.record_quota(self.provider.name, self.clock(), quota.total, quota.used,
