@@ -924,7 +924,11 @@ class KeywordMatcher:
         return close[0] if close else None
 
 
-_ORDERISH_RE = re.compile(r"(?<![0-9A-Za-z])(?:[0-9]{3}-[0-9]{7}-[0-9]{7}|[0-9]{5,17})(?![0-9A-Za-z])")
+_ORDERISH_RE = re.compile(
+    r"(?<![0-9A-Za-z])(?:"
+    + ORDER_ID_RE.pattern.removeprefix(r"\A").removesuffix(r"\Z")
+    + r"|[0-9]{5,17})(?![0-9A-Za-z])"
+)
 
 
 def named_order(text: str) -> str | None:

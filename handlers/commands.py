@@ -148,7 +148,7 @@ COMMANDS: tuple[Command, ...] = (
         "carrier",
         settings.default_carrier,
         menu=N_("The team's default carrier, used when only a tracking number is sent (administrators)"),
-        keywords=("默认承运人", "默認承運商", "預設承運商", "默认物流", "默認物流"),
+        keywords=("默认承运人", "默認承運商", "預設承運商", "默认物流", "默認物流", "預設物流"),
     ),
     Command(
         "amazon",

@@ -87,7 +87,13 @@ async def test_language_named_in_chinese(team) -> None:
     ("user", "locale", "word", "decision", "closed"),
     [
         ("bob", "zh_Hans", "入库", "restock", "The return of order {order} is closed: the item goes back into stock."),
-        ("carol", "zh_Hant", "入庫", "restock", "The return of order {order} is closed: the item goes back into stock."),
+        (
+            "carol",
+            "zh_Hant",
+            "入庫",
+            "restock",
+            "The return of order {order} is closed: the item goes back into stock.",
+        ),
         ("carol", "zh_Hant", "銷毀", "dispose", "The return of order {order} is closed: the item is disposed of."),
         ("bob", "zh_Hans", "退回", "send_back", "The return of order {order} is closed: the item is sent back."),
     ],
@@ -123,3 +129,236 @@ async def test_chinese_cancel_reasons(team, user, locale, typed, reason, name) -
     assert t.goods(FAN) == "cancelled"
     assert t.events(FAN)[-1]["action"] == "cancel"
     assert reason in t.events(FAN)[-1]["details"]
+
+
+# --- separators and amounts ---------------------------------------------------------------
+
+
+async def test_chinese_commas_colons_and_full_stops(team) -> None:
+    t = team
+    assert await t.say(t.bob, "发货：6689831，云途，YT1234567890123456。") == shipped(
+        "zh_Hans", MIC, YUN_HANS, "YT1234567890123456"
+    )
+    assert await t.say(t.carol, "出貨：1122334、雲途、YT1234567890123457") == shipped(
+        "zh_Hant", SPEAKER, YUN_HANT, "YT1234567890123457"
+    )
+    card = await t.say(t.bob, f"/order {FAN}")
+    assert await t.say(t.bob, "查询 7654321。") == card
+
+
+async def test_a_tracking_number_typed_with_spaces(team) -> None:
+    t = team
+    assert await t.say(t.bob, "发货 6689831 UPS 1Z999 AA101 2345 6784") == shipped(
+        "zh_Hans", MIC, "UPS", "1Z999AA10123456784"
+    )
+    assert t.order_row(MIC)["tracking"] == "1Z999AA10123456784"
+
+
+@pytest.mark.parametrize(
+    ("typed", "amount"),
+    [("12。5", "$12.50"), ("12刀5", "$12.50"), ("12刀", "$12.00")],
+)
+async def test_chinese_amounts_in_a_refund(team, typed, amount) -> None:
+    t = team
+    await t.say(t.alice, "/ship 6689831 UPS 1Z999AA10123456784")
+    replies = await t.api.ask(t.group, t.bob, f"退款 6689831 {typed}")
+    assert amount in replies[0]["text"]
+    assert t.api.buttons(replies[0])  # the question to confirm, with the amount read
+
+
+@pytest.mark.parametrize("typed", ["12块5", "12元5角"])
+async def test_yuan_amounts_are_read_and_held_to_the_orders_currency(team, typed) -> None:
+    t = team
+    await t.say(t.alice, "/ship 6689831 UPS 1Z999AA10123456784")
+    before = t.snapshot()
+    reply = await t.say(t.bob, f"退款 6689831 {typed}")
+    assert "12.5" not in reply or "USD" in reply
+    assert "USD" in reply
+    assert t.snapshot() == before
+
+
+# --- the carrier: optional, glued, domestic, cross-border, 黑貓 ------------------------------
+
+
+async def test_the_number_names_the_carrier(team) -> None:
+    t = team
+    assert await t.say(t.bob, "发货 6689831 YT1234567890123456") == shipped(
+        "zh_Hans", MIC, YUN_HANS, "YT1234567890123456"
+    )
+    assert await t.say(t.carol, "出貨 1122334 SF1234567890123") == shipped(
+        "zh_Hant", SPEAKER, "順豐（SF Express）", "SF1234567890123"
+    )
+    row = t.order_row(SPEAKER)
+    assert (row["carrier"], row["tracking"]) == ("SF Express", "SF1234567890123")
+
+
+async def test_a_carrier_glued_to_its_number(team) -> None:
+    t = team
+    assert await t.say(t.bob, "发货 6689831 顺丰SF1234567890123") == shipped(
+        "zh_Hans", MIC, "顺丰（SF Express）", "SF1234567890123"
+    )
+    assert await t.say(t.carol, "出貨 1122334 雲途YT1234567890123456") == shipped(
+        "zh_Hant", SPEAKER, YUN_HANT, "YT1234567890123456"
+    )
+
+
+async def test_a_number_whose_carrier_cannot_be_told_is_refused_clearly(team) -> None:
+    t = team
+    before = t.snapshot()
+    assert await t.say(t.bob, "发货 6689831 123456789012") == says(
+        "zh_Hans", "I can't tell the carrier from “{tracking}”. Name it before the number, for example 发货 6689831 "
+        "UPS 1Z999AA10123456784.", tracking="123456789012",
+    )  # fmt: skip
+    assert t.snapshot() == before
+
+
+@pytest.mark.parametrize(
+    ("user", "locale", "typed", "carrier"),
+    [
+        ("bob", "zh_Hans", "中通 75123456789012", "中通快递（ZTO Express）"),
+        ("carol", "zh_Hant", "圓通 YT1234567890123", "圓通速遞（YTO Express）"),
+        ("bob", "zh_Hans", "YT1234567890123", "圆通速递（YTO Express）"),
+        ("bob", "zh_Hans", "极兔JT1234567890123", "极兔速递（J&T Express）"),
+        ("carol", "zh_Hant", "京東 JDVA12345678901", "京東物流（JD Logistics）"),
+        ("bob", "zh_Hans", "云途 JT1234567890123", "极兔速递（J&T Express）"),
+    ],
+)
+async def test_domestic_couriers_never_confirm_an_order(team, user, locale, typed, carrier) -> None:
+    t = team
+    before = t.snapshot()
+    reply = await t.say(getattr(t, user), f"发货 6689831 {typed}")
+    tracking = typed.split()[-1].removeprefix("极兔")
+    assert reply == says(
+        locale, "{carrier} is a courier inside China: its number “{tracking}” only reaches your forwarder, and "
+        "confirming an Amazon order with it lowers your valid tracking rate. Nothing was shipped. Send the "
+        "forwarder's international tracking number, for example 发货 6689831 云途 YT1234567890123456.",
+        carrier=carrier, tracking=tracking,
+    )  # fmt: skip
+    assert t.snapshot() == before
+
+
+async def test_cross_border_carriers_without_an_amazon_code_ship_as_other(team) -> None:
+    t = team
+    assert await t.say(t.bob, "发货 6689831 万邦 WB1234567890") == shipped(
+        "zh_Hans", MIC, "万邦速达（WanB Express）", "WB1234567890"
+    )
+    row = t.order_row(MIC)
+    assert (row["carrier"], row["carrier_name"]) == ("Other", "WanB Express")
+    assert await t.say(t.carol, "出貨 1122334 三態 SFC1234567890") == shipped(
+        "zh_Hant", SPEAKER, "三態速遞（SFC）", "SFC1234567890"
+    )
+    assert (t.order_row(SPEAKER)["carrier"], t.order_row(SPEAKER)["carrier_name"]) == ("Other", "SFC")
+
+
+async def test_black_cat_is_asked_about_outside_japan_and_taiwan(team) -> None:
+    t = team
+    before = t.snapshot()
+    assert await t.say(t.carol, "出貨 6689831 黑貓 123456789012") == says(
+        "zh_Hant", "“{text}” can mean {choices}. Say which one, for example 发货 6689831 Yamato Transport "
+        "123456789012.", text="黑貓", choices="Yamato Transport、Other:T-Cat",
+    )  # fmt: skip
+    assert t.snapshot() == before
+    assert await t.say(t.carol, "出貨 6689831 Other:T-Cat 123456789012") == shipped(
+        "zh_Hant", MIC, "黑貓宅急便（T-Cat）", "123456789012"
+    )
+
+
+# --- a team's default carrier --------------------------------------------------------------
+
+
+async def test_the_team_default_carrier_ships_a_bare_number(team) -> None:
+    t = team
+    before = t.snapshot()
+    assert await t.say(t.bob, "默认承运人 云途") == says("zh_Hans", "Only an administrator of this group can do that.")
+    assert await t.say(t.alice, "默认承运人 中通") == says(
+        "en", "{carrier} is a courier inside China: its number “{tracking}” only reaches your forwarder, and "
+        "confirming an Amazon order with it lowers your valid tracking rate. Nothing was shipped. Send the "
+        "forwarder's international tracking number, for example 发货 6689831 云途 YT1234567890123456.",
+        carrier="ZTO Express", tracking="中通",
+    )  # fmt: skip
+    assert t.snapshot() == before
+    replies = await t.api.ask(t.group, t.alice, "/carrier")
+    assert replies[0]["text"] == (
+        "Store A has no default carrier: a tracking number sent alone ships only when its shape names the carrier. "
+        "Set one with /carrier YunExpress or the buttons."
+    )
+    assert "dc:Yanwen" in [data for _label, data in t.api.buttons(replies[0])]
+    click = await t.api.click(t.group, t.alice, replies[0], "dc:Yanwen", expect=1)
+    assert "Yanwen" in click.edits[0]["text"] if getattr(click, "edits", None) else True
+    with t.db() as conn:
+        assert conn.execute("SELECT default_carrier FROM teams").fetchone()[0] == "Yanwen"
+    assert await t.say(t.alice, "/carrier 万邦") == (
+        "The default carrier of Store A is WanB Express: a tracking number sent alone whose shape names no carrier "
+        "ships with it. Change it with /carrier NAME, or /carrier off."
+    )
+    assert await t.say(t.bob, "发货 6689831 WB12345678") == shipped("zh_Hans", MIC, "万邦速达（WanB Express）",
+                                                                   "WB12345678")  # fmt: skip
+    assert (t.order_row(MIC)["carrier"], t.order_row(MIC)["carrier_name"]) == ("Other", "WanB Express")
+
+
+# --- many lines at once ---------------------------------------------------------------------
+
+
+async def test_several_ship_lines_run_each_and_answer_once(team) -> None:
+    t = team
+    text = "发货 6689831 云途 YT1234567890123456\n发货 1122334 顺丰 SF1234567890123\n发货 4445556 中通 75123456789012"
+    replies = await t.api.ask(t.group, t.bob, text)
+    lines = replies[0]["text"].split("\n")
+    assert lines[0] == says_n("zh_Hans", "{done} of {total} line done:", "{done} of {total} lines done:", 3,
+                              done=2, total=3)  # fmt: skip
+    assert lines[1] == "✅ " + says("zh_Hans", "Line {n}: {result}", n=1, result=shipped("zh_Hans", MIC, YUN_HANS,
+                                                                                          "YT1234567890123456"))  # fmt: skip
+    assert lines[2] == "✅ " + says("zh_Hans", "Line {n}: {result}", n=2, result=shipped(
+        "zh_Hans", SPEAKER, "顺丰（SF Express）", "SF1234567890123"))  # fmt: skip
+    assert lines[3].startswith("❌ " + says("zh_Hans", "Line {n}: {result}", n=3, result="")[:-1])
+    assert (t.goods(MIC), t.goods(SPEAKER), t.goods(KETO)) == ("shipped", "shipped", "unshipped")
+    assert len(replies) == 1
+
+
+async def test_a_pasted_list_under_one_keyword_in_traditional(team) -> None:
+    t = team
+    text = "出貨\n6689831 雲途 YT1234567890123456\n1122334 順豐 SF1234567890123"
+    replies = await t.api.ask(t.group, t.carol, text)
+    lines = replies[0]["text"].split("\n")
+    assert lines[0] == says_n("zh_Hant", "{done} of {total} line done:", "{done} of {total} lines done:", 2,
+                              done=2, total=2)  # fmt: skip
+    assert (t.goods(MIC), t.goods(SPEAKER)) == ("shipped", "shipped")
+
+
+async def test_a_number_on_the_next_line_continues_the_command(team) -> None:
+    t = team
+    assert await t.say(t.bob, "发货 6689831 云途\nYT1234567890123456") == shipped(
+        "zh_Hans", MIC, YUN_HANS, "YT1234567890123456"
+    )
+
+
+# --- did you mean ---------------------------------------------------------------------------
+
+
+async def test_did_you_mean_for_what_looks_like_a_command(team) -> None:
+    t = team
+    before = t.snapshot()
+    reply = await t.say(t.bob, "发货了 6689831 云途 YT1234567890123456")
+    assert reply == says("zh_Hans", "I didn't understand that. Did you mean {keyword}?", keyword="发货") + " " + says(
+        "zh_Hans", "Send: /ship ORDER CARRIER TRACKING, for example /ship 113-4417305-6689831 UPS 1Z999AA10123456784 "
+        "or 发货 6689831 顺丰 SF1234567890123. To ship some items only, add their SKUs: /ship 7654321 UPS "
+        "1Z999AA10123456784 USB-FAN-03")  # fmt: skip
+    assert await t.say(t.carol, "6689831 出了嗎") == says(
+        "zh_Hant", "I didn't understand that. To act on order {order}, start with what to do, for example /order "
+        "{order} or /ship {order} CARRIER TRACKING. Send /help for the list.", order="6689831",
+    )  # fmt: skip
+    assert t.snapshot() == before
+    # Chatter stays chatter in the group.
+    await silent(t, t.bob, "取消了吗？")
+    await silent(t, t.carol, "大家早安")
+
+
+async def test_in_private_anything_unread_gets_an_answer(team) -> None:
+    t = team
+    chat = t.api.private(t.bob)
+    replies = await t.api.ask(chat, t.bob, "你好")
+    assert replies[0]["text"] == says(
+        "zh_Hans", "I didn't understand that. Start with what to do, for example /order 6689831 or /ship 6689831 "
+        "UPS 1Z999AA10123456784. Send /help for the list.",
+    )  # fmt: skip
+    assert "—" not in replies[0]["text"]
