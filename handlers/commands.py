@@ -180,6 +180,15 @@ KEYWORDS: dict[str, str] = {word: c.name for c in COMMANDS for word in c.keyword
 KEYWORD = KeywordMatcher(KEYWORDS)
 
 
+def keyword_table() -> str:
+    """The README's table of Chinese keywords, one row per command (tests keep the README equal to it)."""
+    rows = ["| Command | 中文关键词 / 中文關鍵詞 |", "|---|---|"]
+    for c in COMMANDS:
+        if c.keywords:
+            rows.append(f"| `/{c.name}` | " + "、".join(f"`{k}`" for k in c.keywords) + " |")
+    return "\n".join(rows)
+
+
 def runner(command: Command) -> Callback:
     """The handler callback for ``command``: it knows which command it runs (for its usage)."""
 
