@@ -17,7 +17,7 @@ from bot.lifecycle import Lifecycle
 from bot.services import Desk
 from bot.settings import ConfigError, Settings
 from bot.storage import Store
-from bot.storage.tracking import DUE_QUERY
+from bot.storage.tracking import DUE_QUERY, TrackedNumber
 from bot.tracking import (
     Parcel,
     SeventeenTrack,
@@ -29,6 +29,7 @@ from bot.tracking import (
     concern,
     next_check,
 )
+from bot.tracking.alerting import decide_tracking
 from bot.tracking.schedule import MAX_AGE, interval
 from tests.support.clock import START, FakeClock
 from tests.support.faketrack import KEY, FakeTrack, Step, TrackTime, seed_shipped
@@ -236,6 +237,26 @@ async def test_when_the_months_quota_is_spent_numbers_wait_for_the_next_month(st
         assert fake.numbers("register")[-1] == [numbers[2]]
     finally:
         await fake.stop()
+
+
+def test_each_concern_is_alerted_once_and_a_new_fact_is_a_new_alert() -> None:
+    def row(number: str, concern: str, **kw: object) -> TrackedNumber:
+        return TrackedNumber(1, -1, f"o-{number}", number, "UPS", None, START, "registered", concern=concern, **kw)  # type: ignore[arg-type]
+
+    never = row("A", "no_scan")
+    stuck = row("B", "stuck", moved_at=START + timedelta(days=1))
+    problem = row("C", "exception", sub_status="Exception_Returning", event_at=START + timedelta(days=3))
+    announce, settled = decide_tracking([never, stuck, problem], off=(), already=set())
+    assert [(a.kind, a.key) for a in announce] == [
+        ("no_scan", "A"), ("stuck", "B/2026-11-22T08:00"), ("track_exception", "C/Exception_Returning/2026-11-24T08:00")]  # fmt: skip
+    assert settled == [(a.order_id, a.kind, a.key) for a in announce]
+    # Sent: not again. The parcel moved and stopped again, or another problem: a new alert.
+    moved = dataclasses.replace(stuck, moved_at=START + timedelta(days=9))
+    returned = dataclasses.replace(problem, sub_status="Exception_Returned", event_at=START + timedelta(days=8))
+    again, _ = decide_tracking([never, moved, returned], off=(), already=set(settled))
+    assert [(a.kind, a.key) for a in again] == [
+        ("stuck", "B/2026-11-30T08:00"), ("track_exception", "C/Exception_Returned/2026-11-29T08:00")]  # fmt: skip
+    assert decide_tracking([never, stuck], off=("no_scan", "stuck"), already=set()) == ([], [])
 
 
 # --- the poll query ---------------------------------------------------------------------------------
