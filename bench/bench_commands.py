@@ -25,7 +25,7 @@ builder options as dingdan: same Defaults, concurrent_updates(64) and the same
 AIORateLimiter(max_retries=2). The limiter allows ~30 messages/s overall, so with it both
 bots are capped alike; a second pair runs WITHOUT a rate limiter on either side to show
 what the handlers themselves cost. dingdan's ``build_application`` always installs the
-limiter: for the unlimited pair this script replaces ``bot.app.AIORateLimiter`` inside the
+limiter: for the unlimited pair this script replaces ``bot.app.DeskRateLimiter`` inside the
 bot's process with a function returning None (``ApplicationBuilder.rate_limiter(None)`` =
 no limiter). Nothing in bot/ is changed.
 
@@ -128,9 +128,10 @@ def _running(cfg: BotConfig) -> Any:
         from bot.settings import Settings
 
         if not cfg.limited:
-            # build_application() always installs AIORateLimiter(max_retries=2); without
-            # it the builder gets rate_limiter(None), i.e. no limiter.
-            bot.app.AIORateLimiter = lambda *args, **kwargs: None  # type: ignore[assignment,misc]
+            # build_application() always installs its rate limiter (DeskRateLimiter since the
+            # fairness change; AIORateLimiter before); without it the builder gets
+            # rate_limiter(None), i.e. no limiter.
+            bot.app.DeskRateLimiter = lambda *args, **kwargs: None  # type: ignore[assignment,misc]
         settings = Settings(token=cfg.token, db_path=Path(cfg.db_path), timezone=TIMEZONE, api_url=cfg.api_url,
                             file_url=cfg.file_url)  # fmt: skip
         return bot.app.running(settings)

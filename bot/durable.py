@@ -72,7 +72,7 @@ MERGED_MAX = MessageLimit.MAX_TEXT_LENGTH
 #: A 429 asking to wait at most this long is waited out inside the request (by that request only).
 SHORT_RETRY = 1.0
 #: Updates of one chat handled at the same time; the other chats keep the rest of the slots.
-PER_CHAT_UPDATES = 4
+PER_CHAT_UPDATES = 2
 
 
 class DeskBot(ExtBot[Any]):
