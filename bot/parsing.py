@@ -51,8 +51,7 @@ def read_args(text: str) -> list[str]:
     full-width forms fold; the Chinese full stop is a decimal point between digits and
     otherwise dropped (``1000001。``).
     """
-    folded = _FULL_STOP_RE.sub(".", text or "")
-    folded = _nfkc(folded).replace("。", " ")
+    folded = _FULL_STOP_RE.sub(".", _nfkc(text)).replace("。", " ")
     return _SEPARATOR_RE.sub(" ", folded).split()
 
 

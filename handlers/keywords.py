@@ -25,11 +25,11 @@ from telegram.constants import ChatType
 
 from bot import texts as render
 from bot.domain import Refusal
-from bot.i18n import _, ngettext
+from bot.i18n import Raw, _, ngettext
 from bot.parsing import is_command_line, named_order, read_args
 from bot.storage.unit import current_unit
 from handlers.commands import BY_NAME, KEYWORD
-from handlers.common import answer, plain
+from handlers.common import answer
 from handlers.context import Command, DeskContext
 
 #: Commands whose whole argument is one order: a lone order on the next line is another one.
@@ -136,11 +136,10 @@ async def run_lines(update: Update, context: DeskContext, lines: list[Line]) -> 
         if unit is not None:
             del unit.messages[before:]
             unit.messages.extend(kept)
-        replies = [plain(m.payload.get("text", "")) for m in said if not m.payload.get("markup")]
+        replies = [m.payload.get("text", "") for m in said if not m.payload.get("markup")]
         if not text:
-            text = " ".join(replies) or " ".join(plain(m.payload.get("text", "")) for m in kept)
-            usage_text = _(line.command.usage) if line.command.usage else None
-            refused = usage_text is not None and text == plain(usage_text)
+            text = " ".join(replies) or " ".join(m.payload.get("text", "") for m in kept)
+            refused = line.command.usage is not None and text == _(line.command.usage)
         if kept and not refused:
             mark = "❓"
         elif refused:
@@ -148,7 +147,8 @@ async def run_lines(update: Update, context: DeskContext, lines: list[Line]) -> 
         else:
             mark = "✅"
             done += 1
-        results.append(mark + " " + _("Line {n}: {result}", n=n, result=text))
+        # The replies are HTML already: put in as they are, not escaped again.
+        results.append(mark + " " + _("Line {n}: {result}", n=n, result=Raw(text)))
     header = ngettext("{done} of {total} line done:", "{done} of {total} lines done:", len(lines), done=done,
                       total=len(lines))  # fmt: skip
     await answer(update, "\n".join([header, *results]))

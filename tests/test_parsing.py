@@ -1227,3 +1227,213 @@ def test_the_readme_keyword_table_is_the_command_tables():
     start = readme.index("\n", start) + 1
     end = readme.index("\n<!-- /keywords -->", start)
     assert readme[start:end] == keyword_table()
+
+
+# ---------------------------------------------------------------------------------------
+# What Chinese keyboards type (issue 9 point 2)
+
+
+@pytest.mark.parametrize(
+    ("text", "args"),
+    [
+        ("1000006，云途，YT1234567890123456", ["1000006", "云途", "YT1234567890123456"]),
+        ("1000006、雲途、YT1234567890123456", ["1000006", "雲途", "YT1234567890123456"]),
+        ("1000006；云途；YT1", ["1000006", "云途", "YT1"]),
+        ("1000006, UPS, 1Z999AA10123456784", ["1000006", "UPS", "1Z999AA10123456784"]),
+        ("9831 12,50", ["9831", "12,50"]),
+        ("9831 1,234.56", ["9831", "1,234.56"]),
+        ("1000001。", ["1000001"]),
+        ("9831 12。5", ["9831", "12.5"]),
+        ("9831 １２。５", ["9831", "12.5"]),
+        ("其他：中通", ["其他:中通"]),
+    ],
+)
+def test_read_args(text, args):
+    assert parsing.read_args(text) == args
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("发货：1000006，云途，YT1234567890123456", ("ship", ["1000006", "云途", "YT1234567890123456"])),
+        ("发货，1000006", ("ship", ["1000006"])),
+        ("出貨、1000006", ("ship", ["1000006"])),
+        ("查 1000001。", ("order", ["1000001"])),
+        ("？", ("help", [])),
+        ("?", ("help", [])),
+    ],
+)
+def test_keywords_with_chinese_separators(text, expected):
+    assert KEYWORD(text) == expected
+
+
+def test_the_matched_keyword_is_given_for_decisions():
+    assert KEYWORD.match("入库 6689831") == ("decide", "入库", ["6689831"])
+    assert KEYWORD.match("銷毀6689831") == ("decide", "銷毀", ["6689831"])
+
+
+@pytest.mark.parametrize(
+    ("text", "near"),
+    [("发货了 6689831", "发货"), ("取消了吗", "取消"), ("發獲 6689831", None), ("你好", None), ("", None)],
+)
+def test_a_keyword_a_message_seems_to_start_with(text, near):
+    assert KEYWORD.near(text) == near
+
+
+@pytest.mark.parametrize(
+    ("text", "order"),
+    [
+        ("6689831 出了吗", "6689831"),
+        ("看看 113-4417305-6689831", "113-4417305-6689831"),
+        ("YT1234567890123456", None),
+        ("1234", None),
+        ("你好", None),
+    ],
+)
+def test_an_order_a_message_names(text, order):
+    assert parsing.named_order(text) == order
+
+
+@pytest.mark.parametrize(
+    ("typed", "locale"),
+    [("英文", "en"), ("English", "en"), ("简体", "zh_Hans"), ("簡體中文", "zh_Hans"), ("繁體", "zh_Hant"),
+     ("繁体中文", "zh_Hant"), ("正體", "zh_Hant"), ("法文", None)],
+)  # fmt: skip
+def test_languages_named_in_words(typed, locale):
+    assert parsing.resolve_language(typed) == locale
+
+
+@pytest.mark.parametrize(
+    ("typed", "amount", "currencies"),
+    [
+        ("12块5", "12.50", ("CNY",)),
+        ("12塊5", "12.50", ("CNY",)),
+        ("12块50", "12.50", ("CNY",)),
+        ("12块05", "12.05", ("CNY",)),
+        ("12元5角", "12.50", ("CNY",)),
+        ("12块5毛", "12.50", ("CNY",)),
+        ("12元5角3分", "12.53", ("CNY",)),
+        ("12。5", "12.50", ()),
+        ("12刀", "12.00", ("USD", "CAD", "MXN", "AUD", "SGD", "HKD", "TWD", "NZD")),
+        ("12刀5", "12.50", ("USD", "CAD", "MXN", "AUD", "SGD", "HKD", "TWD", "NZD")),
+    ],
+)
+def test_amounts_as_chinese_is_spoken(typed, amount, currencies):
+    read = parsing.read_amount(typed, strict=True)
+    assert (read.amount, read.currencies) == (Decimal(amount), currencies)
+
+
+@pytest.mark.parametrize("typed", ["12块567", "12角5元", "块"])
+def test_spoken_amounts_that_do_not_read(typed):
+    with pytest.raises(Refusal):
+        parsing.read_amount(typed, strict=True)
+
+
+def test_file_cells_stay_strict():
+    from bot.amounts import read_number
+
+    with pytest.raises(Refusal):
+        read_number("12块5", "12块5")
+    with pytest.raises(Refusal):
+        read_number("12。5", "12。5")
+
+
+@pytest.mark.parametrize(
+    ("number", "code"),
+    [
+        ("YT1234567890123456", "Yun Express"),
+        ("yt 1234 5678 9012 3456", "Yun Express"),
+        ("1Z999AA10123456784", "UPS"),
+        ("SF1234567890123", "SF Express"),
+        ("LX123456789CN", "China Post"),
+        ("EA123456789US", "USPS"),
+        ("9400111899223344556677", "USPS"),
+        ("4PX3001234567890CN", "4PX"),
+    ],
+)
+def test_detect_the_carrier_from_the_number(number, code):
+    carrier = carriers.detect(number)
+    assert carrier is not None and carrier.code == code and not carrier.domestic
+
+
+@pytest.mark.parametrize(
+    ("number", "name"),
+    [("YT1234567890123", "YTO Express"), ("JT1234567890123", "J&T Express"), ("JDVA12345678901", "JD Logistics"),
+     ("DPK123456789012", "Deppon Express")],
+)  # fmt: skip
+def test_detect_names_a_domestic_courier_which_check_refuses(number, name):
+    carrier = carriers.detect(number)
+    assert carrier is not None and carrier.domestic and carrier.name == name
+    with pytest.raises(Refusal) as excinfo:
+        check_tracking(carrier, number)
+    assert refusal(excinfo)[0] == "domestic_carrier"
+
+
+@pytest.mark.parametrize("number", ["123456789012", "1234567890", "ABC", "", "顺丰"])
+def test_detect_does_not_guess(number):
+    assert carriers.detect(number) is None
+
+
+def test_a_domestic_number_under_a_cross_border_carrier_is_refused_as_domestic():
+    with pytest.raises(Refusal) as excinfo:
+        check_tracking(resolve_carrier("云途"), "JT1234567890123")
+    assert refusal(excinfo) == ("domestic_carrier", {"carrier": "J&T Express", "tracking": "JT1234567890123"})
+
+
+@pytest.mark.parametrize(
+    ("word", "code", "tracking"),
+    [
+        ("顺丰SF1234567890123", "SF Express", "SF1234567890123"),
+        ("順豐SF1234567890123", "SF Express", "SF1234567890123"),
+        ("云途YT1234567890123456", "Yun Express", "YT1234567890123456"),
+        ("UPS1Z999AA10123456784", "UPS", "1Z999AA10123456784"),
+    ],
+)
+def test_a_carrier_glued_to_its_number(word, code, tracking):
+    carrier, number = carriers.split_glued(word)
+    assert (carrier.code, number) == (code, tracking)
+
+
+def test_black_cat_by_marketplace():
+    assert resolve_carrier("黑貓", "JP").code == "Yamato Transport"
+    assert resolve_carrier("黑猫宅急便", "TW").name == "T-Cat"
+    for marketplace in (None, "US", "GB"):
+        with pytest.raises(Refusal) as excinfo:
+            resolve_carrier("黑貓", marketplace)
+        assert refusal(excinfo) == ("carrier_unclear", {"text": "黑貓", "choices": ["Yamato Transport", "Other:T-Cat"]})
+
+
+@pytest.mark.parametrize(
+    ("code", "name", "locale", "shown"),
+    [
+        ("SF Express", "", "zh_Hans", "顺丰（SF Express）"),
+        ("SF Express", "", "zh_Hant", "順豐（SF Express）"),
+        ("SF Express", "", "en", "SF Express"),
+        ("Yun Express", "", "zh_Hant", "雲途（Yun Express）"),
+        ("UPS", "", "zh_Hans", "UPS"),
+        ("Other", "WanB Express", "zh_Hans", "万邦速达（WanB Express）"),
+        ("Other", "Evri", "zh_Hans", "Evri"),
+        ("ZTO Express", "", "zh_Hant", "中通快遞（ZTO Express）"),
+    ],
+)
+def test_carriers_shown_with_their_chinese_names(code, name, locale, shown):
+    assert carriers.label(code, name, locale) == shown
+
+
+@pytest.mark.parametrize(
+    ("typed", "stored"),
+    [("云途", "Yun Express"), ("万邦", "Other:WanB Express"), ("Other:Evri", "Other:Evri"), ("off", ""), ("", ""),
+     ("關", "")],
+)  # fmt: skip
+def test_the_default_carrier_setting_is_checked_when_written(typed, stored):
+    from bot.team_settings import TeamSettings
+
+    assert TeamSettings("UTC", default_carrier=typed).default_carrier == stored
+
+
+@pytest.mark.parametrize("typed", ["中通", "京东", "no such carrier", "Other", "黑貓"])
+def test_a_domestic_or_unknown_default_carrier_is_refused(typed):
+    from bot.team_settings import InvalidSetting, TeamSettings
+
+    with pytest.raises(InvalidSetting):
+        TeamSettings("UTC").changed(default_carrier=typed)
