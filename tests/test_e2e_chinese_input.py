@@ -155,25 +155,35 @@ async def test_a_tracking_number_typed_with_spaces(team) -> None:
 
 
 @pytest.mark.parametrize(
-    ("typed", "amount"),
-    [("12。5", "$12.50"), ("12刀5", "$12.50"), ("12刀", "$12.00")],
+    ("user", "typed", "amount"),
+    [
+        ("bob", "12。5", "$12.50"),
+        ("carol", "１２。５", "$12.50"),
+        ("bob", "12刀5", "$12.50"),
+        ("carol", "12刀", "$12.00"),
+    ],
 )
-async def test_chinese_amounts_in_a_refund(team, typed, amount) -> None:
+async def test_chinese_amounts_in_a_refund(team, user, typed, amount) -> None:
     t = team
     await t.say(t.alice, "/ship 6689831 UPS 1Z999AA10123456784")
-    replies = await t.api.ask(t.group, t.bob, f"退款 6689831 {typed}")
+    replies = await t.api.ask(t.group, getattr(t, user), f"退款 6689831 {typed}")
     assert amount in replies[0]["text"]
     assert t.api.buttons(replies[0])  # the question to confirm, with the amount read
 
 
-@pytest.mark.parametrize("typed", ["12块5", "12元5角"])
-async def test_yuan_amounts_are_read_and_held_to_the_orders_currency(team, typed) -> None:
+@pytest.mark.parametrize(
+    ("user", "locale", "typed", "marker", "name"),
+    [("bob", "zh_Hans", "12块5", "块", "美元"), ("carol", "zh_Hant", "12元5角", "元", "美元")],
+)
+async def test_yuan_amounts_are_read_and_held_to_the_orders_currency(team, user, locale, typed, marker, name) -> None:
     t = team
     await t.say(t.alice, "/ship 6689831 UPS 1Z999AA10123456784")
     before = t.snapshot()
-    reply = await t.say(t.bob, f"退款 6689831 {typed}")
-    assert "12.5" not in reply or "USD" in reply
-    assert "USD" in reply
+    assert await t.say(getattr(t, user), f"退款 6689831 {typed}") == says(
+        locale, "Order {order} is paid in {currency_name} ({currency}), so it is refunded in {currency}; {typed} is "
+        "another currency. Type the amount in {currency}, or just the number.", order=MIC, currency_name=name,
+        currency="USD", typed=marker,
+    )  # fmt: skip
     assert t.snapshot() == before
 
 
@@ -362,3 +372,26 @@ async def test_in_private_anything_unread_gets_an_answer(team) -> None:
         "UPS 1Z999AA10123456784. Send /help for the list.",
     )  # fmt: skip
     assert "—" not in replies[0]["text"]
+
+
+async def test_several_slash_commands_in_one_message(team) -> None:
+    t = team
+    text = "/ship 6689831 UPS 1Z999AA10123456784\n/delivered 6689831\n/ship 7654321 云途"
+    replies = await t.api.ask(t.group, t.alice, text)
+    lines = replies[0]["text"].split("\n")
+    assert lines[:3] == [
+        "2 of 3 lines done:",
+        f"✅ Line 1: Order {MIC} shipped with UPS, tracking number 1Z999AA10123456784.",
+        f"✅ Line 2: Order {MIC} marked delivered.",
+    ]
+    assert lines[3].startswith("❌ Line 3: ")
+    assert (t.goods(MIC), t.goods(FAN)) == ("delivered", "unshipped")
+    assert [e["action"] for e in t.events(MIC)] == ["imported", "ship", "deliver"]
+
+
+async def test_in_private_traditional_did_you_mean(team) -> None:
+    t = team
+    chat = t.api.private(t.carol)
+    replies = await t.api.ask(chat, t.carol, "出貨了嗎")
+    assert replies[0]["text"].startswith(says("zh_Hant", "I didn't understand that. Did you mean {keyword}?",
+                                              keyword="出貨"))  # fmt: skip
