@@ -3,20 +3,22 @@
 Exit codes: 0 done; 1 the command was refused (a file that is not a report, nothing to export,
 secrets that cannot be decrypted); 2 the environment is not a runnable configuration; 3 the bot
 could not start (Telegram unreachable, the token refused); 4 another ``dingdan run`` already
-runs on the same database; 130 interrupted.
+runs on the same database; 5 the database cannot be used (read-only, locked by another program,
+its folder not writable, not a database); 130 interrupted.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import sys
 from importlib import metadata
 from pathlib import Path
 
+from bot import logs
 from bot.db_lock import AlreadyRunning, database_lock
 from bot.settings import ConfigError, Settings, StartupError, environment_help
+from bot.storage.errors import DatabaseUnusable
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -41,11 +43,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 0
     try:
-        level = Settings.from_env(need_token=False).log_level
+        env_settings = Settings.from_env(need_token=False)
     except ConfigError as err:
         print(f"dingdan: {err}", file=sys.stderr)
         return 2
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure(env_settings.log_level, env_settings.log_format)
     try:
         if args.command == "run":
             settings = Settings.from_env()
@@ -53,6 +55,8 @@ def main(argv: list[str] | None = None) -> int:
 
             # Before anything touches the database or Telegram: a second poller would double actions.
             with database_lock(settings.db_path):
+                # The database is checked before Telegram is: a read-only or locked file is one line.
+                asyncio.run(_database_ready(settings.db_path))
                 asyncio.run(serve(settings))
             return 0
         if args.command == "rotate-secrets":
@@ -72,11 +76,23 @@ def main(argv: list[str] | None = None) -> int:
     except AlreadyRunning as err:
         print(f"dingdan: {err}", file=sys.stderr)
         return 4
+    except DatabaseUnusable as err:
+        print(f"dingdan: {err}", file=sys.stderr)
+        return 5
     except StartupError as err:
         print(f"dingdan: {err}", file=sys.stderr)
         return 3
     except KeyboardInterrupt:
         return 130
+
+
+async def _database_ready(path: Path) -> None:
+    """Open the database (its schema brought up to date) and close it, or raise DatabaseUnusable."""
+    from bot.storage import Store
+
+    store = Store(path)
+    await store.open()
+    await store.close()
 
 
 def _version() -> str:

@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from bot.settings import StartupError
+from bot.storage.errors import DatabaseUnusable
 
 try:
     import fcntl
@@ -70,7 +71,8 @@ def database_lock(db_path: Path | str) -> Iterator[Path]:
         # 0600 like the database: the file says which process runs the desk, nothing more.
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     except OSError as err:
-        raise StartupError(f"cannot create the lock file {path}: {err.strerror}; check DINGDAN_DB.") from None
+        raise DatabaseUnusable(f"cannot create the lock file {path}: {err.strerror}; check that the database's folder "
+                               "exists and is writable by this user, or set DINGDAN_DB.") from None  # fmt: skip
     try:
         if hasattr(os, "fchmod"):
             os.fchmod(fd, 0o600)  # a lock file left by an older version

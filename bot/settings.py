@@ -55,6 +55,8 @@ class Settings:
     sync_lookback_days: int = 7
     #: The log level (DEBUG, INFO, WARNING, ERROR).
     log_level: str = "INFO"
+    #: How log lines are written: ``text``, or ``json`` (one object a line, for a log collector).
+    log_format: str = "text"
     #: Amazon's Selling Partner API for one team from the environment (others use /amazon).
     spapi_refresh_token: str = field(default="", repr=False)
     spapi_client_id: str = field(default="", repr=False)
@@ -156,6 +158,13 @@ def _level(text: str) -> str:
     return level
 
 
+def _log_format(text: str) -> str:
+    fmt = text.lower()
+    if fmt not in ("text", "json"):
+        raise ValueError("not text or json")
+    return fmt
+
+
 #: Every variable dingdan reads, in the order the help shows them.
 VARIABLES: tuple[Variable, ...] = (
     Variable("DINGDAN_TOKEN", "(required)", "The bot token from BotFather."),
@@ -163,7 +172,10 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("DINGDAN_TIMEZONE", DEFAULT_TIMEZONE, "The time zone new teams get; dates are shown in it."),
     Variable("DINGDAN_API_URL", TELEGRAM_API_URL, "Bot API base URL, for a self-hosted Bot API server (and the tests)."),
     Variable("DINGDAN_FILE_URL", "derived from DINGDAN_API_URL", "Base URL for file downloads, if served elsewhere."),
-    Variable("DINGDAN_LOG_LEVEL", "INFO", "DEBUG, INFO, WARNING or ERROR.", "log_level", _level),
+    Variable("DINGDAN_LOG_LEVEL", "INFO", "DEBUG, INFO, WARNING or ERROR. At INFO: one line per update (team, command, "
+             "outcome, time taken) and what the desk does; library chatter only at DEBUG.", "log_level", _level),
+    Variable("DINGDAN_LOG_FORMAT", "text", "text, or json for one JSON object a line (for a log collector).",
+             "log_format", _log_format),
     Variable("DINGDAN_POLL_TIMEOUT", "10", "Seconds one getUpdates long poll waits for news.", "poll_timeout",
              _number(float, 1, 50)),
     Variable("DINGDAN_ALERT_INTERVAL", "30", "Seconds between two alert checks.", "alert_interval",

@@ -17,7 +17,7 @@ from telegram.constants import ChatType
 from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import ApplicationHandlerStop
 
-from bot import i18n
+from bot import i18n, logs
 from bot import texts as render
 from bot.domain import Actor, Refusal
 from bot.durable import expected_telegram_error, log_telegram_error
@@ -137,12 +137,14 @@ async def team_of(update: Update, context: DeskContext) -> Team:
         if anonymous_team is None:
             raise Refusal(AccessCode.not_a_team)
         context.zone = anonymous_team.timezone
+        logs.note(team=anonymous_team.team_id)
         return anonymous_team
     team_id = await services.access.team_for(chat.id, chat.type == ChatType.PRIVATE, user.id)
     team = await services.store.team(team_id)
     if team is None:
         raise Refusal(AccessCode.not_a_team)
     context.zone = team.timezone
+    logs.note(team=team.team_id)
     return team
 
 
@@ -232,9 +234,11 @@ def handles_refusals(func: Callback) -> Callback:
 
     @wraps(func)
     async def wrapper(update: Update, context: DeskContext) -> None:
+        logs.note(command=func.__name__)  # what a keyword or a button ran (a /command is named already)
         try:
             await func(update, context)
         except Refusal as refusal:
+            logs.note(outcome=f"refused:{refusal.code}")
             text = render.refusal(refusal, zone=context.zone or context.settings.timezone)
             if update.callback_query is not None:
                 await _answer_callback(update, text)
@@ -274,6 +278,7 @@ async def on_error(update: object, context: DeskContext) -> None:
     chat = update.effective_chat if isinstance(update, Update) else None
     update_id = update.update_id if isinstance(update, Update) else None
     expected = expected_telegram_error(error)
+    logs.note(outcome="error" if expected is None else "telegram error")
     if expected is None:
         log.error("error while handling update %s (chat %s)", update_id, chat.id if chat else None, exc_info=error)
     else:

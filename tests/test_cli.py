@@ -133,3 +133,76 @@ def test_a_setting_out_of_range_stops_with_one_line(tmp_path: Path) -> None:
         "dingdan: DINGDAN_ALERT_INTERVAL='0.01': not between 1 and 3600. Seconds between two alert checks."
     )
     assert not (tmp_path / "x.sqlite3").exists()
+
+
+# --- a database that cannot be used; the log's format (issue 8 point 7) -------------------
+
+UNUSABLE = 5
+
+
+def test_a_locked_database_ends_run_with_one_line_and_its_own_exit_code(tmp_path: Path) -> None:
+    db = tmp_path / "desk.sqlite3"
+    holder = sqlite3.connect(db, isolation_level=None)
+    try:
+        holder.execute("CREATE TABLE t (x)")
+        holder.execute("BEGIN EXCLUSIVE")  # another program holds the file
+        result = dingdan("run", env={"DINGDAN_TOKEN": "1:x", "DINGDAN_DB": str(db),
+                                     "DINGDAN_API_URL": "http://127.0.0.1:9/bot"})  # fmt: skip
+    finally:
+        holder.close()
+    assert result.returncode == UNUSABLE
+    assert result.stderr.strip() == (
+        f"dingdan: cannot use the database {db}: database is locked. Check that the file and its folder are "
+        "writable by this user and that no other program holds it, or set DINGDAN_DB to another file."
+    )
+
+
+def test_a_file_that_is_not_a_database_or_a_missing_folder_is_one_line(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.sqlite3"
+    junk.write_bytes(b"this is not a database\n" * 100)
+    result = dingdan("run", env={"DINGDAN_TOKEN": "1:x", "DINGDAN_DB": str(junk)})
+    assert result.returncode == UNUSABLE
+    assert result.stderr.strip().startswith(f"dingdan: cannot use the database {junk}: file is not a database.")
+    assert "Traceback" not in result.stderr
+    missing = tmp_path / "no" / "such" / "folder" / "desk.sqlite3"
+    result = dingdan("run", env={"DINGDAN_TOKEN": "1:x", "DINGDAN_DB": str(missing)})
+    assert result.returncode == UNUSABLE
+    assert result.stderr.strip() == (
+        f"dingdan: cannot create the lock file {missing}.lock: No such file or directory; check that the "
+        "database's folder exists and is writable by this user, or set DINGDAN_DB."
+    )
+
+
+def test_a_log_format_other_than_text_or_json_is_refused(tmp_path: Path) -> None:
+    result = dingdan("run", env={"DINGDAN_TOKEN": "1:x", "DINGDAN_DB": str(tmp_path / "x.sqlite3"),
+                                 "DINGDAN_LOG_FORMAT": "xml"})  # fmt: skip
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "dingdan: DINGDAN_LOG_FORMAT='xml': not text or json. text, or json for one JSON object a line (for a log "
+        "collector)."
+    )
+
+
+def test_json_log_lines_and_quiet_libraries() -> None:
+    import json
+    import logging
+
+    from bot import logs
+
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    try:
+        logs.configure("INFO", "json")
+        assert logging.getLogger("transitions").getEffectiveLevel() == logging.WARNING
+        assert logging.getLogger("apscheduler.executors.default").getEffectiveLevel() == logging.WARNING
+        record = logging.LogRecord("dingdan.updates", logging.INFO, __file__, 1, "update %s", (7,), None)
+        record.team, record.outcome = -100777, "ok"
+        line = json.loads(root.handlers[0].format(record))
+        assert {k: line[k] for k in ("level", "logger", "message", "team", "outcome")} == {
+            "level": "INFO", "logger": "dingdan.updates", "message": "update 7", "team": -100777, "outcome": "ok",
+        }  # fmt: skip
+        logs.configure("DEBUG", "text")
+        assert logging.getLogger("transitions").getEffectiveLevel() == logging.DEBUG
+    finally:
+        root.handlers[:], _ = saved[0], root.setLevel(saved[1])
+        logs.quiet("INFO")

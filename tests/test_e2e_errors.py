@@ -120,3 +120,31 @@ async def test_an_unexpected_error_keeps_its_traceback_and_apologises(team, capl
     errors = records(caplog, logging.ERROR)
     assert len(errors) == 1 and errors[0].exc_info is not None
     assert f"chat {t.group.id}" in errors[0].getMessage()
+
+
+async def test_each_update_logs_one_line_without_buyer_data(team, caplog) -> None:
+    t = team
+    caplog.set_level(logging.INFO)  # the default level (DEBUG shows Telegram's requests, replies included)
+    dm = t.api.private(t.alice)
+    with t.db() as conn:
+        first_update = conn.execute("SELECT coalesce(max(update_id), 0) FROM inbox").fetchone()[0]
+    # In private the card shows the buyer's name and address: the log never does.
+    card = await t.say(t.alice, f"/order {KETO}", chat=dm)
+    assert "Amy O'Neil" in card
+    await t.say(t.bob, "查询 4445556")
+    await t.say(t.alice, "/ship 9999999 UPS 1Z999AA10123456784")
+    await settled(t.api, t.app)
+    with t.db() as conn:
+        updates = [r[0] for r in conn.execute("SELECT update_id FROM inbox WHERE update_id > ? ORDER BY update_id",
+                                              (first_update,))]  # fmt: skip
+    lines = [r for r in caplog.records if r.name == "dingdan.updates"]
+    assert [r.update for r in lines] == updates  # type: ignore[attr-defined]
+    assert [(r.chat, r.team, r.command, r.outcome) for r in lines] == [  # type: ignore[attr-defined]
+        (dm.id, t.group.id, "/order", "ok"),
+        (t.group.id, t.group.id, "show_order", "ok"),
+        (t.group.id, t.group.id, "/ship", "refused:unknown_order"),
+    ]
+    assert all(r.levelno == logging.INFO for r in lines)
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    for secret in ("Amy O'Neil", "5 Harbor Rd", "Portland", "1Z999AA10123456784", t.api.token):
+        assert secret not in logged, secret

@@ -14,7 +14,14 @@ This face only re-exports. Inside, one module per subject:
 from bot.storage.alerts import AlertStore, DueRow
 from bot.storage.confirmations import Confirmation
 from bot.storage.db import Database, keep_private, migrations
-from bot.storage.errors import AlertDecidedMeanwhile, Conflict, NotOpen, OrderChangedMeanwhile, StorageError
+from bot.storage.errors import (
+    AlertDecidedMeanwhile,
+    Conflict,
+    DatabaseUnusable,
+    NotOpen,
+    OrderChangedMeanwhile,
+    StorageError,
+)
 from bot.storage.inbox import INBOX_KEPT
 from bot.storage.order_rows import ORDER_COLUMNS, digits_reversed
 from bot.storage.outbox import OUTBOX_KEPT, OutboxRow
@@ -39,6 +46,7 @@ __all__ = [
     "Database",
     "DeskStore",
     "DueRow",
+    "DatabaseUnusable",
     "NotOpen",
     "OrderChangedMeanwhile",
     "OutboxRow",

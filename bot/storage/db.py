@@ -25,7 +25,7 @@ from typing import Any
 
 import aiosqlite
 
-from bot.storage.errors import NotOpen
+from bot.storage.errors import DatabaseUnusable, NotOpen
 from bot.storage.readers import Readers
 from bot.storage.unit import _UNIT, Unit
 
@@ -60,18 +60,34 @@ class Database:
     # --- life ---------------------------------------------------------------------
 
     async def open(self) -> None:
-        keep_private(self.path)
-        self._writer = await self._connect()
-        await self._migrate(self._writer)
-        for _ in range(self.readers):
-            self._readers.add(await self._connect())
+        """Open the writer (migrating the schema) and the readers, or raise :class:`DatabaseUnusable`."""
+        try:
+            keep_private(self.path)
+            self._writer = await self._connect()
+            await self._migrate(self._writer)
+            for _ in range(self.readers):
+                self._readers.add(await self._connect())
+        except (sqlite3.Error, OSError) as err:
+            reason = str(err) or type(err).__name__
+            try:
+                await self.close()
+            except Exception:  # noqa: BLE001 - the first error is the one to tell
+                log.debug("closing the half-open database failed", exc_info=True)
+            raise DatabaseUnusable(
+                f"cannot use the database {self.path}: {reason}. Check that the file and its folder are writable by "
+                "this user and that no other program holds it, or set DINGDAN_DB to another file."
+            ) from None
 
     async def _connect(self) -> aiosqlite.Connection:
         conn = await aiosqlite.connect(self.path, isolation_level=None)
-        await conn.executescript(
-            "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL; "
-            f"PRAGMA busy_timeout=5000; PRAGMA journal_size_limit={JOURNAL_SIZE_LIMIT};"
-        )
+        try:
+            await conn.executescript(
+                "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL; "
+                f"PRAGMA busy_timeout=5000; PRAGMA journal_size_limit={JOURNAL_SIZE_LIMIT};"
+            )
+        except BaseException:
+            await conn.close()  # its thread would keep the process alive
+            raise
         return conn
 
     async def close(self) -> None:

@@ -2,6 +2,8 @@
 
 - ``StorageError``: the base; anything the storage package raises on purpose.
     - ``NotOpen``: used before ``open()`` or after ``close()`` (a bug in the caller).
+    - ``DatabaseUnusable``: the database cannot be opened for writing (read-only, locked by
+      another program, its directory not writable, not a database): start-up stops there.
     - ``Conflict``: another writer got there first; this transaction wrote nothing.
         - ``OrderChangedMeanwhile``: an import's changed order moved on since it was read.
         - ``AlertDecidedMeanwhile``: another alert check decided the same alert.
@@ -18,6 +20,10 @@ class StorageError(Exception):
 
 class NotOpen(StorageError, RuntimeError):
     """The store was used before ``open()`` or after ``close()``."""
+
+
+class DatabaseUnusable(StorageError):
+    """The database cannot be opened and written; the message names the file and SQLite's reason."""
 
 
 class Conflict(StorageError):
