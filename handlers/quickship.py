@@ -18,7 +18,7 @@ from telegram.ext import filters
 
 from bot import carriers
 from bot.buttons import ShipPrompt
-from bot.carriers import Carrier, check_tracking, resolve_carrier
+from bot.carriers import Carrier, check_tracking, from_stored, resolve_carrier
 from bot.domain import ORDER_ID_RE, Goods, Refusal
 from bot.i18n import Raw, _
 from bot.importing.shipments import carrier_for
@@ -106,9 +106,8 @@ def read_tracking(text: str, default: Callable[[str], Carrier | None] | None = N
         except Refusal:
             continue
         return carrier, check_tracking(carrier, "".join(words[end:]))
-    glued = getattr(carriers, "split_glued", None)
-    if len(words) == 1 and glued is not None:
-        found = glued(words[0])
+    if len(words) == 1:
+        found = carriers.split_glued(words[0])
         if found is not None:
             carrier, number = found
             return carrier, check_tracking(carrier, number)
@@ -123,23 +122,20 @@ def read_tracking(text: str, default: Callable[[str], Carrier | None] | None = N
 
 
 def _not_detected(number: str) -> Refusal:
-    """The carrier cannot be told from the number (``carrier_not_detected`` where it exists)."""
-    try:
-        return Refusal(ShippingCode("carrier_not_detected"), tracking=number)
-    except ValueError:
-        return Refusal(ShippingCode.missing_carrier)
+    """The carrier cannot be told from the number, and the team has no default."""
+    return Refusal(ShippingCode.carrier_not_detected, tracking=number)
 
 
 def team_default(team: Team) -> Callable[[str], Carrier | None]:
-    """The team's default carrier (a team setting, where it exists), for a number of no known shape."""
+    """The team's default carrier (``/carrier``), for a number whose shape names none."""
 
     def default(_number: str) -> Carrier | None:
-        stored = getattr(team.settings, "default_carrier", None)
+        stored = team.settings.default_carrier
         if not stored:
             return None
         try:
-            return resolve_carrier(str(stored))
-        except Refusal:
+            return from_stored(stored)
+        except Refusal:  # a carrier the desk no longer knows by that name
             return None
 
     return default

@@ -192,3 +192,25 @@ async def test_chinese_help_leads_with_the_keyword(team) -> None:
     assert "收到退貨 訂單編號：退貨已到，再選重新入庫、銷毀或退回，如 收到退貨 6689831（/received）" in hant
     english = (await t.say(t.alice, "/help")).split("\n")
     assert "/ship ORDER CARRIER TRACKING: confirm a shipment (发货 6689831 顺丰 SF1234567890123)" in english
+
+
+@pytest.mark.alerts
+async def test_a_number_of_no_known_shape_ships_with_the_teams_default_carrier(alert_team) -> None:
+    t = alert_team
+    prompt = (await press(t, t.alice, t.late_alert, f"sp:{MIC}"))[0]
+    before = t.snapshot()
+    answered = await reply(t, t.alice, prompt, "123456789012")
+    assert [m["text"] for m in answered] == [
+        says(
+            "en",
+            "I can't tell the carrier from “{tracking}”. Name it before the number, for example 发货 6689831 UPS "
+            "1Z999AA10123456784.",
+            tracking="123456789012",
+        )
+    ]
+    assert t.snapshot() == before
+
+    await t.say(t.alice, "/carrier FedEx")
+    answered = await reply(t, t.alice, prompt, "1234 5678 9012")
+    assert [m["text"] for m in answered] == [f"Order {MIC} shipped with FedEx, tracking number 123456789012."]
+    assert (t.order_row(MIC)["carrier"], t.order_row(MIC)["tracking"]) == ("FedEx", "123456789012")
