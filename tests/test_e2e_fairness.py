@@ -13,15 +13,27 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from telegram.error import RetryAfter
 
-from bot.durable import MERGE_FROM, MERGED_MAX, FairUpdates, Pace, Sender, _merged_line, _shown_length
+from bot.durable import (
+    MERGE_FROM,
+    MERGED_MAX,
+    DeskRateLimiter,
+    FairUpdates,
+    Pace,
+    Sender,
+    _merged_line,
+    _screen_change,
+    _shown_length,
+)
 from bot.storage import OutboxRow
 from tests.support.desk import processed, settled
-from tests.support.fakebotapi import FakeBotAPI
+from tests.support.fakebotapi import ApiError, FakeBotAPI, FloodLimits
 from tests.support.scenario import Team, make_team, sample_with_ids, says
 
 PACKERS = 12
@@ -272,3 +284,59 @@ def test_merged_messages_fit_telegrams_limit_as_it_counts_it() -> None:
     assert sender._batch(with_buttons, pace, 0.0) == with_buttons[:1]
     # A person's own chat keeps its replies as they are.
     assert sender._batch(rows, None, 0.0) == rows[:1]
+
+
+async def test_the_rate_limiter_waits_out_a_short_429_itself_and_hands_a_long_one_back() -> None:
+    limiter = DeskRateLimiter(max_retries=2)
+    asked: list[str] = []
+
+    def flaky(wait: float) -> Any:
+        async def call() -> bool:
+            asked.append("call")
+            if len(asked) == 1:
+                raise RetryAfter(timedelta(seconds=wait))
+            return True
+
+        return call
+
+    # A short wait: this request waits and tries again (nothing else is paused).
+    assert await limiter.process_request(flaky(0.01), (), {}, "sendMessage", {"chat_id": -5}, None) is True
+    assert asked == ["call", "call"]
+    # A long one goes back to the caller at once: the sender re-queues the message and paces the chat.
+    asked.clear()
+    with pytest.raises(RetryAfter):
+        await limiter.process_request(flaky(30), (), {}, "sendMessage", {"chat_id": -5}, None)
+    assert asked == ["call"]
+
+
+async def test_a_screen_change_telegram_asks_to_wait_for_is_retried_without_holding_the_update() -> None:
+    done = asyncio.Event()
+    tries: list[int] = []
+
+    async def edit() -> None:
+        tries.append(1)
+        if len(tries) == 1:
+            raise RetryAfter(timedelta(seconds=0.01))
+        done.set()
+
+    await _screen_change(edit)  # returns at once: the retry waits in the background
+    assert tries == [1]
+    await asyncio.wait_for(done.wait(), 5)
+    assert tries == [1, 1]
+
+
+def test_the_fake_bot_api_keeps_telegrams_flood_limits_when_asked() -> None:
+    flood = FloodLimits()
+    for _ in range(20):
+        flood.check("sendmessage", -5)
+    with pytest.raises(ApiError) as refused:
+        flood.check("sendmessage", -5)
+    assert (refused.value.status, refused.value.parameters) == (429, {"retry_after": 3})
+    flood.check("sendmessage", -6)  # another group has its own minute
+    flood.check("answercallbackquery", -5)  # only messages count
+    for n in range(9):
+        flood.check("sendmessage", 100 + n)  # people's chats count against the 30 a second only
+    with pytest.raises(ApiError) as overall:
+        flood.check("sendmessage", 200)
+    assert (overall.value.status, overall.value.parameters) == (429, {"retry_after": 1})
+    assert flood.refused == 2
