@@ -204,5 +204,6 @@ def test_json_log_lines_and_quiet_libraries() -> None:
         logs.configure("DEBUG", "text")
         assert logging.getLogger("transitions").getEffectiveLevel() == logging.DEBUG
     finally:
-        root.handlers[:], _ = saved[0], root.setLevel(saved[1])
+        root.handlers[:] = saved[0]
+        root.setLevel(saved[1])
         logs.quiet("INFO")
