@@ -173,3 +173,15 @@ async def test_the_desk_never_crashes_on_random_input(team, caplog) -> None:
     alerts = [a.get("text") or "" for a in t.api.answers.values()]
     assert not [s for s in said + alerts if s.startswith(sorry[:40])], "an input crashed a handler"
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR], [r.getMessage() for r in caplog.records]
+
+
+def test_measure_counts_as_telegram_does() -> None:
+    # Tags do not count; an entity is the one character it stands for; an emoji is two UTF-16 units.
+    assert measure("<b>a&amp;b</b> 😀") == 6
+    assert measure("&lt;tag&gt; &#128512; &copy;") == len("<tag> ") + 2 + len(" &copy;")
+
+
+def test_a_cut_inside_a_tag_closes_and_reopens_it() -> None:
+    assert split("<b>aaaa bbbb</b>", 6) == ["<b>aaaa</b>", "<b>bbbb</b>"]
+    assert split("<i>x&amp;y&amp;z</i>", 3) == ["<i>x&amp;y</i>", "<i>&amp;z</i>"]
+    assert split("line one\nline two", 10) == ["line one", "line two"]
