@@ -102,8 +102,10 @@ class TrackingTables(Database):
                 ).fetchall()
                 orders = set()
                 for _sid, team, order, number, carrier, shipped, superseded in rows:
+                    if shipped < iso(since):
+                        continue  # past tracking, and so is whatever it replaced
                     orders.add((team, order))
-                    if superseded or not number or shipped < iso(since):
+                    if superseded or not number:
                         continue
                     db.execute(
                         "INSERT OR IGNORE INTO tracking (team_id, order_id, number, carrier, shipped_at) "
