@@ -266,11 +266,9 @@ class Alerts:
             start = _at(day, time(0), rules.zone)
             figures = await self.alert_store.digest_figures(
                 team.team_id, now=now, day_start=start, day_end=_at(day + timedelta(days=1), time(0), rules.zone),
-                yesterday_start=_at(day - timedelta(days=1), time(0), rules.zone),
+                yesterday_start=_at(day - timedelta(days=1), time(0), rules.zone), shown=SHOWN_IN_DIGEST,
             )  # fmt: skip
-            listed_ids = [
-                oid for oid, _ in figures["overdue"][:SHOWN_IN_DIGEST] + figures["ship_today"][:SHOWN_IN_DIGEST]
-            ]
+            listed_ids = [oid for oid, _ in figures["overdue"] + figures["ship_today"]]
             figures["goods"] = await self.alert_store.goods_of(team.team_id, listed_ids)
             with i18n.using(locale):
                 message = self.render_digest(team, day, figures, now)

@@ -103,8 +103,8 @@ async def remember(update: Update, context: DeskContext) -> None:
         )  # fmt: skip
         services.seen.add(seen_as)
     known = await store.user(user.id)
-    context.locale = i18n.reader(known.language if known else None, user.language_code,
-                                 await _group_language(store, chat, user.id, known))  # fmt: skip
+    context.locale = i18n.person_language(known.language if known else None, user.language_code,
+                                          await _group_language(store, chat, user.id, known))  # fmt: skip
     i18n.set_current(context.locale)
 
 

@@ -151,14 +151,14 @@ class AlertStore(Outbox):
     # --- the digest ---------------------------------------------------------------------
 
     async def digest_figures(self, team_id: int, *, now: datetime, day_start: datetime, day_end: datetime,
-                             yesterday_start: datetime) -> dict[str, Any]:  # fmt: skip
+                             yesterday_start: datetime, shown: int = 10) -> dict[str, Any]:  # fmt: skip
         """What the daily digest says, each part read from an index or a kept count, so that its
         cost follows the open orders and the day's work, never the size of the history:
 
         - the orders in each state (``order_counts``, kept by triggers);
-        - the open orders past their ship-by, and those due before the end of the day, by ship-by
-          (``orders_by_state``);
-        - yesterday's work per person (``events_by_time``);
+        - how many open orders are past their ship-by, and how many due before the end of the
+          day, and the first ``shown`` of each by ship-by (``orders_by_state``);
+        - yesterday's work per person (``events_by_person``: people's events, not imports');
         - Amazon's account-health figures, summed over the hours of their windows (``team_hours``,
           kept by triggers when an order is placed, ships or is cancelled): late shipments over
           10 and 30 days, cancellations by the seller over 7 days, valid tracking over 30 days,
@@ -167,11 +167,19 @@ class AlertStore(Outbox):
         q = self.store.fetchall
         by_state = {goods: n for goods, n in await q(
             "SELECT goods, n FROM order_counts WHERE team_id = ? AND n > 0", (team_id,))}  # fmt: skip
-        open_rows = await q(
-            "SELECT order_id, ship_by FROM orders WHERE team_id = ? AND goods IN ('unshipped', 'partially_shipped') "
-            "AND ship_by < ? ORDER BY ship_by, order_id", (team_id, iso(day_end)))  # fmt: skip
-        overdue = [(oid, from_iso(at)) for oid, at in open_rows if at < iso(now)]
-        ship_today = [(oid, from_iso(at)) for oid, at in open_rows if at >= iso(now)]
+        # Open orders due before the day ends: counted from the index alone, the first few of
+        # each part read in full (the rest of the rows are never looked up).
+        shippable = "team_id = ? AND goods IN ('unshipped', 'partially_shipped')"
+        (late, today), = await q(
+            f"SELECT coalesce(sum(ship_by < ?), 0), coalesce(sum(ship_by >= ?), 0) FROM orders WHERE {shippable} "
+            "AND ship_by < ?", (iso(now), iso(now), team_id, iso(day_end)))  # fmt: skip
+        # The first by ship-by are chosen from the index (rowid and ship-by are in it), then read.
+        first = (
+            f"SELECT order_id, ship_by FROM orders WHERE rowid IN (SELECT rowid FROM orders WHERE {shippable} "
+            "AND ship_by >= ? AND ship_by < ? ORDER BY ship_by, rowid LIMIT ?) ORDER BY ship_by, rowid"
+        )
+        overdue = await q(first, (team_id, "", iso(now), shown))
+        ship_today = await q(first, (team_id, iso(now), iso(day_end), shown))
         work = await q(
             "SELECT actor_name, action, count(*) FROM events WHERE team_id = ? AND actor_kind = 'user' AND at >= ? "
             "AND at < ? GROUP BY actor_name, action ORDER BY actor_name, action",
@@ -179,7 +187,9 @@ class AlertStore(Outbox):
         )
         health = await q(DIGEST_HEALTH, digest_windows(team_id, day_start))
         return {
-            "by_state": by_state, "overdue": overdue, "ship_today": ship_today,
+            "by_state": by_state, "overdue_count": late, "ship_today_count": today,
+            "overdue": [(oid, from_iso(at)) for oid, at in overdue],
+            "ship_today": [(oid, from_iso(at)) for oid, at in ship_today],
             "work": [(name, action, n) for name, action, n in work],
             "health": dict(zip(HEALTH_FIGURES, health[0], strict=True)),
         }  # fmt: skip

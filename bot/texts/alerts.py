@@ -211,18 +211,19 @@ def digest_message(team: Any, local_day: Any, figures: dict[str, Any], now: date
     lines = [_("<b>Daily digest for {team}, {day}</b>", team=team.title or str(team.team_id),
                day=format_date(local_day, "medium", locale=cldr()))]  # fmt: skip
     buttons: list[list[list[str]]] = []
-    for kind, rows, head in (
-        ("ship_late", figures["overdue"], N_("🚨 Past their ship-by: {count}")),
-        ("ship_soon", figures["ship_today"], N_("⏰ Must ship today: {count}")),
+    for kind, rows, count, head in (
+        ("ship_late", figures["overdue"], figures["overdue_count"], N_("🚨 Past their ship-by: {count}")),
+        ("ship_soon", figures["ship_today"], figures["ship_today_count"], N_("⏰ Must ship today: {count}")),
     ):
-        if not rows and kind == "ship_late":
+        if not count and kind == "ship_late":
             continue
-        lines.append(_(head, count=len(rows)))
-        for order_id, ship_by in rows[:SHOWN_IN_DIGEST]:
+        lines.append(_(head, count=count))
+        shown = rows[:SHOWN_IN_DIGEST]
+        for order_id, ship_by in shown:
             lines.append(order_line(kind, order_id, goods.get(order_id, ()), ship_by, zone, now))
             buttons.append(_alert_buttons(kind, order_id))
-        if len(rows) > SHOWN_IN_DIGEST:
-            lines.append(ngettext("…and {count} more.", "…and {count} more.", len(rows) - SHOWN_IN_DIGEST))
+        if count > len(shown):
+            lines.append(ngettext("…and {count} more.", "…and {count} more.", count - len(shown)))
     by_state = figures["by_state"]
     lines.append(_("📊 Orders by state:"))
     order = list(Goods)

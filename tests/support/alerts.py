@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from tests.support.desk import check_alerts, settled
-from tests.support.scenario import Team, plain
+from tests.support.scenario import Team, plain, sample
 
 
 def read(message: dict[str, Any]) -> str:
@@ -47,3 +47,18 @@ async def no_more_alerts(t: Team, since: int) -> None:
     await settled(t.api, t.app)
     extra = alerts_in(t, since=since)
     assert extra == [], [m["text"] for m in extra]
+
+
+def unshipped_report(*orders: tuple[str, str, str]) -> bytes:
+    """An Unshipped Orders report of the sample's first order (USB-MIC-01 ×1) under other ids and
+    dates: ``(order id, purchase date, ship-by)``, the dates as the report writes them."""
+    lines = sample("unshipped-orders-us.txt").decode("utf-8").splitlines()
+    row = lines[1].split("\t")
+    out = [lines[0]]
+    for n, (order_id, purchased, ship_by) in enumerate(orders):
+        cells = list(row)
+        cells[0], cells[1] = order_id, f"8100000000000{n}"
+        cells[2] = cells[3] = cells[4] = purchased
+        cells[5] = ship_by
+        out.append("\t".join(cells))
+    return ("\n".join(out) + "\n").encode()

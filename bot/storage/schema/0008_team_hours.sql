@@ -83,7 +83,14 @@ BEGIN
     ON CONFLICT (team_id, hour) DO UPDATE SET seller_cancelled = seller_cancelled + 1;
 END;
 
--- What the desk already holds.
+-- Yesterday's work in the digest: what people did (not imports or the bot) in a day, read from
+-- this index alone, however many events the day's imports and syncs wrote. Partial (people's
+-- events only); actor_kind is in it all the same so that the planner, which has no statistics,
+-- prefers it to events_by_time.
+CREATE INDEX events_by_person ON events (team_id, actor_kind, at, actor_name, action) WHERE actor_kind = 'user';
+
+-- What the desk already holds (one pass over each table: NOT INDEXED reads it in storage order
+-- rather than through an index, row by row: 30 s less each at 1M orders).
 INSERT INTO team_hours (team_id, hour, ordered)
 SELECT team_id, substr(purchased_at, 1, 13), count(*) FROM orders WHERE purchased_at IS NOT NULL
 GROUP BY team_id, substr(purchased_at, 1, 13);
@@ -91,14 +98,14 @@ GROUP BY team_id, substr(purchased_at, 1, 13);
 INSERT INTO team_hours (team_id, hour, shipped, shipped_late, confirmed, tracking_valid)
 SELECT team_id, substr(shipped_at, 1, 13), count(*), sum(coalesce(shipped_at > ship_by, 0)), count(*),
        sum(carrier NOT IN ('', 'Other') AND tracking <> '')
-FROM orders WHERE shipped_at IS NOT NULL GROUP BY team_id, substr(shipped_at, 1, 13) ORDER BY 1, 2
+FROM orders NOT INDEXED WHERE shipped_at IS NOT NULL GROUP BY team_id, substr(shipped_at, 1, 13) ORDER BY 1, 2
 ON CONFLICT (team_id, hour) DO UPDATE SET shipped = excluded.shipped, shipped_late = excluded.shipped_late,
     confirmed = excluded.confirmed, tracking_valid = excluded.tracking_valid;
 
 INSERT INTO team_hours (team_id, hour, shipped, shipped_late)
 SELECT team_id, substr(at, 1, 13), count(*), sum(coalesce(at > ship_by, 0)) FROM (
     SELECT e.team_id, min(e.at) AS at, o.ship_by
-    FROM events e JOIN orders o ON o.team_id = e.team_id AND o.order_id = e.order_id
+    FROM events e NOT INDEXED JOIN orders o ON o.team_id = e.team_id AND o.order_id = e.order_id
     WHERE e.action IN ('amazon_shipped', 'amazon_partially_shipped') AND o.shipped_at IS NULL
     GROUP BY e.team_id, e.order_id
 ) WHERE true GROUP BY team_id, substr(at, 1, 13) ORDER BY 1, 2
