@@ -99,7 +99,7 @@ def resolve(chosen: str | None, chat: str | None, telegram: str | None) -> str:
 
     The group's language for what the bot says to the whole group (alerts, the digest, Amazon's
     notices): the group's ``/lang group`` setting, else its starter's choice, else their app's.
-    A person's reply uses :func:`reader` instead.
+    A person's reply uses :func:`person_language` instead.
     """
     for candidate in (chosen, chat):
         if candidate in LOCALES:
@@ -107,7 +107,7 @@ def resolve(chosen: str | None, chat: str | None, telegram: str | None) -> str:
     return normalise(telegram) or DEFAULT_LOCALE
 
 
-def reader(chosen: str | None, telegram: str | None, group: str | None) -> str:
+def person_language(chosen: str | None, telegram: str | None, group: str | None) -> str:
     """The language of a reply to one person, in a group or in private.
 
     Their own ``/lang`` choice, else their Telegram app's language, else the group's language

@@ -98,7 +98,7 @@ def test_the_groups_language_is_its_setting_else_its_starters() -> None:
     ],
 )  # fmt: skip
 def test_a_reply_is_in_the_persons_language(chosen, telegram, group, expected) -> None:
-    assert i18n.reader(chosen, telegram, group) == expected
+    assert i18n.person_language(chosen, telegram, group) == expected
 
 
 @pytest.mark.parametrize("locale", ["zh_Hans", "zh_Hant"])
