@@ -1,0 +1,190 @@
+"""The digest's figures and the alert messages' shape, below the end-to-end tests.
+
+- The digest's statements read indexes and kept counts only (their plans: no ``SCAN`` of the
+  tables that grow with history); ``bench/bench_reads.py`` times them at 10k and 1M orders.
+- ``team_hours``, kept by triggers as orders are written, equals what the schema's backfill
+  counts from the same orders and events, after every kind of write.
+- Valid tracking: every Amazon carrier code ``bot/carriers.py`` stores counts, ``Other`` does not.
+- The buttons under an alert fit half a phone's width in every language.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import unicodedata
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+import pytest
+
+from bot import i18n
+from bot.alerts import URGENCY, Due
+from bot.carriers import CARRIER_CODES, OTHER
+from bot.domain import Actor, Event, Goods, Order, OrderItem
+from bot.storage import AlertStore, Store
+from bot.storage.db import _statements, migrations
+from bot.texts.alerts import alert_messages
+
+TEAM = -1001234567890
+NOW = datetime(2026, 11, 21, 8, 0, tzinfo=UTC)
+IMPORT = Actor.importer("report.txt", chat_id=TEAM, user_id=101)
+ALICE = Actor("user", 101, "Alice", TEAM)
+SCAN = re.compile(r"^SCAN (orders|order_items|shipments|events)\b")
+HOURS = "SELECT * FROM team_hours WHERE ordered OR seller_cancelled OR shipped OR confirmed ORDER BY team_id, hour"
+
+
+def an_order(n: int, goods: Goods = Goods.unshipped) -> Order:
+    purchased = NOW - timedelta(days=n % 20, hours=n % 7)
+    return Order(team_id=TEAM, order_id=f"113-{n:07d}-{n * 7:07d}", goods=goods, version=1, purchased_at=purchased,
+                 ship_by=purchased + timedelta(days=2),
+                 items=[OrderItem(f"{n:06d}01", f"SKU-{n}", "Thing", quantity=1 + n % 3)])  # fmt: skip
+
+
+def event(order: Order, action: str, at: datetime, actor: Actor = ALICE, **details: Any) -> Event:
+    return Event(TEAM, order.order_id, at, actor, action, None, order.goods.value, None, order.money.value, details)
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    s = Store(tmp_path / "desk.sqlite3")
+    await s.open()
+    await s.create_team(TEAM, "Store A", "Asia/Shanghai", by=101, at=NOW)
+    try:
+        yield s
+    finally:
+        await s.close()
+
+
+async def seed(store: Store, orders: list[Order], sha: str = "a") -> None:
+    record = {"sha256": sha, "kind": "unshipped_orders", "filename": "report.txt", "actor_id": 101, "chat_id": TEAM,
+              "rows": len(orders), "new": len(orders), "updated": 0, "unchanged": 0, "refused": 0}  # fmt: skip
+    await store.write_import(team_id=TEAM, new=[(o, event(o, "imported", NOW, IMPORT)) for o in orders], changed=[],
+                             record=record, now=NOW)  # fmt: skip
+
+
+async def captured(call: Callable[[], Awaitable[Any]], monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, Any]]:
+    sent: list[tuple[str, Any]] = []
+    fetchall = aiosqlite.Connection.execute_fetchall
+
+    def spy(self: Any, sql: str, parameters: Any = None) -> Any:
+        sent.append((sql, parameters or ()))
+        return fetchall(self, sql, parameters)
+
+    with monkeypatch.context() as m:
+        m.setattr(aiosqlite.Connection, "execute_fetchall", spy)
+        await call()
+    return sent
+
+
+async def test_the_digest_reads_indexes_and_kept_counts_only(store: Store, monkeypatch) -> None:
+    orders = [an_order(n, [Goods.unshipped, Goods.shipped, Goods.delivered, Goods.cancelled][n % 4]) for n in range(40)]
+    await seed(store, orders)
+    alerts = AlertStore(store)
+    day = datetime(2026, 11, 20, 16, tzinfo=UTC)
+    statements = await captured(lambda: alerts.digest_figures(TEAM, now=NOW, day_start=day,
+                                                              day_end=day + timedelta(days=1),
+                                                              yesterday_start=day - timedelta(days=1)),
+                                monkeypatch)  # fmt: skip
+    statements += await captured(lambda: alerts.goods_of(TEAM, [o.order_id for o in orders[:10]]), monkeypatch)
+    used = set()
+    with sqlite3.connect(store.path) as conn:
+        for sql, params in statements:
+            steps = [row[3] for row in conn.execute(f"EXPLAIN QUERY PLAN {sql}", params)]
+            assert not [s for s in steps if SCAN.match(s)], (sql, steps)
+            used.update(m.group(1) for s in steps for m in [re.search(r"USING (?:COVERING )?INDEX (\w+)", s)] if m)
+            used.update("team_hours" for s in steps if s.startswith("SEARCH team_hours USING PRIMARY KEY"))
+            used.update("order_counts" for s in steps if s.startswith("SEARCH order_counts USING PRIMARY KEY"))
+    assert {"orders_by_state", "events_by_person", "team_hours", "order_counts"} <= used, used
+
+
+def recount(db: Path) -> list[tuple[Any, ...]]:
+    """``team_hours`` as the schema's backfill counts it from the orders and events now."""
+    conn = sqlite3.connect(db)
+    try:
+        kept = conn.execute(HOURS).fetchall()
+        conn.execute("BEGIN")
+        conn.execute("DELETE FROM team_hours")
+        for statement in _statements(dict(migrations())[8]):
+            if statement.startswith("INSERT INTO team_hours"):
+                conn.execute(statement)
+        counted = conn.execute(HOURS).fetchall()
+        conn.execute("ROLLBACK")
+        assert kept == counted
+        return kept
+    finally:
+        conn.close()
+
+
+async def test_the_hours_kept_by_triggers_are_what_a_recount_finds_after_every_kind_of_write(store: Store) -> None:
+    orders = [an_order(n) for n in range(12)]
+    await seed(store, orders)
+    assert sum(row[2] for row in recount(store.path)) == 12  # every order counted at its purchase hour
+
+    async def act(order: Order, action: str, at: datetime, **details: Any) -> None:
+        assert await store.save(order, event(order, action, at, **details), now=at)
+
+    late, on_time, other, corrected, by_amazon, cancelled, buyer = orders[:7]
+    for order, carrier, at in ((late, "UPS", late.ship_by + timedelta(hours=5)),  # type: ignore[operator]
+                               (on_time, "USPS", NOW - timedelta(days=30)),
+                               (other, OTHER, NOW), (corrected, OTHER, NOW)):  # fmt: skip
+        order.goods, order.carrier, order.tracking, order.shipped_at = Goods.shipped, carrier, "1Z999AA10123456784", at
+        await act(order, "ship", at)
+    corrected.carrier = "UPS"  # the tracking corrected after the shipment: now a carrier Amazon tracks
+    await act(corrected, "correct_tracking", NOW + timedelta(hours=1))
+    by_amazon.goods = Goods.shipped  # shipped outside the desk: Amazon's report says so
+    await act(by_amazon, "amazon_shipped", NOW + timedelta(hours=2))
+    cancelled.goods = Goods.cancelled
+    await act(cancelled, "cancel", NOW, reason="NoInventory")
+    buyer.goods = Goods.cancelled
+    await act(buyer, "cancel", NOW, reason="BuyerCanceled")
+    buyer.purchased_at = NOW - timedelta(days=1)  # a later report corrects the purchase date
+    await act(buyer, "import", NOW)
+    rows = recount(store.path)
+    shipped = sum(r[4] for r in rows)
+    late_n = sum(r[5] for r in rows)
+    confirmed = sum(r[6] for r in rows)
+    valid = sum(r[7] for r in rows)
+    cancelled_n = sum(r[3] for r in rows)
+    # Late: all but on_time (the others shipped after their ship-by); valid: all but `other`.
+    assert (shipped, late_n, confirmed, valid, cancelled_n) == (5, 4, 4, 3, 1)
+    assert sum(r[2] for r in rows) == 12
+
+
+@pytest.mark.parametrize("code", CARRIER_CODES)
+async def test_a_shipment_has_valid_tracking_when_its_carrier_is_one_amazon_tracks(store: Store, code: str) -> None:
+    order = an_order(1)
+    await seed(store, [order])
+    order.goods, order.carrier, order.tracking, order.shipped_at = Goods.shipped, code, "ABC123456", NOW
+    order.carrier_name = "Evri" if code == OTHER else ""
+    assert await store.save(order, event(order, "ship", NOW), now=NOW)
+    rows = await store.fetchall("SELECT sum(confirmed), sum(tracking_valid) FROM team_hours WHERE team_id = ?", (TEAM,))
+    assert tuple(rows[0]) == (1, 0 if code == OTHER else 1)
+
+
+@dataclass
+class _Team:
+    timezone: str = "Asia/Shanghai"
+
+
+def width(label: str) -> int:
+    """Columns a label takes: wide (CJK) characters and emoji two, the rest one."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 0 if c == "\ufe0f" else 1 for c in label)
+
+
+@pytest.mark.parametrize("locale", i18n.LOCALES)
+def test_every_button_under_an_alert_fits_half_a_phone(locale: str) -> None:
+    due = [Due(kind, f"113-4417305-{n:07d}", "k", NOW + timedelta(hours=3), "SELLABLE" if n % 2 else "",
+               (("USB-MIC-01", 1),)) for n, kind in enumerate(URGENCY * 2)]  # fmt: skip
+    with i18n.using(locale):
+        messages = alert_messages(_Team(), due, NOW)
+    rows = [row for m in messages for row in m["buttons"]]
+    assert rows
+    for row in rows:
+        for label, data in row:
+            assert width(label) <= 18 or len(row) == 1, (locale, label)
+            assert len(data.encode()) <= 64
