@@ -10,7 +10,7 @@ import pytest
 from babel.messages.pofile import read_po
 
 from bot import i18n
-from tests.support.scripts import foreign, only
+from tests.support.scripts import foreign, not_taiwan, only
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -239,3 +239,13 @@ def test_reason_lists_show_codes_in_english() -> None:
         assert reason_choices(["NoInventory", "BuyerCanceled"]) == ["缺货", "买家取消"]
     with i18n.using("zh_Hant"):
         assert reason_choices(["NoInventory", "BuyerCanceled"]) == ["缺貨", "買家取消"]
+
+
+def test_traditional_is_written_in_taiwans_standard_forms() -> None:
+    variants = not_taiwan()
+    problems = []
+    for message in load("zh_Hant"):
+        strings = [message.string] if isinstance(message.string, str) else list(message.string)
+        for text in strings:
+            problems += [f"{c} (Taiwan writes {variants[c]}) in {text!r}" for c in text or "" if c in variants]
+    assert not problems, "\n".join(problems)

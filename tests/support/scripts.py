@@ -54,3 +54,9 @@ def foreign(text: str, locale: str) -> list[str]:
     for name in LANGUAGE_NAMES.values():
         text = text.replace(name, "")
     return [c for c in text if c in other]
+
+
+@cache
+def not_taiwan() -> dict[str, str]:
+    """Traditional forms Taiwan writes otherwise (OpenCC's TWVariants): 裏 → 裡, 着 → 著, 羣 → 群."""
+    return {key: forms[0] for key, forms in _table("TWVariants.txt").items() if len(key) == 1}
