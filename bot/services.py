@@ -8,7 +8,6 @@ silently). The loser is told what happened and who did it.
 from __future__ import annotations
 
 import asyncio
-import copy
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
@@ -107,6 +106,11 @@ class Desk:
         return ids[0]
 
     async def load(self, team_id: int, ref: OrderRef) -> Order:
+        if ref.full is not None:  # no look-up first: the order itself, or nothing
+            found = await self.store.order(team_id, ref.full)
+            if found is None:
+                raise Refusal(LookupCode.unknown_order, ref=ref.full)
+            return found
         order_id = await self.find(team_id, ref)
         order = await self.store.order(team_id, order_id)
         if order is None:  # deleted between the two reads
@@ -164,7 +168,8 @@ class Desk:
         confirmed: bool = False,
         **asked: Any,
     ) -> Done | Ask:
-        order_id = ref if isinstance(ref, str) else await self.find(team_id, ref)
+        # A full order number needs no look-up first: reading the order says whether it exists.
+        order_id = ref if isinstance(ref, str) else ref.full or await self.find(team_id, ref)
         async with self._serialised(team_id, order_id):
             # Another process (or an import) may save the order between our read and our
             # write. Then read it again and fire once more: the person learns exactly what
@@ -176,9 +181,9 @@ class Desk:
                 question = None if confirmed else confirmation_needed(action, order)
                 if question and self.lifecycle.allowed(action, order.goods):
                     # Refuse now what would be refused after the yes (e.g. too large a refund).
-                    await self._fire(copy.deepcopy(order), action, asked)
+                    await self._fire(order.copy(), action, asked)
                     return await self._ask(order, question, action, actor, asked)
-                before = copy.deepcopy(order)
+                before = order.copy()
                 change = await self._fire(order, action, asked)
                 event = self._event(order, before, change, actor)
                 shipments, supersede = await self._shipments(before, order, change, event.at)
@@ -242,7 +247,7 @@ class Desk:
         order = await self.load(team_id, ref)
         if order.total is None and actor.chat_id != team_id:
             assert actor.id is not None
-            await self._fire(copy.deepcopy(order), "refund", asked)  # what is refused anyway is said first
+            await self._fire(order.copy(), "refund", asked)  # what is refused anyway is said first
             if not await is_admin(team_id, actor.id):
                 raise Refusal(RefundCode.refund_admin_in_group, order=order.order_id)
         return await self.act(team_id, order.order_id, "refund", actor, **asked)

@@ -136,6 +136,8 @@ class Database:
         """
         writer = self.writer
         unit = _UNIT.get()
+        if unit is not None and unit.store is self:
+            unit.reads.clear()  # what the update read may be what it is about to change
         if unit is None or unit.store is not self or unit.closed or (standalone and not unit.began):
             async with self._write_lock:
                 await writer.execute("BEGIN IMMEDIATE")
@@ -205,6 +207,57 @@ class Database:
             return
         async with self._readers.holding() as reader:
             yield reader
+
+    async def read_in_one(self, work: Callable[[sqlite3.Connection], Any]) -> Any:
+        """``work(connection)`` in one hop: on a reader, or on the update's own transaction once
+        it has begun writing (it sees what it wrote)."""
+        if self._writing_unit() is not None:
+            return await self.on_writer(work)
+        return await self._readers.run(work)
+
+    async def write_in_one(self, work: Callable[[sqlite3.Connection], Any], *, standalone: bool = False,
+                           changes: Sequence[tuple[Any, ...]] | None = None) -> Any:  # fmt: skip
+        """``work(connection)`` as :meth:`transaction` would run its block (``standalone`` as
+        there), in one hop into the writer's thread instead of one per statement: its own
+        transaction, or the update's (its first write begins it; a later one runs under a
+        savepoint). All or nothing. ``changes``: the keys of ``Unit.reads`` it may change
+        (None: any)."""
+        unit = _UNIT.get()
+        if unit is not None and unit.store is self:
+            if changes is None:
+                unit.reads.clear()  # what the update read may be what it is about to change
+            for key in changes or ():
+                unit.reads.pop(key, None)
+        if unit is None or unit.store is not self or unit.closed or (standalone and not unit.began):
+
+            def whole(db: sqlite3.Connection) -> Any:
+                db.execute("BEGIN IMMEDIATE")
+                try:
+                    result = work(db)
+                except BaseException:
+                    db.execute("ROLLBACK")
+                    raise
+                db.execute("COMMIT")
+                return result
+
+            async with self._write_lock:
+                return await self.on_writer(whole)
+        if not unit.began:
+            return await unit.begin_with(work)
+        savepoint = unit.next_savepoint()
+
+        def nested(db: sqlite3.Connection) -> Any:
+            db.execute(f"SAVEPOINT {savepoint}")
+            try:
+                result = work(db)
+            except BaseException:
+                db.execute(f"ROLLBACK TO {savepoint}")
+                db.execute(f"RELEASE {savepoint}")
+                raise
+            db.execute(f"RELEASE {savepoint}")
+            return result
+
+        return await self.on_writer(nested)
 
     # --- writes outside ``transaction()`` ----------------------------------------
 

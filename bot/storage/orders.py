@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, cast
-
-import aiosqlite
 
 from bot.domain import Event, Goods, Money, Order, OrderItem
 from bot.storage.db import Database
@@ -75,17 +74,25 @@ class OrderTables(Database):
         return [r[0] for r in rows]
 
     async def order(self, team_id: int, order_id: str) -> Order | None:
-        row = await self.fetchone(
-            f"SELECT {ORDER_SELECT} FROM orders WHERE team_id = ? AND order_id = ?", (team_id, order_id)
-        )
+        """The order with its items (one hop: both statements on the reader's thread)."""
+
+        def read(db: sqlite3.Connection) -> tuple[Any, list[Any]]:
+            row = db.execute(
+                f"SELECT {ORDER_SELECT} FROM orders WHERE team_id = ? AND order_id = ?", (team_id, order_id)
+            ).fetchone()
+            if row is None:
+                return None, []
+            items = db.execute(
+                "SELECT item_id, sku, title, quantity, quantity_shipped, price FROM order_items "
+                "WHERE team_id = ? AND order_id = ? ORDER BY item_id",
+                (team_id, order_id),
+            ).fetchall()
+            return row, items
+
+        row, items = await self.read_in_one(read)
         if row is None:
             return None
         order = order_from_row(row)
-        items = await self.fetchall(
-            "SELECT item_id, sku, title, quantity, quantity_shipped, price FROM order_items "
-            "WHERE team_id = ? AND order_id = ? ORDER BY item_id",
-            (team_id, order_id),
-        )
         order.items = [
             OrderItem(i, sku, title, q, qs, None if p is None else Decimal(p)) for i, sku, title, q, qs, p in items
         ]
@@ -158,24 +165,35 @@ class OrderTables(Database):
 
         ``order.version`` is the version it was loaded at; on success it is bumped. With
         ``supersede`` (a tracking number), the shipments under it are replaced (a correction).
+        The statements are prepared here and run in one hop into the writer's thread.
         """
-        async with self.transaction() as tx:
-            ok = await self._update(tx, order, now)
-            if ok:
-                await tx.execute(f"INSERT INTO events ({EVENT_COLUMNS}) VALUES ({', '.join('?' * 13)})",
-                                 event_row(event))  # fmt: skip
-                if supersede is not None:
-                    await tx.execute(
-                        "UPDATE shipments SET superseded = 1 WHERE team_id = ? AND order_id = ? AND superseded = 0 "
-                        "AND tracking = ?",
-                        (order.team_id, order.order_id, supersede),
-                    )
-                await tx.executemany(
-                    "INSERT INTO shipments (team_id, order_id, item_id, quantity, shipped_at, carrier, carrier_name, "
-                    "tracking, ship_method) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [(order.team_id, order.order_id, sh.item_id, sh.quantity, iso(sh.shipped_at), sh.carrier,
-                      sh.carrier_name, sh.tracking, sh.ship_method) for sh in shipments],
-                )  # fmt: skip
+        params = self._update_params(order, now)
+        items = [(i.quantity_shipped, order.team_id, order.order_id, i.item_id) for i in order.items]
+        event_params = event_row(event)
+        shipment_rows = [(order.team_id, order.order_id, sh.item_id, sh.quantity, iso(sh.shipped_at), sh.carrier,
+                          sh.carrier_name, sh.tracking, sh.ship_method) for sh in shipments]  # fmt: skip
+
+        def write(db: sqlite3.Connection) -> bool:
+            if db.execute(ORDER_UPDATE, params).rowcount != 1:
+                return False
+            db.executemany(
+                "UPDATE order_items SET quantity_shipped = ? WHERE team_id = ? AND order_id = ? AND item_id = ?", items
+            )
+            db.execute(f"INSERT INTO events ({EVENT_COLUMNS}) VALUES ({', '.join('?' * 13)})", event_params)
+            if supersede is not None:
+                db.execute(
+                    "UPDATE shipments SET superseded = 1 WHERE team_id = ? AND order_id = ? AND superseded = 0 "
+                    "AND tracking = ?",
+                    (order.team_id, order.order_id, supersede),
+                )
+            db.executemany(
+                "INSERT INTO shipments (team_id, order_id, item_id, quantity, shipped_at, carrier, carrier_name, "
+                "tracking, ship_method) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                shipment_rows,
+            )
+            return True
+
+        ok = bool(await self.write_in_one(write))
         if ok:
             order.version += 1
         return ok
@@ -186,17 +204,6 @@ class OrderTables(Database):
         row = dict(zip(ORDER_COLUMNS, order_row(order, now), strict=True))
         row["version"] = order.version + 1
         return [row[c] for c in ORDER_UPDATE_COLUMNS] + [order.team_id, order.order_id, order.version]
-
-    @staticmethod
-    async def _update(tx: aiosqlite.Connection, order: Order, now: datetime) -> bool:
-        cur = await tx.execute(ORDER_UPDATE, OrderTables._update_params(order, now))
-        if cur.rowcount != 1:
-            return False
-        await tx.executemany(
-            "UPDATE order_items SET quantity_shipped = ? WHERE team_id = ? AND order_id = ? AND item_id = ?",
-            [(i.quantity_shipped, order.team_id, order.order_id, i.item_id) for i in order.items],
-        )
-        return True
 
     async def write_import(
         self,

@@ -11,9 +11,10 @@ pipelined (one thread hop each, not a wait for a free connection each).
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -58,6 +59,16 @@ class Readers:
         finally:
             # Reads finish in the order they were sent; a cancelled one leaves early, which
             # only blurs which start time is the oldest.
+            reader.started.popleft()
+
+    async def run(self, work: Callable[[sqlite3.Connection], Any]) -> Any:
+        """``work(connection)`` on the thread of the reader :meth:`_choose` picks: several
+        statements in one hop (an order and its items)."""
+        reader = self._choose() or await self._wait()
+        reader.started.append(time.monotonic())
+        try:
+            return await reader.conn._execute(work, reader.conn._conn)
+        finally:
             reader.started.popleft()
 
     @asynccontextmanager

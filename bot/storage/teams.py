@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import functools
+import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from bot.storage.db import Database
+from bot.storage.unit import _UNIT
 from bot.storage.values import dumps, iso
 from bot.team_settings import SETTING_NAMES, InvalidSetting, TeamSettings, format_hours, format_time
 
@@ -94,7 +96,53 @@ _CHAT_IN_TEAM_TABLES = ("events", "imports", "confirmations")
 
 
 class TeamTables(Database):
-    """The teams, chats, people and membership tables (part of ``Store``)."""
+    """The teams, chats, people and membership tables (part of ``Store``).
+
+    Every update reads who wrote and for which team, so some of it is kept in memory: the
+    person and the team for the rest of the update (``Unit.reads``, forgotten at its first
+    write), and, across updates, membership checks, a person's teams and chats' languages,
+    which only this class writes (one process per database) and forgets when it does.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._members: dict[tuple[int, int], tuple[str, datetime] | None] = {}
+        self._teams_of: dict[int, list[int]] = {}
+        self._chat_languages: dict[int, str | None] = {}
+        #: Moves on at every change of what is kept: a read that overlapped one keeps nothing.
+        self._generation = 0
+
+    def _keeps(self, generation: int) -> bool:
+        """Whether a read begun at ``generation`` may be kept: nothing changed meanwhile, and it
+        did not read through an update's unfinished transaction."""
+        return generation == self._generation and self._writing_unit() is None
+
+    def _changed(self, forget: Callable[[], None]) -> None:
+        """What is kept changes: forget it now, and again once the update's transaction (if
+        the change joined one) has committed, so nothing read in between stays."""
+        self._generation += 1
+        forget()
+        unit = self._writing_unit()
+        if unit is not None:
+
+            async def again() -> None:
+                self._generation += 1
+                forget()
+
+            unit.later(again)
+
+    def _update_reads(self) -> dict[tuple[Any, ...], Any] | None:
+        """What the update being processed has read (see ``Unit.reads``), if there is one."""
+        unit = _UNIT.get()
+        return unit.reads if unit is not None and unit.store is self and not unit.closed else None
+
+    def _forget_memberships(self) -> None:
+        def forget() -> None:
+            self._members.clear()
+            self._teams_of.clear()
+            self._chat_languages.clear()
+
+        self._changed(forget)
 
     async def create_team(self, team_id: int, title: str, timezone: str, by: int, at: datetime) -> bool:
         """Make a group a team with the default settings in ``timezone``; False when it already
@@ -114,8 +162,14 @@ class TeamTables(Database):
         return not existed
 
     async def team(self, team_id: int) -> Team | None:
+        reads, key = self._update_reads(), ("team", team_id)
+        if reads is not None and key in reads:
+            return cast("Team | None", reads[key])
         row = await self.fetchone(f"SELECT {_TEAM_COLUMNS} FROM teams WHERE team_id = ?", (team_id,))
-        return _team_from_row(row) if row else None
+        team = _team_from_row(row) if row else None
+        if reads is not None:
+            reads[key] = team
+        return team
 
     async def teams(self) -> list[Team]:
         rows = await self.fetchall(f"SELECT {_TEAM_COLUMNS} FROM teams ORDER BY started_at")
@@ -152,6 +206,7 @@ class TeamTables(Database):
     async def forget_team(self, team_id: int) -> None:
         async with self.transaction() as tx:
             await tx.execute("DELETE FROM teams WHERE team_id = ?", (team_id,))
+        self._forget_memberships()
 
     async def move_team(
         self,
@@ -175,6 +230,7 @@ class TeamTables(Database):
         for the old chat go to the new one (without quoting: the old messages are gone).
         """
         old, new, at = {"old": old_id}, {"new": new_id}, iso(now)
+        self._forget_memberships()
         both = {**old, **new}
         retarget = (
             "UPDATE outbox SET chat_id = :new, payload = json_remove(payload, '$.reply_to') "
@@ -254,6 +310,7 @@ class TeamTables(Database):
                 "INSERT INTO outbox (team_id, chat_id, payload, created_at, not_before) VALUES (?, ?, ?, ?, ?)",
                 (new_id, new_id, dumps(moved_notice(orders)), at, at),
             )
+        self._forget_memberships()
         return TeamMove(moved=True, orders=orders)
 
     async def seen(
@@ -268,66 +325,118 @@ class TeamTables(Database):
         chat_title: str,
         at: datetime,
     ) -> None:
-        """Remember who wrote where (one transaction, two statements)."""
-        async with self.transaction(standalone=True) as tx:
-            await tx.execute(
+        """Remember who wrote where (one transaction, two statements, one hop)."""
+        stamp = iso(at)
+
+        def write(db: sqlite3.Connection) -> Any:
+            # The person as written, for the rest of the update (see ``user``).
+            row = db.execute(
                 "INSERT INTO users (user_id, name, username, telegram_language, updated_at) VALUES (?, ?, ?, ?, ?) "
                 "ON CONFLICT (user_id) DO UPDATE SET name = excluded.name, username = excluded.username, "
-                "telegram_language = excluded.telegram_language, updated_at = excluded.updated_at",
-                (user_id, name, username, telegram_language, iso(at)),
-            )
-            await tx.execute(
+                "telegram_language = excluded.telegram_language, updated_at = excluded.updated_at "
+                "RETURNING user_id, name, username, telegram_language, language, active_team",
+                (user_id, name, username, telegram_language, stamp),
+            ).fetchone()
+            db.execute(
                 "INSERT INTO chats (chat_id, kind, title, updated_at) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT (chat_id) DO UPDATE SET kind = excluded.kind, title = excluded.title, "
                 "updated_at = excluded.updated_at",
-                (chat_id, chat_kind, chat_title, iso(at)),
+                (chat_id, chat_kind, chat_title, stamp),
             )
+            return row
+
+        row = await self.write_in_one(write, standalone=True, changes=[("user", user_id)])
+        reads = self._update_reads()
+        if reads is not None:
+            reads["user", user_id] = User(*row)
 
     async def user(self, user_id: int) -> User | None:
+        reads, key = self._update_reads(), ("user", user_id)
+        if reads is not None and key in reads:
+            return cast("User | None", reads[key])
         row = await self.fetchone(
             "SELECT user_id, name, username, telegram_language, language, active_team FROM users WHERE user_id = ?",
             (user_id,),
         )
-        return User(*row) if row else None
+        user = User(*row) if row else None
+        if reads is not None:
+            reads[key] = user
+        return user
 
     async def chat_language(self, chat_id: int) -> str | None:
+        if chat_id in self._chat_languages:
+            return self._chat_languages[chat_id]
+        generation = self._generation
         row = await self.fetchone("SELECT language FROM chats WHERE chat_id = ?", (chat_id,))
-        return row[0] if row else None
+        language = row[0] if row else None
+        if self._keeps(generation):
+            self._chat_languages[chat_id] = language
+        return language
 
     async def set_user_language(self, user_id: int, language: str | None) -> None:
         async with self.transaction() as tx:
             await tx.execute("UPDATE users SET language = ? WHERE user_id = ?", (language, user_id))
 
     async def set_chat_language(self, chat_id: int, language: str | None) -> None:
+        def forget() -> None:
+            self._chat_languages.pop(chat_id, None)
+
+        self._changed(forget)
         async with self.transaction() as tx:
             await tx.execute("UPDATE chats SET language = ? WHERE chat_id = ?", (language, chat_id))
+        self._changed(forget)
 
     async def set_member(self, team_id: int, user_id: int, status: str, at: datetime, *, active: bool) -> None:
         """Record a membership check; an active member's private chat then serves this team."""
-        async with self.transaction(standalone=True) as tx:
-            await tx.execute(
+
+        def forget() -> None:
+            self._members.pop((team_id, user_id), None)
+            self._teams_of.pop(user_id, None)
+
+        self._changed(forget)
+        stamp = iso(at)
+
+        def write(db: sqlite3.Connection) -> None:
+            db.execute(
                 "INSERT INTO members (team_id, user_id, status, checked_at) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT (team_id, user_id) DO UPDATE SET status = excluded.status, checked_at = excluded.checked_at",
-                (team_id, user_id, status, iso(at)),
+                (team_id, user_id, status, stamp),
             )
             if active:
-                await tx.execute("UPDATE users SET active_team = ? WHERE user_id = ?", (team_id, user_id))
+                db.execute("UPDATE users SET active_team = ? WHERE user_id = ?", (team_id, user_id))
             else:  # left or removed: their private chat no longer serves this team
-                await tx.execute(
+                db.execute(
                     "UPDATE users SET active_team = NULL WHERE user_id = ? AND active_team = ?", (user_id, team_id)
                 )
 
+        await self.write_in_one(write, standalone=True, changes=[("user", user_id)])
+        self._changed(forget)
+
     async def member(self, team_id: int, user_id: int) -> tuple[str, datetime] | None:
+        """The last membership check of the person in the team: (Telegram's status, when)."""
+        key = (team_id, user_id)
+        if key in self._members:
+            return self._members[key]
+        generation = self._generation
         row = await self.fetchone(
             "SELECT status, checked_at FROM members WHERE team_id = ? AND user_id = ?", (team_id, user_id)
         )
-        return (row[0], datetime.fromisoformat(row[1])) if row else None
+        found = (row[0], datetime.fromisoformat(row[1])) if row else None
+        if self._keeps(generation):
+            self._members[key] = found
+        return found
 
     async def teams_of(self, user_id: int) -> list[int]:
         """Teams the user was last seen a member of, the most recently checked first."""
+        if user_id in self._teams_of:
+            return list(self._teams_of[user_id])
+        generation = self._generation
         rows = await self.fetchall(
             "SELECT team_id FROM members WHERE user_id = ? AND status IN ('creator','administrator','member','restricted') "
             "ORDER BY checked_at DESC",
             (user_id,),
         )
-        return [r[0] for r in rows]
+        teams = [r[0] for r in rows]
+        if self._keeps(generation):
+            self._teams_of[user_id] = teams
+        return list(teams)

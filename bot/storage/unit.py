@@ -50,6 +50,9 @@ class Unit:
     def __init__(self, store: Database, update_id: int) -> None:
         self.store = store
         self.update_id = update_id
+        #: What this update read of rows it reads more than once (the person, the team), by
+        #: key; the store forgets an entry when it writes that row (see ``bot.storage.teams``).
+        self.reads: dict[tuple[Any, ...], Any] = {}
         self.began = False
         self.closed = False
         self.failed = False
@@ -71,6 +74,28 @@ class Unit:
                 raise
             self.began = True
         return conn
+
+    async def begin_with(self, work: Callable[[sqlite3.Connection], Any]) -> Any:
+        """The update's first write: BEGIN and ``work(connection)`` in one hop into the
+        writer's thread. If ``work`` raises, nothing stays begun (as :meth:`undo` leaves it)."""
+        await self.store._write_lock.acquire()
+        self._locked = True
+
+        def first(db: sqlite3.Connection) -> Any:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                return work(db)
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+
+        try:
+            result = await self.store.on_writer(first)
+        except BaseException:
+            self._release_lock()
+            raise
+        self.began = True
+        return result
 
     async def undo(self) -> None:
         """Roll back what the update wrote so far; it may write again afterwards."""
