@@ -286,8 +286,10 @@ async def on_error(update: object, context: DeskContext) -> None:
         if isinstance(error, Forbidden) and chat is not None and chat.type != ChatType.PRIVATE:
             await _group_removed(context, chat.id, expected)
             return  # nobody to tell there
-        if isinstance(error, BadRequest) and "not modified" in error.message.lower():
-            return  # a double tap: nothing went wrong
+        if isinstance(error, BadRequest) and any(
+            known in error.message.lower() for known in ("not modified", "query is too old", "query id is invalid")
+        ):
+            return  # a double tap (nothing went wrong), or a button press too old to answer at all
     if not isinstance(update, Update) or update.effective_chat is None:
         return
     try:
