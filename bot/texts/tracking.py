@@ -3,7 +3,6 @@ tracking line, and the concern of a parcel (what an alert says)."""
 
 from __future__ import annotations
 
-import html
 from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -35,10 +34,10 @@ def status_name(status: str | None) -> str:
 
 def tracking_line(row: TrackedNumber, zone: str) -> str:
     """The card's line for one tracked number: its status and the carrier's last event."""
-    number = html.escape(row.number)
+    number = row.number
     if row.state == "rejected":
         return _("Tracking {number}: the tracking service refused it ({error}).", number=number,
-                 error=html.escape(row.error or "?"))  # fmt: skip
+                 error=row.error or "?")  # fmt: skip
     if row.state == "to_register":
         return _("Tracking {number}: not registered with the tracking service yet.", number=number)
     status = status_name(row.status)
@@ -46,10 +45,10 @@ def tracking_line(row: TrackedNumber, zone: str) -> str:
         return _("Tracking {number}: {status}.", number=number, status=status)
     if row.event_place:
         return _("Tracking {number}: {status}; last event {when}, {place}: {text}", number=number, status=status,
-                 when=when(row.event_at, zone), place=html.escape(row.event_place),
-                 text=html.escape(row.event_text or ""))  # fmt: skip
+                 when=when(row.event_at, zone), place=row.event_place,
+                 text=row.event_text or "")  # fmt: skip
     return _("Tracking {number}: {status}; last event {when}: {text}", number=number, status=status,
-             when=when(row.event_at, zone), text=html.escape(row.event_text or ""))  # fmt: skip
+             when=when(row.event_at, zone), text=row.event_text or "")  # fmt: skip
 
 
 # --- alerts: what the tracking found wrong (kinds in bot.tracking.alerting) ------------------------
@@ -71,16 +70,16 @@ def concern_head(kind: str, n: int, days: int = 7) -> str:
 
 def concern_line(head: str, row: TrackedNumber, zone: str, clock: Callable[[datetime], str]) -> str:
     """One parcel of a tracking alert: the order, its number and the carrier's last word."""
-    number = html.escape(row.number)
+    number = row.number
     status = status_name(row.status)
     if row.event_at is None:
         return _("{order} · {number} · {status}", order=head, number=number, status=status)
     if row.event_place:
         return _("{order} · {number} · {status}, {at} {place}: {text}", order=head, number=number, status=status,
-                 at=clock(row.event_at), place=html.escape(row.event_place),
-                 text=html.escape(row.event_text or ""))  # fmt: skip
+                 at=clock(row.event_at), place=row.event_place,
+                 text=row.event_text or "")  # fmt: skip
     return _("{order} · {number} · {status}, {at}: {text}", order=head, number=number, status=status,
-             at=clock(row.event_at), text=html.escape(row.event_text or ""))  # fmt: skip
+             at=clock(row.event_at), text=row.event_text or "")  # fmt: skip
 
 
 def concern_advice(kind: str) -> str:
