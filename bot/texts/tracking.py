@@ -98,7 +98,3 @@ def quota_line(total: int, remaining: int) -> str:
     """The digest's warning when the tracking service's quota runs low."""
     return _("📉 Carrier tracking: {remaining} of {total} numbers left in this month's 17TRACK quota; new shipments "
              "are not tracked once it runs out.", remaining=remaining, total=total)  # fmt: skip
-
-
-def quota_low(total: int, remaining: int) -> bool:
-    return remaining <= max(10, total // 10)

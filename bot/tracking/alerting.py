@@ -64,5 +64,10 @@ def decide_tracking(rows: Iterable[TrackedNumber], off: Iterable[str],
     return announce, settled
 
 
+def quota_low(total: int, remaining: int) -> bool:
+    """The provider's quota is running low: the digest says so."""
+    return remaining <= max(10, total // 10)
+
+
 def order_ids(rows: Sequence[TrackedNumber]) -> list[str]:
     return sorted({row.order_id for row in rows})
