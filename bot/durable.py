@@ -425,7 +425,8 @@ class Sender:
     async def stop(self) -> None:
         self._stopping = True
         self.kick()
-        tasks = [t for t in (self._task, *self._busy.values()) if t is not None]
+        # Screen changes still waiting out a 429 are dropped with the sender (courtesies).
+        tasks = [t for t in (self._task, *self._busy.values(), *_screen_retries) if t is not None]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
