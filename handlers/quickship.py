@@ -40,7 +40,10 @@ def prompted_order(message: Message | None) -> str | None:
     reply = message.reply_to_message if message is not None else None
     if reply is None or reply.from_user is None or not reply.text:
         return None
-    if reply.from_user.id != reply.get_bot().id:
+    try:
+        if reply.from_user.id != reply.get_bot().id:
+            return None
+    except RuntimeError:  # a message built without its bot: nobody's reply to our prompt
         return None
     found = _PROMPT_RE.fullmatch(reply.text.split("\n", 1)[0].strip())
     return found.group(1) if found and ORDER_ID_RE.match(found.group(1)) else None
