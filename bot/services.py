@@ -221,7 +221,7 @@ class Desk:
         once offered every loser of a /ship race to overwrite the winner's tracking.)
         """
         details: dict[str, Any] = {"carrier": carrier, "carrier_name": carrier_name, "tracking": tracking}
-        order_id = await self.find(team_id, ref)
+        order_id = ref.full or await self.find(team_id, ref)  # a full number: reading the order checks it
         action = "ship"
         if items:
             order = await self.store.order(team_id, order_id)

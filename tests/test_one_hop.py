@@ -1,0 +1,63 @@
+"""What one command costs the database (issue 11 point 4): calls into aiosqlite's threads,
+counted while the update is processed (each is a thread hop, the main cost of a /ship beside
+Telegram's). A warm /ship reads the person, the team and the order once each and writes the
+shipment and its reply in two calls; the membership check within the trusted minute, the
+chat's language and the person's teams come from memory. And what memory keeps is forgotten
+when it changes: a member who left is refused at once, though checked a moment before.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiosqlite
+
+from bot.storage import current_unit
+from tests.support.desk import settled
+from tests.support.scenario import FAN, KETO, SPEAKER, says
+
+
+class Hops:
+    """Counts the calls into aiosqlite's threads made while an update is processed."""
+
+    def __init__(self, monkeypatch: Any) -> None:
+        self.calls: list[str] = []
+        original = aiosqlite.Connection._execute
+
+        async def spy(conn: Any, fn: Any, *args: Any, **kwargs: Any) -> Any:
+            if current_unit() is not None:
+                self.calls.append(str(args[0])[:40] if args and isinstance(args[0], str) else fn.__name__)
+            return await original(conn, fn, *args, **kwargs)
+
+        monkeypatch.setattr(aiosqlite.Connection, "_execute", spy)
+
+
+async def test_a_warm_ship_costs_five_calls_into_the_database(team, monkeypatch) -> None:
+    t = team
+    dm = t.api.private(t.alice)
+    await t.say(t.alice, f"/order {FAN}", chat=dm)  # Alice's first message here: who she is is written
+    await t.say(t.alice, f"/order {FAN}")
+    await settled(t.api, t.app)
+    hops = Hops(monkeypatch)
+    assert (await t.say(t.alice, f"/ship {KETO} UPS 1Z999AA10123456784", chat=dm)).startswith(f"Order {KETO} shipped")
+    await settled(t.api, t.app)
+    # The person, the team, the order with its items; the shipment with its event; the reply and "done".
+    assert len(hops.calls) == 5, hops.calls
+    hops.calls.clear()
+    assert (await t.say(t.alice, f"/ship {SPEAKER} UPS 1Z999AA10123456785")).startswith(f"Order {SPEAKER} shipped")
+    await settled(t.api, t.app)
+    assert len(hops.calls) == 5, hops.calls
+    assert [e["action"] for e in t.events(KETO)][-1] == "ship" and t.goods(SPEAKER) == "shipped"
+
+
+async def test_what_memory_keeps_is_forgotten_when_it_changes(team) -> None:
+    t = team
+    dm = t.api.private(t.bob)
+    assert "Li Wei" in await t.say(t.bob, f"/order {FAN}", chat=dm)  # checked, and kept for a minute
+    assert "Li Wei" in await t.say(t.bob, f"/order {FAN}", chat=dm)
+    # Bob leaves the group: at once, nothing of the team is his to see, though he was checked a moment ago.
+    t.api.member_leaves(t.group, t.bob)
+    await settled(t.api, t.app)
+    reply = await t.say(t.bob, f"/order {FAN}", chat=dm)
+    assert reply == says("zh_Hans", "I only work for members of a team group that uses dingdan. Ask your team to add "
+                         "you to their group, then try again.")  # fmt: skip
