@@ -28,7 +28,7 @@ from telegram.ext import (
 )
 from telegram.request import HTTPXRequest
 
-from bot import i18n, texts
+from bot import i18n, logs, texts
 from bot.access import Access
 from bot.alerts import Alerts
 from bot.amazon import AmazonSync, Exporter
@@ -177,6 +177,7 @@ async def _post_shutdown(application: Application) -> None:
 async def running(settings: Settings, *, poll_timeout: float | None = None) -> AsyncIterator[Application]:
     """Run the bot with long polling until the block ends, as ``run_polling`` would."""
     protect_token(settings.token)
+    logs.quiet(settings.log_level)  # transitions' and APScheduler's routine lines only at DEBUG
     application = build_application(settings)
     await application.initialize()
     try:
