@@ -298,6 +298,9 @@ def test_parcels_are_asked_about_often_while_young_rarely_later_and_never_past_6
     assert [interval(timedelta(days=d)) for d in (0, 2, 5, 20, 45)] == [
         timedelta(hours=3), timedelta(hours=3), timedelta(hours=8), timedelta(hours=24), timedelta(hours=48)]  # fmt: skip
     assert next_check(START, START + timedelta(days=59, hours=12)) == START + MAX_AGE
+    # A missing first scan is found at 48 hours exactly.
+    assert next_check(START, START + timedelta(hours=47)) == START + timedelta(hours=48)
+    assert next_check(START, START + timedelta(hours=48)) == START + timedelta(hours=51)
 
 
 def test_what_makes_a_parcel_a_concern() -> None:

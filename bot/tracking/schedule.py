@@ -31,8 +31,12 @@ def interval(age: timedelta) -> timedelta:
 
 
 def next_check(shipped_at: datetime, now: datetime) -> datetime:
-    """When to ask again about a parcel shipped at ``shipped_at``: never past its 60 days."""
-    return min(now + interval(now - shipped_at), shipped_at + MAX_AGE)
+    """When to ask again about a parcel shipped at ``shipped_at``: on the schedule, and at 48 hours
+    exactly (a missing first scan is found then, not up to an interval later); never past its 60 days."""
+    at = now + interval(now - shipped_at)
+    if now < shipped_at + NO_SCAN_AFTER:
+        at = min(at, shipped_at + NO_SCAN_AFTER)
+    return min(at, shipped_at + MAX_AGE)
 
 
 def expired(shipped_at: datetime, now: datetime) -> bool:
