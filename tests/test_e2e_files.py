@@ -137,7 +137,7 @@ async def test_chinese_keywords_in_both_scripts(team) -> None:
     t = team
     assert await t.say(t.bob, "发货 6689831 顺丰 SF1234567890123") == says(
         "zh_Hans", "Order {order} shipped with {carrier}, tracking number {tracking}.", order=MIC,
-        carrier="SF Express", tracking="SF1234567890123",
+        carrier="顺丰（SF Express）", tracking="SF1234567890123",
     )  # fmt: skip
     assert await t.say(t.carol, "取消 4445556 缺貨") == says(
         "zh_Hant", "Order {order} cancelled ({reason}). Remember to cancel it in Seller Central too if it was not "
