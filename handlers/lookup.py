@@ -210,8 +210,14 @@ async def list_orders(update: Update, context: DeskContext) -> None:
         try:
             parse_order_ref(args[0])
         except Exception:  # noqa: BLE001 - not an order either: say which lists exist
-            await answer(update, _("I don't know the list “{word}”. Try /orders, /orders all, /orders shipped or /orders returns.",
-                                   word=args[0]))  # fmt: skip
+            await answer(
+                update,
+                _(
+                    "I don't know the list “{word}”. Try /orders, /orders overdue, /orders due-soon, "
+                    "/orders today, /orders all, /orders shipped or /orders returns.",
+                    word=args[0],
+                ),
+            )
             return
         await show_order(update, context)
         return
