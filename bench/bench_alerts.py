@@ -17,7 +17,7 @@
 
    - ``check_team``: the real ``Alerts.check_team(team)`` with ``Alerts._record`` replaced
      by a counter: everything the periodic check does (queries, ``decide``, the team's
-     language, rendering 13 messages) except writing the ledger and the outbox, so every
+     language, rendering the check's message) except writing the ledger and the outbox, so every
      run finds the same 100 orders due and nothing is queued;
    - ``decision``: ``AlertStore.due_rows`` + ``already`` + ``decide`` (no rendering);
    - ``due_rows``: the query alone (two statements: the UNION and the snoozes).
@@ -82,6 +82,7 @@ for _p in (ROOT / "bench", ROOT):  # the root for bot/ and tests.support; works 
 
 from _reports import order_id
 
+from bot.alerts import PER_MESSAGE
 from bot.storage import ORDER_COLUMNS, digits_reversed
 from tests.support.fakebotapi import FakeBotAPI
 
@@ -514,7 +515,8 @@ async def query_bench(workdir: Path, big_n: int, small_n: int, runs: int, snooze
         assert {r.order_id for r in rows} == want and len(rows) == DUE, (db.label, len(rows))
         assert len(announce) == DUE and {a.order_id for a in announce} == want, (db.label, len(announce))
         queued = await db.alerts.check_team(db.team)
-        assert queued == (DUE_LATE + 7) // 8 + (DUE - DUE_LATE + 7) // 8 == db.alerts.decided[1], (db.label, queued)
+        # One message for the check, in parts of PER_MESSAGE orders.
+        assert queued == -(-DUE // PER_MESSAGE) == db.alerts.decided[1], (db.label, queued)
         with sqlite3.connect(db.path) as con:  # and the dry run wrote nothing
             assert con.execute("SELECT count(*) FROM outbox").fetchone()[0] == 0
     print(f"checked on both: due_rows returns exactly the {DUE} planted orders; decide announces all {DUE} "
@@ -555,9 +557,9 @@ async def query_bench(workdir: Path, big_n: int, small_n: int, runs: int, snooze
 
     # The statements, as the code ran them: plans on the big database, timings without aiosqlite.
     statements = await big.captured_sql(big.decision)
-    digest_args = {"day_start": datetime(2026, 11, 20, 16, tzinfo=UTC), "day_end": datetime(2026, 11, 21, 16, tzinfo=UTC),
-                   "yesterday_start": datetime(2026, 11, 19, 16, tzinfo=UTC),
-                   "month_start": datetime(2026, 10, 21, 16, tzinfo=UTC)}  # fmt: skip
+    digest_args = {"now": NOW, "day_start": datetime(2026, 11, 20, 16, tzinfo=UTC),
+                   "day_end": datetime(2026, 11, 21, 16, tzinfo=UTC),
+                   "yesterday_start": datetime(2026, 11, 19, 16, tzinfo=UTC)}  # fmt: skip
     digest_statements = await big.captured_sql(lambda: big.alerts.alert_store.digest_figures(QUERY_TEAM, **digest_args))
     names = ["due_rows: the UNION", "due_rows: snoozes", "already"]
     full_scans = []

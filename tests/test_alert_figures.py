@@ -188,3 +188,22 @@ def test_every_button_under_an_alert_fits_half_a_phone(locale: str) -> None:
         for label, data in row:
             assert width(label) <= 18 or len(row) == 1, (locale, label)
             assert len(data.encode()) <= 64
+
+
+def test_a_long_check_is_split_at_line_ends_under_telegrams_limit_and_nothing_is_cut() -> None:
+    from bot.texts.pages import TEXT_LIMIT, measure
+
+    sku = "长" * 60  # 60 wide characters: a line of ~80 UTF-16 units
+    due = [Due("ship_late" if n < 150 else "ship_soon", f"113-4417305-{n:07d}", "k", NOW + timedelta(hours=n - 150),
+               "", ((sku, 1), ("A&B<1>", 2))) for n in range(300)]  # fmt: skip
+    with i18n.using("zh_Hant"):
+        messages = alert_messages(_Team(), due, NOW, per_message=1000)
+    assert len(messages) > 2
+    assert all(measure(m["text"]) <= TEXT_LIMIT for m in messages)
+    lines = [line for m in messages for line in m["text"].splitlines()]
+    assert [line for line in lines if line.startswith("…")] == [line for line in lines if sku in line]
+    assert len([line for line in lines if sku in line]) == 300  # every order, each line whole
+    assert all("A&amp;B&lt;1&gt;×2" in line for line in lines if sku in line)
+    assert sum(len(m["buttons"]) for m in messages) == 300
+    # Each part starts with the heading of the kind it continues.
+    assert all(m["text"].splitlines()[0].startswith(("🚨", "⏰")) for m in messages)

@@ -90,6 +90,13 @@ def order_line(kind: str, order_id: str, goods: Sequence[tuple[str, int]], deadl
     return _("{order}", order=head)
 
 
+def _size(text: str) -> int:
+    """``pages.measure``, without its parser for a line with no tag and no entity (most lines)."""
+    if "<" in text or "&" in text:
+        return measure(text)
+    return len(text.encode("utf-16-le")) // 2
+
+
 def alert_messages(team: Any, due: list[Any], now: datetime, per_message: int = PER_MESSAGE) -> list[dict[str, Any]]:
     """One check's alerts for a team: one message, in parts of at most ``per_message`` orders
     (and Telegram's length) when long, the kinds in ``URGENCY`` order; a part that begins
@@ -100,18 +107,22 @@ def alert_messages(team: Any, due: list[Any], now: datetime, per_message: int = 
     lines: list[str] = []
     buttons: list[list[list[str]]] = []
     kind_now = None
+    # Room kept for what may end a part: its number and the advice under pending orders.
+    room = TEXT_LIMIT - measure(_("(part {part} of {parts})", part=99, parts=99)) - 2
+    room -= measure(_alert_advice("pending_long")) + 1 if counts["pending_long"] else 0
+    length = 0  # of the part so far, lines and line ends, as Telegram counts it
     for item in sorted(due, key=lambda d: URGENCY.index(d.kind)):
         line = order_line(item.kind, item.order_id, item.goods, item.deadline, zone, now, item.disposition)
-        new_kind = item.kind != kind_now
-        extra = [_alert_head(item.kind, counts[item.kind])] if new_kind else []
-        size = measure("\n".join([*lines, *extra, line])) + measure(_("(part {part} of {parts})", part=99, parts=99))
-        if len(buttons) >= per_message or (lines and size > TEXT_LIMIT - 64):
+        extra = [_alert_head(item.kind, counts[item.kind])] if item.kind != kind_now else []
+        adding = sum(_size(x) + 1 for x in [*extra, line])
+        if len(buttons) >= per_message or (lines and length + adding > room):
             parts.append((lines, buttons))
-            lines, buttons, extra = [], [], [_alert_head(item.kind, counts[item.kind])]
+            lines, buttons, extra, length = [], [], [_alert_head(item.kind, counts[item.kind])], 0
+            adding = sum(_size(x) + 1 for x in [*extra, line])
         lines += [*extra, line]
+        length += adding
         kind_now = item.kind
-        row = _alert_buttons(item.kind, item.order_id, item.disposition)
-        buttons.append(row)
+        buttons.append(_alert_buttons(item.kind, item.order_id, item.disposition))
     if lines:
         parts.append((lines, buttons))
     messages = []
