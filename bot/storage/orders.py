@@ -277,7 +277,7 @@ class OrderTables(Database):
         limit: int,
         after: str | None = None,
         before: str | None = None,
-        ship_by: ShipByRange = (None, None),
+        ship_by: tuple[datetime | None, datetime | None] = (None, None),
     ) -> list[Order]:
         """A page of the orders in these states, the most urgent (earliest ship-by) first.
 
@@ -333,7 +333,9 @@ class OrderTables(Database):
             )
         return [order_from_row(r[1:]) for r in sorted(rows)]
 
-    async def count_orders(self, team_id: int, states: Iterable[Goods], *, ship_by: ShipByRange = (None, None)) -> int:
+    async def count_orders(
+        self, team_id: int, states: Iterable[Goods], *, ship_by: tuple[datetime | None, datetime | None] = (None, None)
+    ) -> int:
         """How many orders are in these states (with their ship-by in ``ship_by``, if given).
 
         Without a range, from ``order_counts`` (kept by triggers on every write of orders);
