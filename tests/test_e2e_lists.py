@@ -230,3 +230,21 @@ async def test_the_ambiguity_reply_lists_open_orders_first(team) -> None:
     assert sorted(found[:2]) == sorted([SPEAKER, ids[1]]) and found[2:] == [ids[0]], reply
     assert reply.endswith(". Type more digits or the full order number."), reply
     assert t.snapshot() == before
+
+
+def test_a_page_button_comes_back_as_written_and_nothing_else_decodes() -> None:
+    from bot import buttons as b
+
+    for button in (
+        b.Page("open", 0),
+        b.Page("due_soon", 3, "after", MIC),
+        b.Page("return_requested", 99999, "before", FAN),
+    ):
+        assert b.decode(button.encode()) == button
+    for data in ("ol:open:01:a:", "ol:open:1", "ol:open:1:c:" + MIC, "ol:open:1:a:" + MIC + ":x", "ol:待发货:1:a:",
+                 "ol:open:100000:a:", "ol:open:-1:a:"):  # fmt: skip
+        try:
+            b.decode(data)
+        except b.BadButton:
+            continue
+        raise AssertionError(data)
