@@ -14,7 +14,7 @@ import pytest
 
 from bot.app import running
 from tests.support.alerts import mark, no_more_alerts, read, unshipped_report, wait_alert, wait_alerts
-from tests.support.desk import desk_settings
+from tests.support.desk import check_alerts, desk_settings, settled
 from tests.support.scenario import Team, make_team, sample
 
 pytestmark = pytest.mark.alerts
@@ -96,6 +96,14 @@ async def test_one_check_one_message_most_urgent_first_each_order_once_and_never
         await no_more_alerts(t, seen)
 
 
+async def at(t: Team, clock, moment: datetime) -> None:
+    """The clock moves to ``moment`` and the alerts due then are sent, before anyone types: an
+    upload's reply is then the next message in the group, not an alert."""
+    clock.set(moment)
+    await check_alerts(t.app)
+    await settled(t.api, t.app)
+
+
 async def test_the_digest_lists_overdue_first_and_measures_amazons_rates_over_amazons_windows(alert_team, clock):
     """The digest of 2026-12-12 (09:00 in Shanghai, 01:00 UTC). Its windows end at the start of
     that day (12-11 16:00 UTC): 10 days from 12-01 16:00, 30 days from 11-11 16:00, 7 days from
@@ -108,18 +116,19 @@ async def test_the_digest_lists_overdue_first_and_measures_amazons_rates_over_am
     await t.say(t.alice, f"/ship {MIC} UPS 1Z999AA10123456784", chat=dm)
     await t.say(t.alice, f"/ship {SPEAKER} Other:Evri H01ABC1234567890", chat=dm)
     await t.say(t.alice, f"/ship {FAN} UPS 1Z999AA10123456785", chat=dm)
-    clock.set(datetime(2026, 12, 2, 0, 0, tzinfo=UTC))
+    await at(t, clock, datetime(2026, 12, 2, 0, 0, tzinfo=UTC))
     await t.say(t.alice, f"/ship {KETO} UPS 1Z999AA10123456786", chat=dm)  # late, inside the 10 days
-    clock.set(datetime(2026, 12, 5, 0, 0, tzinfo=UTC))
+    await at(t, clock, datetime(2026, 12, 5, 0, 0, tzinfo=UTC))
     z, w, x, y, v, today = (f"113-8800000-000000{n}" for n in range(1, 7))
     await t.api.upload(t.group, t.alice, "a.txt", unshipped_report(
         (z, "2026-12-05T00:00:00+00:00", "2026-12-08T07:59:59+00:00"),
         (w, "2026-12-01T00:00:00+00:00", "2026-12-03T07:59:59+00:00"),
     ))  # fmt: skip
-    await t.say(t.alice, f"/cancel {w} NoInventory", chat=dm)  # by the seller, but ordered before the 7 days
-    clock.set(datetime(2026, 12, 6, 0, 0, tzinfo=UTC))
+    # By the seller, but ordered before the 7 days.
+    assert (await t.say(t.alice, f"/cancel {w} NoInventory", chat=dm)).startswith(f"Order {w} cancelled"), t.goods(w)
+    await at(t, clock, datetime(2026, 12, 6, 0, 0, tzinfo=UTC))
     await t.say(t.alice, f"/ship {z} UPS 1Z999AA10123456787", chat=dm)  # on time, inside the 10 days
-    clock.set(datetime(2026, 12, 11, 2, 0, tzinfo=UTC))  # 10:00 local, the day before the digest
+    await at(t, clock, datetime(2026, 12, 11, 2, 0, tzinfo=UTC))  # 10:00 local, the day before the digest
     await t.api.upload(t.group, t.alice, "b.txt", unshipped_report(
         (x, "2026-12-10T03:00:00+00:00", "2026-12-12T07:59:59+00:00"),
         (y, "2026-12-10T03:00:00+00:00", "2026-12-12T07:59:59+00:00"),
