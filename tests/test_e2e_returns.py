@@ -77,8 +77,8 @@ async def test_a_sellable_fba_return_closes_as_restocked_in_one_tap(alert_team, 
     await ship_all(t, MIC)
     await t.api.upload(t.group, t.alice, "fba.txt", sample("fba-customer-returns.txt"))
     alert = await wait_alert(t, "📦", since=t.start)
-    assert read(alert).splitlines()[1] == f"• {MIC} · sellable, back in Amazon's inventory"
-    assert t.api.buttons(alert)[:2] == [("✅ Restocked 6689831", f"rd:{MIC}:restock"), ("Decide 6689831", f"rw:{MIC}")]
+    assert read(alert).splitlines()[1] == "…6689831 USB-MIC-01×1 · sellable, back in Amazon's inventory"
+    assert t.api.buttons(alert)[:2] == [("✅ Restock 6689831", f"rd:{MIC}:restock"), ("📋 Decide 6689831", f"rw:{MIC}")]
     click = await t.api.click(t.group, t.bob, alert, f"rd:{MIC}:restock", expect=1)
     await t.api.wait_for(lambda: t.goods(MIC) == "return_closed")
     assert t.events(MIC)[-1]["action"] == "restock"
