@@ -39,6 +39,7 @@ from bot.team_settings import (
     SHIP_LATE,
     SHIP_SOON,
 )
+from bot.tracking.alerting import NO_SCAN, STUCK, TRACK_EXCEPTION, decide_tracking, order_ids, quota_low
 
 log = logging.getLogger(__name__)
 #: Amazon cancels an order whose shipment is not confirmed within 30 days of the order date.
@@ -66,7 +67,8 @@ SHOWN_IN_DIGEST = 10
 #: week's warning (Amazon cancels the order; an order past its ship-by is listed above);
 #: then what concerns shipped parcels and returns, which cost money but no account health
 #: today; last what needs no action at all (a payment Amazon is still verifying).
-URGENCY = (SHIP_LATE, SHIP_SOON, CONFIRM_LAST, CONFIRM_SOON, DELIVERY_LATE, RETURN_WAITING, PENDING_LONG)
+URGENCY = (SHIP_LATE, SHIP_SOON, CONFIRM_LAST, CONFIRM_SOON, NO_SCAN, TRACK_EXCEPTION, STUCK, DELIVERY_LATE,
+           RETURN_WAITING, PENDING_LONG)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -129,6 +131,7 @@ class Due:
     deadline: datetime | None  # what the reader is warned about (ship-by, Amazon's deadline…)
     disposition: str = ""  # for returns: Amazon's disposition (SELLABLE: back in inventory)
     goods: tuple[tuple[str, int], ...] = ()  # (SKU, quantity) to pick, filled in before rendering
+    detail: Any = None  # a tracking alert's number, its status and the carrier's last event
 
 
 def most_urgent(announce: Iterable[Due]) -> list[Due]:
@@ -222,6 +225,9 @@ class Alerts:
         self.clock = clock
         self.render = render
         self.render_digest = render_digest
+        #: Carrier tracking is on (the operator set a key): its concerns are alerted, and a late
+        #: delivery is one the carrier has not delivered (without it, late-delivery alerts guess: off).
+        self.tracking = False
 
     async def check(self) -> int:
         """One pass over every team; returns how many messages were queued.
@@ -250,7 +256,16 @@ class Alerts:
             confirm_before=now - CONFIRM_WITHIN + CONFIRM_WARN, pending_before=now - rules.pending_after,
         )  # fmt: skip
         already = await self.alert_store.already(team.team_id, [r.order_id for r in rows] + ["*"])
+        if not self.tracking:
+            # Nothing tells the desk a parcel arrived: every parcel would look late (issue 12).
+            rules = replace(rules, off=rules.off | {DELIVERY_LATE})
         announce, settled = decide(rows, rules, now, already)
+        if self.tracking and not rules.is_quiet(now):
+            concerns = await self.store.tracking_concerns(team.team_id)
+            seen = await self.alert_store.already(team.team_id, order_ids(concerns)) if concerns else set()
+            found, keys = decide_tracking(concerns, rules.off, seen)
+            announce += [Due(a.kind, a.order_id, a.key, a.row.event_at, detail=a.row) for a in found]
+            settled += keys
         queued = 0
         locale = await self.locale_of(team)
         if announce:
@@ -270,10 +285,21 @@ class Alerts:
             )  # fmt: skip
             listed_ids = [oid for oid, _ in figures["overdue"] + figures["ship_today"]]
             figures["goods"] = await self.alert_store.goods_of(team.team_id, listed_ids)
+            if self.tracking:
+                await self._tracking_figures(team, start, figures)
             with i18n.using(locale):
                 message = self.render_digest(team, day, figures, now)
             queued += await self._record(team, [("*", DIGEST, day.isoformat())], [message], now)
         return queued
+
+    async def _tracking_figures(self, team: Team, day_start: datetime, figures: dict[str, Any]) -> None:
+        """With carrier tracking, the valid tracking rate is measured: numbers with a carrier scan
+        among the numbers shipped over Amazon's 30 days; and the provider's quota, when it runs low."""
+        tracked, scanned = await self.store.tracking_scans(team.team_id, day_start - timedelta(days=30), day_start)
+        figures["health"]["confirmed_30"], figures["health"]["valid_30"] = tracked, scanned
+        quota = await self.store.tracking_quota("17track")
+        if quota is not None and quota_low(quota[1], quota[3]):
+            figures["tracking_quota"] = (quota[1], quota[3])
 
     async def _record(self, team: Team, settled: Sequence[tuple[str, str, str]], messages: list[dict[str, Any]],
                       now: datetime) -> int:  # fmt: skip

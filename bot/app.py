@@ -140,8 +140,14 @@ async def _post_init(application: Application) -> None:
         from bot.tracking import SeventeenTrack, Tracker
 
         provider = SeventeenTrack(settings.tracking_key, settings.tracking_url)
+
+        async def stuck_days(team_id: int) -> int:
+            team = await store.team(team_id)
+            return team.settings.stuck_days if team is not None else 7
+
         application.bot_data["tracking"] = Tracker(store, application.bot_data["services"].desk, provider,
-                                                   settings.clock)  # fmt: skip
+                                                   settings.clock, stuck_days=stuck_days)  # fmt: skip
+        alerts.tracking = True
     bot = application.bot
     if isinstance(bot, DeskBot):
         bot.attach_inbox(store, settings.clock)

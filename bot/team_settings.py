@@ -42,6 +42,8 @@ MOST_LEADS = 4
 LONGEST_LEAD_HOURS = 168.0
 #: Amazon verifies a pending payment for up to 21 days.
 PENDING_DAYS = range(1, 22)
+#: A parcel is stuck after this many days without movement (carrier tracking).
+STUCK_DAYS = range(2, 31)
 #: Where a stored zone cannot be read any more (written before settings were checked).
 FALLBACK_ZONE = "UTC"
 
@@ -70,6 +72,7 @@ class TeamSettings:
     pending_days: int = 3  # a pending order is reported after this many days
     kinds_off: frozenset[str] = frozenset()  # alert kinds turned off (``KINDS``)
     default_carrier: str = ""  # ships a bare tracking number whose shape names no carrier ("" none)
+    stuck_days: int = 7  # carrier tracking: a parcel in transit without movement this long is stuck
 
     def __post_init__(self) -> None:
         for name, parse in _PARSERS.items():
@@ -187,6 +190,14 @@ def _pending_days(value: object) -> int:
     return value
 
 
+def _stuck_days(value: object) -> int:
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value not in STUCK_DAYS:
+        raise InvalidSetting("stuck_days", value, f"a number of days from {STUCK_DAYS[0]} to {STUCK_DAYS[-1]}")
+    return value
+
+
 def _kinds_off(value: object) -> frozenset[str]:
     if isinstance(value, str):
         kinds = frozenset(k.strip() for k in value.split(",") if k.strip())
@@ -227,6 +238,7 @@ _PARSERS: dict[str, Any] = {
     "pending_days": _pending_days,
     "kinds_off": _kinds_off,
     "default_carrier": _default_carrier,
+    "stuck_days": _stuck_days,
 }
 #: The settings, by name (``TeamSettings``' fields).
 SETTING_NAMES = tuple(f.name for f in dataclasses.fields(TeamSettings))

@@ -138,9 +138,10 @@ _ZONES = ("Asia/Shanghai", "Asia/Hong_Kong", "Asia/Taipei", "Asia/Tokyo", "Europ
           "America/New_York", "America/Los_Angeles")  # fmt: skip
 
 
-def settings_text(t: Team) -> str:
+def settings_text(t: Team, tracking: bool = True, team_tracks: bool = True) -> str:
     s = t.settings
-    kinds_on = [texts.ALERT_KIND_NAMES[k] for k in rules.KINDS if k not in s.kinds_off]
+    kinds_on = [texts.ALERT_KIND_NAMES[k] for k in rules.KINDS
+                if k not in s.kinds_off and (tracking or k != rules.DELIVERY_LATE)]  # fmt: skip
     lines = [
         _("<b>Alerts for {team}</b>", team=t.title),
         _("Time zone: {zone}", zone=s.timezone),
@@ -150,7 +151,32 @@ def settings_text(t: Team) -> str:
         if s.quiet
         else _("Quiet hours: none"),
         _("Pending too long after {days} days", days=s.pending_days),
+        *(
+            [_("Parcels stuck after {days} days without movement (/alerts stuck {days})", days=s.stuck_days)]
+            if tracking
+            else []
+        ),  # fmt: skip
+        *(
+            [
+                _("Carrier tracking: on (/alerts tracking off)")
+                if team_tracks
+                else _("Carrier tracking: off for this team (/alerts tracking on)")
+            ]
+            if tracking
+            else []
+        ),  # fmt: skip
         _("On: {kinds}", kinds=listing([_(k) for k in kinds_on])),
+        *(
+            []
+            if tracking
+            else [
+                _(
+                    "Late deliveries: off, because carrier tracking is off: without it I cannot "
+                    "know that a parcel arrived, and every parcel would look late. The bot's "
+                    "operator turns tracking on with a 17TRACK API key (DINGDAN_TRACKING_KEY)."
+                )
+            ]
+        ),
         "",
         _(
             "Change with: /alerts lead 24 4 · /alerts digest 09:00 · /alerts quiet 23:00 08:00 · /alerts quiet off · "
@@ -213,11 +239,17 @@ async def alerts_command(update: Update, context: DeskContext) -> None:
     """/alerts (提醒): show or change the team's alert settings (group administrators)."""
     team = await _require_admin(update, context)
     args = context.args or []
-    if args:
+    switch = _tracking_switch(args)
+    if switch is not None:
+        user = update.effective_user
+        assert user is not None
+        await context.services.store.set_tracking(team.team_id, switch, by=user.id, now=context.settings.clock())
+    elif args:
         team = await _change(
             context, team, Refusal(AlertCode.bad_alert_setting, text=" ".join(args)), **parse_setting(args)
         )
-    await answer(update, settings_text(team), settings_buttons(team))
+    tracks = await context.services.store.tracking_enabled(team.team_id)
+    await answer(update, settings_text(team, context.services.alerts.tracking, tracks), settings_buttons(team))
 
 
 async def _change(context: DeskContext, team: Team, refusal: Refusal, **changes: object) -> Team:
@@ -229,6 +261,17 @@ async def _change(context: DeskContext, team: Team, refusal: Refusal, **changes:
     except InvalidSetting as bad:
         raise refusal from bad
     return await store.team(team.team_id) or team
+
+
+def _tracking_switch(args: list[str]) -> bool | None:
+    """`/alerts tracking on|off` (追踪 开|关): True or False; None for any other setting."""
+    if len(args) == 2 and args[0].lower() in ("tracking", "追踪", "追蹤"):
+        word = args[1].lower()
+        if word in ("on", "开", "開"):
+            return True
+        if word in ("off", "关", "關"):
+            return False
+    return None
 
 
 def parse_setting(args: list[str]) -> dict[str, object]:
@@ -251,6 +294,8 @@ def parse_setting(args: list[str]) -> dict[str, object]:
         return {"timezone": rest[0]}
     if what == "pending" and len(rest) == 1:
         return {"pending_days": rest[0]}
+    if what in ("stuck", "停滞", "停滯") and len(rest) == 1:
+        return {"stuck_days": rest[0]}
     raise Refusal(AlertCode.bad_alert_setting, text=" ".join(args))
 
 
@@ -277,4 +322,6 @@ async def settings_button(update: Update, context: DeskContext) -> None:
     # does not exist, 0 hours) is forged or stale: it changes nothing.
     team = await _change(context, team, Refusal(CommandCode.button_unknown), **changes)
     await query.answer()
-    await edit_in_place(update, settings_text(team), settings_buttons(team))
+    tracks = await context.services.store.tracking_enabled(team.team_id)
+    await edit_in_place(update, settings_text(team, context.services.alerts.tracking, tracks),
+                        settings_buttons(team))  # fmt: skip

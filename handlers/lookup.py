@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -13,6 +14,7 @@ from bot.domain import Event, Goods, Order
 from bot.i18n import Raw, _, duration, money, ngettext, when
 from bot.parsing import OrderRef, parse_order_ref
 from bot.storage import Team
+from bot.texts import tracking as render_tracking
 from bot.texts.pages import paginate
 from handlers.common import answer, edit_in_place, handles_refusals, is_private, team_of
 from handlers.context import DeskContext
@@ -76,7 +78,8 @@ def ship_by_range(name: str, now: datetime, zone: str) -> tuple[datetime | None,
     return None, None
 
 
-def card_pages(order: Order, last: Event | None, zone: str, *, private: bool, now: datetime) -> list[str]:
+def card_pages(order: Order, last: Event | None, zone: str, *, private: bool, now: datetime,
+               tracking: Sequence[str] = ()) -> list[str]:  # fmt: skip
     """The order's card, page by page: its state first, then every item (a card with 200 items
     shows them all); the last change on its own line."""
     lines = [_("State: {state}; money: {money}", state=render.state_name(order.goods),
@@ -99,6 +102,7 @@ def card_pages(order: Order, last: Event | None, zone: str, *, private: bool, no
     if order.tracking:
         lines.append(_("Shipped with {carrier} {tracking}", carrier=order.carrier_name or order.carrier,
                        tracking=order.tracking))  # fmt: skip
+    lines += tracking  # carrier tracking: each number's status and the carrier's last event
     if order.return_reason or order.disposition:
         lines.append(_("Return: {reason} ({disposition})", reason=order.return_reason or "—",
                        disposition=render.disposition_name(order.disposition) if order.disposition else "—"))  # fmt: skip
@@ -187,8 +191,11 @@ async def _show_pages(update: Update, context: DeskContext, want: OrderPage, tea
                       edit: bool = False) -> None:  # fmt: skip
     if want.view == "card":
         order, last = await context.services.desk.card(team.team_id, ref, events=1)
+        tracked = await context.services.store.tracking_of(team.team_id, order.order_id)
+        lines = [render_tracking.tracking_line(row, team.timezone) for row in tracked
+                 if row.stop_reason not in ("corrected", "switched_off")]  # fmt: skip
         pages = card_pages(order, last[0] if last else None, team.timezone, private=is_private(update),
-                           now=context.settings.clock())  # fmt: skip
+                           now=context.settings.clock(), tracking=lines)  # fmt: skip
     else:
         order, events = await context.services.desk.card(team.team_id, ref, events=HISTORY_LIMIT)
         pages = history_pages(order, events, team.timezone)
@@ -204,6 +211,9 @@ async def _show_pages(update: Update, context: DeskContext, want: OrderPage, tea
 async def list_orders(update: Update, context: DeskContext) -> None:
     """/orders [LIST] (订单 [列表]): orders page by page, the earliest ship-by first."""
     args = context.args or []
+    if args and args[0].lower() in TRACKING_LISTS:
+        await _tracking_list(update, context, TRACKING_LISTS[args[0].lower()])
+        return
     name = LIST_NAMES.get(args[0], LIST_NAMES.get(args[0].lower())) if args else "open"
     if name is None:
         # "订单 6689831": a person asking for one order by its number.
@@ -232,6 +242,27 @@ async def page_button(update: Update, context: DeskContext) -> None:
     assert query is not None and isinstance(button, Page)
     await query.answer()
     await _send_page(update, context, button, edit=True)
+
+
+#: Lists by what carrier tracking found: parcels not moving, parcels never scanned.
+TRACKING_LISTS: dict[str, str] = {"stuck": "stuck", "未妥投": "stuck", "no-scan": "no_scan",
+                                  "noscan": "no_scan", "查询不到": "no_scan", "查詢不到": "no_scan"}  # fmt: skip
+#: Parcels such a list shows at most.
+TRACKING_SHOWN = 50
+
+
+async def _tracking_list(update: Update, context: DeskContext, concern: str) -> None:
+    """The orders whose parcels carrier tracking found stuck, or never scanned (oldest first)."""
+    team = await team_of(update, context)
+    rows = await context.services.store.tracking_concerns(team.team_id, (concern,), limit=TRACKING_SHOWN)
+    if not rows:
+        await answer(update, _("No orders in this list."))
+        return
+    kind = "stuck" if concern == "stuck" else "no_scan"
+    lines = [render_tracking.concern_head(kind, len(rows))]
+    lines += [_("<code>{order}</code> · {tracking}", order=row.order_id,
+                tracking=render_tracking.tracking_line(row, team.timezone)) for row in rows]  # fmt: skip
+    await answer(update, "\n".join(lines))
 
 
 async def _send_page(update: Update, context: DeskContext, want: Page, *, edit: bool = False) -> None:

@@ -41,6 +41,7 @@ async def test_one_check_one_message_most_urgent_first_each_order_once_and_never
     settings = desk_settings(fake_api, clock, tmp_path / "desk.sqlite3", alert_interval=0.1)
     soon, parcel, pending = "113-6000000-0000002", "113-7000000-0000003", "112-0000000-0000009"
     async with running(settings) as app:
+        app.bot_data["services"].alerts.tracking = True  # late deliveries are alerted with carrier tracking on
         t = await make_team(fake_api, app, settings.db_path)
         api, group, alice = t.api, t.group, t.alice
         await api.ask(group, alice, "/alerts digest off")

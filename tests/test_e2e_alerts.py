@@ -200,6 +200,7 @@ async def test_return_waiting_is_reminded_daily_until_decided(alert_team, clock)
 
 async def test_late_delivery_offers_mark_lost(alert_team, clock) -> None:
     t = alert_team
+    t.app.bot_data["services"].alerts.tracking = True  # late deliveries are alerted with carrier tracking on
     late = "113-7000000-0000001"
     lines = sample("order-report-us.txt").decode().splitlines()
     header, row = lines[0].split("\t"), lines[1].split("\t")

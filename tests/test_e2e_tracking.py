@@ -13,18 +13,19 @@ import dataclasses
 import json
 import logging
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from telegram.ext import Application
 
 from bot.app import running
+from tests.support.alerts import alerts_in, mark, no_more_alerts, read, wait_alert
 from tests.support.clock import START, FakeClock
-from tests.support.desk import desk_settings, settled
+from tests.support.desk import check_alerts, desk_settings, settled
 from tests.support.fakebotapi import FakeBotAPI
 from tests.support.faketrack import KEY, FakeTrack, Parcel, Step, TrackTime
-from tests.support.scenario import FAN, MIC, Team, make_team, sample
+from tests.support.scenario import FAN, MIC, Team, make_team, sample, sample_with_ids, says
 
 UPS = "1Z999AA10123456784"
 NEW_UPS = "1Z999AA10123456791"
@@ -237,3 +238,256 @@ async def test_a_restart_neither_registers_again_nor_delivers_twice(
     assert track.numbers("register") == [[UPS]]
     assert [e["action"] for e in t.events(MIC)].count("deliver") == 1
     assert t.goods(MIC) == "delivered"
+
+
+# --- alerts ------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def mic_team(fake_api: FakeBotAPI, track_desk: Application, tmp_path: Path) -> Team:
+    """The team with one order, MIC (its other orders would have their own alerts as the days pass)."""
+    t = await make_team(fake_api, track_desk, tmp_path / "desk.sqlite3")
+    await t.api.upload(t.group, t.alice, "unshipped-orders-us.txt", sample_with_ids([MIC]))
+    return t
+
+
+async def quiet_start(t: Team) -> int:
+    """The digest off and what was due already sent: what follows is the tracking's."""
+    await t.api.ask(t.group, t.alice, "/alerts digest off")
+    await check_alerts(t.app)
+    await settled(t.api, t.app)
+    return mark(t)
+
+
+async def test_a_number_never_scanned_gets_one_no_first_scan_alert_at_48_hours(mic_team, track, clock) -> None:
+    t = mic_team
+    await t.say(t.alice, f"/ship {MIC} UPS {UPS}")
+    start = await quiet_start(t)
+    await run(t)
+    clock.advance(hours=47)
+    await run(t)
+    await no_more_alerts(t, start)
+    clock.advance(hours=2)
+    await run(t)
+    await check_alerts(t.app)
+    alert = await wait_alert(t, "🔍", since=start)
+    assert read(alert).splitlines() == [
+        "🔍 1 parcel has no carrier scan 48 hours after shipping:",
+        f"…6689831 USB-MIC-01×1 · {UPS} · no carrier scan yet",
+        "Amazon counts a tracking number as valid only once the carrier has scanned the parcel. Check that the "
+        "label was handed over, or correct the number with /correct.",
+    ]
+    # Asked again and again, still not scanned: said once.
+    clock.advance(hours=6)
+    await run(t)
+    await no_more_alerts(t, mark(t))
+
+
+async def test_a_stuck_parcel_gets_an_alert_with_a_mark_lost_button(mic_team, track, clock) -> None:
+    t = mic_team
+    track.script(UPS, Step(timedelta(hours=5), "InTransit", "InTransit_PickedUp", "Shenzhen, CN", "Picked up"))
+    await t.say(t.alice, f"/ship {MIC} UPS {UPS}")
+    start = await quiet_start(t)
+    await run(t)
+    clock.advance(days=7, hours=6)
+    await run(t)
+    await check_alerts(t.app)
+    alert = await wait_alert(t, "🐢", since=start)
+    assert read(alert).splitlines() == [
+        "🐢 1 parcel has not moved for 7 days:",
+        f"…6689831 USB-MIC-01×1 · {UPS} · in transit, 11/21 9:00 PM Shenzhen, CN: Picked up",
+    ]
+    assert t.api.buttons(alert) == [("❓ Lost 6689831", f"ml:{MIC}")]
+    click = await t.api.click(t.group, t.alice, alert, f"ml:{MIC}", expect=2)
+    assert click.messages[0]["text"] == (
+        f"Order {MIC} marked lost. Contact the carrier and refund the buyer with /refund {MIC}."
+    )
+    assert t.goods(MIC) == "lost"
+
+
+async def test_the_carrier_reports_a_problem_once_and_the_card_shows_the_last_event(mic_team, track, clock) -> None:
+    t = mic_team
+    track.script(UPS, Step(timedelta(hours=5), "InTransit", "InTransit_PickedUp", "Shenzhen, CN", "Picked up"),
+                 Step(timedelta(days=4), "Exception", "Exception_Returning", "Los Angeles, CA, US",
+                      "Returning to sender: address unknown"))  # fmt: skip
+    await t.say(t.alice, f"/ship {MIC} UPS {UPS}")
+    start = await quiet_start(t)
+    await run(t)
+    clock.advance(hours=6)
+    await run(t)
+    card = await t.say(t.alice, "/order 6689831")
+    assert card.splitlines()[3:5] == [
+        f"Shipped with UPS {UPS}",
+        f"Tracking {UPS}: in transit; last event 11/21/26, 9:00 PM, Shenzhen, CN: Picked up",
+    ]
+    clock.advance(days=4)
+    await run(t)
+    await check_alerts(t.app)
+    alert = await wait_alert(t, "⚠️", since=start)
+    assert read(alert).splitlines() == [
+        "⚠️ The carrier reports a problem with 1 parcel:",
+        f"…6689831 USB-MIC-01×1 · {UPS} · possible exception, 4:00 PM Los Angeles, CA, US: Returning to "
+        "sender: address unknown",
+    ]
+    assert t.api.buttons(alert) == []
+    clock.advance(hours=8)
+    await run(t)
+    await no_more_alerts(t, mark(t))
+
+
+async def test_lists_of_stuck_and_never_scanned_parcels(mic_team, track, clock) -> None:
+    t = mic_team
+    await t.say(t.alice, f"/ship {MIC} UPS {UPS}")
+    await run(t)
+    assert await t.say(t.alice, "/orders no-scan") == "No orders in this list."
+    clock.advance(hours=48)
+    await run(t)
+    assert (await t.say(t.alice, "/orders 查询不到")).splitlines() == [
+        "🔍 1 parcel has no carrier scan 48 hours after shipping:",
+        f"{MIC} · Tracking {UPS}: no carrier scan yet.",
+    ]
+    assert await t.say(t.alice, "/orders stuck") == "No orders in this list."
+
+
+async def test_an_alert_is_not_repeated_after_a_restart(fake_api, clock, tmp_path, track, track_time) -> None:
+    db = tmp_path / "desk.sqlite3"
+    async with tracking_desk(fake_api, clock, db, track, track_time) as app:
+        on_track_time(app, track_time)
+        t = await make_team(fake_api, app, db)
+        await t.api.upload(t.group, t.alice, "unshipped-orders-us.txt", sample_with_ids([MIC]))
+        await t.say(t.alice, f"/ship {MIC} UPS {UPS}")
+        start = await quiet_start(t)
+        await run(t)
+        clock.advance(hours=48)
+        await run(t)
+        await check_alerts(t.app)
+        await wait_alert(t, "🔍", since=start)
+        await settled(t.api, t.app)
+    seen = mark(t)
+    clock.advance(hours=3)
+    async with tracking_desk(fake_api, clock, db, track, track_time) as app:
+        on_track_time(app, track_time)
+        t.app = app
+        await run(t)
+        await no_more_alerts(t, seen)
+    assert track.numbers("register") == [[UPS]]
+
+
+async def test_the_digest_measures_the_valid_tracking_rate_and_warns_when_the_quota_runs_low(
+    mic_team, track, clock
+) -> None:
+    t = mic_team
+    track.quota_total = 8
+    track.script(UPS, Step(timedelta(hours=5), "InTransit", "InTransit_PickedUp", "Shenzhen, CN", "Picked up"))
+    await t.say(t.alice, f"/ship {MIC} UPS {UPS}")
+    other = "113-7000000-0000077"
+    await t.api.upload(t.group, t.alice, "more.txt", sample_with_ids([other]))
+    await t.say(t.alice, f"/ship {other} FedEx 123456789012")  # never scanned
+    start = mark(t)
+    await run(t)
+    clock.advance(hours=6)
+    await run(t)
+    clock.set(datetime(2026, 11, 22, 1, 0, tzinfo=UTC))  # 09:00 in Shanghai: the digest
+    await check_alerts(t.app)
+    digest = await wait_alert(t, "Daily digest", since=start)
+    lines = read(digest).splitlines()
+    assert "⚠️ Valid tracking rate, 30 days: 50.0% (1/2), target over 95.0%" in lines, "\n".join(lines)
+    assert lines[-1] == ("📉 Carrier tracking: 6 of 8 numbers left in this month's 17TRACK quota; new shipments are "
+                         "not tracked once it runs out.")  # fmt: skip
+
+
+def parcel_report(*orders: tuple[str, str]) -> bytes:
+    """The sample Order report's first order under each id, to arrive by its date."""
+    lines = sample("order-report-us.txt").decode().splitlines()
+    header, out = lines[0].split("\t"), [lines[0]]
+    for n, (order_id, deliver_by) in enumerate(orders):
+        row = lines[1].split("\t")
+        row[0], row[1] = order_id, f"7000000000009{n}"
+        row[header.index("delivery-end-date")] = deliver_by
+        out.append("\t".join(row))
+    return ("\n".join(out) + "\n").encode()
+
+
+async def test_a_late_delivery_alert_only_for_a_parcel_the_carrier_has_not_delivered(
+    fake_api, track_desk, tmp_path, track, clock
+) -> None:
+    t = await make_team(fake_api, track_desk, tmp_path / "desk.sqlite3")
+    arrived, late = "113-7000000-0000001", "113-7000000-0000002"
+    await t.api.upload(t.group, t.alice, "orders.txt", parcel_report((arrived, "2026-11-25T07:59:59+00:00"),
+                                                                     (late, "2026-11-25T07:59:59+00:00")))  # fmt: skip
+    track.script(UPS, Step(timedelta(hours=5), "InTransit", "InTransit_PickedUp", "Shenzhen, CN", "Picked up"),
+                 Step(timedelta(days=3), "Delivered", "Delivered_Other", "Seattle, WA, US", "Delivered"))  # fmt: skip
+    track.script(NEW_UPS, Step(timedelta(hours=5), "InTransit", "InTransit_PickedUp", "Shenzhen, CN", "Picked up"))
+    await t.say(t.alice, f"/ship {arrived} UPS {UPS}")
+    await t.say(t.alice, f"/ship {late} UPS {NEW_UPS}")
+    start = await quiet_start(t)
+    await run(t)
+    clock.advance(days=3, hours=1)
+    await run(t)
+    assert t.goods(arrived) == "delivered"
+    clock.set(datetime(2026, 11, 25, 9, 0, tzinfo=UTC))  # past both orders' latest delivery date
+    await run(t)
+    await check_alerts(t.app)
+    alert = await wait_alert(t, "🚚", since=start)
+    assert read(alert).splitlines() == [
+        "🚚 1 shipped order is past its latest delivery date:",
+        "…0000002 USB-MIC-01×1 · due 3:59 PM",
+    ]
+
+
+@pytest.mark.alerts
+async def test_without_tracking_no_late_delivery_alert_and_alerts_says_why(alert_team, clock) -> None:
+    t = alert_team
+    late = "113-7000000-0000002"
+    await t.api.upload(t.group, t.alice, "orders.txt", parcel_report((late, "2026-11-25T07:59:59+00:00")))
+    await t.say(t.alice, f"/ship {late} UPS {UPS}")
+    start = mark(t)
+    clock.set(datetime(2026, 11, 25, 9, 0, tzinfo=UTC))
+    await wait_alert(t, "🚨", since=start)  # the report's orders late to ship, and nothing about the parcel
+    assert not [m for m in alerts_in(t, since=start) if "🚚" in read(m)]
+    settings = await t.say(t.alice, "/alerts")
+    assert says("en", "Late deliveries: off, because carrier tracking is off: without it I cannot know that a parcel "
+                "arrived, and every parcel would look late. The bot's operator turns tracking on with a 17TRACK API "
+                "key (DINGDAN_TRACKING_KEY).") in settings.splitlines()  # fmt: skip
+    assert "late deliveries" not in settings.split("On: ")[1].split("\n")[0]
+
+
+async def test_a_team_says_after_how_many_days_a_parcel_is_stuck(mic_team, track, clock) -> None:
+    t = mic_team
+    track.script(UPS, Step(timedelta(hours=5), "InTransit", "InTransit_PickedUp", "Shenzhen, CN", "Picked up"))
+    await t.say(t.alice, f"/ship {MIC} UPS {UPS}")
+    start = await quiet_start(t)
+    before = t.snapshot()
+    refused = await t.say(t.alice, "/alerts stuck 99")
+    assert refused == says("en", "I don't understand “{text}”. Examples: /alerts lead 24 4 · /alerts digest 09:00 · "
+                           "/alerts digest off · /alerts quiet 23:00 08:00 · /alerts quiet off · /alerts tz "
+                           "Asia/Shanghai · /alerts pending 3", text="stuck 99")  # fmt: skip
+    assert t.snapshot() == before
+    settings = await t.say(t.alice, "/alerts stuck 3")
+    assert "Parcels stuck after 3 days without movement (/alerts stuck 3)" in settings.splitlines()
+    await run(t)
+    clock.advance(days=3, hours=6)
+    await run(t)
+    await check_alerts(t.app)
+    alert = await wait_alert(t, "🐢", since=start)
+    assert read(alert).splitlines()[0] == "🐢 1 parcel has not moved for 3 days:"
+
+
+async def test_an_administrator_switches_tracking_off_and_on_for_the_team(track_team, track, clock) -> None:
+    t = track_team
+    settings = await t.say(t.alice, "/alerts tracking off")
+    assert "Carrier tracking: off for this team (/alerts tracking on)" in settings.splitlines()
+    await t.say(t.alice, f"/ship {MIC} UPS {UPS}")
+    report = await run(t)
+    assert (report.collected, report.registered) == (1, 0)
+    assert track.requests == []
+    settings = await t.say(t.alice, "/alerts 追踪 开")
+    assert "Carrier tracking: on (/alerts tracking off)" in settings.splitlines()
+    await t.say(t.alice, f"/ship {FAN} FedEx 123456789012")
+    report = await run(t)
+    assert report.registered == 1
+    assert track.numbers("register") == [["123456789012"]]
+    # Bob is no administrator: nothing changes.
+    await t.say(t.bob, "/alerts tracking off")
+    with t.db() as conn:
+        assert conn.execute("SELECT count(*) FROM tracking_off").fetchone()[0] == 0

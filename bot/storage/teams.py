@@ -63,6 +63,7 @@ def _columns(settings: TeamSettings, names: Sequence[str] = SETTING_NAMES) -> di
         "pending_days": settings.pending_days,
         "kinds_off": ",".join(sorted(settings.kinds_off)),
         "default_carrier": settings.default_carrier,
+        "stuck_days": settings.stuck_days,
     }
     return {name: every[name] for name in names}
 

@@ -31,6 +31,7 @@ from bot.alerts import (
 from bot.buttons import MarkLost, ReturnDecision, ReturnPrompt, ShipPrompt, Snooze
 from bot.domain import Goods
 from bot.i18n import N_, Raw, _, cldr, current, listing, ngettext
+from bot.texts import tracking
 from bot.texts.names import action_name, disposition_name, state_name
 from bot.texts.pages import TEXT_LIMIT, measure
 
@@ -68,9 +69,11 @@ def picking(goods: Sequence[tuple[str, int]]) -> str:
 
 
 def order_line(kind: str, order_id: str, goods: Sequence[tuple[str, int]], deadline: datetime | None,
-               zone: str, now: datetime, disposition: str = "") -> str:  # fmt: skip
+               zone: str, now: datetime, disposition: str = "", detail: Any = None) -> str:  # fmt: skip
     """One order on one line: its tail, what to pick, and what is due when."""
     head = "…" + _tail(order_id) + (" " + picking(goods) if goods else "")
+    if detail is not None:  # carrier tracking: the number, its status and the carrier's last event
+        return tracking.concern_line(head, detail, zone, lambda moment: clock(moment, zone, now))
     if deadline is None:
         if kind == "return_waiting" and disposition:
             return _("{order} · {disposition}", order=head, disposition=disposition_name(disposition))
@@ -112,12 +115,13 @@ def alert_messages(team: Any, due: list[Any], now: datetime, per_message: int = 
     room -= measure(_alert_advice("pending_long")) + 1 if counts["pending_long"] else 0
     length = 0  # of the part so far, lines and line ends, as Telegram counts it
     for item in sorted(due, key=lambda d: URGENCY.index(d.kind)):
-        line = order_line(item.kind, item.order_id, item.goods, item.deadline, zone, now, item.disposition)
-        extra = [_alert_head(item.kind, counts[item.kind])] if item.kind != kind_now else []
+        line = order_line(item.kind, item.order_id, item.goods, item.deadline, zone, now, item.disposition,
+                          getattr(item, "detail", None))  # fmt: skip
+        extra = [_alert_head(item.kind, counts[item.kind], team)] if item.kind != kind_now else []
         adding = sum(_size(x) + 1 for x in [*extra, line])
         if len(buttons) >= per_message or (lines and length + adding > room):
             parts.append((lines, buttons))
-            lines, buttons, extra, length = [], [], [_alert_head(item.kind, counts[item.kind])], 0
+            lines, buttons, extra, length = [], [], [_alert_head(item.kind, counts[item.kind], team)], 0
             adding = sum(_size(x) + 1 for x in [*extra, line])
         lines += [*extra, line]
         length += adding
@@ -131,11 +135,15 @@ def alert_messages(team: Any, due: list[Any], now: datetime, per_message: int = 
             text_lines = [*text_lines, _("(part {part} of {parts})", part=n, parts=len(parts))]
         if any(d.kind == "pending_long" for d in due) and n == len(parts):
             text_lines = [*text_lines, _alert_advice("pending_long")]
+        if any(d.kind == "no_scan" for d in due) and n == len(parts):
+            text_lines = [*text_lines, tracking.concern_advice("no_scan")]
         messages.append({"text": "\n".join(text_lines), "buttons": [row for row in rows if row]})
     return messages
 
 
-def _alert_head(kind: str, n: int) -> str:
+def _alert_head(kind: str, n: int, team: Any = None) -> str:
+    if kind in ("no_scan", "stuck", "track_exception"):
+        return tracking.concern_head(kind, n, getattr(getattr(team, "settings", None), "stuck_days", 7))
     match kind:
         case "ship_soon":
             return ngettext("⏰ {count} order must ship soon:", "⏰ {count} orders must ship soon:", n)
@@ -210,6 +218,8 @@ def _alert_buttons(kind: str, order_id: str, disposition: str = "") -> list[list
             return [[_("❓ Lost {tail}", tail=tail), MarkLost(order_id).encode()], snooze]
         case "pending_long":
             return [snooze]
+        case "stuck":  # said once (a new stop is a new alert): no snooze
+            return [[_("❓ Lost {tail}", tail=tail), MarkLost(order_id).encode()]]
     return []
 
 
@@ -258,6 +268,8 @@ def digest_message(team: Any, local_day: Any, figures: dict[str, Any], now: date
                        h["cancelled_7"], h["ordered_7"], CANCELLATION_TARGET))  # fmt: skip
     lines.append(_rate(N_("Valid tracking rate, 30 days: {rate} ({part}/{whole}), target over {target}"),
                        h["valid_30"], h["confirmed_30"], VALID_TRACKING_TARGET, over=True))  # fmt: skip
+    if figures.get("tracking_quota"):
+        lines.append(tracking.quota_line(*figures["tracking_quota"]))
     return {"text": "\n".join(lines), "buttons": [row for row in buttons if row]}
 
 

@@ -63,3 +63,6 @@ CREATE TABLE tracking_off (
     by          INTEGER,
     at          TEXT NOT NULL
 );
+
+-- A team's setting: a parcel in transit without movement this many days is stuck (an alert).
+ALTER TABLE teams ADD COLUMN stuck_days INTEGER NOT NULL DEFAULT 7;
