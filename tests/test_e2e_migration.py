@@ -366,6 +366,10 @@ async def test_the_store_moves_every_row_of_the_team_once(tmp_path, clock) -> No
             conn.execute("INSERT INTO amazon_accounts (team_id, source, marketplace_id, endpoint, configured_at, "
                          "secrets_at) VALUES (?, 'env', 'ATVPDKIKX0DER', 'https://sellingpartnerapi-na.amazon.com', "
                          "'2026-11-21T08:00:00+00:00', '2026-11-21T08:00:00+00:00')", (OLD,))  # fmt: skip
+            # Carrier tracking: a number tracked for one of its orders, and the team's switch.
+            conn.execute("INSERT INTO tracking (team_id, order_id, number, shipped_at) VALUES (?, ?, '1Z999AA10123456784', "
+                         "'2026-11-21T08:00:00+00:00')", (OLD, MIC))  # fmt: skip
+            conn.execute("INSERT INTO tracking_off (team_id, at) VALUES (?, '2026-11-21T08:00:00+00:00')", (OLD,))
         conn.close()
         before = rows_of(db, OLD)
         assert all(before[k] for k in before if k != "shipments"), before

@@ -90,7 +90,7 @@ class TeamMove:
 
 #: Tables holding a team's rows by ``team_id``: all of them follow the team to its new chat id.
 TEAM_TABLES = ("members", "orders", "order_items", "events", "shipments", "imports", "confirmations", "alerts",
-               "snoozes", "outbox", "amazon_accounts", "team_hours")  # fmt: skip
+               "snoozes", "outbox", "amazon_accounts", "team_hours", "tracking", "tracking_off")  # fmt: skip
 #: Of those, the tables whose ``chat_id`` says where something happened: the group's id there
 #: becomes the supergroup's, so history and questions stay with the group.
 _CHAT_IN_TEAM_TABLES = ("events", "imports", "confirmations")
