@@ -38,6 +38,10 @@ READERS = 3
 #: After a checkpoint the WAL is cut back to this size; without a limit it stays as large as
 #: the largest transaction ever written (136 MB after a few 100k-row imports).
 JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024
+#: Each connection's page cache, in KiB (SQLite's default is 2 MB). The indexes that keep reads flat
+#: (lists, counts, the digest's hours) are written in key order, not insertion order: with the
+#: default cache a 100,000-order import spent a quarter of its time re-reading index pages.
+CACHE_KIB = 32 * 1024
 
 #: What the parameters of a statement may be.
 Params = Sequence[Any] | dict[str, Any]
@@ -83,7 +87,7 @@ class Database:
         try:
             await conn.executescript(
                 "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL; "
-                f"PRAGMA busy_timeout=5000; PRAGMA journal_size_limit={JOURNAL_SIZE_LIMIT};"
+                f"PRAGMA busy_timeout=5000; PRAGMA journal_size_limit={JOURNAL_SIZE_LIMIT}; PRAGMA cache_size=-{CACHE_KIB};"
             )
         except BaseException:
             await conn.close()  # its thread would keep the process alive
