@@ -463,7 +463,27 @@ def label(code: str, name: str = "", locale: str = "en") -> str:
     """A carrier as a reader sees it: ``SF Express``, or ``顺丰（SF Express）`` in Chinese."""
     english = name if code == OTHER and name else (code or name)
     spec = _BY_KEY.get(english)
+    if spec is None and locale == "zh_Hant" and code == OTHER and name:
+        return _traditional(name)
     if spec is None or not locale.startswith("zh"):
         return english
     chinese = spec.zh[1] if locale == "zh_Hant" else spec.zh[0]
     return f"{chinese}（{english}）" if chinese and chinese != english else english
+
+
+#: Characters only Simplified script writes, from the carrier table's (Simplified, Traditional) names.
+_SIMPLIFIED_ONLY = frozenset("".join(s.zh[0] for s in _BY_KEY.values())) - frozenset(
+    "".join(s.zh[1] for s in _BY_KEY.values())
+)
+
+
+def _traditional(name: str) -> str:
+    """A name typed after ``Other:`` in Simplified (``顺丰国际``), as Traditional readers write it
+    (``順豐國際``) where the carrier table lists that name with its Traditional form right after it."""
+    if not _SIMPLIFIED_ONLY & set(name):
+        return name
+    for spec in _BY_KEY.values():
+        for simplified, traditional in zip(spec.aliases, spec.aliases[1:], strict=False):
+            if simplified == name and len(traditional) == len(name) and not _SIMPLIFIED_ONLY & set(traditional):
+                return traditional
+    return name

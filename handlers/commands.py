@@ -28,7 +28,7 @@ COMMANDS: tuple[Command, ...] = (
         fulfilment.ship,
         menu=N_("Ship an order: order, carrier, tracking number"),
         usage=N_(
-            "Send: /ship ORDER CARRIER TRACKING, for example /ship 113-4417305-6689831 UPS 1Z999AA10123456784 or 发货 6689831 顺丰 SF1234567890123. To ship some items only, add their SKUs: /ship 7654321 UPS 1Z999AA10123456784 USB-FAN-03"
+            "Send: /ship ORDER [CARRIER] TRACKING, for example /ship 113-4417305-6689831 UPS 1Z999AA10123456784 or 发货 6689831 SF1234567890123. The carrier may be left out when the tracking number shows it or the team has a default carrier (/carrier). To ship some items only, add their SKUs: /ship 7654321 UPS 1Z999AA10123456784 USB-FAN-03"
         ),
         keywords=(
             "发货",

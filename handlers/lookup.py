@@ -10,8 +10,9 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
 from bot import texts as render
 from bot.buttons import OrderPage, Page
+from bot.carriers import label as carrier_label
 from bot.domain import Event, Goods, Order
-from bot.i18n import Raw, _, duration, money, ngettext, when
+from bot.i18n import Raw, _, current, duration, money, ngettext, when
 from bot.parsing import OrderRef, parse_order_ref
 from bot.storage import Team
 from bot.texts import tracking as render_tracking
@@ -100,7 +101,7 @@ def card_pages(order: Order, last: Event | None, zone: str, *, private: bool, no
     elif order.refunded:
         lines.append(_("Refunded {refunded}", refunded=money(order.refunded, order.currency)))
     if order.tracking:
-        lines.append(_("Shipped with {carrier} {tracking}", carrier=order.carrier_name or order.carrier,
+        lines.append(_("Shipped with {carrier} {tracking}", carrier=carrier_label(order.carrier, order.carrier_name, current()),
                        tracking=order.tracking))  # fmt: skip
     lines += tracking  # carrier tracking: each number's status and the carrier's last event
     if order.return_reason or order.disposition:

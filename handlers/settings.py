@@ -28,7 +28,7 @@ def help_text() -> str:
     return "\n".join([
         _("<b>dingdan</b> works your Amazon orders from this chat. Name an order by its full number or its last 4+ digits."),
         "",
-        _("/ship ORDER CARRIER TRACKING: confirm a shipment (发货 6689831 顺丰 SF1234567890123)"),
+        _("/ship ORDER [CARRIER] TRACKING: confirm a shipment; the carrier may be left out when the number shows it or the team has a default carrier (发货 6689831 SF1234567890123)"),
         _("/correct ORDER CARRIER TRACKING: correct the tracking number of a shipped order (改单号 …)"),
         _("/cancel ORDER REASON: cancel before shipping, with Amazon's reason (取消 6689831 缺货)"),
         _("/refund ORDER [AMOUNT]: refund after shipping, in full or in part (退款 6689831 12.50)"),
@@ -37,7 +37,7 @@ def help_text() -> str:
         _("/delivered ORDER and /lost ORDER: what the carrier did (送达 / 丢件)"),
         _("/address ORDER: the buyer wants another address (改地址 6689831)"),
         _("/order ORDER: the order's card (查询 6689831); /history ORDER: everything that happened (历史)"),
-        _("/orders [STATE]: orders to ship, the most urgent first; /orders all, /orders shipped, /orders returns (订单)"),
+        _("/orders [LIST]: orders to ship, the most urgent first; /orders overdue, /orders due-soon, /orders today, /orders stuck, /orders no-scan, /orders all, /orders shipped, /orders returns (订单 已超时、订单 即将超时、订单 今日必发、订单 未妥投、订单 查询不到)"),
         _("Send an Unshipped Orders report or an Order report from Seller Central as a file to import the orders; a returns report records returns."),
         _("Send a spreadsheet (.xlsx or .csv) with order, carrier and tracking number columns to ship many orders at once; sending the same file again ships nothing twice."),
         _("/export: the shipping confirmation file for Seller Central (导出)"),

@@ -350,9 +350,10 @@ async def test_did_you_mean_for_what_looks_like_a_command(team) -> None:
     before = t.snapshot()
     reply = await t.say(t.bob, "发货了 6689831 云途 YT1234567890123456")
     assert reply == says("zh_Hans", "I didn't understand that. Did you mean {keyword}?", keyword="发货") + " " + says(
-        "zh_Hans", "Send: /ship ORDER CARRIER TRACKING, for example /ship 113-4417305-6689831 UPS 1Z999AA10123456784 "
-        "or 发货 6689831 顺丰 SF1234567890123. To ship some items only, add their SKUs: /ship 7654321 UPS "
-        "1Z999AA10123456784 USB-FAN-03")  # fmt: skip
+        "zh_Hans", "Send: /ship ORDER [CARRIER] TRACKING, for example /ship 113-4417305-6689831 UPS "
+        "1Z999AA10123456784 or 发货 6689831 SF1234567890123. The carrier may be left out when the tracking number "
+        "shows it or the team has a default carrier (/carrier). To ship some items only, add their SKUs: /ship 7654321 "
+        "UPS 1Z999AA10123456784 USB-FAN-03")  # fmt: skip
     assert await t.say(t.carol, "6689831 出了嗎") == says(
         "zh_Hant", "I didn't understand that. To act on order {order}, start with what to do, for example /order "
         "{order} or /ship {order} CARRIER TRACKING. Send /help for the list.", order="6689831",
@@ -395,3 +396,90 @@ async def test_in_private_traditional_did_you_mean(team) -> None:
     replies = await t.api.ask(chat, t.carol, "出貨了嗎")
     assert replies[0]["text"].startswith(says("zh_Hant", "I didn't understand that. Did you mean {keyword}?",
                                               keyword="出貨"))  # fmt: skip
+
+
+# --- Chinese replies suggest Chinese keywords (issue 9, polish) ---------------------------
+
+
+async def test_refusals_and_usage_suggest_the_chinese_keyword(team) -> None:
+    t = team
+    assert await t.say(t.bob, "发货 6689831 顺丰 SF1234567890123") == shipped(
+        "zh_Hans", MIC, "顺丰（SF Express）", "SF1234567890123"
+    )
+    before = t.snapshot()
+    assert await t.say(t.bob, "发货 6689831 SF1234567890124") == (
+        f"订单 {MIC} 已由 Bob 于 2026/11/21 16:00 发货：顺丰（SF Express），追踪编码（物流单号）SF1234567890123。"
+        f"如果追踪编码有误，请发送 改单号 {MIC} 承运人 追踪编码 更正。"
+    )
+    assert await t.say(t.carol, "出貨 6689831 SF1234567890124") == (
+        f"訂單 {MIC} 已由 Bob 於 2026/11/21 16:00 出貨：順豐（SF Express），追蹤編號 SF1234567890123。"
+        f"如果追蹤編號有誤，請傳送 改單號 {MIC} 承運商 追蹤編號 修正。"
+    )
+    assert (
+        await t.say(t.bob, "退款 1122334 5")
+        == f"订单 {SPEAKER} 还没发货（未发货）：请用 取消 订单号 原因 取消订单，不要退款。"
+    )
+    assert await t.say(t.carol, "退款 1122334 5") == (
+        f"訂單 {SPEAKER} 還沒出貨（未出貨）：請用 取消 訂單編號 原因 取消訂單，不要退款。"
+    )
+    assert (
+        await t.say(t.bob, "导出 abc")
+        == "“abc”不是日期。发送 导出 导出新的发货，或发送 导出 2026-11-21 重新导出某一天。"
+    )
+    assert (
+        await t.say(t.carol, "匯出 abc")
+        == "「abc」不是日期。傳送 匯出 匯出新的出貨，或傳送 匯出 2026-11-21 重新匯出某一天。"
+    )
+    # The carrier is optional in the usage: the number's shape or the team's default carrier names it.
+    assert await t.say(t.bob, "发货 1122334") == (
+        "请发送：发货 订单号 [承运人] 追踪编码，例如 发货 6689831 UPS 1Z999AA10123456784 或 发货 6689831 SF1234567890123。"
+        "从追踪编码看得出承运人，或团队设了默认承运人（默认承运人）时，可以不写承运人。只发部分商品时，在后面加上它们的 SKU："
+        "发货 7654321 UPS 1Z999AA10123456784 USB-FAN-03"
+    )
+    assert await t.say(t.carol, "出貨 1122334") == (
+        "請傳送：出貨 訂單編號 [承運商] 追蹤編號，例如 出貨 6689831 UPS 1Z999AA10123456784 或 出貨 6689831 SF1234567890123。"
+        "從追蹤編號看得出承運商，或團隊設了預設承運商（預設承運商）時，可以不寫承運商。只出貨部分商品時，在後面加上它們的 SKU："
+        "出貨 7654321 UPS 1Z999AA10123456784 USB-FAN-03"
+    )
+    assert await t.say(t.alice, "/ship 1122334") == (
+        "Send: /ship ORDER [CARRIER] TRACKING, for example /ship 113-4417305-6689831 UPS 1Z999AA10123456784 or 发货 "
+        "6689831 SF1234567890123. The carrier may be left out when the tracking number shows it or the team has a "
+        "default carrier (/carrier). To ship some items only, add their SKUs: /ship 7654321 UPS 1Z999AA10123456784 "
+        "USB-FAN-03"
+    )
+    assert t.snapshot() == before
+
+
+async def test_the_card_names_the_carrier_in_the_readers_script(team) -> None:
+    t = team
+    await t.say(t.bob, "发货 6689831 顺丰 SF1234567890123")
+    hans = (await t.say(t.bob, "查询 6689831")).splitlines()
+    assert "已发货：顺丰（SF Express） SF1234567890123" in hans
+    assert "最近变更：2026/11/21 16:00 · 已发货 · Bob · 顺丰（SF Express） SF1234567890123" in hans
+    hant = (await t.say(t.carol, "查詢 6689831")).splitlines()
+    assert "已出貨：順豐（SF Express） SF1234567890123" in hant
+    assert "最近變更：2026/11/21 16:00 · 已出貨 · Bob · 順豐（SF Express） SF1234567890123" in hant
+    # A name kept with code Other, typed in Simplified: Traditional readers see it in Traditional.
+    assert await t.say(t.bob, "发货 1122334 Other:顺丰国际 ABC1234567") == (
+        f"订单 {SPEAKER} 已发货：顺丰国际，追踪编码（物流单号）ABC1234567。"
+    )
+    assert (t.order_row(SPEAKER)["carrier"], t.order_row(SPEAKER)["carrier_name"]) == ("Other", "顺丰国际")
+    assert "已出貨：順豐國際 ABC1234567" in (await t.say(t.carol, "查詢 1122334")).splitlines()
+    assert "已发货：顺丰国际 ABC1234567" in (await t.say(t.bob, "查询 1122334")).splitlines()
+
+
+async def test_help_lists_every_orders_list_in_both_scripts(team) -> None:
+    t = team
+    assert (
+        "订单 [列表]：待发货订单，最急的排最前；订单 已超时、订单 即将超时、订单 今日必发、订单 未妥投、订单 查询不到、"
+        "订单 全部、订单 已发货、订单 退货（/orders）"
+    ) in (await t.say(t.bob, "帮助")).splitlines()
+    assert (
+        "訂單 [清單]：待出貨訂單，最急的排最前面；訂單 已逾時、訂單 即將逾時、訂單 今日必出、訂單 未妥投、訂單 查詢不到、"
+        "訂單 全部、訂單 已出貨、訂單 退貨（/orders）"
+    ) in (await t.say(t.carol, "說明")).splitlines()
+    assert (
+        "/orders [LIST]: orders to ship, the most urgent first; /orders overdue, /orders due-soon, /orders today, "
+        "/orders stuck, /orders no-scan, /orders all, /orders shipped, /orders returns "
+        "(订单 已超时、订单 即将超时、订单 今日必发、订单 未妥投、订单 查询不到)"
+    ) in (await t.say(t.alice, "/help")).splitlines()

@@ -193,8 +193,8 @@ async def test_a_group_that_is_not_a_team(fake_api, desk) -> None:
         ("/ship 6689831 顺丰 1Z999AA10123456784",
          "“1Z999AA10123456784” does not look like a SF Express tracking number (for example "),
         ("/ship 6689831",
-         "Send: /ship ORDER CARRIER TRACKING, for example /ship 113-4417305-6689831 UPS 1Z999AA10123456784 or 发货 "
-         "6689831 顺丰 SF1234567890123"),
+         "Send: /ship ORDER [CARRIER] TRACKING, for example /ship 113-4417305-6689831 UPS 1Z999AA10123456784 or 发货 "
+         "6689831 SF1234567890123"),
         ("/cancel 6689831 because",
          "I don't know the reason “because”. Use one of Amazon's reasons: BuyerCanceled, NoInventory, "),
         ("/refund 6689831 abc12",

@@ -405,7 +405,7 @@ async def test_shipping_a_shipped_order_again_in_chinese(team, clock) -> None:
     reply = (await t.api.ask(t.group, t.carol, "發貨 6689831 順豐 SF1234567890123"))[0]
     assert text(reply) == (
         f"訂單 {MIC} 已由 Alice 於 {at('zh_Hant', clock())} 出貨：UPS，追蹤編號 1Z999AA10123456784。如果追蹤編號有誤，"
-        f"請用 /correct {MIC} 承運商 追蹤編號 更正（中文也可以用「改單號」）。"
+        f"請傳送 改單號 {MIC} 承運商 追蹤編號 修正。"
     )
     assert not t.api.buttons(reply)
     assert t.order_row(MIC)["tracking"] == "1Z999AA10123456784"

@@ -6,8 +6,9 @@ import html
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
+from bot.carriers import label as carrier_label
 from bot.domain import Event, Goods, Order
-from bot.i18n import Raw, _, day, money, ngettext, when
+from bot.i18n import Raw, _, current, day, money, ngettext, when
 from bot.texts.names import REPORT_NAMES, action_name, reason_name, state_name
 from bot.texts.refusals import row_error
 
@@ -39,7 +40,8 @@ def event_line(event: Event, zone: str) -> str:
 def event_details(event: Event) -> str:
     d = event.details
     if event.trigger in ("ship", "correct_tracking") and d.get("tracking"):
-        return html.escape(f"{d.get('carrier_name') or d.get('carrier', '')} {d['tracking']}".strip())
+        carrier = carrier_label(d.get("carrier") or "", d.get("carrier_name") or "", current())
+        return html.escape(f"{carrier} {d['tracking']}".strip())
     if event.trigger == "refund" and d.get("amount") is not None:
         return money(Decimal(str(d["amount"])), d.get("currency"))
     if event.trigger == "cancel" and d.get("reason"):
