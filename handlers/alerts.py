@@ -26,6 +26,7 @@ from bot.i18n import _, listing, when
 from bot.refusal_codes import AccessCode, AlertCode, CommandCode
 from bot.storage import Team
 from bot.team_settings import InvalidSetting, format_hours, format_time
+from bot.tracking.schedule import MAX_AGE
 from handlers.common import (
     actor_of,
     answer,
@@ -81,18 +82,6 @@ async def membership(update: Update, context: DeskContext) -> None:
 
 
 # --- buttons under alerts ------------------------------------------------------------
-
-
-@handles_refusals
-async def ship_prompt(update: Update, context: DeskContext) -> None:
-    """🚚 under an alert: say exactly what to type to ship it."""
-    query = update.callback_query
-    assert query is not None and isinstance(context.button, OrderButton)
-    await team_of(update, context)
-    order_id = context.button.order_id
-    await query.answer()
-    await answer(update, _("To ship order {order}, send: /ship {order} CARRIER TRACKING (or 发货 {order} 顺丰 SF…)",
-                           order=order_id))  # fmt: skip
 
 
 @handles_refusals
@@ -243,7 +232,8 @@ async def alerts_command(update: Update, context: DeskContext) -> None:
     if switch is not None:
         user = update.effective_user
         assert user is not None
-        await context.services.store.set_tracking(team.team_id, switch, by=user.id, now=context.settings.clock())
+        now = context.settings.clock()
+        await context.services.store.set_tracking(team.team_id, switch, by=user.id, now=now, since=now - MAX_AGE)
     elif args:
         team = await _change(
             context, team, Refusal(AlertCode.bad_alert_setting, text=" ".join(args)), **parse_setting(args)

@@ -485,9 +485,54 @@ async def test_an_administrator_switches_tracking_off_and_on_for_the_team(track_
     assert "Carrier tracking: on (/alerts tracking off)" in settings.splitlines()
     await t.say(t.alice, f"/ship {FAN} FedEx 123456789012")
     report = await run(t)
-    assert report.registered == 1
-    assert track.numbers("register") == [["123456789012"]]
+    # Switched on, the shipment made while it was off is tracked as well as the new one.
+    assert report.registered == 2
+    assert track.numbers("register") == [[UPS, "123456789012"]]
     # Bob is no administrator: nothing changes.
     await t.say(t.bob, "/alerts tracking off")
     with t.db() as conn:
         assert conn.execute("SELECT count(*) FROM tracking_off").fetchone()[0] == 0
+
+
+async def test_tracking_switched_back_on_tracks_again_what_the_switch_stopped(track_team, track, clock) -> None:
+    t = track_team
+    track.script(UPS, Step(timedelta(hours=1), "InTransit", "InTransit_PickedUp", "Shenzhen, CN", "Picked up"))
+    await t.say(t.alice, f"/ship {MIC} UPS {UPS}")
+    assert (await run(t)).registered == 1
+    await t.say(t.alice, "/alerts tracking off")
+    report = await run(t)
+    assert report.stopped == 1
+    assert track.parcels[UPS].stopped
+    (row,) = tracking_rows(t, MIC)
+    assert (row["state"], row["stop_reason"]) == ("stopped", "switched_off")
+    await t.say(t.alice, f"/ship {FAN} FedEx 123456789012")
+    assert (await run(t)).registered == 0
+
+    settings = await t.say(t.alice, "/alerts tracking on")
+    assert "Carrier tracking: on (/alerts tracking off)" in settings.splitlines()
+    clock.advance(hours=2)
+    report = await run(t)
+    # The stopped number is registered again (17TRACK knows it: it is retracked), the one
+    # shipped while tracking was off is registered for the first time; both are polled.
+    assert (report.registered, report.polled) == (2, 2)
+    assert track.numbers("register")[-1] == [UPS, "123456789012"]
+    assert track.numbers("retrack") == [[UPS]]
+    assert not track.parcels[UPS].stopped
+    (row,) = tracking_rows(t, MIC)
+    assert (row["state"], row["stop_reason"], row["stopped_at"], row["status"]) == (
+        "registered", None, None, "InTransit")  # fmt: skip
+    (fan,) = tracking_rows(t, FAN)
+    assert (fan["number"], fan["state"]) == ("123456789012", "registered")
+
+
+async def test_tracking_switched_on_again_before_the_stop_went_out_keeps_tracking(track_team, track) -> None:
+    t = track_team
+    await t.say(t.alice, f"/ship {MIC} UPS {UPS}")
+    assert (await run(t)).registered == 1
+    await t.say(t.alice, "/alerts tracking off")
+    await t.say(t.alice, "/alerts tracking on")
+    report = await run(t)
+    assert (report.registered, report.stopped) == (0, 0)
+    assert track.numbers("stoptrack") == [] and track.numbers("retrack") == []
+    (row,) = tracking_rows(t, MIC)
+    assert (row["state"], row["stop_reason"]) == ("registered", None)

@@ -268,12 +268,18 @@ class TrackingTables(Database):
         """Whether the team tracks its parcels (an administrator may switch it off)."""
         return await self.fetchone("SELECT 1 FROM tracking_off WHERE team_id = ?", (team_id,)) is None
 
-    async def set_tracking(self, team_id: int, on: bool, *, by: int | None, now: datetime) -> None:
+    async def set_tracking(self, team_id: int, on: bool, *, by: int | None, now: datetime,
+                           since: datetime | None = None) -> None:  # fmt: skip
         """Switch a team's carrier tracking on (its new shipments are registered) or off (nothing
-        new is registered, and what is tracked is stopped)."""
+        new is registered, and what is tracked is stopped). Switched on with ``since`` (the oldest
+        shipment still worth tracking), what the switch stopped is tracked again: a number not yet
+        stopped with the provider stays registered; one stopped is registered again (the tracker
+        has the provider retrack a number it already knows); shipments made while it was off are added."""
         async with self.transaction() as tx:
             if on:
                 await tx.execute("DELETE FROM tracking_off WHERE team_id = ?", (team_id,))
+                if since is not None:
+                    await self._resume(tx, team_id, now, since)
                 return
             await tx.execute(
                 "INSERT INTO tracking_off (team_id, by, at) VALUES (?, ?, ?) ON CONFLICT (team_id) DO NOTHING",
@@ -289,6 +295,26 @@ class TrackingTables(Database):
                 "WHERE team_id = ? AND state = 'registered'",
                 (team_id,),
             )
+
+    @staticmethod
+    async def _resume(tx: Any, team_id: int, now: datetime, since: datetime) -> None:
+        await tx.execute(
+            "UPDATE tracking SET state = 'registered', stop_reason = NULL, next_check_at = ? "
+            "WHERE team_id = ? AND state = 'to_stop' AND stop_reason = 'switched_off' AND shipped_at >= ?",
+            (iso(now), team_id, iso(since)),
+        )
+        await tx.execute(
+            "UPDATE tracking SET state = 'to_register', stop_reason = NULL, stopped_at = NULL, next_check_at = NULL, "
+            "error = NULL, attempts = 0 "
+            "WHERE team_id = ? AND state = 'stopped' AND stop_reason = 'switched_off' AND shipped_at >= ?",
+            (team_id, iso(since)),
+        )
+        await tx.execute(
+            "INSERT OR IGNORE INTO tracking (team_id, order_id, number, carrier, shipped_at) "
+            "SELECT team_id, order_id, tracking, carrier, shipped_at FROM shipments "
+            "WHERE team_id = ? AND superseded = 0 AND tracking <> '' AND shipped_at >= ?",
+            (team_id, iso(since)),
+        )
 
     async def record_quota(self, provider: str, now: datetime, total: int, used: int, remaining: int) -> None:
         await self.execute_write(

@@ -126,6 +126,12 @@ class Tracker:
                     done.append((row.tracking_id, accepted.carrier, now))  # first look right away
             await self.store.tracking_registered(done, now)
             report.registered += len(done)
+            already = {a.number for a in answer.accepted if a.already}
+            again = [_parcel(row) for row in batch if row.number in already]
+            if again:
+                # The provider knew these already: one it had stopped (tracking switched back on)
+                # is retracked; it refuses the rest, which it still tracks.
+                await self.provider.retrack(again)
             retry: list[tuple[int, str]] = []
             refused: list[tuple[int, str]] = []
             for rejected in answer.rejected:
