@@ -447,6 +447,14 @@ async def test_refusals_and_usage_suggest_the_chinese_keyword(team) -> None:
         "default carrier (/carrier). To ship some items only, add their SKUs: /ship 7654321 UPS 1Z999AA10123456784 "
         "USB-FAN-03"
     )
+    assert await t.say(t.bob, "送达") == "请发送：送达 订单号，例如 送达 6689831"
+    assert await t.say(t.carol, "遺失") == "請傳送：遺失 訂單編號，例如 遺失 6689831"
+    assert await t.say(t.bob, "订单 明天") == (
+        "没有“明天”这个列表。可以试试 订单、订单 已超时、订单 即将超时、订单 今日必发、订单 全部、订单 已发货 或 订单 退货。"
+    )
+    assert await t.say(t.carol, "訂單 明天") == (
+        "沒有「明天」這個清單。可以試試 訂單、訂單 已逾時、訂單 即將逾時、訂單 今日必出、訂單 全部、訂單 已出貨 或 訂單 退貨。"
+    )
     assert t.snapshot() == before
 
 
