@@ -43,6 +43,7 @@ from typing import Any, Self
 import httpx
 
 from bot.amazon.redaction import redact
+from bot.backoff import TokenBucket, backoff_wait, retry_after
 
 log = logging.getLogger("dingdan.spapi")
 
@@ -180,41 +181,6 @@ class OrdersPage:
     next_token: str | None
 
 
-class TokenBucket:
-    """Amazon's usage plan for one operation: ``rate`` requests a second, ``burst`` at once.
-
-    ``take()`` waits until a request may go. The clock and the sleep are injected so tests
-    can run a minute of Amazon's time in no time.
-    """
-
-    def __init__(self, rate: float, burst: int, *, monotonic: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep) -> None:  # fmt: skip
-        self.rate = rate
-        self.burst = burst
-        self.tokens = float(burst)
-        self.monotonic = monotonic
-        self.sleep = sleep
-        self.updated = monotonic()
-
-    def _refill(self) -> None:
-        now = self.monotonic()
-        self.tokens = min(float(self.burst), self.tokens + (now - self.updated) * self.rate)
-        self.updated = now
-
-    async def take(self) -> None:
-        while True:
-            self._refill()
-            if self.tokens >= 1 - 1e-9:  # rounding must not leave a request waiting for a sliver
-                self.tokens = max(self.tokens - 1, 0.0)
-                return
-            await self.sleep((1 - self.tokens) / self.rate)
-
-    def drain(self) -> None:
-        """Amazon throttled us: its bucket is empty whatever ours says."""
-        self._refill()
-        self.tokens = 0.0
-
-
 class SpApiClient:
     """One seller account's client. Use as ``async with client: ...`` (the HTTP connection
     lives for the block); the access token and the rate limiters outlive it."""
@@ -317,7 +283,7 @@ class SpApiClient:
     # --- plumbing ----------------------------------------------------------------------
 
     def _wait(self, failures: int) -> float:
-        return float(min(self.backoff * 2 ** (failures - 1), self.max_backoff))
+        return backoff_wait(failures, self.backoff, self.max_backoff)
 
     async def _refresh_token(self) -> str:
         creds = self.credentials
@@ -337,7 +303,7 @@ class SpApiClient:
                 failures += 1
                 if failures >= self.attempts:
                     raise SpApiError("login", response.status_code, "LoginUnavailable", _reason(response)) from None
-                await self.sleep(_retry_after(response) or self._wait(failures))
+                await self.sleep(retry_after(response) or self._wait(failures))
                 continue
             body = _body(response)
             if response.status_code != 200 or not body.get("access_token"):
@@ -381,7 +347,7 @@ class SpApiClient:
                 log.info("%s throttled by Amazon (%d of %d)", operation, throttled, self.throttled_attempts)
                 if throttled >= self.throttled_attempts:
                     raise _error(operation, response)
-                wait = _retry_after(response)
+                wait = retry_after(response)
                 if wait is None:
                     # Amazon's bucket is empty: wait at least one refill, longer each time.
                     bucket.drain()
@@ -393,7 +359,7 @@ class SpApiClient:
                 log.warning("%s: HTTP %d from Amazon (attempt %d of %d)", operation, status, failures, self.attempts)
                 if failures >= self.attempts:
                     raise _error(operation, response)
-                await self.sleep(_retry_after(response) or self._wait(failures))
+                await self.sleep(retry_after(response) or self._wait(failures))
                 continue
             if status in (401, 403) and not refreshed and _token_refused(response):
                 # Expired or revoked early: one new token, then the same request again.
@@ -414,22 +380,6 @@ def _body(response: httpx.Response) -> Any:
 
 def _reason(response: httpx.Response) -> str:
     return response.reason_phrase or f"HTTP {response.status_code}"
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after", "").strip()
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:  # an HTTP date
-        from email.utils import parsedate_to_datetime
-
-        return max(0.0, (parsedate_to_datetime(value) - datetime.now(UTC)).total_seconds())
-    except (TypeError, ValueError, IndexError):
-        return None
 
 
 def _errors(response: httpx.Response) -> list[dict[str, Any]]:

@@ -35,7 +35,7 @@ from typing import Any
 import httpx
 
 from bot.amazon.redaction import remember_secrets
-from bot.amazon.spapi import TokenBucket
+from bot.backoff import TokenBucket, backoff_wait, retry_after
 from bot.tracking.provider import (
     Accepted,
     Answer,
@@ -180,7 +180,7 @@ class SeventeenTrack:
     # --- plumbing ----------------------------------------------------------------------
 
     def _wait(self, failures: int) -> float:
-        return float(min(self.backoff * 2 ** (failures - 1), self.max_backoff))
+        return backoff_wait(failures, self.backoff, self.max_backoff)
 
     async def _post(self, operation: str, body: list[dict[str, Any]] | None) -> Any:
         if body is not None and len(body) > BATCH:
@@ -208,14 +208,14 @@ class SeventeenTrack:
                 if throttled >= self.throttled_attempts:
                     raise TrackingError(429, "TooFrequent", "17TRACK throttled every attempt")
                 self.bucket.drain()
-                await self.sleep(_retry_after(response) or max(self._wait(throttled), 1 / self.bucket.rate))
+                await self.sleep(retry_after(response) or max(self._wait(throttled), 1 / self.bucket.rate))
                 continue
             if status >= 500:
                 failures += 1
                 log.warning("17TRACK %s: HTTP %d (attempt %d of %d)", operation, status, failures, self.attempts)
                 if failures >= self.attempts:
                     raise TrackingError(status, "ServerError", response.reason_phrase)
-                await self.sleep(_retry_after(response) or self._wait(failures))
+                await self.sleep(retry_after(response) or self._wait(failures))
                 continue
             if status != 200:
                 raise TrackingError(status, "Refused", "wrong key or address" if status in (401, 404) else "")
@@ -296,11 +296,3 @@ def _info(entry: dict[str, Any]) -> TrackInfo:
             delivered_at = event.at
     return TrackInfo(str(entry.get("number", "")), status, str(latest.get("sub_status") or ""), event, delivered_at,
                      _int(entry.get("carrier")))  # fmt: skip
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after", "").strip()
-    try:
-        return max(0.0, float(value)) if value else None
-    except ValueError:
-        return None
