@@ -23,18 +23,18 @@ from bot import texts
 from bot.buttons import AlertSetting, MarkLost, ReturnPrompt, ShipPrompt, Snooze
 from bot.domain import Refusal
 from bot.i18n import _, listing, when
-from bot.refusal_codes import AccessCode, AlertCode, CommandCode
+from bot.refusal_codes import AlertCode, CommandCode
 from bot.storage import Team
 from bot.team_settings import InvalidSetting, format_hours, format_time
 from bot.tracking.schedule import MAX_AGE
 from handlers.common import (
     actor_of,
+    admin_team,
     answer,
     drop_buttons,
     edit_in_place,
     handles_refusals,
     plain,
-    require_person,
     team_of,
 )
 from handlers.context import DeskContext
@@ -213,20 +213,10 @@ def settings_buttons(team: Team) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(rows)
 
 
-async def _require_admin(update: Update, context: DeskContext) -> Team:
-    require_person(update)
-    team = await team_of(update, context)
-    user = update.effective_user
-    assert user is not None
-    if not await context.services.access.is_admin(team.team_id, user.id):
-        raise Refusal(AccessCode.not_admin)
-    return team
-
-
 @handles_refusals
 async def alerts_command(update: Update, context: DeskContext) -> None:
     """/alerts (提醒): show or change the team's alert settings (group administrators)."""
-    team = await _require_admin(update, context)
+    team = await admin_team(update, context)
     args = context.args or []
     switch = _tracking_switch(args)
     if switch is not None:
@@ -294,7 +284,7 @@ async def settings_button(update: Update, context: DeskContext) -> None:
     query = update.callback_query
     button = context.button
     assert query is not None and isinstance(button, AlertSetting)
-    team = await _require_admin(update, context)
+    team = await admin_team(update, context)
     what, value = button.what, button.value
     changes: dict[str, object] = {}
     if what == "k":

@@ -148,6 +148,17 @@ async def team_of(update: Update, context: DeskContext) -> Team:
     return team
 
 
+async def admin_team(update: Update, context: DeskContext) -> Team:
+    """The team, when a person (not a channel or an anonymous administrator) who administers its group acts."""
+    require_person(update)
+    team = await team_of(update, context)
+    user = update.effective_user
+    assert user is not None
+    if not await context.services.access.is_admin(team.team_id, user.id):
+        raise Refusal(AccessCode.not_admin)
+    return team
+
+
 def zone_of(context: DeskContext, team: Team | None = None) -> str:
     return team.timezone if team is not None else context.settings.timezone
 

@@ -14,6 +14,7 @@ from bot.refusal_codes import AccessCode, ShippingCode
 from bot.storage import Team
 from bot.team_settings import InvalidSetting
 from handlers.common import (
+    admin_team,
     answer,
     edit_in_place,
     handles_refusals,
@@ -173,16 +174,6 @@ def _carrier_buttons() -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup([choices[i : i + 3] for i in range(0, len(choices), 3)])
 
 
-async def _admin_team(update: Update, context: DeskContext) -> Team:
-    require_person(update)
-    team = await team_of(update, context)
-    user = update.effective_user
-    assert user is not None
-    if not await context.services.access.is_admin(team.team_id, user.id):
-        raise Refusal(AccessCode.not_admin)
-    return team
-
-
 async def _set_carrier(context: DeskContext, team: Team, typed: str) -> Team:
     store = context.services.store
     try:
@@ -206,7 +197,7 @@ async def default_carrier(update: Update, context: DeskContext) -> None:
         team = await team_of(update, context)
         await answer(update, _carrier_text(team), _carrier_buttons())
         return
-    team = await _admin_team(update, context)
+    team = await admin_team(update, context)
     team = await _set_carrier(context, team, " ".join(args))
     await answer(update, _carrier_text(team))
 
@@ -216,7 +207,7 @@ async def carrier_button(update: Update, context: DeskContext) -> None:
     query = update.callback_query
     button = context.button
     assert query is not None and isinstance(button, DefaultCarrier)
-    team = await _admin_team(update, context)
+    team = await admin_team(update, context)
     team = await _set_carrier(context, team, button.carrier)
     await query.answer()
     await edit_in_place(update, _carrier_text(team), _carrier_buttons())

@@ -510,10 +510,3 @@ async def _already_shipped(desk: Desk, team_id: int, parcel: _Parcel, order: Ord
         if not any(name == item or name.casefold() == skus.get(item) for item in with_number):
             return False
     return True
-    # Some items: done when those items left with this number.
-    skus = {i.item_id: i.sku.casefold() for i in order.items}
-    for typed in parcel.items:
-        name = typed.rsplit(":", 1)[0]
-        if not any(name == item or name.casefold() == skus.get(item) for item in with_number):
-            return False
-    return True
