@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 #: A Saturday, 16:00 in Shanghai: the sample orders' ship-by times are around it.
@@ -37,3 +38,20 @@ class FakeClock:
 
     def __repr__(self) -> str:
         return f"FakeClock({self._now.isoformat()})"
+
+
+class VirtualSeconds:
+    """Virtual seconds for a client's rate limits and back-offs (the SP-API's, 17TRACK's): ``sleep``
+    moves the clock instead of waiting, and remembers how long each wait was."""
+
+    def __init__(self, start: float = 0.0) -> None:
+        self.now = start
+        self.slept: list[float] = []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(round(seconds, 3))
+        self.now += seconds
+        await asyncio.sleep(0)

@@ -25,7 +25,6 @@ import here, like ``fakebotapi``.
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import json
 import re
@@ -39,6 +38,7 @@ from urllib.parse import parse_qsl
 import httpx
 from aiohttp import web
 
+from tests.support.clock import VirtualSeconds
 from tests.support.server import LocalServer
 
 MARKETPLACE = "ATVPDKIKX0DER"
@@ -115,21 +115,11 @@ class _Answer:
     headers: dict[str, str] | None = None
 
 
-class AmazonTime:
-    """Virtual seconds for the client's rate limits and back-offs: ``sleep`` moves the clock
-    instead of waiting, and remembers how long each wait was."""
+class AmazonTime(VirtualSeconds):
+    """Virtual seconds for the SP-API client's rate limits and back-offs."""
 
     def __init__(self) -> None:
-        self.now = 1000.0
-        self.slept: list[float] = []
-
-    def monotonic(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.slept.append(round(seconds, 3))
-        self.now += seconds
-        await asyncio.sleep(0)
+        super().__init__(1000.0)
 
 
 @dataclass

@@ -24,7 +24,6 @@ Every request is recorded in :attr:`requests` (operation, numbers, HTTP status).
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from collections.abc import Callable
@@ -34,6 +33,7 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.support.clock import VirtualSeconds
 from tests.support.server import LocalServer
 
 KEY = "17TRACK-FAKE-KEY-9c1e4b7a2d5f8e3b6a0c"
@@ -64,20 +64,11 @@ class Parcel:
     steps: list[Step] = field(default_factory=list)
 
 
-class TrackTime:
-    """Virtual seconds for the client's rate limit and back-offs (the fake counts on them too)."""
+class TrackTime(VirtualSeconds):
+    """Virtual seconds for the 17TRACK client's rate limit and back-offs (the fake counts on them too)."""
 
     def __init__(self) -> None:
-        self.now = 5000.0
-        self.slept: list[float] = []
-
-    def monotonic(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.slept.append(round(seconds, 3))
-        self.now += seconds
-        await asyncio.sleep(0)
+        super().__init__(5000.0)
 
 
 class FakeTrack(LocalServer):
