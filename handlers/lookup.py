@@ -51,7 +51,7 @@ LIST_NAMES: dict[str, str] = {
 for _words, _state in (
     (("等待中",), Goods.pending), (("未发货", "未發貨"), Goods.unshipped),
     (("部分发货", "部分發貨"), Goods.partially_shipped), (("已发货", "已發貨"), Goods.shipped),
-    (("已送达", "已送達"), Goods.delivered), (("丢件", "丟件"), Goods.lost), (("已取消",), Goods.cancelled),
+    (("已送达", "已送達"), Goods.delivered), (("丢件", "丟件", "遗失", "遺失"), Goods.lost), (("已取消",), Goods.cancelled),
     (("退货中", "退貨中"), Goods.return_requested), (("退货已到", "退貨已到"), Goods.return_received),
     (("退货已处理", "退貨已處理"), Goods.return_closed),
 ):  # fmt: skip
@@ -225,7 +225,7 @@ async def list_orders(update: Update, context: DeskContext) -> None:
                 update,
                 _(
                     "I don't know the list “{word}”. Try /orders, /orders overdue, /orders due-soon, "
-                    "/orders today, /orders all, /orders shipped or /orders returns.",
+                    "/orders today, /orders stuck, /orders no-scan, /orders all, /orders shipped or /orders returns.",
                     word=args[0],
                 ),
             )

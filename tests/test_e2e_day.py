@@ -201,7 +201,7 @@ async def test_a_group_that_is_not_a_team(fake_api, desk) -> None:
          "“abc12” is not an amount. Type it like 12.50, 12,50 or $12.50."),
         ("/orders nonsense",
          "I don't know the list “nonsense”. Try /orders, /orders overdue, /orders due-soon, /orders today, "
-         "/orders all, /orders shipped or /orders returns."),
+         "/orders stuck, /orders no-scan, /orders all, /orders shipped or /orders returns."),
     ],
 )  # fmt: skip
 async def test_bad_input_gets_one_clear_reply_and_changes_nothing(team, text: str, reply: str) -> None:
