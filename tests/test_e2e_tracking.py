@@ -536,3 +536,34 @@ async def test_tracking_switched_on_again_before_the_stop_went_out_keeps_trackin
     assert track.numbers("stoptrack") == [] and track.numbers("retrack") == []
     (row,) = tracking_rows(t, MIC)
     assert (row["state"], row["stop_reason"]) == ("registered", None)
+
+
+async def test_a_never_scanned_number_corrected_before_its_alert_is_not_named_the_new_one_may(
+    mic_team, track, clock
+) -> None:
+    t = mic_team
+    await t.say(t.alice, f"/ship {MIC} UPS {UPS}")
+    start = await quiet_start(t)
+    await run(t)
+    clock.advance(hours=49)
+    await run(t)
+    assert tracking_rows(t, MIC)[0]["concern"] == "no_scan"
+    (question,) = await t.api.ask(t.group, t.alice, f"/correct {MIC} UPS {NEW_UPS}")
+    yes = t.api.buttons(question)[0][1]
+    await t.api.click(t.group, t.alice, question, yes, expect=1)
+    await settled(t.api, t.app)
+    track.fail_next("stoptrack", 503, count=20)
+    start = mark(t)
+    await run(t)
+    old, new = tracking_rows(t, MIC)
+    assert (old["number"], old["state"], old["concern"]) == (UPS, "to_stop", None)
+    # The new number carries the shipment's time: it alone is named.
+    await check_alerts(t.app)
+    alert = await wait_alert(t, "🔍", since=start)
+    assert read(alert).splitlines() == [
+        "🔍 1 parcel has no carrier scan 48 hours after shipping:",
+        f"…6689831 USB-MIC-01×1 · {NEW_UPS} · no carrier scan yet",
+        "Amazon counts a tracking number as valid only once the carrier has scanned the parcel. Check that the "
+        "label was handed over, or correct the number with /correct.",
+    ]
+    await no_more_alerts(t, mark(t))

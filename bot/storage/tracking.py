@@ -121,7 +121,8 @@ class TrackingTables(Database):
                         (iso(since), team, order, team, order),
                     )
                     db.execute(
-                        "UPDATE tracking SET state = 'to_stop', stop_reason = 'corrected', next_check_at = NULL "
+                        "UPDATE tracking SET state = 'to_stop', stop_reason = 'corrected', next_check_at = NULL, concern = NULL, "
+                        "concern_since = NULL "
                         f"WHERE team_id = ? AND order_id = ? AND state = 'registered' AND {gone}",
                         (team, order, team, order),
                     )
@@ -193,7 +194,8 @@ class TrackingTables(Database):
     async def tracking_to_stop(self, ids: Sequence[int], reason: str) -> None:
         async with self.transaction() as tx:
             await tx.executemany(
-                "UPDATE tracking SET state = 'to_stop', stop_reason = ?, next_check_at = NULL "
+                "UPDATE tracking SET state = 'to_stop', stop_reason = ?, next_check_at = NULL, concern = NULL, "
+                "concern_since = NULL "
                 "WHERE tracking_id = ? AND state = 'registered'",
                 [(reason, tid) for tid in ids],
             )
@@ -230,7 +232,7 @@ class TrackingTables(Database):
                 "event_text = CASE WHEN ? IS NULL THEN event_text ELSE ? END, "
                 "delivered_at = coalesce(?, delivered_at), provider_carrier = coalesce(?, provider_carrier), "
                 "concern_since = CASE WHEN ? IS NULL THEN NULL WHEN ? IS concern THEN concern_since ELSE ? END, "
-                "concern = ?, checked_at = ?, next_check_at = ? WHERE tracking_id = ?",
+                "concern = ?, checked_at = ?, next_check_at = ? WHERE tracking_id = ? AND state = 'registered'",
                 [params(*u) for u in updates],
             )
 
@@ -247,7 +249,7 @@ class TrackingTables(Database):
         marks = ", ".join("?" * len(kinds))
         rows = await self.fetchall(
             f"SELECT {_COLUMNS} FROM tracking WHERE team_id = ? AND concern IN ({marks}) "
-            "AND state IN ('registered', 'to_stop') ORDER BY concern_since, tracking_id LIMIT ?",
+            "AND state = 'registered' ORDER BY concern_since, tracking_id LIMIT ?",
             (team_id, *kinds, limit),
         )
         return [_number(r) for r in rows]
@@ -291,7 +293,8 @@ class TrackingTables(Database):
                 (iso(now), team_id),
             )
             await tx.execute(
-                "UPDATE tracking SET state = 'to_stop', stop_reason = 'switched_off', next_check_at = NULL "
+                "UPDATE tracking SET state = 'to_stop', stop_reason = 'switched_off', next_check_at = NULL, "
+                "concern = NULL, concern_since = NULL "
                 "WHERE team_id = ? AND state = 'registered'",
                 (team_id,),
             )
