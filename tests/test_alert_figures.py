@@ -155,6 +155,35 @@ async def test_the_hours_kept_by_triggers_are_what_a_recount_finds_after_every_k
     assert sum(r[2] for r in rows) == 12
 
 
+async def test_an_order_amazon_partially_shipped_then_shipped_through_the_desk_is_shipped_once(store: Store) -> None:
+    order, fresh = an_order(1), an_order(2)
+    await seed(store, [order, fresh])
+    order.goods = Goods.partially_shipped  # Amazon's report: part of it went out
+    await store.save(order, event(order, "amazon_partially_shipped", NOW + timedelta(hours=2), IMPORT),
+                     now=NOW + timedelta(hours=2))  # fmt: skip
+    shipped_at = NOW + timedelta(hours=3)
+    order.goods, order.carrier, order.tracking, order.shipped_at = (
+        Goods.shipped,
+        "UPS",
+        "1Z999AA10123456784",
+        shipped_at,
+    )
+    assert await store.save(order, event(order, "ship", shipped_at), now=shipped_at)
+    # Beside it, an order shipped through the desk alone.
+    fresh.goods, fresh.carrier, fresh.tracking, fresh.shipped_at = (
+        Goods.shipped,
+        "UPS",
+        "1Z999AA10123456791",
+        shipped_at,
+    )
+    assert await store.save(fresh, event(fresh, "ship", shipped_at), now=shipped_at)
+    rows = recount(store.path)  # the triggers' counts are a fresh backfill's
+    amazon_hour, desk_hour = NOW.strftime("%Y-%m-%dT10"), shipped_at.strftime("%Y-%m-%dT%H")
+    by_hour = {r[1]: r[4:] for r in rows if r[4] or r[6]}
+    assert by_hour == {amazon_hour: (1, 0, 0, 0), desk_hour: (1, 1, 2, 2)}  # `fresh` alone is late
+    assert (sum(r[4] for r in rows), sum(r[6] for r in rows)) == (2, 2)
+
+
 @pytest.mark.parametrize("code", CARRIER_CODES)
 async def test_a_shipment_has_valid_tracking_when_its_carrier_is_one_amazon_tracks(store: Store, code: str) -> None:
     order = an_order(1)

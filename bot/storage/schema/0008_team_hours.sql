@@ -44,13 +44,17 @@ BEGIN
 END;
 
 -- Shipped through the desk (/ship, a batch, a button): shipped_at is set for the first time.
+-- Confirmed all the same, but shipped (and late) only if Amazon had not said so first: an order
+-- Amazon's report moved to partially_shipped (or shipped) was counted then, by the trigger below.
 CREATE TRIGGER team_hours_shipped AFTER UPDATE OF shipped_at ON orders
 WHEN OLD.shipped_at IS NULL AND NEW.shipped_at IS NOT NULL
 BEGIN
     INSERT INTO team_hours (team_id, hour, shipped, shipped_late, confirmed, tracking_valid)
-    VALUES (NEW.team_id, substr(NEW.shipped_at, 1, 13), 1, coalesce(NEW.shipped_at > NEW.ship_by, 0), 1,
+    VALUES (NEW.team_id, substr(NEW.shipped_at, 1, 13), OLD.goods IN ('pending', 'unshipped'),
+            OLD.goods IN ('pending', 'unshipped') AND coalesce(NEW.shipped_at > NEW.ship_by, 0), 1,
             NEW.carrier NOT IN ('', 'Other') AND NEW.tracking <> '')
-    ON CONFLICT (team_id, hour) DO UPDATE SET shipped = shipped + 1, shipped_late = shipped_late + excluded.shipped_late,
+    ON CONFLICT (team_id, hour) DO UPDATE SET shipped = shipped + excluded.shipped,
+        shipped_late = shipped_late + excluded.shipped_late,
         confirmed = confirmed + 1, tracking_valid = tracking_valid + excluded.tracking_valid;
 END;
 
@@ -95,10 +99,19 @@ INSERT INTO team_hours (team_id, hour, ordered)
 SELECT team_id, substr(purchased_at, 1, 13), count(*) FROM orders WHERE purchased_at IS NOT NULL
 GROUP BY team_id, substr(purchased_at, 1, 13);
 
+-- Shipped through the desk: shipped there unless an Amazon event came first (counted below, as
+-- the triggers do: the desk's shipment of an order Amazon had moved adds to confirmed alone).
 INSERT INTO team_hours (team_id, hour, shipped, shipped_late, confirmed, tracking_valid)
-SELECT team_id, substr(shipped_at, 1, 13), count(*), sum(coalesce(shipped_at > ship_by, 0)), count(*),
+SELECT team_id, substr(shipped_at, 1, 13), sum(NOT amazon_first),
+       sum(NOT amazon_first AND coalesce(shipped_at > ship_by, 0)), count(*),
        sum(carrier NOT IN ('', 'Other') AND tracking <> '')
-FROM orders NOT INDEXED WHERE shipped_at IS NOT NULL GROUP BY team_id, substr(shipped_at, 1, 13) ORDER BY 1, 2
+FROM (
+    SELECT o.team_id, o.shipped_at, o.ship_by, o.carrier, o.tracking, EXISTS (
+        SELECT 1 FROM events e WHERE e.team_id = o.team_id AND e.order_id = o.order_id
+        AND e.action IN ('amazon_shipped', 'amazon_partially_shipped') AND e.at < o.shipped_at
+    ) AS amazon_first
+    FROM orders o NOT INDEXED WHERE o.shipped_at IS NOT NULL
+) WHERE true GROUP BY team_id, substr(shipped_at, 1, 13) ORDER BY 1, 2
 ON CONFLICT (team_id, hour) DO UPDATE SET shipped = excluded.shipped, shipped_late = excluded.shipped_late,
     confirmed = excluded.confirmed, tracking_valid = excluded.tracking_valid;
 
@@ -106,7 +119,7 @@ INSERT INTO team_hours (team_id, hour, shipped, shipped_late)
 SELECT team_id, substr(at, 1, 13), count(*), sum(coalesce(at > ship_by, 0)) FROM (
     SELECT e.team_id, min(e.at) AS at, o.ship_by
     FROM events e NOT INDEXED JOIN orders o ON o.team_id = e.team_id AND o.order_id = e.order_id
-    WHERE e.action IN ('amazon_shipped', 'amazon_partially_shipped') AND o.shipped_at IS NULL
+    WHERE e.action IN ('amazon_shipped', 'amazon_partially_shipped') AND (o.shipped_at IS NULL OR e.at < o.shipped_at)
     GROUP BY e.team_id, e.order_id
 ) WHERE true GROUP BY team_id, substr(at, 1, 13) ORDER BY 1, 2
 ON CONFLICT (team_id, hour) DO UPDATE SET shipped = shipped + excluded.shipped,
