@@ -66,8 +66,10 @@ def marketplace_of(order: Order) -> str | None:
 
 def _tracking_from(carrier: Carrier, words: list[str]) -> tuple[str, int] | None:
     """The tracking number at the start of ``words``, typed whole or in groups with spaces
-    ("1Z 999 AA1 …"): the longest run of words that makes a number of ``carrier``'s shape,
-    and how many words it took."""
+    ("1Z 999 AA1 …"), and how many words it took. A first word that is a number of
+    ``carrier``'s shape by itself is the number: what follows it are items (``DHL 1234567890
+    22`` ships SKU 22, never tracking 123456789022). Otherwise the longest run of words that
+    makes such a number."""
     found: tuple[str, int] | None = None
     for end in range(1, len(words) + 1):
         piece = "".join(words[:end])
@@ -79,6 +81,8 @@ def _tracking_from(carrier: Carrier, words: list[str]) -> tuple[str, int] | None
             if refusal.code == ShippingCode.domestic_carrier:
                 raise
             continue
+        if end == 1:
+            return found
     return found
 
 

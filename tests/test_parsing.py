@@ -1437,3 +1437,15 @@ def test_a_domestic_or_unknown_default_carrier_is_refused(typed):
 
     with pytest.raises(InvalidSetting):
         TeamSettings("UTC").changed(default_carrier=typed)
+
+
+def test_an_item_after_a_whole_tracking_number_is_never_glued_onto_it() -> None:
+    """``DHL 1234567890 22``: 1234567890 is a DHL number by itself, so 22 is an item (a partial
+    shipment), not the end of a DHL Paket number 123456789022; a number typed in groups still
+    reads whole."""
+    from handlers.fulfilment import split_shipment
+
+    carrier, tracking, items = split_shipment(["DHL", "1234567890", "22"])
+    assert (carrier.code, tracking, items) == ("DHL", "1234567890", ["22"])
+    carrier, tracking, items = split_shipment(["UPS", "1Z", "999AA1", "0123456784"])
+    assert (carrier.code, tracking, items) == ("UPS", "1Z999AA10123456784", [])
