@@ -3,13 +3,14 @@ team that works in it (on its own, or syncing with the fake Amazon)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 from telegram.ext import Application
 
 from bot.app import running
+from tests.support import pg
 from tests.support.alerts import mark, wait_alerts
 from tests.support.amazon_sync import on_amazon_time, running_desk
 from tests.support.clock import FakeClock
@@ -17,6 +18,30 @@ from tests.support.desk import desk_settings
 from tests.support.fakebotapi import FakeBotAPI
 from tests.support.fakespapi import AmazonTime, FakeSpApi
 from tests.support.scenario import Team, make_team, sample
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[pg.PgServer]:
+    """The session's PostgreSQL (tests/support/pg.py); the tests that need one skip, saying why, without."""
+    server = pg.PgServer()
+    try:
+        server.start()
+    except pg.Unavailable as why:
+        pytest.skip(str(why))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def pg_url(pg_server: pg.PgServer) -> Iterator[str]:
+    """A fresh PostgreSQL database holding the desk's schema, dropped afterwards."""
+    url = pg_server.create()
+    try:
+        yield url
+    finally:
+        pg_server.drop(url)
 
 
 @pytest.fixture

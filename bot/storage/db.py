@@ -25,9 +25,11 @@ from typing import Any
 
 import aiosqlite
 
+from bot.storage import pg
 from bot.storage.errors import DatabaseUnusable, NotOpen
 from bot.storage.readers import Readers
 from bot.storage.unit import _UNIT, Unit
+from bot.storage.values import iso, utc_now
 
 log = logging.getLogger(__name__)
 
@@ -48,12 +50,15 @@ Params = Sequence[Any] | dict[str, Any]
 
 
 class Database:
-    """One SQLite file. Open with :meth:`open`, close with :meth:`close`."""
+    """One SQLite file, or a PostgreSQL database (``path`` a ``postgresql://`` URL; see
+    ``bot.storage.pg``). Open with :meth:`open`, close with :meth:`close`."""
 
     def __init__(self, path: Path | str, *, readers: int = READERS) -> None:
         if readers < 1:
             raise ValueError("a store needs at least one reader connection")
         self.path = str(path)
+        #: "sqlite" or "pg": the few statements that differ ask (the rest is translated).
+        self.dialect = "pg" if pg.is_url(self.path) else "sqlite"
         self.readers = readers
         self._writer: aiosqlite.Connection | None = None
         self._readers = Readers()
@@ -66,23 +71,33 @@ class Database:
     async def open(self) -> None:
         """Open the writer (migrating the schema) and the readers, or raise :class:`DatabaseUnusable`."""
         try:
-            keep_private(self.path)
+            if self.dialect == "sqlite":
+                keep_private(self.path)
             self._writer = await self._connect()
             await self._migrate(self._writer)
             for _ in range(self.readers):
                 self._readers.add(await self._connect())
-        except (sqlite3.Error, OSError) as err:
-            reason = str(err) or type(err).__name__
+        except (sqlite3.Error, pg.Error, OSError) as err:
+            reason = pg.redact(str(err) or type(err).__name__)
             try:
                 await self.close()
             except Exception:  # noqa: BLE001 - the first error is the one to tell
                 log.debug("closing the half-open database failed", exc_info=True)
+            if self.dialect == "pg":
+                raise DatabaseUnusable(
+                    f"cannot use the database {pg.redact(self.path)}: {reason}. Check that PostgreSQL is running "
+                    "and that the URL in DINGDAN_DB names a database this user may create tables in."
+                ) from None
             raise DatabaseUnusable(
                 f"cannot use the database {self.path}: {reason}. Check that the file and its folder are writable by "
                 "this user and that no other program holds it, or set DINGDAN_DB to another file."
             ) from None
 
     async def _connect(self) -> aiosqlite.Connection:
+        if self.dialect == "pg":
+            url = self.path
+            # psycopg on a thread of its own, as aiosqlite runs sqlite3 (bot/storage/pg.py).
+            return await aiosqlite.Connection(lambda: pg.Connection(url), 64)  # type: ignore[arg-type, return-value]
         conn = await aiosqlite.connect(self.path, isolation_level=None)
         try:
             await conn.executescript(
@@ -111,7 +126,7 @@ class Database:
         await conn.execute(
             "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)"
         )
-        for version, sql in migrations():
+        for version, sql in migrations(self.dialect):
             # Each script runs in its own write transaction, and whether it is due is read
             # inside it: two processes opening a new database at once apply it once.
             await conn.execute("BEGIN IMMEDIATE")
@@ -119,9 +134,12 @@ class Database:
                 async with conn.execute("SELECT 1 FROM schema_migrations WHERE version = ?", (version,)) as cur:
                     done = await cur.fetchone() is not None
                 if not done:
-                    for statement in _statements(sql):
-                        await conn.execute(statement)
-                    await conn.execute("INSERT INTO schema_migrations VALUES (?, datetime('now'))", (version,))
+                    if self.dialect == "pg":
+                        await conn.executescript(sql)  # PostgreSQL's own script, run whole
+                    else:
+                        for statement in _statements(sql):
+                            await conn.execute(statement)
+                    await conn.execute("INSERT INTO schema_migrations VALUES (?, ?)", (version, iso(utc_now())))
             except BaseException:
                 await conn.execute("ROLLBACK")
                 raise
@@ -331,10 +349,12 @@ def _statements(script: str) -> list[str]:
     return [s for s in statements if s.rstrip(";").strip()]
 
 
-def migrations() -> list[tuple[int, str]]:
-    """The schema scripts shipped in ``bot/storage/schema``, by version number."""
+def migrations(dialect: str = "sqlite") -> list[tuple[int, str]]:
+    """The schema scripts shipped in ``bot/storage/schema`` (PostgreSQL's twins in its ``pg``
+    folder), by version number."""
     found = []
-    for entry in resources.files("bot.storage.schema").iterdir():
+    package = "bot.storage.schema.pg" if dialect == "pg" else "bot.storage.schema"
+    for entry in resources.files(package).iterdir():
         name = entry.name
         if name.endswith(".sql") and name[:4].isdigit():
             found.append((int(name[:4]), entry.read_text(encoding="utf-8")))

@@ -56,6 +56,8 @@ class Unit:
         self.began = False
         self.closed = False
         self.failed = False
+        #: Another process finished this update first: nothing of this copy was kept.
+        self.duplicate = False
         self.messages: list[OutgoingMessage] = []
         self.after: list[Callable[[], Awaitable[Any]]] = []
         self._savepoints = 0
@@ -136,29 +138,44 @@ class Unit:
             await store._write_lock.acquire()
             self._locked = True
 
-        def finish(db: sqlite3.Connection) -> None:
+        def finish(db: sqlite3.Connection) -> bool:
             if not began:
                 db.execute("BEGIN IMMEDIATE")
             try:
+                # Done: the payload is no longer needed (and may hold what a person typed). Only
+                # if it was still new: another process sharing the database (a replica that was
+                # handed the same update) may have finished it meanwhile, and then this update's
+                # effect and replies are undone, never applied twice.
+                done = db.execute(
+                    "UPDATE inbox SET status = 'done', done_at = ?, payload = '' WHERE update_id = ? AND status = 'new'",
+                    (now, self.update_id),
+                ).rowcount
+                if not done and db.execute("SELECT 1 FROM inbox WHERE update_id = ?", (self.update_id,)).fetchone():
+                    db.execute("ROLLBACK")
+                    return False
                 db.executemany(
                     "INSERT INTO outbox (team_id, chat_id, kind, update_id, payload, document, created_at, not_before) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     rows,
                 )
-                # Done: the payload is no longer needed (and may hold what a person typed).
-                db.execute("UPDATE inbox SET status = 'done', done_at = ?, payload = '' WHERE update_id = ?",
-                           (now, self.update_id))  # fmt: skip
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
+            return True
 
         try:
-            await store.on_writer(finish)
+            applied = await store.on_writer(finish)
         finally:
             self.began = False
             self.closed = True
             self._release_lock()
+        if not applied:
+            log.info("update %s was processed elsewhere meanwhile: this copy changed nothing", self.update_id)
+            self.duplicate = True
+            self.messages.clear()
+            self.after.clear()
+            return
         if rows:
             store.signal_queued()
 
