@@ -38,6 +38,7 @@ from bot.lifecycle import Lifecycle
 from bot.services import Desk
 from bot.settings import Settings, StartupError
 from bot.storage import Store
+from bot.storage.pg import redact
 from handlers import register
 from handlers.commands import set_command_menus
 from handlers.context import DeskContext, Services
@@ -219,7 +220,7 @@ async def serve(settings: Settings) -> None:
     try:
         async with running(settings) as application:
             me = application.bot
-            log.info("dingdan is running as @%s (database %s)", me.username, settings.db_path)
+            log.info("dingdan is running as @%s (database %s)", me.username, redact(str(settings.db_path)))
             await stop.wait()
     except InvalidToken:
         raise StartupError("Telegram refused the token in DINGDAN_TOKEN; copy it again from @BotFather.") from None

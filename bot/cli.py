@@ -53,6 +53,10 @@ def main(argv: list[str] | None = None) -> int:
             settings = Settings.from_env()
             from bot.app import serve
 
+            if isinstance(settings.db_path, str):  # PostgreSQL: processes share it (replicas)
+                asyncio.run(_database_ready(settings.db_path))
+                asyncio.run(serve(settings))
+                return 0
             # Before anything touches the database or Telegram: a second poller would double actions.
             with database_lock(settings.db_path):
                 # The database is checked before Telegram is: a read-only or locked file is one line.
@@ -86,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-async def _database_ready(path: Path) -> None:
+async def _database_ready(path: Path | str) -> None:
     """Open the database (its schema brought up to date) and close it, or raise DatabaseUnusable."""
     from bot.storage import Store
 

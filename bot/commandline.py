@@ -19,9 +19,9 @@ from bot.settings import ConfigError, Settings, utc_now
 from bot.storage import Store, Team
 
 
-def _database() -> Path:
+def _database() -> Path | str:
     db = Settings.from_env(need_token=False).db_path
-    if not db.exists():
+    if isinstance(db, Path) and not db.exists():
         raise ConfigError(
             f"no database at {db}: run the bot and /start it in your team's group first (or set DINGDAN_DB)"
         )

@@ -32,10 +32,19 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def database_target(value: str) -> Path | str:
+    """DINGDAN_DB as the store takes it: a PostgreSQL URL as it is, anything else a file path."""
+    value = value.strip()
+    if value.startswith(("postgresql://", "postgres://")):
+        return value
+    return Path(value or DEFAULT_DB)
+
+
 @dataclass(frozen=True)
 class Settings:
     token: str = field(repr=False)
-    db_path: Path = Path(DEFAULT_DB)
+    #: The SQLite file, or a PostgreSQL database's ``postgresql://`` URL (a hosted desk).
+    db_path: Path | str = Path(DEFAULT_DB)
     timezone: str = DEFAULT_TIMEZONE
     api_url: str = TELEGRAM_API_URL
     file_url: str | None = None
@@ -116,7 +125,7 @@ class Settings:
         settings = cls(
             **_tuning_from_env(env),
             token=token,
-            db_path=Path(env.get("DINGDAN_DB", "").strip() or DEFAULT_DB),
+            db_path=database_target(env.get("DINGDAN_DB", "")),
             timezone=timezone,
             api_url=api_url,
             file_url=env.get("DINGDAN_FILE_URL", "").strip() or None,
@@ -168,7 +177,8 @@ def _log_format(text: str) -> str:
 #: Every variable dingdan reads, in the order the help shows them.
 VARIABLES: tuple[Variable, ...] = (
     Variable("DINGDAN_TOKEN", "(required)", "The bot token from BotFather."),
-    Variable("DINGDAN_DB", f"./{DEFAULT_DB}", "The SQLite database file (WAL mode)."),
+    Variable("DINGDAN_DB", f"./{DEFAULT_DB}", "The SQLite database file (WAL mode), or a PostgreSQL URL "
+             "(postgresql://user:password@host:5432/dingdan) for a hosted desk of several replicas."),
     Variable("DINGDAN_TIMEZONE", DEFAULT_TIMEZONE, "The time zone new teams get; dates are shown in it."),
     Variable("DINGDAN_API_URL", TELEGRAM_API_URL, "Bot API base URL, for a self-hosted Bot API server (and the tests)."),
     Variable("DINGDAN_FILE_URL", "derived from DINGDAN_API_URL", "Base URL for file downloads, if served elsewhere."),
