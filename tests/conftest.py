@@ -3,6 +3,7 @@ team that works in it (on its own, or syncing with the fake Amazon)."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -27,6 +28,8 @@ def pg_server() -> Iterator[pg.PgServer]:
     try:
         server.start()
     except pg.Unavailable as why:
+        if os.environ.get("CI"):  # .ci/run installs PostgreSQL: in CI its half of the suite must run
+            pytest.fail(f"PostgreSQL is needed in CI: {why}")
         pytest.skip(str(why))
     try:
         yield server
@@ -42,6 +45,23 @@ def pg_url(pg_server: pg.PgServer) -> Iterator[str]:
         yield url
     finally:
         pg_server.drop(url)
+
+
+STORES = ("sqlite", "pg")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Every test that uses the desk's database runs on both stores: a SQLite file and PostgreSQL."""
+    if "db_target" in metafunc.fixturenames:
+        metafunc.parametrize("db_target", STORES, indirect=True)
+
+
+@pytest.fixture
+def db_target(request: pytest.FixtureRequest, tmp_path: Path) -> Path | str:
+    """The desk's database: a SQLite file in the test's folder, or a fresh PostgreSQL database's URL."""
+    if getattr(request, "param", "sqlite") == "pg":
+        return str(request.getfixturevalue("pg_url"))
+    return tmp_path / "desk.sqlite3"
 
 
 @pytest.fixture
@@ -61,7 +81,7 @@ async def fake_api(clock: FakeClock) -> AsyncIterator[FakeBotAPI]:
 
 
 @pytest.fixture
-async def desk(fake_api: FakeBotAPI, clock: FakeClock, tmp_path: Path,
+async def desk(fake_api: FakeBotAPI, clock: FakeClock, db_target: Path | str,
                request: pytest.FixtureRequest) -> AsyncIterator[Application]:  # fmt: skip
     """The real dingdan Application, polling the fake API (initialized, post_init run,
     polling started); stopped and shut down afterwards.
@@ -71,7 +91,7 @@ async def desk(fake_api: FakeBotAPI, clock: FakeClock, tmp_path: Path,
     """
     alerts = request.node.get_closest_marker("alerts") is not None
     interval = 0.1 if alerts else 3600.0
-    async with running(desk_settings(fake_api, clock, tmp_path / "desk.sqlite3", alert_interval=interval)) as app:
+    async with running(desk_settings(fake_api, clock, db_target, alert_interval=interval)) as app:
         if not alerts:
             # The check's first run comes a second after start (what fell due while the bot
             # was down); these tests' orders are overdue on the fake clock: no alerts here.
@@ -81,9 +101,9 @@ async def desk(fake_api: FakeBotAPI, clock: FakeClock, tmp_path: Path,
 
 
 @pytest.fixture
-async def team(fake_api: FakeBotAPI, desk: Application, tmp_path: Path) -> Team:
+async def team(fake_api: FakeBotAPI, desk: Application, db_target: Path | str) -> Team:
     """The scenario's team, its store started from the sample Unshipped Orders report."""
-    t = await make_team(fake_api, desk, tmp_path / "desk.sqlite3")
+    t = await make_team(fake_api, desk, db_target)
     api, group, alice = t.api, t.group, t.alice
     replies = await api.upload(group, alice, "unshipped-orders-us.txt", sample("unshipped-orders-us.txt"))
     assert replies[0]["text"].startswith("Unshipped Orders report read (utf-8): 4 new,"), replies[0]["text"]
@@ -91,11 +111,11 @@ async def team(fake_api: FakeBotAPI, desk: Application, tmp_path: Path) -> Team:
 
 
 @pytest.fixture
-async def alert_team(fake_api: FakeBotAPI, desk: Application, tmp_path: Path) -> Team:
+async def alert_team(fake_api: FakeBotAPI, desk: Application, db_target: Path | str) -> Team:
     """The scenario's team with the digest off; the report's two late orders have been announced
     (``t.late_alert``); ``t.start`` counts the bot's messages in the group so far. For tests
     marked ``alerts``."""
-    t = await make_team(fake_api, desk, tmp_path / "desk.sqlite3")
+    t = await make_team(fake_api, desk, db_target)
     api, group, alice = t.api, t.group, t.alice
     await api.ask(group, alice, "/alerts digest off")
     before = mark(t)
@@ -122,17 +142,17 @@ def amazon_time() -> AmazonTime:
 
 
 @pytest.fixture
-async def sync_desk(fake_api: FakeBotAPI, clock: FakeClock, tmp_path: Path, amazon: FakeSpApi,
+async def sync_desk(fake_api: FakeBotAPI, clock: FakeClock, db_target: Path | str, amazon: FakeSpApi,
                     amazon_time: AmazonTime, request: pytest.FixtureRequest) -> AsyncIterator[Application]:  # fmt: skip
     """The desk, allowed to call the fake Amazon; its Amazon job idle (syncs come from /amazon
     sync), and alerts and the outbox every 0.1 s in tests marked ``alerts``."""
     interval = 0.1 if request.node.get_closest_marker("alerts") else 3600.0
-    async with await running_desk(fake_api, clock, tmp_path / "desk.sqlite3", amazon, alert_interval=interval) as app:
+    async with await running_desk(fake_api, clock, db_target, amazon, alert_interval=interval) as app:
         on_amazon_time(app, amazon_time)
         yield app
 
 
 @pytest.fixture
-async def sync_team(fake_api: FakeBotAPI, sync_desk: Application, tmp_path: Path) -> Team:
+async def sync_team(fake_api: FakeBotAPI, sync_desk: Application, db_target: Path | str) -> Team:
     """The scenario's team on the desk that syncs with the fake Amazon; not connected yet."""
-    return await make_team(fake_api, sync_desk, tmp_path / "desk.sqlite3")
+    return await make_team(fake_api, sync_desk, db_target)

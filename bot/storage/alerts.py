@@ -171,15 +171,17 @@ class AlertStore(Outbox):
         # each part read in full (the rest of the rows are never looked up).
         shippable = "team_id = ? AND goods IN ('unshipped', 'partially_shipped')"
         (late, today), = await q(
-            f"SELECT coalesce(sum(ship_by < ?), 0), coalesce(sum(ship_by >= ?), 0) FROM orders WHERE {shippable} "
+            f"SELECT count(*) FILTER (WHERE ship_by < ?), count(*) FILTER (WHERE ship_by >= ?) FROM orders WHERE {shippable} "
             "AND ship_by < ?", (iso(now), iso(now), team_id, iso(day_end)))  # fmt: skip
         # The first by ship-by are chosen from the index (rowid and ship-by are in it), then read.
+        # (PostgreSQL has no row id: there the order id, with the team, is the key.)
+        rid = "rowid" if self.store.dialect == "sqlite" else "order_id"
         first = (
-            f"SELECT order_id, ship_by FROM orders WHERE rowid IN (SELECT rowid FROM orders WHERE {shippable} "
-            "AND ship_by >= ? AND ship_by < ? ORDER BY ship_by, rowid LIMIT ?) ORDER BY ship_by, rowid"
+            f"SELECT order_id, ship_by FROM orders WHERE team_id = ? AND {rid} IN (SELECT {rid} FROM orders WHERE "
+            f"{shippable} AND ship_by >= ? AND ship_by < ? ORDER BY ship_by, {rid} LIMIT ?) ORDER BY ship_by, {rid}"
         )
-        overdue = await q(first, (team_id, "", iso(now), shown))
-        ship_today = await q(first, (team_id, iso(now), iso(day_end), shown))
+        overdue = await q(first, (team_id, team_id, "", iso(now), shown))
+        ship_today = await q(first, (team_id, team_id, iso(now), iso(day_end), shown))
         work = await q(
             "SELECT actor_name, action, count(*) FROM events WHERE team_id = ? AND actor_kind = 'user' AND at >= ? "
             "AND at < ? GROUP BY actor_name, action ORDER BY actor_name, action",

@@ -315,8 +315,11 @@ class OrderTables(Database):
             direction = "DESC" if backwards else "ASC"
             # The page's keys: one statement, one range of the index per state, each in key
             # order, read from the index alone; merged here. No sort of the history.
+            # SQLite's row id is in every index (the page's rows are then read by it); PostgreSQL
+            # has none: the order id, with the team, is the key there.
+            rid = "rowid" if self.dialect == "sqlite" else "order_id"
             part = (
-                f"SELECT * FROM (SELECT list_key, rowid FROM orders WHERE team_id = ? AND goods = ?{where} "
+                f"SELECT * FROM (SELECT list_key, {rid} FROM orders WHERE team_id = ? AND goods = ?{where} "
                 f"ORDER BY list_key {direction} LIMIT ?)"
             )
             args: list[Any] = []
@@ -328,8 +331,9 @@ class OrderTables(Database):
                 return []
             # Then the page's own rows, by their row ids.
             rows = await conn.execute_fetchall(
-                f"SELECT list_key, {ORDER_SELECT} FROM orders WHERE rowid IN ({', '.join('?' * len(keys))})",
-                [rowid for _, rowid in keys],
+                f"SELECT list_key, {ORDER_SELECT} FROM orders WHERE team_id = ? AND {rid} IN "
+                f"({', '.join('?' * len(keys))})",
+                [team_id, *(rowid for _, rowid in keys)],
             )
         return [order_from_row(r[1:]) for r in sorted(rows)]
 

@@ -31,6 +31,7 @@ from typing import Any
 
 import psycopg
 from psycopg import adapt, pq
+from psycopg.rows import tuple_row
 from psycopg.types.numeric import Int8Dumper
 
 #: The advisory lock a write transaction holds (``'ding'``): one writer at a time across processes.
@@ -233,6 +234,31 @@ def _adapt(conn: psycopg.Connection[Any]) -> None:
 # ----------------------------------------------------------------------------- the connection
 
 
+class KeyedRow(tuple):
+    """A row read by position or by column name, as ``sqlite3.Row``."""
+
+    _names: tuple[str, ...] = ()
+
+    def __getitem__(self, key: Any) -> Any:
+        if isinstance(key, str):
+            return tuple.__getitem__(self, self._names.index(key))
+        return tuple.__getitem__(self, key)
+
+    def keys(self) -> list[str]:
+        return list(self._names)
+
+
+def _keyed_row(cursor: Any) -> Any:
+    names = tuple(d.name for d in cursor.description or ())
+
+    def make(values: Sequence[Any]) -> KeyedRow:
+        row = KeyedRow(values)
+        row._names = names
+        return row
+
+    return make
+
+
 class Cursor:
     """What the store reads of a ``sqlite3.Cursor``."""
 
@@ -289,7 +315,17 @@ class Connection:
     def __init__(self, url: str, *, application_name: str = "dingdan") -> None:
         self._conn = psycopg.connect(url, autocommit=True, application_name=application_name)
         _adapt(self._conn)
-        self.row_factory = None
+        self._row_factory: Any = None
+
+    @property
+    def row_factory(self) -> Any:
+        return self._row_factory
+
+    @row_factory.setter
+    def row_factory(self, factory: Any) -> None:
+        """Any factory (``sqlite3.Row``) gives rows read by position and by column name."""
+        self._row_factory = factory
+        self._conn.row_factory = _keyed_row if factory is not None else tuple_row
 
     @property
     def in_transaction(self) -> bool:
@@ -331,6 +367,20 @@ class Connection:
 
     def close(self) -> None:
         self._conn.close()
+
+    def __enter__(self) -> Connection:
+        return self
+
+    def __exit__(self, kind: object, *_: object) -> None:
+        """As ``with sqlite3.connect(...)``: commit (or roll back) what is open; then close, since
+        a server connection left to the garbage collector holds a slot of the server's."""
+        try:
+            if kind is None:
+                self.commit()
+            else:
+                self.rollback()
+        finally:
+            self.close()
 
 
 def redact(text: str) -> str:

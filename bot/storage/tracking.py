@@ -259,7 +259,7 @@ class TrackingTables(Database):
         ``until`` that the desk tracks, those the carrier has scanned). A number corrected away
         does not count; its replacement does."""
         row = await self.fetchone(
-            "SELECT count(*), coalesce(sum(status IS NOT NULL AND status NOT IN ('NotFound', 'InfoReceived')), 0) "
+            "SELECT count(*), count(*) FILTER (WHERE status IS NOT NULL AND status NOT IN ('NotFound', 'InfoReceived')) "
             "FROM tracking WHERE team_id = ? AND shipped_at >= ? AND shipped_at < ? "
             "AND coalesce(stop_reason, '') <> 'corrected' AND state <> 'rejected'",
             (team_id, iso(since), iso(until)),

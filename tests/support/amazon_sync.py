@@ -26,7 +26,7 @@ ORDERS = [f"113-70000{n:02d}-00000{n:02d}" for n in range(1, 9)]
 TWO_ITEMS = "114-7000099-0000099"
 
 
-async def running_desk(fake_api: FakeBotAPI, clock: FakeClock, db_path: Path, amazon: FakeSpApi, *,
+async def running_desk(fake_api: FakeBotAPI, clock: FakeClock, db_path: Path | str, amazon: FakeSpApi, *,
                        alert_interval: float = 3600.0, sync_interval: float = 3600.0,
                        **settings: Any) -> AbstractAsyncContextManager[Application]:  # fmt: skip
     """The desk, allowed to call the fake Amazon (as DINGDAN_SPAPI_ALLOW_HOSTS would allow it)."""

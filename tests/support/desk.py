@@ -8,18 +8,18 @@ nothing is left, then asserts what was sent and that nothing more was.
 
 from __future__ import annotations
 
-import sqlite3
-from contextlib import closing
 from pathlib import Path
 
 from telegram.ext import Application
 
 from bot.settings import Settings
 from tests.support.clock import FakeClock
+from tests.support.db import scalar
 from tests.support.fakebotapi import FakeBotAPI
 
 
-def desk_settings(api: FakeBotAPI, clock: FakeClock, db_path: Path, *, alert_interval: float = 3600.0) -> Settings:
+def desk_settings(api: FakeBotAPI, clock: FakeClock, db_path: Path | str, *,
+                  alert_interval: float = 3600.0) -> Settings:  # fmt: skip
     """The desk's settings for a team in Shanghai, talking to ``api`` and living on ``clock``."""
     return Settings(
         token=api.token,
@@ -33,8 +33,7 @@ def desk_settings(api: FakeBotAPI, clock: FakeClock, db_path: Path, *, alert_int
 
 
 def _count(app: Application, sql: str) -> int:
-    with closing(sqlite3.connect(app.bot_data["services"].settings.db_path)) as conn:
-        return int(conn.execute(sql).fetchone()[0])
+    return int(scalar(app.bot_data["services"].settings.db_path, sql))
 
 
 def unprocessed(api: FakeBotAPI, app: Application) -> int:

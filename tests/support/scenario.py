@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from bot import i18n
+from tests.support.db import connect
 
 #: Seller Central reports the tests own (the same columns and encodings as Amazon's).
 SAMPLES = Path(__file__).resolve().parent.parent / "data"
@@ -69,12 +70,11 @@ class Team:
     bob: Any
     carol: Any
     dave: Any
-    db_path: Path
+    db_path: Path | str
 
-    def db(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.db_path)
-        conn.row_factory = sqlite3.Row
-        return conn
+    def db(self) -> Any:
+        """The desk's database (either store): rows by position or column name; ``with`` closes it."""
+        return connect(self.db_path)
 
     def goods(self, order_id: str) -> str:
         with self.db() as conn:
@@ -106,7 +106,7 @@ class Team:
         return replies[0]["text"].replace("\u202f", " ")
 
 
-async def make_team(api: Any, app: Any, db_path: Path) -> Team:
+async def make_team(api: Any, app: Any, db_path: Path | str) -> Team:
     """Alice, Bob and Carol in Store A's group, Dave outside; Alice (the owner) has sent /start."""
     alice = api.user(1001, "Alice", language_code="en", username="alice")
     bob = api.user(1002, "Bob", language_code="zh-hans", username="bob")
