@@ -27,6 +27,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot import i18n
+from bot.replicas import EVERYTHING, Partition
 from bot.storage import AlertDecidedMeanwhile, AlertStore, DueRow, Store, Team
 from bot.team_settings import (
     CONFIRM_LAST,
@@ -228,6 +229,8 @@ class Alerts:
         #: Carrier tracking is on (the operator set a key): its concerns are alerted, and a late
         #: delivery is one the carrier has not delivered (without it, late-delivery alerts guess: off).
         self.tracking = False
+        #: The teams this process checks: all of them, or this replica's shards (``bot.replicas``).
+        self.partition: Partition = EVERYTHING
 
     async def check(self) -> int:
         """One pass over every team; returns how many messages were queued.
@@ -239,10 +242,13 @@ class Alerts:
         for team in await self.store.teams():
             if team.unreachable_since:
                 continue  # the bot is not in that group: nothing piles up for it
-            try:
-                queued += await self.check_team(team)
-            except Exception:
-                log.exception("the alert check of team %s failed; the other teams' go on", team.team_id)
+            with self.partition.working(team.team_id) as mine:
+                if not mine:
+                    continue  # another replica checks it
+                try:
+                    queued += await self.check_team(team)
+                except Exception:
+                    log.exception("the alert check of team %s failed; the other teams' go on", team.team_id)
         return queued
 
     async def check_team(self, team: Team) -> int:

@@ -10,6 +10,7 @@ this module (they get the services through ``handlers.context.DeskContext``).
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import signal
 import sys
@@ -32,9 +33,19 @@ from bot import i18n, logs, texts
 from bot.access import Access
 from bot.alerts import Alerts
 from bot.amazon import AmazonSync, Exporter
-from bot.durable import DeskApplication, DeskBot, DeskRateLimiter, FairUpdates, FollowMigration, Sender, recover
+from bot.durable import (
+    MAX_ATTEMPTS,
+    DeskApplication,
+    DeskBot,
+    DeskRateLimiter,
+    FairUpdates,
+    FollowMigration,
+    Sender,
+    recover,
+)
 from bot.importing import Importer
 from bot.lifecycle import Lifecycle
+from bot.replicas import Feed, InboxSweep, Replicas
 from bot.services import Desk
 from bot.settings import Settings, StartupError
 from bot.storage import Store
@@ -152,10 +163,33 @@ async def _post_init(application: Application) -> None:
     bot = application.bot
     if isinstance(bot, DeskBot):
         bot.attach_inbox(store, settings.clock)
+    # Which teams' jobs and which chats' messages are this process's: all of them for one
+    # process on its own SQLite file; a share of the shards for a replica on PostgreSQL.
+    replicas = Replicas(store, exclusive=not str(settings.db_path).startswith(("postgresql://", "postgres://")))
+    replicas.sweeper = InboxSweep(store, _feeder(application), MAX_ATTEMPTS)
+    alerts.partition = replicas
+    application.bot_data["services"].amazon.partition = replicas
+    application.bot_data["replicas"] = replicas
+    await replicas.start()
     sender.start()
     await set_command_menus(application)
     # Secrets an older version stored in clear are encrypted before the first sync reads them.
     await application.bot_data["services"].amazon.seal_stored_secrets()
+
+
+def _feeder(application: Application) -> Feed:
+    """How updates another replica left unfinished are processed here: as ``recover`` does."""
+
+    async def feed(pending: list[tuple[int, str]]) -> None:
+        for update_id, payload in pending:
+            try:
+                update = Update.de_json(json.loads(payload), application.bot)
+            except Exception:  # noqa: BLE001 - an update we cannot read again is logged, not retried forever
+                log.error("update %s could not be read back from the inbox", update_id, exc_info=True)
+                continue
+            await application.update_queue.put(update)
+
+    return feed
 
 
 def _follower(application: Application) -> FollowMigration:
@@ -171,6 +205,9 @@ async def _post_shutdown(application: Application) -> None:
     services: Services | None = application.bot_data.pop("services", None)
     if services is not None:
         await services.sender.stop()
+        replicas: Replicas | None = application.bot_data.pop("replicas", None)
+        if replicas is not None:
+            await replicas.stop()
         bot = application.bot
         if isinstance(bot, DeskBot):
             bot.attach_inbox(None)

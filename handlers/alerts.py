@@ -24,6 +24,7 @@ from bot.buttons import AlertSetting, MarkLost, ReturnPrompt, ShipPrompt, Snooze
 from bot.domain import Refusal
 from bot.i18n import _, listing, when
 from bot.refusal_codes import AlertCode, CommandCode
+from bot.replicas import EVERYTHING
 from bot.storage import Team
 from bot.team_settings import InvalidSetting, format_hours, format_time
 from bot.tracking.schedule import MAX_AGE
@@ -58,6 +59,9 @@ async def tick(context: DeskContext) -> None:
     services.sender.kick()
     now = time.monotonic()
     bot_data = context.application.bot_data
+    # One replica purges (the holder of shard 0, bot/replicas.py); one process alone always does.
+    if not bot_data.get("replicas", EVERYTHING).owns_shard(0):
+        return
     if now - bot_data.get("purged_at", float("-inf")) >= PURGE_EVERY:
         bot_data["purged_at"] = now
         purged = await services.store.purge()

@@ -11,6 +11,7 @@ from typing import Any
 
 from telegram.ext import Application
 
+from bot.replicas import EVERYTHING, Partition
 from bot.settings import Settings
 from handlers.alerts import tick
 from handlers.amazon import sync_tick
@@ -43,5 +44,11 @@ def schedule(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
 async def tracking_tick(context: Any) -> None:
     """The repeating job: one tracking run, if the operator configured a tracking provider."""
     tracker = context.application.bot_data.get("tracking")
-    if tracker is not None:
-        await tracker.run()
+    if tracker is None:
+        return
+    # One run serves every team (one provider account, one monthly quota): with several
+    # replicas, the one holding shard 0 runs it (bot/replicas.py).
+    partition: Partition = context.application.bot_data.get("replicas", EVERYTHING)
+    with partition.working_on(0) as mine:
+        if mine:
+            await tracker.run()

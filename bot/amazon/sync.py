@@ -56,6 +56,7 @@ from bot.amazon.spapi import (
 )
 from bot.domain import Actor, Refusal
 from bot.refusal_codes import AmazonCode
+from bot.replicas import EVERYTHING, Partition
 from bot.storage import AlertDecidedMeanwhile, AlertStore, OrderChangedMeanwhile, Store
 
 log = logging.getLogger("dingdan.sync")
@@ -180,6 +181,8 @@ class AmazonSync:
         self.client_options = client_options or {}
         self._clients: dict[int, SpApiClient] = {}
         self._locks: dict[int, asyncio.Lock] = {}
+        #: The teams this process syncs on its own: all, or this replica's shards (``bot.replicas``).
+        self.partition: Partition = EVERYTHING
         self._warned_env = False
         #: Teams whose stored credentials no key decrypts, already logged (once per set of credentials).
         self._unreadable_logged: set[tuple[int, datetime]] = set()
@@ -340,6 +343,11 @@ class AmazonSync:
         await asyncio.gather(*(self._run_quietly(team_id) for team_id in sorted(team_ids)))
 
     async def _run_quietly(self, team_id: int) -> None:
+        with self.partition.working(team_id) as mine:
+            if mine:  # else another replica syncs it
+                await self._run_one(team_id)
+
+    async def _run_one(self, team_id: int) -> None:
         try:
             await self.run_team(team_id)
         except Refusal:

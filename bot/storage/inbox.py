@@ -95,6 +95,36 @@ class InboxTables(Database):
             ) as cur:
                 return [(r[0], r[1]) for r in await cur.fetchall()]
 
+    async def new_updates(self, limit: int = 500) -> list[int]:
+        """Updates still 'new' that this process is neither processing nor about to (several
+        replicas: one that died leaves its updates 'new'; see ``bot.replicas``)."""
+        rows = await self.fetchall("SELECT update_id FROM inbox WHERE status = 'new' ORDER BY update_id LIMIT ?",
+                                   (limit,))  # fmt: skip
+        return [r[0] for r in rows if r[0] not in self._in_flight and r[0] not in self._fresh]
+
+    async def take_over_updates(self, update_ids: Sequence[int], max_attempts: int) -> list[tuple[int, str]]:
+        """Updates another replica left 'new', to process here, oldest first; each call counts
+        an attempt, and one tried more than ``max_attempts`` times is given up as 'failed' (as
+        :meth:`unfinished_updates` does at start)."""
+        if not update_ids:
+            return []
+        marks = ", ".join("?" * len(update_ids))
+        ids = list(update_ids)
+        async with self.transaction(standalone=True) as tx:
+            await tx.execute(
+                f"UPDATE inbox SET attempts = attempts + 1 WHERE status = 'new' AND update_id IN ({marks})", ids
+            )
+            await tx.execute(
+                f"UPDATE inbox SET status = 'failed' WHERE status = 'new' AND attempts > ? AND update_id IN ({marks})",
+                (max_attempts, *ids),
+            )
+            async with tx.execute(
+                f"SELECT update_id, payload FROM inbox WHERE status = 'new' AND update_id IN ({marks}) "
+                "ORDER BY update_id",
+                ids,
+            ) as cur:
+                return [(r[0], r[1]) for r in await cur.fetchall()]
+
     async def purge(self, now: datetime | None = None) -> dict[str, int]:
         """Forget what is no longer needed (README, "What you can rely on"): processed updates
         after ``INBOX_KEPT`` (Telegram redelivers an update only until the bot confirms it, and
