@@ -15,7 +15,7 @@ from bot.importing.shipments import BatchResult, read_sheet, ship_sheet
 from bot.refusal_codes import FileCode
 from handlers.common import actor_of, answer, handles_refusals, send_file, team_of
 from handlers.context import DeskContext
-from handlers.quickship import team_default
+from handlers.fulfilment import team_default
 
 #: Refused rows listed in a sheet's summary; the rest are counted.
 SHOWN_REFUSED_ROWS = 20
@@ -38,7 +38,8 @@ async def document(update: Update, context: DeskContext) -> None:
     # ships its rows; anything else is read as an Amazon report.
     sheet = read_sheet(data, doc.file_name or "")
     if sheet is not None:
-        batch = await ship_sheet(context.services.desk, team.team_id, sheet, actor, team_default(team))
+        default = team_default(team)
+        batch = await ship_sheet(context.services.desk, team.team_id, sheet, actor, lambda _tracking: default)
         await answer(update, batch_summary(batch, team.timezone))
         return
     importer = context.services.importer

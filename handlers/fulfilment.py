@@ -6,11 +6,11 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
 from bot import texts as render
 from bot.buttons import AddressCancel
-from bot.carriers import Carrier, check_tracking, detect, resolve_carrier, split_glued
+from bot.carriers import Carrier, check_tracking, detect, from_stored, resolve_carrier, split_glued
 from bot.carriers import label as carrier_label
 from bot.domain import Goods, Order, Refusal
 from bot.i18n import _, current
-from bot.parsing import parse_order_ref, resolve_cancel_reason, resolve_decision
+from bot.parsing import OrderRef, parse_order_ref, resolve_cancel_reason, resolve_decision
 from bot.refusal_codes import ShippingCode
 from bot.storage import Team
 from handlers.common import actor_of, answer, handles_refusals, team_of
@@ -31,15 +31,7 @@ async def ship(update: Update, context: DeskContext) -> None:
         return
     team = await team_of(update, context)
     ref = parse_order_ref(args[0])
-    default = _team_default(team)
-    try:
-        carrier, tracking, items = split_shipment(args[1:], default=default)
-    except Refusal as refusal:
-        if refusal.code != ShippingCode.carrier_unclear:
-            raise
-        # 黑貓 is Yamato in Japan and T-Cat in Taiwan: the order's marketplace says which.
-        order = await context.services.desk.load(team.team_id, ref)
-        carrier, tracking, items = split_shipment(args[1:], default=default, marketplace=marketplace_of(order))
+    carrier, tracking, items = await read_shipment(context, team, ref, args[1:])
     outcome = await context.services.desk.ship(
         team.team_id, ref, actor_of(update), carrier=carrier.code,
         carrier_name=carrier.name if carrier.code == "Other" else "", tracking=tracking, items=items,
@@ -47,12 +39,30 @@ async def ship(update: Update, context: DeskContext) -> None:
     await reply_outcome(update, context, team, outcome)
 
 
-def _team_default(team: Team) -> Carrier | None:
-    stored = getattr(team.settings, "default_carrier", "")
+async def read_shipment(
+    context: DeskContext, team: Team, ref: OrderRef, words: list[str]
+) -> tuple[Carrier, str, list[str]]:
+    """[CARRIER] TRACKING [ITEM…] as /ship and the 🚚 reply read them (:func:`split_shipment`),
+    with the team's default carrier. 黑貓 is Yamato in Japan and T-Cat in Taiwan: when the
+    carrier is unclear, the order's marketplace says which (or the refusal asks)."""
+    default = team_default(team)
+    try:
+        return split_shipment(words, default=default)
+    except Refusal as refusal:
+        if refusal.code != ShippingCode.carrier_unclear:
+            raise
+    order = await context.services.desk.load(team.team_id, ref)
+    return split_shipment(words, default=default, marketplace=marketplace_of(order))
+
+
+def team_default(team: Team) -> Carrier | None:
+    """The team's default carrier (``/carrier``), for a number whose shape names none; None
+    when it has none, or one the desk no longer knows by that name."""
+    stored = team.settings.default_carrier
     if not stored:
         return None
     try:
-        return resolve_carrier(stored)
+        return from_stored(stored)
     except Refusal:
         return None
 
@@ -121,8 +131,9 @@ def split_shipment(
         if found is not None:
             tracking, used = found
             return default, tracking, words[used:]
-    if len(words) == 1:
-        raise Refusal(ShippingCode.carrier_not_detected, tracking=words[0])
+    if len(words) == 1 or all(word.isascii() and word.isdigit() for word in words):
+        # A number alone ("1234 5678 9012" too): no carrier was named and none can be told.
+        raise Refusal(ShippingCode.carrier_not_detected, tracking=" ".join(words))
     # Nothing fits: explain with the plain reading (tracking number last).
     carrier = resolve_carrier(" ".join(words[:-1]), marketplace)
     return carrier, check_tracking(carrier, words[-1]), []
@@ -137,7 +148,7 @@ async def correct(update: Update, context: DeskContext) -> None:
         return
     team = await team_of(update, context)
     ref = parse_order_ref(args[0])
-    carrier, tracking, _items = split_shipment(args[1:], default=_team_default(team))
+    carrier, tracking, _items = await read_shipment(context, team, ref, args[1:])
     outcome = await context.services.desk.act(
         team.team_id, ref, "correct_tracking", actor_of(update), carrier=carrier.code,
         carrier_name=carrier.name if carrier.code == "Other" else "", tracking=tracking,

@@ -1,32 +1,32 @@
 """🚚 under an alert: ask only for the tracking number, as a Telegram ForceReply bound to the order.
 
 The prompt's first line is ``🚚 <order id>``: a reply to that message (and to no other) is
-the tracking number of that order. The carrier comes from the number's shape
-(``bot.carriers.detect``), or a name typed before it, or the team's default carrier. The
-reply is a command like any other: only a verified member of the team acts, an edit never
-acts (it is another update), and the desk refuses an order already shipped with who did it.
+the tracking number of that order, read as /ship reads what follows the order
+(``handlers.fulfilment.read_shipment``): a carrier named before the number (黑貓 by the
+order's marketplace), or the number's shape, or the team's default carrier; SKUs after the
+number ship only those items. The reply is a command like any other: only a verified
+member of the team acts, an edit never acts (it is another update), and the desk refuses an
+order already shipped with who did it.
 """
 
 from __future__ import annotations
 
 import html
 import re
-from collections.abc import Callable
 
 from telegram import Message, Update
 from telegram.ext import filters
 
 from bot import carriers
 from bot.buttons import ShipPrompt
-from bot.carriers import Carrier, check_tracking, from_stored, resolve_carrier
 from bot.domain import ORDER_ID_RE, Goods, Refusal
 from bot.i18n import Raw, _
-from bot.importing.shipments import carrier_for
 from bot.parsing import OrderRef
-from bot.refusal_codes import LookupCode, ShippingCode
-from bot.storage import OutgoingMessage, Team
+from bot.refusal_codes import LookupCode
+from bot.storage import OutgoingMessage
 from handlers.common import actor_of, handles_refusals, send_later, team_of
 from handlers.context import DeskContext
+from handlers.fulfilment import read_shipment
 from handlers.outcomes import reply_outcome
 
 #: The prompt's first line: the truck and the order id (``ORDER_ID_RE``), in every language.
@@ -92,53 +92,11 @@ async def tracking_reply(update: Update, context: DeskContext) -> None:
     order_id = prompted_order(message)
     assert message is not None and message.text is not None and order_id is not None
     team = await team_of(update, context)
-    carrier, tracking = read_tracking(message.text, team_default(team))
+    ref = OrderRef(full=order_id)
+    # Read as /ship reads what follows the order: 黑貓 by the order's marketplace, the team's default carrier.
+    carrier, tracking, items = await read_shipment(context, team, ref, message.text.split())
     outcome = await context.services.desk.ship(
-        team.team_id, OrderRef(full=order_id), actor_of(update), carrier=carrier.code,
-        carrier_name=carrier.name if carrier.code == carriers.OTHER else "", tracking=tracking,
+        team.team_id, ref, actor_of(update), carrier=carrier.code,
+        carrier_name=carrier.name if carrier.code == carriers.OTHER else "", tracking=tracking, items=items,
     )  # fmt: skip
     await reply_outcome(update, context, team, outcome)
-
-
-def read_tracking(text: str, default: Callable[[str], Carrier | None] | None = None) -> tuple[Carrier, str]:
-    """``YT1234567890123456``, ``YT 1234 5678 9012 3456``, ``云途 YT…`` or ``顺丰SF…``: the carrier and the number."""
-    words = text.split()
-    for end in range(1, len(words)):  # a carrier named first, maybe in several words ("Royal Mail")
-        try:
-            carrier = resolve_carrier(" ".join(words[:end]))
-        except Refusal:
-            continue
-        return carrier, check_tracking(carrier, "".join(words[end:]))
-    if len(words) == 1:
-        found = carriers.split_glued(words[0])
-        if found is not None:
-            carrier, number = found
-            return carrier, check_tracking(carrier, number)
-    number = "".join(words)
-    try:
-        carrier = carrier_for("", "", number, default=default)
-    except Refusal as refusal:
-        if refusal.code == ShippingCode.missing_carrier:
-            raise _not_detected(number) from None
-        raise
-    return carrier, check_tracking(carrier, number)
-
-
-def _not_detected(number: str) -> Refusal:
-    """The carrier cannot be told from the number, and the team has no default."""
-    return Refusal(ShippingCode.carrier_not_detected, tracking=number)
-
-
-def team_default(team: Team) -> Callable[[str], Carrier | None]:
-    """The team's default carrier (``/carrier``), for a number whose shape names none."""
-
-    def default(_number: str) -> Carrier | None:
-        stored = team.settings.default_carrier
-        if not stored:
-            return None
-        try:
-            return from_stored(stored)
-        except Refusal:  # a carrier the desk no longer knows by that name
-            return None
-
-    return default
