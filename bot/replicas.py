@@ -190,8 +190,24 @@ class Replicas(Partition):
         """Take this replica's share now (the jobs' first run finds it), then keep it."""
         if self.exclusive:
             await self.store.release_all()
+        else:
+            await self._forget_past_lives()
         await self.tick()
         self._task = asyncio.create_task(self._run(), name="dingdan-replicas")
+
+    async def _forget_past_lives(self) -> None:
+        """Leases of a replica with our host and process id but not our id are a past life of
+        this process (a desk restarted inside it) or of a dead process whose pid we now have:
+        nobody renews them, so they are given back now rather than in ``LEASE``. (Replicas on
+        one host name must differ by process id: give each container its own host name.)"""
+        prefix = self.id.rsplit("-", 1)[0] + "-"
+        past: dict[str, list[str]] = {}
+        for lease in await self.store.holders(self.clock()):
+            if lease.holder.startswith(prefix) and lease.holder != self.id:
+                past.setdefault(lease.holder, []).append(lease.name)
+        for holder, names in past.items():
+            await self.store.release(names, holder)
+            log.info("released %d lease(s) of %s, a past life of this process", len(names), holder)
 
     async def stop(self) -> None:
         """Stop renewing and give every lease back: the others take the shards at their next tick."""

@@ -1,0 +1,236 @@
+"""Several replicas on one database (issue 13, point 3): the leases, the shares, the hand-over,
+and the inbox sweep. Replicas here share one database and one wall clock the test moves; a
+replica "dies" by no longer ticking (no release), and "stops" cleanly with ``stop()``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.replicas import LEASE, SHARDS, STALE_AFTER, TICK, InboxSweep, Replicas, shard_of
+from bot.storage import Store
+from tests.support.db import opened
+
+T0 = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+ALL = frozenset(range(SHARDS))
+#: Group chats of teams (negative ids), and people's private chats.
+TEAMS = [-1001234567890 - k for k in range(40)] + [70001 + k for k in range(10)]
+
+
+class Wall:
+    """The replicas' wall clock, moved by the test."""
+
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+@pytest.fixture
+async def store(db_target: Path | str) -> AsyncIterator[Store]:
+    s = Store(db_target)
+    await s.open()
+    try:
+        yield s
+    finally:
+        await s.close()
+
+
+def shard_leases(db_target: Path | str) -> dict[int, str]:
+    with opened(db_target) as conn:
+        rows = conn.execute("SELECT name, holder FROM leases WHERE name LIKE 'shard:%'").fetchall()
+    return {int(name.split(":")[1]): holder for name, holder in rows}
+
+
+def check_disjoint(*replicas: Replicas) -> None:
+    """Never two replicas acting on one shard at once."""
+    seen: dict[int, str] = {}
+    for r in replicas:
+        for k in r.owned():
+            assert k not in seen, f"shard {k} owned by {seen[k]} and {r.id}"
+            seen[k] = r.id
+
+
+async def tick(*replicas: Replicas) -> None:
+    """Each replica ticks in turn (one may tick twice); after each, no shard has two owners."""
+    everyone = list(dict.fromkeys(replicas))
+    for r in replicas:
+        await r.tick()
+        check_disjoint(*everyone)
+
+
+async def test_a_lease_changes_hands_only_when_it_ran_out(store: Store) -> None:
+    until = T0 + LEASE
+    assert await store.take("shard:3", "a", until, T0)
+    assert not await store.take("shard:3", "b", until, T0)  # a holds it
+    assert await store.take("shard:3", "a", until + timedelta(seconds=10), T0 + timedelta(seconds=10))  # renewed
+    later = until + timedelta(seconds=11)  # a's lease ran out
+    assert await store.take("shard:3", "b", later + LEASE, later)
+    assert not await store.take("shard:3", "a", later + LEASE, later)  # a's renewal comes too late
+    assert [(lease.name, lease.holder) for lease in await store.holders(later)] == [("shard:3", "b")]
+    assert await store.release(["shard:3"], "a") == 0  # not a's to give back
+    assert await store.release(["shard:3"], "b") == 1
+    assert await store.holders(later) == []
+
+
+async def test_shares_balance_and_follow_the_replicas(store: Store, db_target: Path | str) -> None:
+    wall = Wall()
+    a, b, c = (Replicas(store, clock=wall, replica_id=name) for name in "abc")
+    await tick(a)
+    assert a.owned() == ALL  # alone, it holds every shard
+    await tick(b, a, b)  # b joins: a gives back its share's surplus, b takes it
+    assert (len(a.owned()), len(b.owned())) == (8, 8)
+    assert a.owned() | b.owned() == ALL
+    assert (a.count, b.count) == (2, 2)
+    wall.advance(TICK)
+    await tick(c, a, b, c)
+    assert [len(r.owned()) for r in (a, b, c)] == [6, 5, 5]
+    assert a.owned() | b.owned() | c.owned() == ALL
+    # The leases say the same as the replicas.
+    leases = shard_leases(db_target)
+    for r in (a, b, c):
+        assert {k for k, holder in leases.items() if holder == r.id} == r.owned()
+    # Every team and chat is one replica's, the holder of its shard's lease.
+    for some_id in TEAMS:
+        owners = [r.id for r in (a, b, c) if r.owns_team(some_id)]
+        assert owners == [leases[shard_of(some_id)]]
+        assert [r.id for r in (a, b, c) if r.owns_chat(some_id)] == owners
+    # Steady: more ticks change nothing.
+    before = [r.owned() for r in (a, b, c)]
+    for _ in range(3):
+        wall.advance(TICK)
+        await tick(a, b, c)
+    assert [r.owned() for r in (a, b, c)] == before
+
+
+async def test_a_dead_replicas_shards_move_within_40_seconds(store: Store) -> None:
+    wall = Wall()
+    a, b = Replicas(store, clock=wall, replica_id="a"), Replicas(store, clock=wall, replica_id="b")
+    await tick(a, b, a, b)
+    assert (len(a.owned()), len(b.owned())) == (8, 8)
+    last_renewal = wall.now  # b dies: it never ticks again and releases nothing
+    moved_after = None
+    for _ in range(6):
+        wall.advance(TICK)
+        await tick(a)
+        check_disjoint(a, b)  # b, had it only stalled, stops acting before a takes over
+        if a.owned() == ALL and moved_after is None:
+            moved_after = wall.now - last_renewal
+    assert moved_after is not None and moved_after <= timedelta(seconds=40)
+    assert b.owned() == frozenset()
+    assert a.count == 1
+
+
+async def test_a_clean_stop_hands_over_at_the_next_tick(store: Store) -> None:
+    wall = Wall()
+    a, b = Replicas(store, clock=wall, replica_id="a"), Replicas(store, clock=wall, replica_id="b")
+    await tick(a, b, a, b)
+    await b.stop()
+    assert b.owned() == frozenset()
+    await tick(a)
+    assert a.owned() == ALL
+
+
+async def test_a_shard_at_work_is_not_given_away(store: Store) -> None:
+    """A team in the middle of its check keeps its replica until the check ends."""
+    wall = Wall()
+    a, b = Replicas(store, clock=wall, replica_id="a"), Replicas(store, clock=wall, replica_id="b")
+    await tick(a)
+    team, busy = -1001234567899, -(10**12 + 15)  # shards 11 and 15: among those a gives back unless pinned
+    assert (shard_of(team), shard_of(busy)) == (11, 15)
+    with a.working(team) as mine, a.working(busy) as also_mine:
+        assert mine and also_mine
+        await tick(b, a, b)
+        assert {11, 15} <= a.owned()
+        assert len(a.owned()) == 8 and len(b.owned()) == 8
+        check_disjoint(a, b)
+    with b.working(busy) as theirs:
+        assert not theirs
+
+
+async def test_one_process_on_its_own_database_holds_everything_at_once(store: Store) -> None:
+    """SQLite (one process under its lock): leases a crash left behind do not hold it up."""
+    wall = Wall()
+    crashed = Replicas(store, clock=wall, replica_id="crashed")
+    await tick(crashed)
+    alone = Replicas(store, clock=wall, replica_id="alone", exclusive=True)
+    await alone.start()
+    try:
+        assert alone.owned() == ALL
+        assert alone.owned_shards() is None  # nothing to filter by
+        wall.advance(3600)  # a late tick (the loop was busy) loses nothing: nobody else can hold them
+        assert alone.owned() == ALL
+    finally:
+        await alone.stop()
+
+
+async def test_a_restart_inside_the_process_takes_its_past_lives_shards_back(store: Store) -> None:
+    wall = Wall()
+    past = Replicas(store, clock=wall, replica_id="host-42-aaaaaa")
+    await tick(past)  # then the desk restarts without a clean stop
+    now = Replicas(store, clock=wall, replica_id="host-42-bbbbbb")
+    await now.start()
+    try:
+        assert now.owned() == ALL
+        assert now.count == 1
+    finally:
+        await now.stop()
+
+
+# --- the inbox across replicas ---------------------------------------------------------------
+
+
+class Ticks:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_updates_another_replica_left_new_are_taken_over(db_target: Path | str) -> None:
+    died, alive = Store(db_target), Store(db_target)
+    await died.open()
+    await alive.open()
+    try:
+        payloads = {u: f'{{"update_id": {u}}}' for u in (501, 502, 503)}
+        await died.store_updates(list(payloads.items()), T0)  # stored, never processed
+        await alive.store_updates([(504, '{"update_id": 504}')], T0)  # alive's own, on its way
+        fed: list[tuple[int, str]] = []
+
+        async def feed(pending: list[tuple[int, str]]) -> None:
+            fed.extend(pending)
+
+        ticks = Ticks()
+        sweep = InboxSweep(alive, feed, max_attempts=3, ticks=ticks)
+        assert await sweep.maybe_sweep() == 0  # seen 'new' now: maybe on their way elsewhere
+        ticks.now += STALE_AFTER / 2
+        assert await sweep.maybe_sweep() == 0
+        async with died.unit(502) as unit:  # the other replica was only slow with this one
+            assert unit is not None
+        ticks.now += STALE_AFTER / 2
+        assert await sweep.maybe_sweep() == 2
+        assert fed == [(501, payloads[501]), (503, payloads[503])]
+        with opened(db_target) as conn:
+            rows = conn.execute("SELECT update_id, status, attempts FROM inbox ORDER BY update_id").fetchall()
+        assert [tuple(r) for r in rows] == [(501, "new", 1), (502, "done", 0), (503, "new", 1), (504, "new", 0)]
+    finally:
+        await died.close()
+        await alive.close()
+
+
+async def test_an_update_taken_over_too_often_is_given_up(store: Store) -> None:
+    await store.store_updates([(601, "{}")], T0)
+    store._fresh.clear()  # as if another replica had stored it
+    for _ in range(3):
+        assert await store.take_over_updates([601], max_attempts=3) == [(601, "{}")]
+    assert await store.take_over_updates([601], max_attempts=3) == []
+    assert await store.inbox_status(601) == "failed"
