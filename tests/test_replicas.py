@@ -5,15 +5,21 @@ replica "dies" by no longer ticking (no release), and "stops" cleanly with ``sto
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from bot.app import running
 from bot.replicas import LEASE, SHARDS, STALE_AFTER, TICK, InboxSweep, Replicas, shard_of
 from bot.storage import Store
-from tests.support.db import opened
+from tests.support.alerts import no_more_alerts, read, wait_alerts
+from tests.support.db import opened, scalar
+from tests.support.desk import desk_settings, settled
+from tests.support.fakebotapi import user_entities, wire
+from tests.support.scenario import MIC
 
 T0 = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 ALL = frozenset(range(SHARDS))
@@ -234,3 +240,72 @@ async def test_an_update_taken_over_too_often_is_given_up(store: Store) -> None:
         assert await store.take_over_updates([601], max_attempts=3) == [(601, "{}")]
     assert await store.take_over_updates([601], max_attempts=3) == []
     assert await store.inbox_status(601) == "failed"
+
+
+# --- end to end: the real desk --------------------------------------------------------------
+
+SHIP = "/ship 6689831 UPS 1Z999AA10123456784"
+SHIPPED = f"Order {MIC} shipped with UPS, tracking number 1Z999AA10123456784."
+
+
+@pytest.mark.alerts
+async def test_a_desk_alone_holds_every_shard_and_its_alerts_fire(alert_team, clock, db_target) -> None:
+    t = alert_team
+    replicas = t.app.bot_data["replicas"]
+    assert replicas.owned() == ALL
+    assert replicas.owns_team(t.group.id) and replicas.owns_chat(t.alice.id)
+    assert shard_leases(db_target) == dict.fromkeys(range(SHARDS), replicas.id)
+    with opened(db_target) as conn:
+        assert [tuple(r) for r in conn.execute("SELECT name, holder FROM leases WHERE name LIKE 'replica:%'")] == [
+            (f"replica:{replicas.id}", replicas.id)
+        ]
+    assert read(t.late_alert).splitlines()[0] == "🚨 2 orders are past their ship-by time:"
+    # 24 hours before KETO's ship-by (11-23 07:59 UTC): its warning, once.
+    clock.set(datetime(2026, 11, 22, 8, 0, tzinfo=UTC))
+    soon = (await wait_alerts(t, 1, since=t.start))[0]
+    assert read(soon).splitlines() == ["⏰ 1 order must ship soon:", "…4445556 KETO-BM-04×3 ⏳24 hours (11/23 3:59 PM)"]
+    await no_more_alerts(t, t.start + 1)
+
+
+async def test_a_stopped_desk_gives_its_leases_back(fake_api, clock, db_target) -> None:
+    async with running(desk_settings(fake_api, clock, db_target)) as app:
+        holder = app.bot_data["replicas"].id
+        assert shard_leases(db_target) == dict.fromkeys(range(SHARDS), holder)
+    assert shard_leases(db_target) == {}
+
+
+def written_elsewhere(api, chat, user, text: str) -> dict:
+    """A message Telegram delivered to another replica (stored there, never here)."""
+    message = {"message_id": api._new_message_id(chat.id), "from": user.to_dict(), "chat": chat.to_dict(),
+               "date": api._now(), "text": text, "entities": user_entities(text)}  # fmt: skip
+    api._store(chat, message)
+    message["delivered"] = True
+    return message
+
+
+async def test_a_command_another_replica_stored_and_died_with_is_applied_here_once(team) -> None:
+    t = team
+    start = len(t.api.sent(t.group))
+    message = written_elsewhere(t.api, t.group, t.alice, SHIP)
+    update_id = 10**9 + 1
+    other = Store(t.db_path)  # the replica that died: it had stored the update, nothing more
+    await other.open()
+    try:
+        await other.store_updates([(update_id, json.dumps({"update_id": update_id, "message": wire(message)}))],
+                                  datetime.now(UTC))  # fmt: skip
+    finally:
+        await other.close()
+    sweeper = t.app.bot_data["replicas"].sweeper
+    ticks = Ticks()
+    sweeper.ticks = ticks
+    sweeper._swept_at = None
+    assert await sweeper.maybe_sweep() == 0  # maybe the other replica is only slow
+    ticks.now += STALE_AFTER
+    assert await sweeper.maybe_sweep() == 1
+    await settled(t.api, t.app)
+    assert [m["text"] for m in t.api.sent(t.group)[start:]] == [SHIPPED]
+    assert t.goods(MIC) == "shipped"
+    assert [e["action"] for e in t.events(MIC)] == ["imported", "ship"]
+    assert scalar(t.db_path, "SELECT status FROM inbox WHERE update_id = ?", (update_id,)) == "done"
+    ticks.now += STALE_AFTER
+    assert await sweeper.maybe_sweep() == 0  # done: nothing left to take over
