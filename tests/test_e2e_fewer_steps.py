@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from bot.carriers import label
-from tests.support.alerts import mark
+from tests.support.alerts import mark, wait_alert
 from tests.support.desk import settled
-from tests.support.scenario import KETO, MIC, SPEAKER, says
+from tests.support.scenario import KETO, MIC, SPEAKER, sample_with_ids, says
 
 PROMPT = ("{person}, reply to this message with the tracking number of order {order}. I read the carrier from the "
           "number; to name it, put it first (云途 YT1234567890123456).")  # fmt: skip
@@ -199,23 +199,94 @@ async def test_chinese_help_leads_with_the_keyword(team) -> None:
     assert ship in english
 
 
+# --- 🚚: the reply is read as /ship reads it -------------------------------------------------
+
+TAIWAN = "113-7000001-0000886"  # the sample's first order, sold to Taiwan
+JAPAN = "113-7000002-0000081"  # and to Japan
+BLACK_CAT = "“{text}” can mean {choices}. Say which one, for example 发货 6689831 Yamato Transport 123456789012."
+SHIPPED = "Order {order} shipped with {carrier}, tracking number {tracking}."
+NOT_DETECTED = (
+    "I can't tell the carrier from “{tracking}”. Name it before the number, for example 发货 6689831 UPS "
+    "1Z999AA10123456784."
+)
+UNKNOWN = (
+    "I don't know the carrier “{text}”. Use an Amazon carrier code such as {suggestions}, a Chinese name such as "
+    "顺丰 or 云途, or Other:NAME."
+)
+
+
+async def ships(
+    t: Any, user: Any, prompt: dict, text: str, *, locale: str, order: str, carrier: str, name: str = ""
+) -> None:
+    """``user`` replies ``text`` to ``prompt``: ``order`` ships with ``carrier`` (``name`` for Other) and 123456789012."""
+    answered = await reply(t, user, prompt, text)
+    shown = label(carrier, name, locale)
+    assert [m["text"] for m in answered] == [says(locale, SHIPPED, order=order, carrier=shown, tracking="123456789012")]
+    row = t.order_row(order)
+    assert (row["goods"], row["carrier"], row["carrier_name"], row["tracking"]) == (
+        "shipped", carrier, name, "123456789012"
+    )  # fmt: skip
+
+
+async def refuses(t: Any, user: Any, prompt: dict, text: str, expected: str) -> None:
+    """``user`` replies ``text`` to ``prompt``: the one reply is ``expected``, and nothing changes."""
+    before = t.snapshot()
+    answered = await reply(t, user, prompt, text)
+    assert [m["text"] for m in answered] == [expected]
+    assert t.snapshot() == before
+
+
 @pytest.mark.alerts
 async def test_a_number_of_no_known_shape_ships_with_the_teams_default_carrier(alert_team) -> None:
     t = alert_team
     prompt = (await press(t, t.alice, t.late_alert, f"sp:{MIC}"))[0]
-    before = t.snapshot()
-    answered = await reply(t, t.alice, prompt, "123456789012")
-    assert [m["text"] for m in answered] == [
-        says(
-            "en",
-            "I can't tell the carrier from “{tracking}”. Name it before the number, for example 发货 6689831 UPS "
-            "1Z999AA10123456784.",
-            tracking="123456789012",
-        )
-    ]
-    assert t.snapshot() == before
+    await refuses(t, t.alice, prompt, "123456789012", says("en", NOT_DETECTED, tracking="123456789012"))
+    # Typed in groups, the whole number is what cannot be told, as /ship says.
+    in_groups = says("en", NOT_DETECTED, tracking="1234 5678 9012")
+    await refuses(t, t.alice, prompt, "1234 5678 9012", in_groups)
+    assert await t.say(t.alice, f"/ship {MIC} 1234 5678 9012") == in_groups
 
     await t.say(t.alice, "/carrier FedEx")
-    answered = await reply(t, t.alice, prompt, "1234 5678 9012")
-    assert [m["text"] for m in answered] == [f"Order {MIC} shipped with FedEx, tracking number 123456789012."]
-    assert (t.order_row(MIC)["carrier"], t.order_row(MIC)["tracking"]) == ("FedEx", "123456789012")
+    await ships(t, t.alice, prompt, "1234 5678 9012", locale="en", order=MIC, carrier="FedEx")
+
+
+@pytest.mark.alerts
+async def test_a_reply_is_refused_as_ship_refuses_it(alert_team) -> None:
+    """On a US order 黑貓 may be Yamato or T-Cat: the reply asks which; a carrier the desk does
+    not know gets /ship's refusal. Nothing is stored; then named as asked, it ships."""
+    t = alert_team
+    prompt = (await press(t, t.carol, t.late_alert, f"sp:{MIC}"))[0]
+    for typed, refused in [
+        ("黑貓 123456789012", says("zh_Hant", BLACK_CAT, text="黑貓", choices="Yamato Transport、Other:T-Cat")),
+        ("Yamto 123456789012", says("zh_Hant", UNKNOWN, text="Yamto", suggestions="Yamato Transport")),
+    ]:
+        await refuses(t, t.carol, prompt, typed, refused)
+        before = t.snapshot()
+        assert await t.say(t.carol, f"出貨 {MIC} {typed}") == refused
+        assert t.snapshot() == before
+
+    await ships(t, t.carol, prompt, "Other:T-Cat 123456789012", locale="zh_Hant", order=MIC, carrier="Other",
+                name="T-Cat")  # fmt: skip
+
+
+@pytest.mark.alerts
+async def test_black_cat_in_a_reply_ships_by_the_orders_country(alert_team) -> None:
+    t = alert_team
+    lines = sample_with_ids([TAIWAN, JAPAN]).decode().splitlines()
+    assert all(line.count("\tUS\tfalse") == 1 for line in lines[1:])  # ship-country, then is-business-order
+    lines[1] = lines[1].replace("\tUS\tfalse", "\tTW\tfalse")
+    lines[2] = lines[2].replace("\tUS\tfalse", "\tJP\tfalse")
+    before = mark(t)
+    await t.api.upload(t.group, t.alice, "asia.txt", ("\n".join(lines) + "\n").encode())
+    alert = await wait_alert(t, f"…{TAIWAN[-7:]}", since=before)
+    assert (t.order_row(TAIWAN)["ship_country"], t.order_row(JAPAN)["ship_country"]) == ("TW", "JP")
+
+    # Taiwan: 黑貓 is T-Cat (黑貓宅急便), the number typed in groups too.
+    prompt = (await press(t, t.carol, alert, f"sp:{TAIWAN}"))[0]
+    await ships(t, t.carol, prompt, "黑貓 1234 5678 9012", locale="zh_Hant", order=TAIWAN, carrier="Other",
+                name="T-Cat")  # fmt: skip
+
+    # Japan: 黑猫 is Yamato.
+    alert = await wait_alert(t, f"…{JAPAN[-7:]}", since=before)
+    prompt = (await press(t, t.bob, alert, f"sp:{JAPAN}"))[0]
+    await ships(t, t.bob, prompt, "黑猫 123456789012", locale="zh_Hans", order=JAPAN, carrier="Yamato Transport")
