@@ -46,8 +46,7 @@ from typing import TYPE_CHECKING
 from bot.storage.values import utc_now
 
 if TYPE_CHECKING:
-    from bot.storage.leases import LeaseTables
-    from bot.storage.store import Store
+    from bot.storage.protocol import InboxStore, LeaseStore
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +140,7 @@ class Replicas(Partition):
 
     def __init__(
         self,
-        store: LeaseTables,
+        store: LeaseStore,
         *,
         clock: Callable[[], datetime] = utc_now,
         replica_id: str | None = None,
@@ -295,7 +294,7 @@ class InboxSweep:
     """Updates another replica stored and left 'new' (it died before processing them) are
     processed here once they have stayed 'new' for ``STALE_AFTER`` seconds."""
 
-    def __init__(self, store: Store, feed: Feed, max_attempts: int, *,
+    def __init__(self, store: InboxStore, feed: Feed, max_attempts: int, *,
                  ticks: Callable[[], float] = time.monotonic) -> None:  # fmt: skip
         self.store = store
         self.feed = feed

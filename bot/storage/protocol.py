@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from bot.domain import Event, Goods, Order
     from bot.storage.alerts import DueRow
     from bot.storage.confirmations import Confirmation
+    from bot.storage.leases import Lease
     from bot.storage.outbox import OutboxRow
     from bot.storage.shipments import Shipment
     from bot.storage.teams import Team, TeamMove, User
@@ -115,9 +116,20 @@ class InboxStore(Protocol):
     async def purge(self, now: datetime | None = None) -> dict[str, int]: ...
     async def inbox_status(self, update_id: int) -> str | None: ...
     async def first_edit_notice(self, chat_id: int, message_id: int, now: datetime) -> bool: ...
+    async def new_updates(self, limit: int = 500) -> list[int]: ...
+    async def take_over_updates(self, update_ids: Sequence[int], max_attempts: int) -> list[tuple[int, str]]: ...
 
 
-class DeskStore(TeamStore, OrderStore, ShipmentStore, ConfirmationStore, InboxStore, Protocol):
+class LeaseStore(Protocol):
+    """Named leases several replicas share the work by (``bot.replicas``); taking one is atomic."""
+
+    async def take(self, name: str, holder: str, until: datetime, now: datetime) -> bool: ...
+    async def release(self, names: list[str], holder: str) -> int: ...
+    async def release_all(self) -> int: ...
+    async def holders(self, now: datetime) -> list[Lease]: ...
+
+
+class DeskStore(TeamStore, OrderStore, ShipmentStore, ConfirmationStore, InboxStore, LeaseStore, Protocol):
     """Everything the services ask of the database (``bot.storage.Store`` is the SQLite one)."""
 
     #: Called when messages were queued in the outbox (the sender wakes up).
