@@ -132,7 +132,7 @@ def a_ship_event(order: Order, who: Actor, now: datetime) -> Event:
 
 EXPECTED_TABLES = {"teams", "chats", "users", "members", "orders", "order_items", "events", "imports", "alerts", "snoozes", "outbox", "shipments", "amazon_accounts",
                    "confirmations", "schema_migrations", "inbox", "edit_notices", "order_counts", "team_hours",
-                   "tracking", "tracking_cursor", "tracking_quota", "tracking_off"}  # fmt: skip
+                   "tracking", "tracking_cursor", "tracking_quota", "tracking_off", "leases"}  # fmt: skip
 
 
 async def test_the_schema_is_created_once_and_reopening_changes_nothing(db_path, clock):
