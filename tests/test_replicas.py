@@ -5,6 +5,7 @@ replica "dies" by no longer ticking (no release), and "stops" cleanly with ``sto
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -309,3 +310,34 @@ async def test_a_command_another_replica_stored_and_died_with_is_applied_here_on
     assert scalar(t.db_path, "SELECT status FROM inbox WHERE update_id = ?", (update_id,)) == "done"
     ticks.now += STALE_AFTER
     assert await sweeper.maybe_sweep() == 0  # done: nothing left to take over
+
+
+@pytest.mark.alerts
+async def test_a_teams_alerts_come_from_its_replica_and_move_when_that_one_dies(alert_team, clock) -> None:
+    """Two replicas: the team's shard is the other one's, so this desk leaves its alerts alone;
+    the other dies, this desk takes its shards over and the due alert is sent, once."""
+    t = alert_team
+    desk = t.app.bot_data["replicas"]
+    wall = Wall()
+    desk.clock, desk.exclusive = wall, False  # as on a shared database
+    other = Replicas(desk.store, clock=wall, replica_id="other")
+    team_shard = shard_of(t.group.id)
+    assert team_shard < 8
+    # The desk is busy on shards 8-15 when the other replica joins: it gives back 0-7.
+    with contextlib.ExitStack() as busy:
+        for k in range(8, SHARDS):
+            assert busy.enter_context(desk.working_on(k))
+        await tick(other, desk, other)
+    assert desk.owned() == frozenset(range(8, SHARDS)) and other.owned() == frozenset(range(8))
+    assert other.owns_team(t.group.id) and not desk.owns_team(t.group.id)
+    # KETO's warning falls due (24 hours before its ship-by): the other replica's to send.
+    clock.set(datetime(2026, 11, 22, 8, 0, tzinfo=UTC))
+    await no_more_alerts(t, t.start)
+    # The other replica dies: within 40 s of its last renewal its shards are this desk's.
+    for _ in range(4):
+        wall.advance(TICK)
+        await tick(desk)
+    assert desk.owned() == ALL
+    soon = (await wait_alerts(t, 1, since=t.start))[0]
+    assert read(soon).splitlines() == ["⏰ 1 order must ship soon:", "…4445556 KETO-BM-04×3 ⏳24 hours (11/23 3:59 PM)"]
+    await no_more_alerts(t, t.start + 1)
