@@ -319,6 +319,7 @@ async def test_a_teams_alerts_come_from_its_replica_and_move_when_that_one_dies(
     t = alert_team
     desk = t.app.bot_data["replicas"]
     wall = Wall()
+    wall.now = datetime.now(UTC)  # the desk took its leases on the real clock
     desk.clock, desk.exclusive = wall, False  # as on a shared database
     other = Replicas(desk.store, clock=wall, replica_id="other")
     team_shard = shard_of(t.group.id)
