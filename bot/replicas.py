@@ -64,6 +64,9 @@ SWEEP_EVERY, STALE_AFTER = 30.0, 90.0
 
 REPLICA, SHARD = "replica:", "shard:"
 
+#: The replicas running in this process now (tests run several desks in one process).
+_HERE: set[str] = set()
+
 
 def shard_of(some_id: int, shards: int = SHARDS) -> int:
     """The shard of a team or chat (Telegram ids of groups are negative)."""
@@ -191,18 +194,20 @@ class Replicas(Partition):
             await self.store.release_all()
         else:
             await self._forget_past_lives()
+        _HERE.add(self.id)
         await self.tick()
         self._task = asyncio.create_task(self._run(), name="dingdan-replicas")
 
     async def _forget_past_lives(self) -> None:
         """Leases of a replica with our host and process id but not our id are a past life of
-        this process (a desk restarted inside it) or of a dead process whose pid we now have:
-        nobody renews them, so they are given back now rather than in ``LEASE``. (Replicas on
-        one host name must differ by process id: give each container its own host name.)"""
+        this process (a desk restarted inside it, not running any more) or of a dead process
+        whose pid we now have: nobody renews them, so they are given back now rather than in
+        ``LEASE``. (Replicas on one host name must differ by process id: give each container its
+        own host name.)"""
         prefix = self.id.rsplit("-", 1)[0] + "-"
         past: dict[str, list[str]] = {}
         for lease in await self.store.holders(self.clock()):
-            if lease.holder.startswith(prefix) and lease.holder != self.id:
+            if lease.holder.startswith(prefix) and lease.holder != self.id and lease.holder not in _HERE:
                 past.setdefault(lease.holder, []).append(lease.name)
         for holder, names in past.items():
             await self.store.release(names, holder)
@@ -210,6 +215,7 @@ class Replicas(Partition):
 
     async def stop(self) -> None:
         """Stop renewing and give every lease back: the others take the shards at their next tick."""
+        _HERE.discard(self.id)
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)

@@ -342,3 +342,20 @@ async def test_a_teams_alerts_come_from_its_replica_and_move_when_that_one_dies(
     soon = (await wait_alerts(t, 1, since=t.start))[0]
     assert read(soon).splitlines() == ["⏰ 1 order must ship soon:", "…4445556 KETO-BM-04×3 ⏳24 hours (11/23 3:59 PM)"]
     await no_more_alerts(t, t.start + 1)
+
+
+async def test_two_desks_in_one_process_leave_each_other_alone(store: Store) -> None:
+    wall = Wall()
+    first = Replicas(store, clock=wall, replica_id="host-42-aaaaaa")
+    second = Replicas(store, clock=wall, replica_id="host-42-bbbbbb")
+    await first.start()
+    try:
+        await second.start()  # not a past life of this process: first is running
+        try:
+            assert len(first.owned()) == SHARDS and second.owned() == frozenset()
+            await tick(first, second)
+            assert (len(first.owned()), len(second.owned())) == (8, 8)
+        finally:
+            await second.stop()
+    finally:
+        await first.stop()
