@@ -38,6 +38,14 @@ def main(argv: list[str] | None = None) -> int:
     exp.add_argument("-o", "--output", type=Path, help="the file to write (default: shipping-confirmation-….txt here)")
     sub.add_parser("rotate-secrets", help="encrypt the stored Amazon credentials again with the first key of "
                    "DINGDAN_SECRET_KEY")  # fmt: skip
+    bak = sub.add_parser("backup", help="copy the database in DINGDAN_DB to FILE (while the bot runs; pg_dump for "
+                         "PostgreSQL)")  # fmt: skip
+    bak.add_argument("file", type=Path)
+    res = sub.add_parser("restore", help="replace the database in DINGDAN_DB with the backup FILE (the bot stopped)")
+    res.add_argument("file", type=Path)
+    mig = sub.add_parser("migrate", help="copy a team's SQLite database into an empty PostgreSQL database, checked")
+    mig.add_argument("--from", dest="source", type=Path, required=True, metavar="FILE", help="the SQLite database")
+    mig.add_argument("--to", dest="target", required=True, metavar="URL", help="postgresql://… (an empty database)")
     args = parser.parse_args(argv)
     if args.command is None:  # `dingdan` alone: what it can do and what it reads
         parser.print_help()
@@ -63,6 +71,12 @@ def main(argv: list[str] | None = None) -> int:
                 asyncio.run(_database_ready(settings.db_path))
                 asyncio.run(serve(settings))
             return 0
+        if args.command in ("backup", "restore", "migrate"):
+            from bot import backup
+
+            if args.command == "migrate":
+                return backup.migrate(args.source, args.target)
+            return backup.backup(args.file) if args.command == "backup" else backup.restore(args.file)
         if args.command == "rotate-secrets":
             from bot.commandline import rotate_secrets
 
