@@ -369,3 +369,81 @@ def test_without_pg_dump_the_backup_says_what_to_install(pg_url: str, tmp_path: 
         "postgresql-client; the Docker image has them), of the server's major version or newer.\n"
     )
     assert not (tmp_path / "x.dump").exists()
+
+
+# ----------------------------------------------------------------------------- migrate
+
+
+def test_migrate_copies_a_desk_database_into_postgresql_checked(pg_server: Any, tmp_path: Path) -> None:
+    source = tmp_path / "desk.sqlite3"
+    make_desk(source, orders=40, shipped=5)
+    target = pg_server.create(schema=False)  # a new, empty database: migrate gives it the schema
+    try:
+        secret = "S3cret-never-printed"
+        url = with_password(target, secret)
+        before = snapshot(source)
+        done = dingdan("migrate", "--from", str(source), "--to", url, env={})
+        assert done.returncode == 0, done.stderr
+        assert secret not in done.stdout + done.stderr
+        assert re.fullmatch(
+            rf"Copied {re.escape(str(source))} into {re.escape(url.replace(secret, '***'))}: \d+ row\(s\) \(.*"
+            rf"orders 44, .*\)\. Checked: every table's row count is equal, and the events are equal "
+            r"\(SHA-256 [0-9a-f]{16}…\)\.\n",
+            done.stdout,
+        ), done.stdout
+        after = snapshot(url)
+        # Every table the same, the derived ones (order_counts, team_hours) included: taken as they were,
+        # not counted again by PostgreSQL's triggers.
+        assert after == before
+        with testdb.opened(source) as conn:
+            tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' "
+                                                 "AND name NOT LIKE 'sqlite%' AND name <> 'schema_migrations'")]  # fmt: skip
+        for table in tables:
+            assert testdb.scalar(url, f"SELECT count(*) FROM {table}") == testdb.scalar(
+                source, f"SELECT count(*) FROM {table}"
+            ), table
+        # The desk carries on in PostgreSQL: new ids follow the copied ones (the sequences were set).
+        make_more(url)
+        assert testdb.scalar(url, "SELECT count(*) FROM orders") == 45
+        assert testdb.scalar(url, "SELECT max(event_id) FROM events") == len(before["events"]) + 1
+        assert testdb.scalar(url, "SELECT sum(n) FROM order_counts") == 45
+
+        # A second migrate into the same (now non-empty) database: refused, nothing written.
+        again = dingdan("migrate", "--from", str(source), "--to", url, env={})
+        assert again.returncode == 1
+        assert re.fullmatch(
+            rf"dingdan: {re.escape(url.replace(secret, '***'))} is not empty \(rows in [a-z_, ]*orders[a-z_, ]*\): "
+            r"migrate into a new database\.\n",
+            again.stderr,
+        ), again.stderr
+        assert testdb.scalar(url, "SELECT count(*) FROM orders") == 45
+    finally:
+        pg_server.drop(target)
+
+
+def test_migrate_refuses_while_a_bot_runs_on_the_source_and_what_is_not_a_dingdan_database(
+    pg_server: Any, tmp_path: Path
+) -> None:
+    source = tmp_path / "desk.sqlite3"
+    make_desk(source, orders=2, shipped=0)
+    target = pg_server.create(schema=False)
+    try:
+        with database_lock(source):
+            busy = dingdan("migrate", "--from", str(source), "--to", target, env={})
+        assert busy.returncode == 4
+        assert busy.stderr.startswith(f"dingdan: another dingdan is already running on {source}")
+        junk = tmp_path / "junk.sqlite3"
+        junk.write_text("no\n")
+        refused = dingdan("migrate", "--from", str(junk), "--to", target, env={})
+        assert (refused.returncode, refused.stderr) == (
+            1,
+            f"dingdan: {junk} is not a dingdan database (not an SQLite file).\n",
+        )
+        not_a_url = dingdan("migrate", "--from", str(source), "--to", str(tmp_path / "x.sqlite3"), env={})
+        assert not_a_url.returncode == 2
+        # Nothing was created in the target: not even the schema.
+        assert (
+            testdb.scalar(target, "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'") == 0
+        )
+    finally:
+        pg_server.drop(target)
