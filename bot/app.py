@@ -41,6 +41,7 @@ from bot.durable import (
     FairUpdates,
     FollowMigration,
     Sender,
+    _for_inbox,
     recover,
 )
 from bot.importing import Importer
@@ -50,6 +51,7 @@ from bot.services import Desk
 from bot.settings import Settings, StartupError
 from bot.storage import Store
 from bot.storage.pg import redact
+from bot.webhook import Malformed, WebhookServer, webhook_app
 from handlers import register
 from handlers.commands import set_command_menus
 from handlers.context import DeskContext, Services
@@ -217,16 +219,53 @@ async def _post_shutdown(application: Application) -> None:
         await lookups.shutdown()
 
 
+def _webhook(application: Application, settings: Settings) -> WebhookServer:
+    """The webhook server (bot/webhook.py): an update posted by Telegram is stored in the inbox
+    before the 200, then handed to the application as polling hands it; one already in the
+    inbox (delivered twice, or to another replica first) is answered 200 and not handed on."""
+    store: Store = application.bot_data["services"].store
+
+    async def deliver(data: dict[str, object]) -> None:
+        try:
+            update = Update.de_json(data, application.bot)
+        except Exception as err:  # noqa: BLE001 - whatever PTB cannot read is not an update
+            raise Malformed from err
+        if update is None or type(update.update_id) is not int:
+            raise Malformed
+        new = await store.store_updates([(update.update_id, _for_inbox(update))], settings.clock())
+        if update.update_id in new:
+            await application.update_queue.put(update)
+
+    async def ready() -> bool:
+        if not application.running or "services" not in application.bot_data:
+            return False
+        await store.inbox_status(0)  # a trivial read: the database answers
+        return True
+
+    host, port = settings.listen_address
+    return WebhookServer(webhook_app(settings.webhook_path, settings.webhook_secret_token, deliver, ready), host, port)
+
+
 @asynccontextmanager
 async def running(settings: Settings, *, poll_timeout: float | None = None) -> AsyncIterator[Application]:
-    """Run the bot with long polling until the block ends, as ``run_polling`` would."""
+    """Run the bot until the block ends: with long polling, as ``run_polling`` would, or, when
+    ``settings.webhook_url`` is set, serving the webhook (``application.bot_data["webhook"]``)."""
     protect_token(settings.token)
+    if settings.webhook_url:  # PTB logs setWebhook's parameters at DEBUG
+        from bot.amazon import remember_secrets
+
+        remember_secrets([settings.webhook_secret_token])
     logs.quiet(settings.log_level)  # transitions' and APScheduler's routine lines only at DEBUG
     application = build_application(settings)
     await application.initialize()
     try:
         await _post_init(application)
         assert application.updater is not None
+        if settings.webhook_url:
+            async with _serving_webhook(application, settings):
+                yield application
+            return
+        # PTB's start_polling calls deleteWebhook itself (a webhook left set would refuse getUpdates).
         await application.updater.start_polling(
             poll_interval=0.0,
             timeout=int(poll_timeout if poll_timeout is not None else settings.poll_timeout),
@@ -245,6 +284,38 @@ async def running(settings: Settings, *, poll_timeout: float | None = None) -> A
     finally:
         await application.shutdown()
         await _post_shutdown(application)
+
+
+@asynccontextmanager
+async def _serving_webhook(application: Application, settings: Settings) -> AsyncIterator[None]:
+    """Webhook mode: the application starts and recovers what the last stop left unfinished
+    before the server takes new updates; the server stops taking them before the application
+    stops."""
+    await application.start()
+    try:
+        await recover(application)
+        server = _webhook(application, settings)
+        try:
+            await server.start()
+        except OSError as err:
+            raise StartupError(f"cannot listen on {settings.listen} ({err.strerror}); check DINGDAN_LISTEN "
+                               "or --listen.") from None  # fmt: skip
+        application.bot_data["webhook"] = server
+        try:
+            if settings.set_webhook:
+                await application.bot.set_webhook(
+                    url=settings.webhook_url,
+                    secret_token=settings.webhook_secret_token,
+                    allowed_updates=Update.ALL_TYPES,
+                    drop_pending_updates=False,
+                )
+                log.info("webhook set: Telegram posts updates to %s", settings.webhook_url)
+            yield
+        finally:
+            await server.stop()
+    finally:
+        if application.running:
+            await application.stop()
 
 
 async def serve(settings: Settings) -> None:

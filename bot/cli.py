@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from importlib import metadata
 from pathlib import Path
@@ -28,7 +29,13 @@ def main(argv: list[str] | None = None) -> int:
     )  # fmt: skip
     parser.add_argument("--version", action="version", version=f"dingdan {_version()}")
     sub = parser.add_subparsers(dest="command")
-    sub.add_parser("run", help="run the bot with long polling (token from DINGDAN_TOKEN)")
+    run = sub.add_parser("run", help="run the bot with long polling, or a webhook (token from DINGDAN_TOKEN)")
+    run.add_argument("--webhook", metavar="URL", help="webhook mode: the https address Telegram posts updates to "
+                     "(DINGDAN_WEBHOOK_URL)")  # fmt: skip
+    run.add_argument("--listen", metavar="HOST:PORT", help="where the webhook server listens (DINGDAN_LISTEN; "
+                     "default 0.0.0.0:8443)")  # fmt: skip
+    run.add_argument("--no-set-webhook", action="store_true", help="do not call setWebhook at start (another "
+                     "replica or the operator does)")  # fmt: skip
     imp = sub.add_parser("import", help="import a Seller Central order report into a team")
     imp.add_argument("file", type=Path)
     imp.add_argument("--team", type=int, help="the team's group chat id (default: the only team)")
@@ -58,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     logs.configure(env_settings.log_level, env_settings.log_format)
     try:
         if args.command == "run":
-            settings = Settings.from_env()
+            settings = Settings.from_env(_run_options(args))
             from bot.app import serve
 
             if isinstance(settings.db_path, str):  # PostgreSQL: processes share it (replicas)
@@ -102,6 +109,18 @@ def main(argv: list[str] | None = None) -> int:
         return 3
     except KeyboardInterrupt:
         return 130
+
+
+def _run_options(args: argparse.Namespace) -> dict[str, str]:
+    """The environment, with ``run``'s options in place of their variables (checked the same way)."""
+    env = dict(os.environ)
+    if args.webhook:
+        env["DINGDAN_WEBHOOK_URL"] = args.webhook
+    if args.listen:
+        env["DINGDAN_LISTEN"] = args.listen
+    if args.no_set_webhook:
+        env["DINGDAN_SET_WEBHOOK"] = "0"
+    return env
 
 
 async def _database_ready(path: Path | str) -> None:

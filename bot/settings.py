@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import hmac
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -18,6 +21,10 @@ TELEGRAM_API_URL = "https://api.telegram.org/bot"
 #: Where most teams sell from; a team changes its own zone with /alerts.
 DEFAULT_TIMEZONE = "Asia/Shanghai"
 DEFAULT_DB = "dingdan.sqlite3"
+#: Where the webhook server listens unless DINGDAN_LISTEN (or ``--listen``) says otherwise.
+DEFAULT_LISTEN = "0.0.0.0:8443"
+#: What Telegram accepts as a webhook's secret token.
+WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
 
 
 class ConfigError(Exception):
@@ -89,6 +96,15 @@ class Settings:
     tracking_url: str = "https://api.17track.net/track/v2.2"
     #: How often the tracking run registers, stops and polls numbers (seconds of real time).
     tracking_interval: float = 300.0
+    #: Webhook mode (DINGDAN_WEBHOOK_URL, ``--webhook``): the public https address Telegram posts
+    #: updates to; "": long polling (the default). See bot/webhook.py.
+    webhook_url: str = ""
+    #: Where the webhook server listens (DINGDAN_LISTEN, ``--listen``): ``host:port``.
+    listen: str = DEFAULT_LISTEN
+    #: The secret Telegram sends with every update (DINGDAN_WEBHOOK_SECRET); "": derived from the token.
+    webhook_secret: str = field(default="", repr=False)
+    #: Whether this process calls setWebhook at start (``--no-set-webhook``: another replica does).
+    set_webhook: bool = True
 
     @property
     def base_file_url(self) -> str:
@@ -102,6 +118,25 @@ class Settings:
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def webhook_secret_token(self) -> str:
+        """The webhook's secret: DINGDAN_WEBHOOK_SECRET, else derived from the token, so that every
+        replica of one bot agrees without being told (64 hex digits, within Telegram's 1-256)."""
+        if self.webhook_secret:
+            return self.webhook_secret
+        return hmac.new(self.token.encode("utf-8"), b"webhook", hashlib.sha256).hexdigest()
+
+    @property
+    def webhook_path(self) -> str:
+        """The path of :attr:`webhook_url` the server answers on."""
+        from urllib.parse import urlsplit
+
+        return urlsplit(self.webhook_url).path or "/"
+
+    @property
+    def listen_address(self) -> tuple[str, int]:
+        return parse_listen(self.listen)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, *, need_token: bool = True) -> Settings:
@@ -133,6 +168,7 @@ class Settings:
             secret_keys=secret_keys_from_env(env),
             **_tracking_from_env(env),
             **_spapi_from_env(env),
+            **_webhook_from_env(env),
         )
         _check_spapi_addresses(settings)
         return settings
@@ -214,6 +250,14 @@ VARIABLES: tuple[Variable, ...] = (
              "shipments are registered and tracked, and delivered orders marked delivered."),
     Variable("DINGDAN_TRACKING_URL", "https://api.17track.net/track/v2.2", "Another tracking API address (https, "
              "or http on this machine: the tests)."),
+    Variable("DINGDAN_WEBHOOK_URL", "(none: long polling)", "Webhook mode (also `dingdan run --webhook URL`): the "
+             "https address Telegram posts updates to, like https://bot.example.com/telegram."),
+    Variable("DINGDAN_LISTEN", DEFAULT_LISTEN, "Where the webhook server listens, host:port (also --listen); "
+             "it answers the URL's path, /healthz and /readyz."),
+    Variable("DINGDAN_WEBHOOK_SECRET", "derived from the token", "The secret Telegram sends with each update "
+             "(1-256 of A-Z a-z 0-9 _ -); every replica must have the same."),
+    Variable("DINGDAN_SET_WEBHOOK", "1", "0: do not call setWebhook at start (also --no-set-webhook), when one "
+             "replica or the operator sets it."),
 )  # fmt: skip
 
 
@@ -290,6 +334,58 @@ def _tracking_from_env(env: Mapping[str, str]) -> dict[str, Any]:
             raise ConfigError("DINGDAN_TRACKING_URL must be an https address (or http on 127.0.0.1 or localhost), "
                               "like https://api.17track.net/track/v2.2.")  # fmt: skip
         out["tracking_url"] = url
+    return out
+
+
+def parse_listen(text: str) -> tuple[str, int]:
+    """``host:port`` (``[::]:8443`` for IPv6; ``:8443`` for every address) as (host, port)."""
+    host, sep, port = text.strip().rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError("not host:port")
+    host = host.strip("[]") or "0.0.0.0"
+    return host, int(port)
+
+
+def _webhook_from_env(env: Mapping[str, str]) -> dict[str, Any]:
+    """DINGDAN_WEBHOOK_URL, DINGDAN_LISTEN, DINGDAN_WEBHOOK_SECRET, DINGDAN_SET_WEBHOOK. Telegram
+    posts only to https; http is allowed on this machine (the tests). The secret is never repeated."""
+    out: dict[str, Any] = {}
+    url = env.get("DINGDAN_WEBHOOK_URL", "").strip()
+    if url:
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(url)
+        local = parts.hostname in ("127.0.0.1", "localhost", "::1")
+        if (
+            parts.scheme not in ("http", "https")
+            or not parts.hostname
+            or parts.username
+            or parts.password
+            or parts.fragment
+            or (parts.scheme == "http" and not local)
+        ):
+            raise ConfigError("The webhook address (DINGDAN_WEBHOOK_URL or --webhook) must be an https address "
+                              "(or http on 127.0.0.1 or localhost), like https://bot.example.com/telegram.")  # fmt: skip
+        out["webhook_url"] = url
+    listen = env.get("DINGDAN_LISTEN", "").strip()
+    if listen:
+        try:
+            parse_listen(listen)
+        except ValueError:
+            raise ConfigError(f"The listening address (DINGDAN_LISTEN or --listen) {listen!r} is not host:port, "
+                              "like 0.0.0.0:8443 or 127.0.0.1:8080.") from None  # fmt: skip
+        out["listen"] = listen
+    secret = env.get("DINGDAN_WEBHOOK_SECRET", "").strip()
+    if secret:
+        if not WEBHOOK_SECRET.fullmatch(secret):
+            raise ConfigError("DINGDAN_WEBHOOK_SECRET must be 1 to 256 of the characters A-Z a-z 0-9 _ - "
+                              "(Telegram's rule for a webhook's secret token).")  # fmt: skip
+        out["webhook_secret"] = secret
+    flag = env.get("DINGDAN_SET_WEBHOOK", "").strip().lower()
+    if flag:
+        if flag not in ("1", "0", "true", "false", "yes", "no"):
+            raise ConfigError(f"DINGDAN_SET_WEBHOOK={flag!r}: use 1 or 0.")
+        out["set_webhook"] = flag in ("1", "true", "yes")
     return out
 
 

@@ -56,10 +56,11 @@ class InboxTables(Database):
             self._in_flight.discard(update_id)
         await unit.run_after()
 
-    async def store_updates(self, updates: Sequence[tuple[int, str]], now: datetime) -> None:
-        """Keep what Telegram delivered before its offset is confirmed; an update seen again is ignored."""
+    async def store_updates(self, updates: Sequence[tuple[int, str]], now: datetime) -> set[int]:
+        """Keep what Telegram delivered before its offset is confirmed; an update seen again is ignored.
+        Returns the ids that were new (a webhook hands on only those: bot/webhook.py)."""
         if not updates:
-            return
+            return set()
         ids = [update_id for update_id, _ in updates]
 
         def keep(db: sqlite3.Connection) -> set[int]:
@@ -77,7 +78,9 @@ class InboxTables(Database):
 
         async with self._write_lock:
             # Those are new for sure: processing them needs no look-up of their status.
-            self._fresh.update(await self.on_writer(keep))
+            fresh = await self.on_writer(keep)
+            self._fresh.update(fresh)
+        return fresh
 
     async def unfinished_updates(self, max_attempts: int) -> list[tuple[int, str]]:
         """Updates a stop or crash left unprocessed, oldest first; each call counts an attempt.

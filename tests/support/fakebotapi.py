@@ -7,8 +7,14 @@ chats (:meth:`FakeBotAPI.group`, :meth:`FakeBotAPI.private`); what they write be
 updates that the bot fetches with ``getUpdates``; what the bot sends is stored per chat
 and can be awaited (:meth:`FakeBotAPI.ask`, :meth:`FakeBotAPI.click`, ...).
 
+Webhook mode: after ``setWebhook`` the fake acts as Telegram does: it POSTs each update to
+the URL with the ``X-Telegram-Bot-Api-Secret-Token`` header, one at a time and in order, drops
+it once answered 2xx and tries it again later otherwise; ``getUpdates`` is then refused with
+409. :meth:`FakeBotAPI.post_update` posts one body by hand (a wrong secret, a malformed body,
+an update twice).
+
 It implements the methods the desk calls (and python-telegram-bot calls for it): getMe,
-getUpdates, deleteWebhook, setMyCommands, sendMessage, sendDocument, editMessageText,
+getUpdates, setWebhook, deleteWebhook, getWebhookInfo, setMyCommands, sendMessage, sendDocument, editMessageText,
 editMessageReplyMarkup, deleteMessage, answerCallbackQuery, getChatMember, getFile and
 file downloads; any other method is answered 404, as an unknown one is by Telegram.
 
@@ -39,6 +45,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Self
 
+import aiohttp
 from aiohttp import web
 
 from tests.support.server import LocalServer
@@ -480,6 +487,11 @@ class FakeBotAPI(LocalServer):
         self._queries: dict[str, dict] = {}
         self._query_seq = itertools.count(1)
 
+        # webhook mode (setWebhook): where updates are posted, and every post made
+        self.webhook: dict[str, Any] | None = None
+        self.webhook_posts: list[tuple[int | None, int]] = []  # (update_id, HTTP status or 0: no answer)
+        self._pusher: asyncio.Task[None] | None = None
+
         # updates
         self._updates: list[dict] = []
         self._update_seq = itertools.count(100_000_001)
@@ -510,6 +522,13 @@ class FakeBotAPI(LocalServer):
     async def stop(self) -> None:
         self._closing = True
         self._notify()  # long polls return [] at once
+        pusher, self._pusher = self._pusher, None
+        if pusher is not None:
+            pusher.cancel()
+            try:
+                await pusher
+            except asyncio.CancelledError:
+                pass
         await super().stop()
 
     def describe(self) -> str:
@@ -820,7 +839,7 @@ class FakeBotAPI(LocalServer):
 
     @property
     def pending_updates(self) -> list[dict]:
-        """Updates not yet confirmed by the bot (via a later getUpdates offset)."""
+        """Updates not yet confirmed by the bot (via a later getUpdates offset, or a webhook's 2xx)."""
         return list(self._updates)
 
     def command_names(self, scope: str = "default", language_code: str = "") -> list[str]:
@@ -1494,6 +1513,9 @@ class FakeBotAPI(LocalServer):
         offset = params.get("offset")
         limit = max(1, min(int(params.get("limit") or 100), 100))
         timeout = max(0.0, float(params.get("timeout") or 0))
+        if self.webhook is not None:
+            raise ApiError(409, "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook "
+                           "to delete the webhook first")  # fmt: skip
         if params.get("allowed_updates") is not None:
             self._allowed_updates = list(params["allowed_updates"]) or None
         if offset is not None:
@@ -1534,7 +1556,81 @@ class FakeBotAPI(LocalServer):
     def _m_deleteWebhook(self, params: dict) -> bool:
         if params.get("drop_pending_updates"):
             self._updates.clear()
+        self.webhook = None
         return True
+
+    def _m_setWebhook(self, params: dict) -> bool:
+        url = str(params.get("url") or "")
+        if not url:
+            return self._m_deleteWebhook(params)
+        if not url.startswith(("https://", "http://127.0.0.1", "http://localhost")):
+            raise _bad("bad webhook: An HTTPS URL must be provided for webhook")
+        secret = params.get("secret_token")
+        if secret is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", str(secret)):
+            raise _bad("bad webhook: secret token contains unallowed characters")
+        if params.get("drop_pending_updates"):
+            self._updates.clear()
+        if params.get("allowed_updates") is not None:
+            self._allowed_updates = list(params["allowed_updates"]) or None
+        self.webhook = {"url": url, "secret_token": secret, "allowed_updates": params.get("allowed_updates")}
+        self._poll_generation += 1  # a long poll under way ends (409)
+        if self._pusher is None or self._pusher.done():
+            self._pusher = asyncio.create_task(self._push())
+        return True
+
+    def _m_getWebhookInfo(self, params: dict) -> dict:
+        info: dict[str, Any] = {"url": "", "has_custom_certificate": False, "pending_update_count": len(self._updates)}
+        if self.webhook is not None:
+            info["url"] = self.webhook["url"]
+            info["max_connections"] = 40
+            if self.webhook["allowed_updates"] is not None:
+                info["allowed_updates"] = self.webhook["allowed_updates"]
+        return info
+
+    async def post_update(self, update: dict | None = None, *, body: bytes | None = None,
+                          secret: str | None = None, headers: dict[str, str] | None = None) -> int:  # fmt: skip
+        """POST ``update`` (or the raw ``body``) to the webhook as Telegram would, with the secret
+        setWebhook was given unless ``secret`` says otherwise ("" : no header); the HTTP status."""
+        if self.webhook is None:
+            raise AssertionError("no webhook is set (setWebhook was not called)")
+        secret = self.webhook["secret_token"] if secret is None else secret
+        sent = dict(headers or {})
+        if secret:
+            sent["X-Telegram-Bot-Api-Secret-Token"] = secret
+        if body is None:
+            body = json.dumps(update, ensure_ascii=False).encode()
+            sent.setdefault("Content-Type", "application/json")
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
+            async with session.post(self.webhook["url"], data=body, headers=sent) as response:
+                await response.read()
+                status = response.status
+        self.webhook_posts.append((update.get("update_id") if isinstance(update, dict) else None, status))
+        self._notify()
+        return status
+
+    async def _push(self) -> None:
+        """Telegram's side of a webhook: each update posted in order until answered 2xx; a
+        refusal or no answer is retried after a growing pause (here 0.05 s up to 1 s)."""
+        pause = 0.05
+        while not self._closing and self.webhook is not None:
+            batch = [u for u in self._updates if self._allowed(u)]
+            if not batch:
+                await self._wait_change(1.0)
+                continue
+            update = batch[0]
+            try:
+                status = await self.post_update(copy.deepcopy(update))
+            except (TimeoutError, aiohttp.ClientError, OSError):
+                status = 0
+                self.webhook_posts.append((update["update_id"], 0))
+            if 200 <= status < 300:
+                pause = 0.05
+                self.deliveries[update["update_id"]] = self.deliveries.get(update["update_id"], 0) + 1
+                self._updates = [u for u in self._updates if u is not update]
+                self._notify()
+                continue
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 1.0)
 
     @staticmethod
     def _scope_key(scope: Any) -> str:
