@@ -20,7 +20,7 @@ from datetime import timedelta
 
 from telegram import Bot, LinkPreviewOptions, Update
 from telegram.constants import ParseMode
-from telegram.error import InvalidToken, NetworkError
+from telegram.error import BadRequest, InvalidToken, NetworkError
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -303,12 +303,16 @@ async def _serving_webhook(application: Application, settings: Settings) -> Asyn
         application.bot_data["webhook"] = server
         try:
             if settings.set_webhook:
-                await application.bot.set_webhook(
-                    url=settings.webhook_url,
-                    secret_token=settings.webhook_secret_token,
-                    allowed_updates=Update.ALL_TYPES,
-                    drop_pending_updates=False,
-                )
+                try:
+                    await application.bot.set_webhook(
+                        url=settings.webhook_url,
+                        secret_token=settings.webhook_secret_token,
+                        allowed_updates=Update.ALL_TYPES,
+                        drop_pending_updates=False,
+                    )
+                except BadRequest as err:  # e.g. "bad webhook: Failed to resolve host"
+                    raise StartupError(f"Telegram refused the webhook address {settings.webhook_url} ({err.message}); "
+                                       "check DINGDAN_WEBHOOK_URL or --webhook.") from None  # fmt: skip
                 log.info("webhook set: Telegram posts updates to %s", settings.webhook_url)
             yield
         finally:

@@ -379,3 +379,68 @@ async def test_an_update_answered_200_then_killed_is_processed_after_the_restart
     assert api.token not in text and api.token.split(":")[1] not in text
     assert secret not in text
     assert json.dumps(secret) not in text
+
+
+# --- the settings --------------------------------------------------------------------
+
+
+def test_the_webhook_is_configured_from_the_environment_and_every_replica_derives_the_same_secret() -> None:
+    from bot.settings import ConfigError
+
+    base = {"DINGDAN_TOKEN": "123:abc"}
+    polling = Settings.from_env(base)
+    assert (polling.webhook_url, polling.listen, polling.set_webhook) == ("", "0.0.0.0:8443", True)
+    hooked = Settings.from_env({**base, "DINGDAN_WEBHOOK_URL": "https://bot.example.com/tg/hook",
+                                "DINGDAN_LISTEN": "[::]:8080", "DINGDAN_SET_WEBHOOK": "0"})  # fmt: skip
+    assert (hooked.webhook_path, hooked.listen_address, hooked.set_webhook) == ("/tg/hook", ("::", 8080), False)
+    # The same token, the same secret (replicas agree); another token, another secret.
+    assert hooked.webhook_secret_token == Settings.from_env(base).webhook_secret_token
+    assert hooked.webhook_secret_token != Settings.from_env({"DINGDAN_TOKEN": "123:abd"}).webhook_secret_token
+    assert len(hooked.webhook_secret_token) == 64 and "abc" not in hooked.webhook_secret_token
+    given = Settings.from_env({**base, "DINGDAN_WEBHOOK_SECRET": "Shared_secret-1"})
+    assert given.webhook_secret_token == "Shared_secret-1"
+    assert "Shared_secret-1" not in repr(given)
+
+    for env, message in [
+        ({"DINGDAN_WEBHOOK_URL": "http://bot.example.com/tg"}, "must be an https address"),
+        ({"DINGDAN_WEBHOOK_URL": "https://user:pw@bot.example.com/tg"}, "must be an https address"),
+        ({"DINGDAN_WEBHOOK_URL": "bot.example.com/tg"}, "must be an https address"),
+        ({"DINGDAN_LISTEN": "8443"}, "is not host:port"),
+        ({"DINGDAN_LISTEN": "0.0.0.0:99999"}, "is not host:port"),
+        ({"DINGDAN_WEBHOOK_SECRET": "has spaces in it"}, "must be 1 to 256 of the characters"),
+        ({"DINGDAN_WEBHOOK_SECRET": "x" * 257}, "must be 1 to 256 of the characters"),
+        ({"DINGDAN_SET_WEBHOOK": "maybe"}, "use 1 or 0"),
+    ]:
+        with pytest.raises(ConfigError, match=message) as err:
+            Settings.from_env({**base, **env})
+        assert "pw@" not in str(err.value) and "has spaces" not in str(err.value)
+
+
+def test_dingdan_run_takes_the_webhook_from_its_options_and_checks_them(tmp_path: Path) -> None:
+    env = {"PATH": os.environ["PATH"], "DINGDAN_TOKEN": "123:abc", "DINGDAN_DB": str(tmp_path / "x.sqlite3")}
+    result = subprocess.run([sys.executable, "-m", "bot", "run", "--webhook", "http://bot.example.com/tg"],
+                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert result.returncode == 2
+    assert result.stderr.startswith("dingdan: The webhook address (DINGDAN_WEBHOOK_URL or --webhook) must be an https")
+    assert len(result.stderr.strip().splitlines()) == 1
+    result = subprocess.run([sys.executable, "-m", "bot", "run", "--webhook", "https://bot.example.com/tg",
+                             "--listen", "nowhere"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert result.returncode == 2
+    assert "(DINGDAN_LISTEN or --listen) 'nowhere' is not host:port" in result.stderr
+    usage = subprocess.run([sys.executable, "-m", "bot", "run", "--help"], cwd=ROOT, env=env, capture_output=True,
+                           text=True, timeout=60)  # fmt: skip
+    assert (
+        "--webhook URL" in usage.stdout and "--listen HOST:PORT" in usage.stdout and "--no-set-webhook" in usage.stdout
+    )
+
+
+async def test_a_webhook_address_telegram_refuses_stops_start_up_with_one_line(fake_api, clock, tmp_path) -> None:
+    from bot.settings import StartupError
+
+    settings = webhook_settings(fake_api, clock, tmp_path / "desk.sqlite3")
+    fake_api.fail_next("setWebhook", 400, description="Bad Request: bad webhook: Failed to resolve host")
+    with pytest.raises(StartupError, match="Telegram refused the webhook address http://127.0.0.1:") as err:
+        async with running(settings):
+            pass
+    assert "(Bad webhook: failed to resolve host); check DINGDAN_WEBHOOK_URL or --webhook." in str(err.value)
+    assert settings.webhook_secret_token not in str(err.value)
