@@ -1,6 +1,7 @@
 """Commands handled per second, end to end: dingdan against a bare echo bot, in one run.
 
     python bench/bench_commands.py [--members 200] [--cold 25] [--repeat 5] [--only limited|unlimited]
+                                   [--profile DIR]
 
 Both bots are real python-telegram-bot ``Application``s polling the same kind of fake Bot
 API server (tests/support/fakebotapi.py) over real HTTP on 127.0.0.1. Each bot runs in its own
@@ -38,6 +39,11 @@ exactly one "ship" event.
 Printed: commands/s of both bots per round and their ratio (target: dingdan >= 0.7 of the
 echo bot), CPU milliseconds per command in each bot's process and in the fake server, and
 the Bot API calls dingdan made besides getUpdates. Takes ~1-1.5 minutes on 2 cores.
+
+``--profile DIR`` runs each dingdan process under cProfile (its event loop's thread: what
+the CPU-per-command figures mostly are; aiosqlite's threads are not in it) and writes
+``DIR/dingdan-<pid>.prof``; the functions costing most, summed over the runs, are printed
+at the end. Profiling slows dingdan: its figures are then not comparable to the echo bot's.
 """
 
 from __future__ import annotations
@@ -98,14 +104,24 @@ class BotConfig:
     api_url: str
     file_url: str
     db_path: str
+    profile: str = ""  # a directory: run under cProfile, write dingdan-<pid>.prof there
 
 
 def _bot_process(cfg: BotConfig, conn: Any) -> None:
     """Entry point of a bot's process: run it until told to stop; answer CPU questions."""
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    profiler = None
+    if cfg.profile:
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
     try:
         asyncio.run(_serve_bot(cfg, conn))
     finally:
+        if profiler is not None:
+            profiler.disable()
+            profiler.dump_stats(str(Path(cfg.profile) / f"{cfg.kind}-{os.getpid()}.prof"))
         conn.close()
 
 
@@ -349,7 +365,7 @@ def _verify_db(db_path: Path, shipped: dict[str, str]) -> str:
     return f"{len(shipped)} orders shipped in the DB, one 'ship' event each, tracking numbers as sent"
 
 
-async def run_bot(kind: str, limited: bool, members: int, cold: int, workdir: Path) -> RunResult:
+async def run_bot(kind: str, limited: bool, members: int, cold: int, workdir: Path, profile: str = "") -> RunResult:
     api = CountingAPI()
     await api.start()
     bot_process: BotProcess | None = None
@@ -375,7 +391,8 @@ async def run_bot(kind: str, limited: bool, members: int, cold: int, workdir: Pa
         if kind == "dingdan":
             await _prepare_db(db_path, [p.id for p in people["round 1"] + people.get(ONE_BY_ONE, [])])
 
-        cfg = BotConfig(kind, limited, api.token, api.base_url, api.base_file_url, str(db_path))
+        cfg = BotConfig(kind, limited, api.token, api.base_url, api.base_file_url, str(db_path),
+                        profile if kind == "dingdan" else "")  # fmt: skip
         bot_process = BotProcess(cfg)
         await bot_process.ready()
 
@@ -466,6 +483,18 @@ def _print_pairs(title: str, pairs: list[tuple[RunResult, RunResult]]) -> None:
     print(f"checked: echo: {echo.checked}; dingdan: {dingdan.checked}")
 
 
+def _print_profile(directory: str, top: int = 30) -> None:
+    """The functions of dingdan's event loop costing most (own time), over every profiled run."""
+    import pstats
+
+    files = sorted(str(p) for p in Path(directory).glob("dingdan-*.prof"))
+    if not files:
+        return
+    stats = pstats.Stats(*files, stream=sys.stdout)
+    print(f"\n== dingdan under cProfile ({len(files)} runs; {directory}): the {top} costliest by own time")
+    stats.sort_stats("tottime").print_stats(top)
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--members", type=int, default=200, help="people writing in their private chats (200)")
@@ -474,7 +503,12 @@ async def main() -> None:
     parser.add_argument("--repeat", type=int, default=5,
                         help="runs of the unlimited pair (its sub-second rounds are noisy; 5)")  # fmt: skip
     parser.add_argument("--only", choices=("limited", "unlimited"), help="run one pair only")
+    parser.add_argument("--profile", metavar="DIR", default="",
+                        help="run dingdan under cProfile, write DIR/dingdan-<pid>.prof, print the costliest")  # fmt: skip
     args = parser.parse_args()
+    if args.profile:
+        args.profile = str(Path(args.profile).resolve())
+        Path(args.profile).mkdir(parents=True, exist_ok=True)
     if 2 * args.members + args.cold + ONE_BY_ONE_COUNT > ORDERS_IN_DB:
         parser.error(f"need 2 * members + cold + {ONE_BY_ONE_COUNT} <= {ORDERS_IN_DB}")
 
@@ -488,18 +522,22 @@ async def main() -> None:
     try:
         if args.only != "unlimited":
             pair = (await run_bot("echo", True, args.members, args.cold, workdir),
-                    await run_bot("dingdan", True, args.members, args.cold, workdir))  # fmt: skip
+                    await run_bot("dingdan", True, args.members, args.cold, workdir, args.profile))  # fmt: skip
             _print_pairs("WITH AIORateLimiter(max_retries=2) on both bots (both capped at ~30 messages/s)", [pair])
         if args.only != "limited":
             pairs = []
             for i in range(args.repeat):
                 # Alternate which bot goes first, so neither always runs on a warmer machine.
                 order = ("echo", "dingdan") if i % 2 == 0 else ("dingdan", "echo")
-                got = {kind: await run_bot(kind, False, args.members, args.cold, workdir) for kind in order}
+                got = {
+                    kind: await run_bot(kind, False, args.members, args.cold, workdir, args.profile) for kind in order
+                }
                 pairs.append((got["echo"], got["dingdan"]))
             _print_pairs("WITHOUT a rate limiter on either bot (what the handlers cost)", pairs)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+    if args.profile:
+        _print_profile(args.profile)
     print(
         f"\ntarget: dingdan >= 0.70 of the echo bot; total run {time.perf_counter() - started:.0f}s; "
         f"load average at the end {os.getloadavg()[0]:.2f} (this run itself adds ~1)"

@@ -413,9 +413,14 @@ class Sender:
         self._paces: dict[int, Pace] = {}
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
+        #: Kicks so far: a chat's delivery that read its queue after the last one has seen it all.
+        self._kicks = 0
+        #: The last read of the outbox may have left chats out (MAX_CHATS were busy, or its limit).
+        self._left_out = False
 
     def kick(self) -> None:
         """Something was queued: look now."""
+        self._kicks += 1
         self._wake.set()
 
     def start(self) -> None:
@@ -464,11 +469,12 @@ class Sender:
             self._wake.clear()
             waiting, soonest = self._waiting_chats(loop.time())
             queues: list[list[OutboxRow]] = []
+            self._left_out = True
             if len(self._busy) < MAX_CHATS:
+                chats = MAX_CHATS - len(self._busy)
                 try:
-                    queues = await self.store.due_queues(
-                        self.clock(), chats=MAX_CHATS - len(self._busy), skip_chats=[*self._busy, *waiting]
-                    )
+                    queues = await self.store.due_queues(self.clock(), chats=chats, skip_chats=[*self._busy, *waiting])
+                    self._left_out = len(queues) >= chats
                 except Exception:  # noqa: BLE001 - the sender outlives a failed read
                     log.exception("could not read the outbox")
             for rows in queues:
@@ -484,26 +490,36 @@ class Sender:
 
     async def _deliver(self, chat_id: int, rows: list[OutboxRow]) -> None:
         loop = asyncio.get_running_loop()
+        seen_all = False  # the chat's queue was read after anything was last queued, and is empty
         try:
             while rows:
                 pace = self._pace(chat_id)
                 if pace is not None and pace.next_send(loop.time()) > loop.time():
                     break  # the rest waits in the outbox for the group's next turn
                 batch = self._batch(rows, pace, loop.time())
-                if not await self._send_batch(batch):
+                # A group's queue is read again after each message (what arrived meanwhile joins
+                # the next merge), anyone's when its last message went: in the hop that marks it.
+                follow = pace is not None or len(batch) == len(rows)
+                kicks = self._kicks
+                outcome = await self._send_batch(batch, follow=follow)
+                if outcome is False:
                     break  # the chat's later messages wait for this one
-                rows = rows[len(batch) :]
-                if pace is not None:
-                    # A group's queue is read again: what arrived meanwhile joins the next merge.
-                    queues = await self.store.due_queues(self.clock(), only_chat=chat_id)
-                    rows = queues[0] if queues else []
+                if outcome is True:  # taken, or given up, without a look at the queue
+                    rows = rows[len(batch) :]
+                    if pace is not None:
+                        queues = await self.store.due_queues(self.clock(), only_chat=chat_id)
+                        rows = queues[0] if queues else []
+                else:
+                    rows, seen_all = outcome, not outcome and kicks == self._kicks
         except asyncio.CancelledError:
             raise
         except Exception:  # noqa: BLE001 - one chat's trouble never stops the others
             log.exception("sending to chat %s failed", chat_id)
         finally:
             self._busy.pop(chat_id, None)
-            self.kick()
+            if not seen_all or self._left_out:
+                # The outbox is read again: this chat's later messages, or chats left out.
+                self._wake.set()
 
     def _batch(self, rows: list[OutboxRow], pace: Pace | None, now: float) -> list[OutboxRow]:
         """The messages to send next as one: the first alone, or, when the group's queue backs
@@ -523,9 +539,11 @@ class Sender:
             batch.append(row)
         return batch
 
-    async def _send_batch(self, batch: list[OutboxRow]) -> bool:
+    async def _send_batch(self, batch: list[OutboxRow], *, follow: bool = False) -> bool | list[OutboxRow]:
+        """Send the batch as one message. False: the chat's later messages wait; True: they may
+        follow; with ``follow``, once it was taken: the chat's due messages, read again."""
         if len(batch) == 1:
-            return await self._send(batch[0])
+            return await self._send(batch[0], follow=follow)
         row, chat_id = batch[0], batch[0].chat_id
         text = "\n".join(_merged_line(r) for r in batch)
         try:
@@ -537,12 +555,15 @@ class Sender:
             # Not the merging's fault to pass on: each reply goes on its own, as queued.
             log.warning("Telegram refused %d merged replies for chat %s (%s); sending the first alone",
                         len(batch), chat_id, err.message)  # fmt: skip
-            return await self._send(row)
+            return await self._send(row, follow=follow)
         except (RetryAfter, ChatMigrated, Forbidden, TelegramError) as err:
             return await self._failed(row, chat_id, err)
         self._took(chat_id)
         await self.store.sent_together([r.outbox_id for r in batch], sent.message_id, self.clock())
         log.info("sent %d replies merged into one message to chat %s", len(batch), chat_id)
+        if follow:
+            queues = await self.store.due_queues(self.clock(), only_chat=chat_id)
+            return queues[0] if queues else []
         return True
 
     def _took(self, chat_id: int) -> None:
@@ -550,8 +571,11 @@ class Sender:
         if pace is not None:
             pace.took(asyncio.get_running_loop().time())
 
-    async def _send(self, row: OutboxRow, chat_id: int | None = None) -> bool:
-        """Send one message; True when the chat's next message may follow."""
+    async def _send(
+        self, row: OutboxRow, chat_id: int | None = None, *, follow: bool = False
+    ) -> bool | list[OutboxRow]:
+        """Send one message; True when the chat's next message may follow (with ``follow``: the
+        chat's due messages, read in the same hop as marking this one sent)."""
         target = row.chat_id if chat_id is None else chat_id
         try:
             sent = await self._call(row, target)
@@ -570,6 +594,8 @@ class Sender:
         except (RetryAfter, ChatMigrated, Forbidden, TelegramError) as err:
             return await self._failed(row, target, err)
         self._took(target)
+        if follow:
+            return await self.store.sent_then_due(row.outbox_id, sent.message_id, self.clock(), target)
         await self.store.sent(row.outbox_id, sent.message_id, self.clock())
         return True
 

@@ -62,27 +62,22 @@ class Outbox:
         the chat that waits longest first: one busy chat never fills the read and hides the
         others. ``only_chat``: that chat's queue alone. Files come without their bytes (see
         :meth:`document`)."""
-        skip = list(skip_chats)
-        not_busy = f" AND o.chat_id NOT IN ({', '.join('?' * len(skip))})" if skip else ""
-        if only_chat is not None:
-            not_busy += " AND o.chat_id = ?"
-            skip.append(only_chat)
-        rows = await self.store.fetchall(
-            "SELECT outbox_id, team_id, chat_id, payload, attempts, kind, update_id FROM ("
-            "SELECT o.*, ROW_NUMBER() OVER (PARTITION BY o.chat_id ORDER BY o.outbox_id) AS n, "
-            "MIN(o.outbox_id) OVER (PARTITION BY o.chat_id) AS head "
-            "FROM outbox o WHERE o.status = 'pending' AND o.not_before <= ?" + not_busy + " AND NOT EXISTS ("
-            "SELECT 1 FROM outbox p WHERE p.status = 'pending' AND p.chat_id = o.chat_id "
-            "AND p.outbox_id < o.outbox_id AND p.not_before > ?)) WHERE n <= ? ORDER BY head, outbox_id",
-            (iso(now), *skip, iso(now), per_chat),
-        )
-        queues: dict[int, list[OutboxRow]] = {}
-        for r in rows:
-            chat_id = r[2]
-            if chat_id not in queues and len(queues) >= chats:
-                break
-            queues.setdefault(chat_id, []).append(OutboxRow(*r))
-        return list(queues.values())
+        sql, params = _due_queues_query(now, per_chat=per_chat, skip_chats=skip_chats, only_chat=only_chat)
+        return _queues(await self.store.fetchall(sql, params), chats)
+
+    async def sent_then_due(self, outbox_id: int, message_id: int, now: datetime, chat_id: int, *,
+                            per_chat: int = 100) -> list[OutboxRow]:  # fmt: skip
+        """:meth:`sent`, then the chat's due messages as ``due_queues(only_chat=chat_id)`` reads
+        them, in one hop into the writer's thread instead of two (the sender's next look at the
+        chat comes with marking what it sent)."""
+        sql, params = _due_queues_query(now, per_chat=per_chat, only_chat=chat_id)
+
+        def work(db: Any) -> list[Any]:
+            db.execute(_SENT, (iso(now), message_id, outbox_id))
+            return list(db.execute(sql, params).fetchall())
+
+        queues = _queues(await self.store.write_in_one(work), 1)
+        return queues[0] if queues else []
 
     async def document(self, outbox_id: int) -> bytes | None:
         """The bytes of a queued file."""
@@ -101,11 +96,7 @@ class Outbox:
                 )
 
     async def sent(self, outbox_id: int, message_id: int, now: datetime) -> None:
-        await self.store.execute_write(
-            "UPDATE outbox SET status = 'sent', sent_at = ?, message_id = ?, attempts = attempts + 1, "
-            "document = NULL WHERE outbox_id = ?",
-            (iso(now), message_id, outbox_id),
-        )
+        await self.store.execute_write(_SENT, (iso(now), message_id, outbox_id))
 
     async def give_up(self, outbox_id: int, error: str) -> None:
         """Telegram will never take this message (the person blocked the bot, the text is refused)."""
@@ -141,3 +132,39 @@ class Outbox:
                 (iso(now), team_id, team_id),
             )
         self.store.signal_queued()
+
+
+_SENT = (
+    "UPDATE outbox SET status = 'sent', sent_at = ?, message_id = ?, attempts = attempts + 1, "
+    "document = NULL WHERE outbox_id = ?"
+)
+
+
+def _due_queues_query(now: datetime, *, per_chat: int, skip_chats: Iterable[int] = (),
+                      only_chat: int | None = None) -> tuple[str, tuple[Any, ...]]:  # fmt: skip
+    """The read behind :meth:`Outbox.due_queues` and :meth:`Outbox.sent_then_due`."""
+    skip = list(skip_chats)
+    not_busy = f" AND o.chat_id NOT IN ({', '.join('?' * len(skip))})" if skip else ""
+    if only_chat is not None:
+        not_busy += " AND o.chat_id = ?"
+        skip.append(only_chat)
+    sql = (
+        "SELECT outbox_id, team_id, chat_id, payload, attempts, kind, update_id FROM ("
+        "SELECT o.*, ROW_NUMBER() OVER (PARTITION BY o.chat_id ORDER BY o.outbox_id) AS n, "
+        "MIN(o.outbox_id) OVER (PARTITION BY o.chat_id) AS head "
+        "FROM outbox o WHERE o.status = 'pending' AND o.not_before <= ?" + not_busy + " AND NOT EXISTS ("
+        "SELECT 1 FROM outbox p WHERE p.status = 'pending' AND p.chat_id = o.chat_id "
+        "AND p.outbox_id < o.outbox_id AND p.not_before > ?)) WHERE n <= ? ORDER BY head, outbox_id"
+    )
+    return sql, (iso(now), *skip, iso(now), per_chat)
+
+
+def _queues(rows: Sequence[Any], chats: int) -> list[list[OutboxRow]]:
+    """Rows of :func:`_due_queues_query` as each chat's queue, for at most ``chats`` chats."""
+    queues: dict[int, list[OutboxRow]] = {}
+    for r in rows:
+        chat_id = r[2]
+        if chat_id not in queues and len(queues) >= chats:
+            break
+        queues.setdefault(chat_id, []).append(OutboxRow(*r))
+    return list(queues.values())
