@@ -3,13 +3,14 @@
 Every SQLite script of ``bot/storage/schema`` is applied to a new file, every script of
 ``bot/storage/schema/pg`` to a new PostgreSQL database, and what each database says of itself is
 put in the same words (:class:`Schema`): tables, columns in order (name, type class, NOT NULL,
-default, primary key, generated, identity), primary keys, unique constraints, foreign keys,
-indexes and triggers. The two must be equal; a difference is listed line by line.
+default, primary key, generated, identity), primary keys, unique constraints, CHECKs, foreign
+keys, indexes (with a partial one's WHERE) and triggers (event, columns and WHEN). The two must be
+equal; a difference is listed line by line. Trigger bodies are compared by what they do: the same
+writes on both leave the same counts and hours.
 
 The twins' own rules (pg/0001_initial.sql) are checked by the words too: a PostgreSQL text column
 is ``ctext`` (byte-wise order, as SQLite's), an integer is ``bigint``, and an identity is where
-SQLite has AUTOINCREMENT. A test of this module changes a column on purpose and sees it reported.
-"""
+SQLite has AUTOINCREMENT. Two tests change each side on purpose and see the change reported."""
 
 from __future__ import annotations
 
@@ -45,9 +46,9 @@ class Schema:
     checks: set[tuple[str, str]] = field(default_factory=set)
     #: (table, from columns, referenced table, to columns, on delete, on update)
     foreign_keys: set[tuple[Any, ...]] = field(default_factory=set)
-    #: (name, table, columns, unique, partial)
+    #: (name, table, columns, unique, the WHERE of a partial index in :func:`_predicate`'s words, or None)
     indexes: set[tuple[Any, ...]] = field(default_factory=set)
-    #: (name, table, "AFTER UPDATE OF a, b", has a WHEN)
+    #: (name, table, "AFTER UPDATE OF a, b", its WHEN in :func:`_when`'s words, or None)
     triggers: set[tuple[Any, ...]] = field(default_factory=set)
 
     def lines(self) -> list[str]:
@@ -92,6 +93,27 @@ _TRIGGER_EVENT = re.compile(
     r"(.*?)\bBEGIN\b",
     re.IGNORECASE | re.DOTALL,
 )
+
+
+def _predicate(text: str) -> str:
+    """A partial index's condition as both say it: PostgreSQL's casts dropped and its
+    ``x = ANY (ARRAY[a, b])`` read as SQLite's ``x IN (a, b)``; no spaces, brackets or case."""
+    text = re.sub(r"::[a-z]+(\[\])?", "", text.strip().rstrip(";"), flags=re.IGNORECASE)
+    text = re.sub(r"=\s*ANY\s*\(\s*ARRAY\[(.*?)\]\s*\)", r" IN (\1)", text, flags=re.IGNORECASE)
+    return _condition(text)
+
+
+def _when(text: str) -> str:
+    """A trigger's WHEN as both say it: SQLite's ``IS NOT`` and ``json_extract(x, '$.k')`` are
+    PostgreSQL's ``IS DISTINCT FROM`` and ``x::jsonb ->> 'k'`` (:func:`_predicate` for the rest)."""
+    text = re.sub(r"json_extract\(\s*([\w.]+)\s*,\s*'\$\.(\w+)'\s*\)", r"\1 ->> '\2'", text, flags=re.IGNORECASE)
+    text = re.sub(r"::[a-z]+(\[\])?", "", text, flags=re.IGNORECASE)
+    # PostgreSQL says `a IS NOT DISTINCT FROM b` as `NOT (a IS DISTINCT FROM b)`.
+    operand = r"(\(?[\w.]+\)?)"
+    text = re.sub(rf"\bNOT\s*\(\s*{operand}\s+IS\s+DISTINCT\s+FROM\s+{operand}\s*\)", r"\1 IS \2", text, flags=re.I)
+    text = re.sub(r"\bIS\s+NOT\s+DISTINCT\s+FROM\b", "IS", text, flags=re.IGNORECASE)
+    text = re.sub(r"\bIS\s+DISTINCT\s+FROM\b", "IS NOT", text, flags=re.IGNORECASE)
+    return _predicate(text)
 
 
 def _condition(text: str) -> str:
@@ -140,7 +162,11 @@ def describe_sqlite(conn: sqlite3.Connection) -> Schema:
             if origin == "u":
                 s.uniques.add((table, names))
             elif origin == "c":
-                s.indexes.add((index, table, names, bool(unique), bool(partial)))
+                where = None
+                if partial:
+                    sql = next(q for kind, n, _, q in master if kind == "index" and n == index)
+                    where = _predicate(re.split(r"\bWHERE\b", sql, maxsplit=1, flags=re.IGNORECASE)[1])
+                s.indexes.add((index, table, names, bool(unique), where))
         fks: dict[int, list[Any]] = {}
         for fid, _, ref, frm, to, on_update, on_delete, _ in conn.execute(f"PRAGMA foreign_key_list({table})"):
             fk = fks.setdefault(fid, [[], ref, [], on_delete, on_update])
@@ -155,7 +181,8 @@ def describe_sqlite(conn: sqlite3.Connection) -> Schema:
             timing, event, on, between = m.groups()
             parts = event.split(None, 2)
             columns = [c.strip() for c in parts[2].split(",")] if len(parts) > 2 else []
-            s.triggers.add((name, on, _event(timing, parts[0], columns), bool(re.search(r"\bWHEN\b", between, re.I))))
+            when = re.split(r"\bWHEN\b", between, maxsplit=1, flags=re.IGNORECASE)
+            s.triggers.add((name, on, _event(timing, parts[0], columns), _when(when[1]) if len(when) > 1 else None))
     return s
 
 
@@ -245,28 +272,29 @@ def describe_pg(conn: Any) -> Schema:
                         _FK_ACTIONS[on_update],
                     )  # fmt: skip
                 )
-        for name, key, unique, partial in conn.execute(
-            "SELECT c.relname, i.indkey::int2[], i.indisunique, i.indpred IS NOT NULL FROM pg_index i "
+        for name, key, unique, where in conn.execute(
+            "SELECT c.relname, i.indkey::int2[], i.indisunique, pg_get_expr(i.indpred, i.indrelid) FROM pg_index i "
             "JOIN pg_class c ON c.oid = i.indexrelid WHERE i.indrelid = %s "
             "AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid)",
             (oid,),
         ).fetchall():
-            s.indexes.add((name, table, _pg_columns(conn, oid, list(key)), unique, partial))
+            s.indexes.add((name, table, _pg_columns(conn, oid, list(key)), unique, where and _predicate(where)))
     update_columns: dict[str, list[str]] = {}
     for trigger, column in conn.execute(
         "SELECT t.tgname, a.attname FROM pg_trigger t, unnest(t.tgattr::int2[]) WITH ORDINALITY AS k(num, ord) "
         "JOIN pg_attribute a ON a.attnum = k.num WHERE a.attrelid = t.tgrelid AND NOT t.tgisinternal ORDER BY k.ord"
     ).fetchall():
         update_columns.setdefault(trigger, []).append(column)
-    for name, table, tgtype, has_when in conn.execute(
-        "SELECT t.tgname, c.relname, t.tgtype, t.tgqual IS NOT NULL FROM pg_trigger t "
+    for name, table, tgtype, definition in conn.execute(
+        "SELECT t.tgname, c.relname, t.tgtype, pg_get_triggerdef(t.oid) FROM pg_trigger t "
         "JOIN pg_class c ON c.oid = t.tgrelid WHERE NOT t.tgisinternal"
     ).fetchall():
         assert tgtype & 1, f"trigger {name} is not FOR EACH ROW, as SQLite's are"
         timing = "BEFORE" if tgtype & 2 else "INSTEAD OF" if tgtype & 64 else "AFTER"
         events = [e for bit, e in ((4, "INSERT"), (8, "DELETE"), (16, "UPDATE"), (32, "TRUNCATE")) if tgtype & bit]
         assert len(events) == 1, f"trigger {name} fires on {events}: SQLite's fire on one event"
-        s.triggers.add((name, table, _event(timing, events[0], update_columns.get(name, [])), has_when))
+        when = re.search(r"\bWHEN\s*(.*)\s+EXECUTE\s+(?:FUNCTION|PROCEDURE)\b", definition, re.DOTALL)
+        s.triggers.add((name, table, _event(timing, events[0], update_columns.get(name, [])), when and _when(when[1])))
     return s
 
 
@@ -361,6 +389,11 @@ def test_a_changed_column_is_reported(sqlite_side: Schema, pg_database: str) -> 
         conn.execute("ALTER TABLE orders ALTER COLUMN version TYPE integer")
         conn.execute("ALTER TABLE leases ALTER COLUMN holder TYPE text")
         conn.execute("DROP TRIGGER team_hours_reordered ON orders")
+        conn.execute("DROP TRIGGER team_hours_ordered ON orders")
+        conn.execute(
+            "CREATE TRIGGER team_hours_ordered AFTER INSERT ON orders FOR EACH ROW "
+            "WHEN (NEW.purchased_at IS DISTINCT FROM NEW.ship_by) EXECUTE FUNCTION team_hours_ordered()"
+        )
         conn.execute("DROP INDEX tracking_due")
         conn.execute("CREATE INDEX tracking_due ON tracking (next_check_at)")
         changed = describe_pg(conn)
@@ -370,9 +403,18 @@ def test_a_changed_column_is_reported(sqlite_side: Schema, pg_database: str) -> 
     assert "+ pg only:     column teams#1 ('title', 'text', False, \"''\", 0, False, False)" in diff
     assert "('version', 'int4 (not bigint)', True, '1', 0, False, False)" in diff
     assert "('holder', 'text (not ctext)', True, None, 0, False, False)" in diff
-    assert "- sqlite only: trigger ('team_hours_reordered', 'orders', 'AFTER UPDATE OF purchased_at', True)" in diff
-    assert "- sqlite only: index ('tracking_due', 'tracking', ('next_check_at',), False, True)" in diff
-    assert "+ pg only:     index ('tracking_due', 'tracking', ('next_check_at',), False, False)" in diff
+    assert (
+        "- sqlite only: trigger ('team_hours_reordered', 'orders', 'AFTER UPDATE OF purchased_at', "
+        "'old.purchased_atisnotnew.purchased_at')" in diff
+    )
+    assert (
+        "+ pg only:     trigger ('team_hours_ordered', 'orders', 'AFTER INSERT', 'new.purchased_atisnotnew.ship_by')"
+        in diff
+    )
+    assert (
+        "- sqlite only: index ('tracking_due', 'tracking', ('next_check_at',), False, \"state='registered'\")" in diff
+    )
+    assert "+ pg only:     index ('tracking_due', 'tracking', ('next_check_at',), False, None)" in diff
     # And the database is as the migrations left it.
     assert not differences(sqlite_side, pg_schema(pg_database))
 
