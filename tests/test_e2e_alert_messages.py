@@ -37,8 +37,8 @@ def late_parcel_report(order_id: str, deliver_by: str) -> bytes:
     return ("\n".join([lines[0], "\t".join(row)]) + "\n").encode()
 
 
-async def test_one_check_one_message_most_urgent_first_each_order_once_and_never_again(fake_api, clock, tmp_path):
-    settings = desk_settings(fake_api, clock, tmp_path / "desk.sqlite3", alert_interval=0.1)
+async def test_one_check_one_message_most_urgent_first_each_order_once_and_never_again(fake_api, clock, db_target):
+    settings = desk_settings(fake_api, clock, db_target, alert_interval=0.1)
     soon, parcel, pending = "113-6000000-0000002", "113-7000000-0000003", "112-0000000-0000009"
     async with running(settings) as app:
         app.bot_data["services"].alerts.tracking = True  # late deliveries are alerted with carrier tracking on

@@ -320,13 +320,13 @@ async def test_alert_settings_are_for_administrators(alert_team) -> None:
     assert tuple(row) == ("12,2", "22:00", "07:00", "pending_long", "")
 
 
-async def test_restart_neither_repeats_nor_loses_alerts(fake_api, clock, tmp_path) -> None:
+async def test_restart_neither_repeats_nor_loses_alerts(fake_api, clock, db_target) -> None:
     from bot.app import running
 
     api = fake_api
     alice = api.user(1001, "Alice", language_code="en")
     group = api.group(-1005, "Store B").add(alice, "creator")
-    settings = desk_settings(api, clock, tmp_path / "desk.sqlite3", alert_interval=0.1)
+    settings = desk_settings(api, clock, db_target, alert_interval=0.1)
     async with running(settings):
         await api.ask(group, alice, "/start")
         await api.ask(group, alice, "/alerts digest off")

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
@@ -24,6 +23,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.db import opened
 from tests.support.fakebotapi import FakeBotAPI
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -76,7 +76,7 @@ async def api() -> AsyncIterator[FakeBotAPI]:
 class Desk:
     """``dingdan run`` as a child process on one database."""
 
-    def __init__(self, api: FakeBotAPI, db: Path, log: Path) -> None:
+    def __init__(self, api: FakeBotAPI, db: Path | str, log: Path) -> None:
         self.env = {
             "PATH": os.environ["PATH"], "DINGDAN_TOKEN": api.token, "DINGDAN_API_URL": api.base_url,
             "DINGDAN_FILE_URL": api.base_file_url, "DINGDAN_DB": str(db),
@@ -112,13 +112,15 @@ def running(desk: Desk) -> Iterator[Desk]:
         desk.stop()
 
 
-def count(db: Path, sql: str, *params: object) -> int:
-    with sqlite3.connect(db, timeout=10) as conn:
+def count(db: Path | str, sql: str, *params: object) -> int:
+    with opened(db) as conn:
         return int(conn.execute(sql, params).fetchone()[0])
 
 
-async def test_kill_9_mid_burst_loses_and_doubles_nothing(api: FakeBotAPI, tmp_path: Path) -> None:
-    db, log = tmp_path / "desk.sqlite3", tmp_path / "desk.log"
+async def test_kill_9_mid_burst_loses_and_doubles_nothing(
+    api: FakeBotAPI, db_target: Path | str, tmp_path: Path
+) -> None:
+    db, log = db_target, tmp_path / "desk.log"
     desk = Desk(api, db, log)
     alice = api.user(1001, "Alice", language_code="en")
     group = api.group(GROUP_ID, "Store A").add(alice, "creator")
@@ -164,8 +166,10 @@ async def test_kill_9_mid_burst_loses_and_doubles_nothing(api: FakeBotAPI, tmp_p
     assert count(db, "SELECT count(*) FROM shipments") == PACKERS
 
 
-async def test_an_import_interrupted_by_kill_9_completes_after_the_restart(api: FakeBotAPI, tmp_path: Path) -> None:
-    db, log = tmp_path / "desk.sqlite3", tmp_path / "desk.log"
+async def test_an_import_interrupted_by_kill_9_completes_after_the_restart(
+    api: FakeBotAPI, db_target: Path | str, tmp_path: Path
+) -> None:
+    db, log = db_target, tmp_path / "desk.log"
     desk = Desk(api, db, log)
     alice = api.user(1001, "Alice", language_code="en")
     group = api.group(GROUP_ID, "Store A").add(alice, "creator")

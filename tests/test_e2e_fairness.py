@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sqlite3
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -59,7 +58,7 @@ def named(name: str, reply: str, language: str) -> str:
     return f"{name}: {reply}" if language == "en" else f"{name}：{reply}"
 
 
-def replies_since(t: Team, outbox_id: int) -> list[sqlite3.Row]:
+def replies_since(t: Team, outbox_id: int) -> list[Any]:
     with t.db() as conn:
         return conn.execute(
             "SELECT * FROM outbox WHERE chat_id = ? AND kind = 'reply' AND outbox_id > ? ORDER BY outbox_id",
@@ -76,7 +75,7 @@ def sends_to(api: FakeBotAPI, chat_id: int) -> int:
     return sum(1 for params in api.calls_of("sendMessage") if params.get("chat_id") == chat_id)
 
 
-async def busy_team(api: FakeBotAPI, desk: Any, db: Path) -> tuple[Team, list[Any]]:
+async def busy_team(api: FakeBotAPI, desk: Any, db: Path | str) -> tuple[Team, list[Any]]:
     """Store A with twelve packers (English, Simplified and Traditional Chinese in turn) and
     an order for each."""
     t = await make_team(api, desk, db)
@@ -101,7 +100,7 @@ async def burst_while_telegram_is_slow(t: Team, packers: list[Any]) -> list[dict
     return list(commands)
 
 
-def packer_of(row: sqlite3.Row) -> int:
+def packer_of(row: Any) -> int:
     return int(json.loads(row["payload"])["by"]["id"]) - 6000
 
 
@@ -109,10 +108,10 @@ def packer_of(row: sqlite3.Row) -> int:
 
 
 async def test_a_backed_up_groups_confirmations_arrive_merged_and_each_is_marked_sent_once(
-    fake_api: FakeBotAPI, desk: Any, tmp_path: Path
+    fake_api: FakeBotAPI, desk: Any, db_target: Path | str
 ) -> None:
     api = fake_api
-    t, packers = await busy_team(api, desk, tmp_path / "desk.sqlite3")
+    t, packers = await busy_team(api, desk, db_target)
     before, start, calls = last_outbox_id(t), len(api.sent(t.group)), sends_to(api, t.group.id)
 
     commands = await burst_while_telegram_is_slow(t, packers)
@@ -141,9 +140,9 @@ async def test_a_backed_up_groups_confirmations_arrive_merged_and_each_is_marked
     assert sorted(order) == list(range(PACKERS))
 
 
-async def test_a_quiet_groups_replies_are_never_merged(fake_api: FakeBotAPI, desk: Any, tmp_path: Path) -> None:
+async def test_a_quiet_groups_replies_are_never_merged(fake_api: FakeBotAPI, desk: Any, db_target: Path | str) -> None:
     api = fake_api
-    t, packers = await busy_team(api, desk, tmp_path / "desk.sqlite3")
+    t, packers = await busy_team(api, desk, db_target)
     start = len(api.sent(t.group))
     # Three commands at once, Telegram slow: far from the group's limit, each reply quotes its command.
     api.hold("sendMessage")
@@ -159,10 +158,10 @@ async def test_a_quiet_groups_replies_are_never_merged(fake_api: FakeBotAPI, des
 
 
 async def test_another_team_is_answered_while_a_group_waits_out_telegrams_limit(
-    fake_api: FakeBotAPI, desk: Any, tmp_path: Path
+    fake_api: FakeBotAPI, desk: Any, db_target: Path | str
 ) -> None:
     api = fake_api
-    t = await make_team(api, desk, tmp_path / "desk.sqlite3")
+    t = await make_team(api, desk, db_target)
     olga = api.user(3001, "Olga", language_code="en")
     other = api.group(-1005, "Store B").add(olga, "creator")
     await api.ask(other, olga, "/start")
@@ -183,14 +182,14 @@ async def test_another_team_is_answered_while_a_group_waits_out_telegrams_limit(
 
 
 async def test_a_merged_message_is_repeated_not_lost_when_the_desk_dies_before_recording_it(
-    fake_api: FakeBotAPI, desk: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    fake_api: FakeBotAPI, desk: Any, db_target: Path | str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The window README names ("What you can rely on"): Telegram took the merged message and the
     desk died before marking its replies sent. Its replies are still pending together (one
     transaction marks them), so they go out again, merged again: repeated, never lost, never
     half-marked."""
     api = fake_api
-    t, packers = await busy_team(api, desk, tmp_path / "desk.sqlite3")
+    t, packers = await busy_team(api, desk, db_target)
     before, start = last_outbox_id(t), len(api.sent(t.group))
     store = desk.bot_data["services"].sender.store
     recording = store.sent_together

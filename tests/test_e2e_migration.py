@@ -9,7 +9,6 @@ the service messages or from a send that fails with ChatMigrated, and only once.
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from bot.domain import Actor
 from bot.importing import Importer
 from bot.lifecycle import Lifecycle
 from bot.storage import TEAM_TABLES, AlertStore, Confirmation, Store
+from tests.support.db import opened
 from tests.support.desk import check_alerts, settled
 from tests.support.fakebotapi import BOT_ID
 from tests.support.scenario import KETO, MIC, SPEAKER, Team, plain, sample, says, says_n
@@ -44,15 +44,12 @@ SOON = ("⏰ {count} order must ship soon:", "⏰ {count} orders must ship soon:
 KETO_WARNING = datetime(2026, 11, 22, 20, 0, tzinfo=UTC)
 
 
-def look(db: Path, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    conn = sqlite3.connect(db)
-    try:
+def look(db: Path | str, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    with opened(db) as conn:
         return [tuple(r) for r in conn.execute(sql, params).fetchall()]
-    finally:
-        conn.close()
 
 
-def rows_of(db: Path, team_id: int) -> dict[str, int]:
+def rows_of(db: Path | str, team_id: int) -> dict[str, int]:
     """How many rows each table holds for ``team_id``."""
     counts = {table: look(db, f"SELECT count(*) FROM {table} WHERE team_id = ?", (team_id,))[0][0]
               for table in ("teams", *TEAM_TABLES)}  # fmt: skip
@@ -61,7 +58,7 @@ def rows_of(db: Path, team_id: int) -> dict[str, int]:
     return counts
 
 
-def everything(db: Path) -> dict[str, list[tuple[Any, ...]]]:
+def everything(db: Path | str) -> dict[str, list[tuple[Any, ...]]]:
     """Every row the desk keeps about teams, people and chats (not Telegram's raw updates)."""
     tables = ("teams", "users", "chats", *TEAM_TABLES)
     return {t: look(db, f"SELECT * FROM {t} ORDER BY 1, 2") for t in tables}
@@ -76,7 +73,7 @@ def bot_texts(t: Team, chat: Any) -> list[str]:
     return [plain(m["text"]).replace("\u202f", " ") for m in t.api.sent(chat)]
 
 
-async def basic_team(api: Any, app: Any, db_path: Path) -> Team:
+async def basic_team(api: Any, app: Any, db_path: Path | str) -> Team:
     """Alice (the owner), Bob and Carol in Store B's basic group; the desk started, the digest
     off, quiet hours off, ship-by warnings 12 hours before; the sample orders imported and
     the two already late announced."""
@@ -122,8 +119,8 @@ async def until_done(api: Any, update: dict, t: Team) -> None:
 
 
 @pytest.mark.alerts
-async def test_the_team_follows_its_group_to_the_supergroup(fake_api, desk, clock, tmp_path) -> None:
-    t = await basic_team(fake_api, desk, tmp_path / "desk.sqlite3")
+async def test_the_team_follows_its_group_to_the_supergroup(fake_api, desk, clock, db_target) -> None:
+    t = await basic_team(fake_api, desk, db_target)
     api, old, alice, bob = t.api, t.group, t.alice, t.bob
     language_set = await t.say(alice, "/lang group zh_Hans")
     assert language_set == says("zh_Hans", "This group's default language is now {language}.", language="简体中文")
@@ -178,8 +175,8 @@ async def test_the_team_follows_its_group_to_the_supergroup(fake_api, desk, cloc
 
 
 @pytest.mark.alerts
-async def test_a_send_to_the_upgraded_group_takes_the_team_along(fake_api, desk, clock, tmp_path) -> None:
-    t = await basic_team(fake_api, desk, tmp_path / "desk.sqlite3")
+async def test_a_send_to_the_upgraded_group_takes_the_team_along(fake_api, desk, clock, db_target) -> None:
+    t = await basic_team(fake_api, desk, db_target)
     api, old, alice = t.api, t.group, t.alice
     old_bot_messages = len(api.sent(old))
     # The bot missed both service messages: it learns of the upgrade from its next send.
@@ -206,8 +203,8 @@ async def test_a_send_to_the_upgraded_group_takes_the_team_along(fake_api, desk,
 
 
 @pytest.mark.alerts
-async def test_a_send_racing_the_service_messages_arrives_once(fake_api, desk, clock, tmp_path) -> None:
-    t = await basic_team(fake_api, desk, tmp_path / "desk.sqlite3")
+async def test_a_send_racing_the_service_messages_arrives_once(fake_api, desk, clock, db_target) -> None:
+    t = await basic_team(fake_api, desk, db_target)
     api, old, alice = t.api, t.group, t.alice
     api.fail_next("sendMessage", 500)
     clock.set(KETO_WARNING)
@@ -231,8 +228,8 @@ async def test_a_send_racing_the_service_messages_arrives_once(fake_api, desk, c
 
 
 @pytest.mark.alerts
-async def test_an_empty_team_started_in_the_supergroup_gives_way(fake_api, desk, clock, tmp_path) -> None:
-    t = await basic_team(fake_api, desk, tmp_path / "desk.sqlite3")
+async def test_an_empty_team_started_in_the_supergroup_gives_way(fake_api, desk, clock, db_target) -> None:
+    t = await basic_team(fake_api, desk, db_target)
     api, old, alice, bob = t.api, t.group, t.alice, t.bob
     started_at = look(t.db_path, "SELECT started_at FROM teams WHERE team_id = ?", (OLD,))[0][0]
     new = api.upgrade_to_supergroup(old, NEW, by=alice, deliver=False)
@@ -262,8 +259,8 @@ async def test_an_empty_team_started_in_the_supergroup_gives_way(fake_api, desk,
 
 
 @pytest.mark.alerts
-async def test_a_second_signal_of_the_same_upgrade_changes_nothing(fake_api, desk, clock, tmp_path) -> None:
-    t = await basic_team(fake_api, desk, tmp_path / "desk.sqlite3")
+async def test_a_second_signal_of_the_same_upgrade_changes_nothing(fake_api, desk, clock, db_target) -> None:
+    t = await basic_team(fake_api, desk, db_target)
     api, old, alice = t.api, t.group, t.alice
     new = api.upgrade_to_supergroup(old, NEW, by=alice, deliver=False)
     told_new, told_old = api.service_messages(new)[0], api.service_messages(old)[0]
@@ -285,8 +282,10 @@ async def test_a_second_signal_of_the_same_upgrade_changes_nothing(fake_api, des
 
 
 @pytest.mark.alerts
-async def test_a_supergroup_that_has_its_own_orders_is_not_merged_into(fake_api, desk, clock, tmp_path, caplog) -> None:
-    t = await basic_team(fake_api, desk, tmp_path / "desk.sqlite3")
+async def test_a_supergroup_that_has_its_own_orders_is_not_merged_into(
+    fake_api, desk, clock, db_target, caplog
+) -> None:
+    t = await basic_team(fake_api, desk, db_target)
     api, old, alice = t.api, t.group, t.alice
     new = api.upgrade_to_supergroup(old, NEW, by=alice, deliver=False)
     await t.say(alice, "/start", chat=new)
@@ -339,8 +338,8 @@ async def test_the_fake_upgrades_a_group_the_way_telegram_does(fake_api) -> None
 # The store
 
 
-async def test_the_store_moves_every_row_of_the_team_once(tmp_path, clock) -> None:
-    db = tmp_path / "desk.sqlite3"
+async def test_the_store_moves_every_row_of_the_team_once(db_target, clock) -> None:
+    db = db_target
     store = Store(db)
     await store.open()
     try:
@@ -361,8 +360,7 @@ async def test_the_store_moves_every_row_of_the_team_once(tmp_path, clock) -> No
         await store.add_confirmation(question, clock())
         # The bot looked gone from the old group (a "left" it was told as the group closed).
         await alerts.unreachable(OLD, clock(), "403 bot is not a member")
-        conn = sqlite3.connect(db)
-        with conn:
+        with opened(db) as conn, conn:
             conn.execute("INSERT INTO amazon_accounts (team_id, source, marketplace_id, endpoint, configured_at, "
                          "secrets_at) VALUES (?, 'env', 'ATVPDKIKX0DER', 'https://sellingpartnerapi-na.amazon.com', "
                          "'2026-11-21T08:00:00+00:00', '2026-11-21T08:00:00+00:00')", (OLD,))  # fmt: skip
@@ -370,7 +368,6 @@ async def test_the_store_moves_every_row_of_the_team_once(tmp_path, clock) -> No
             conn.execute("INSERT INTO tracking (team_id, order_id, number, shipped_at) VALUES (?, ?, '1Z999AA10123456784', "
                          "'2026-11-21T08:00:00+00:00')", (OLD, MIC))  # fmt: skip
             conn.execute("INSERT INTO tracking_off (team_id, at) VALUES (?, '2026-11-21T08:00:00+00:00')", (OLD,))
-        conn.close()
         before = rows_of(db, OLD)
         assert all(before[k] for k in before if k != "shipments"), before
 
@@ -402,6 +399,7 @@ async def test_the_store_moves_every_row_of_the_team_once(tmp_path, clock) -> No
         await store.close()
 
 
+# SQLite only: reads sqlite_master and PRAGMA table_info (tests/test_schema_pair.py keeps PostgreSQL's tables the same).
 async def test_every_table_that_names_a_team_or_its_chat_is_considered(tmp_path) -> None:
     """A new table keyed by team or chat must be moved with the team, or say why not here."""
     store = Store(tmp_path / "desk.sqlite3")

@@ -29,6 +29,7 @@ from tests.support.amazon_sync import (
     sync,
     synced,
 )
+from tests.support.db import opened
 from tests.support.desk import settled
 from tests.support.fakespapi import CLIENT_ID, CLIENT_SECRET, MARKETPLACE, REFRESH_TOKEN
 from tests.support.scenario import GROUP_ID, make_team, plain, says
@@ -42,9 +43,7 @@ AMAZON_HOSTS = ("sellingpartnerapi-eu.amazon.com, sellingpartnerapi-fe.amazon.co
 
 
 def stored(db_path: Any) -> list[tuple[Any, ...]]:
-    import sqlite3
-
-    with sqlite3.connect(db_path) as conn:
+    with opened(db_path) as conn:
         return [tuple(r) for r in conn.execute(
             "SELECT team_id, source, client_id, client_secret, refresh_token FROM amazon_accounts")]  # fmt: skip
 
@@ -54,7 +53,7 @@ def decrypt(value: str, key: str = SECRET_KEY) -> str:
     return Fernet(key).decrypt(value.removeprefix("fernet:").encode()).decode()
 
 
-async def test_the_secrets_are_stored_encrypted_and_the_sync_reads_them(sync_team, amazon, tmp_path) -> None:
+async def test_the_secrets_are_stored_encrypted_and_the_sync_reads_them(sync_team, amazon, db_target) -> None:
     t = sync_team
     seed(amazon)
     reply = await connect(t, amazon)
@@ -70,11 +69,10 @@ async def test_the_secrets_are_stored_encrypted_and_the_sync_reads_them(sync_tea
     assert amazon.tokens_issued >= 1
 
 
-async def test_without_a_secret_key_amazon_set_says_what_to_set_and_stores_nothing(fake_api, clock, tmp_path,
+async def test_without_a_secret_key_amazon_set_says_what_to_set_and_stores_nothing(fake_api, clock, db_target,
                                                                                     amazon) -> None:  # fmt: skip
-    db = tmp_path / "desk.sqlite3"
-    async with await running_desk(fake_api, clock, db, amazon, secret_keys=()) as app:
-        t = await make_team(fake_api, app, db)
+    async with await running_desk(fake_api, clock, db_target, amazon, secret_keys=()) as app:
+        t = await make_team(fake_api, app, db_target)
         reply = await connect(t, amazon)
         assert reply == says("en", "I stored nothing: this server has no key to encrypt Amazon credentials with. "
                              "Whoever runs the bot must generate one with <code>{command}</code>, set it as "
@@ -86,7 +84,7 @@ async def test_without_a_secret_key_amazon_set_says_what_to_set_and_stores_nothi
                                        'set it as DINGDAN_SECRET_KEY')  # fmt: skip
         status = await t.say(t.alice, "/amazon", chat=fake_api.private(t.alice))
         assert status.startswith("Store A is not connected to Amazon's Selling Partner API.")
-    assert stored(db) == []
+    assert stored(db_target) == []
     assert amazon.requests == []  # nothing was sent to Amazon either
     assert_no_secret_in("\n".join(m.get("text", "") for m in fake_api.sent(fake_api.private(t.alice))))
 
@@ -108,10 +106,9 @@ async def test_an_endpoint_the_operator_allowed_is_the_only_other_one(sync_team,
     await t.api.wait_for(lambda: len(stored(t.db_path)) == 1, what="the credentials stored")
 
 
-async def test_an_endpoint_not_amazons_is_refused_naming_amazons_hosts(fake_api, clock, tmp_path, amazon) -> None:
-    db = tmp_path / "desk.sqlite3"
-    async with await running_desk(fake_api, clock, db, amazon, spapi_allow_hosts=()) as app:
-        t = await make_team(fake_api, app, db)
+async def test_an_endpoint_not_amazons_is_refused_naming_amazons_hosts(fake_api, clock, db_target, amazon) -> None:
+    async with await running_desk(fake_api, clock, db_target, amazon, spapi_allow_hosts=()) as app:
+        t = await make_team(fake_api, app, db_target)
         dm = fake_api.private(t.alice)
         expected = says("en", "The last value is not an endpoint I may use, so I stored nothing. Leave it out to use "
                         "your marketplace's region, or give na, eu or fe; an address must be https on one of Amazon's "
@@ -126,26 +123,27 @@ async def test_an_endpoint_not_amazons_is_refused_naming_amazons_hosts(fake_api,
         reply = await t.say(t.bob, f"/amazon set {MARKETPLACE} {CLIENT_ID} {CLIENT_SECRET} {REFRESH_TOKEN} "
                             "http://10.0.0.1/", chat=bobs)  # fmt: skip
         assert reply.startswith("最后一个值不是我可以使用的端点，所以我什么都没有保存。")
-    assert stored(db) == []
+    assert stored(db_target) == []
     assert amazon.requests == []
 
 
 @pytest.mark.alerts
 async def test_a_desk_with_another_key_says_once_it_cannot_read_them_and_the_old_key_after_a_new_one_can(
-    fake_api, clock, tmp_path, amazon, amazon_time, caplog
+    fake_api, clock, db_target, amazon, amazon_time, caplog
 ) -> None:
     caplog.set_level(logging.INFO)
     seed(amazon)
-    db = tmp_path / "desk.sqlite3"
-    async with await running_desk(fake_api, clock, db, amazon) as app:
+    async with await running_desk(fake_api, clock, db_target, amazon) as app:
         on_amazon_time(app, amazon_time)
-        t = await make_team(fake_api, app, db)
+        t = await make_team(fake_api, app, db_target)
         await connect(t, amazon)
-        await fake_api.wait_for(lambda: stored(db) != [], what="the credentials stored")
-    before = stored(db)
+        await fake_api.wait_for(lambda: stored(db_target) != [], what="the credentials stored")
+    before = stored(db_target)
 
     # The operator restarts with another key (the old one lost).
-    async with await running_desk(fake_api, clock, db, amazon, secret_keys=(OTHER_KEY,), alert_interval=0.1) as app:
+    async with await running_desk(
+        fake_api, clock, db_target, amazon, secret_keys=(OTHER_KEY,), alert_interval=0.1
+    ) as app:
         on_amazon_time(app, amazon_time)
         dm = fake_api.private(t.alice)
         start = len(fake_api.sent(t.group))
@@ -163,47 +161,44 @@ async def test_a_desk_with_another_key_says_once_it_cannot_read_them_and_the_old
             "chat again.")  # fmt: skip
         status = plain(await t.say(t.alice, "/amazon", chat=dm))
         assert "it failed: the stored credentials cannot be decrypted with DINGDAN_SECRET_KEY" in status
-    assert stored(db) == before  # kept as they were: the right key may come back
+    assert stored(db_target) == before  # kept as they were: the right key may come back
     assert count(t, "SELECT count(*) FROM orders") == 0
     assert [r.getMessage() for r in caplog.records if "cannot be decrypted" in r.getMessage()] == [
         f"Amazon sync of team {GROUP_ID} stopped: the stored credentials cannot be decrypted with DINGDAN_SECRET_KEY"
     ]
 
     # Rotation: a new key first, the old one after it; the old one still decrypts.
-    async with await running_desk(fake_api, clock, db, amazon, secret_keys=(OTHER_KEY, SECRET_KEY)) as app:
+    async with await running_desk(fake_api, clock, db_target, amazon, secret_keys=(OTHER_KEY, SECRET_KEY)) as app:
         on_amazon_time(app, amazon_time)
         assert await sync(t) == synced(new=9)
     for key in (SECRET_KEY, OTHER_KEY):
         assert key not in caplog.text
 
 
-async def test_secrets_an_older_version_stored_in_clear_are_encrypted_at_start(fake_api, clock, tmp_path, amazon,
+async def test_secrets_an_older_version_stored_in_clear_are_encrypted_at_start(fake_api, clock, db_target, amazon,
                                                                               caplog) -> None:  # fmt: skip
-    import sqlite3
-
     caplog.set_level(logging.INFO)
-    db = tmp_path / "desk.sqlite3"
-    async with await running_desk(fake_api, clock, db, amazon) as app:
-        t = await make_team(fake_api, app, db)
-    with sqlite3.connect(db) as conn:  # what dingdan 0.1 wrote
+    async with await running_desk(fake_api, clock, db_target, amazon) as app:
+        t = await make_team(fake_api, app, db_target)
+    with opened(db_target) as conn, conn:  # what dingdan 0.1 wrote
         conn.execute("INSERT INTO amazon_accounts (team_id, source, marketplace_id, endpoint, client_id, client_secret, "
                      "refresh_token, configured_at, secrets_at) VALUES (?, 'chat', ?, ?, ?, ?, ?, ?, ?)",
                      (GROUP_ID, MARKETPLACE, amazon.base_url, CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN,
                       "2026-11-20T08:00:00+00:00", "2026-11-20T08:00:00+00:00"))  # fmt: skip
 
     # Without a key: a warning, and they stay as they are (the sync still works with them).
-    async with await running_desk(fake_api, clock, db, amazon, secret_keys=()):
+    async with await running_desk(fake_api, clock, db_target, amazon, secret_keys=()):
         pass
-    assert stored(db) == [(GROUP_ID, "chat", CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN)]
+    assert stored(db_target) == [(GROUP_ID, "chat", CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN)]
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING and "in clear" in r.getMessage()]
     assert warnings == ["the Amazon credentials of 1 team(s) are stored in clear: set DINGDAN_SECRET_KEY (see the "
                         "README) and restart to encrypt them"]  # fmt: skip
 
     # With one: encrypted, one line says how many.
-    async with await running_desk(fake_api, clock, db, amazon) as app:
+    async with await running_desk(fake_api, clock, db_target, amazon) as app:
         seed(amazon)
         assert await sync(t) == synced(new=9)
-    ((_team, _source, _client, client_secret, refresh_token),) = stored(db)
+    ((_team, _source, _client, client_secret, refresh_token),) = stored(db_target)
     assert (decrypt(client_secret), decrypt(refresh_token)) == (CLIENT_SECRET, REFRESH_TOKEN)
     done = [r.getMessage() for r in caplog.records if "stored in clear" in r.getMessage() and r.levelno == logging.INFO]
     assert done == ["encrypted the Amazon credentials of 1 team(s) that were stored in clear"]

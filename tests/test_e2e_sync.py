@@ -340,12 +340,12 @@ async def test_off_deletes_the_credentials(sync_team, amazon) -> None:
 
 
 async def test_the_job_syncs_the_only_team_with_the_environment_s_credentials(
-    fake_api, clock, tmp_path, amazon
+    fake_api, clock, db_target, amazon
 ) -> None:
     seed(amazon)
     env = {"spapi_client_id": CLIENT_ID, "spapi_client_secret": CLIENT_SECRET, "spapi_refresh_token": REFRESH_TOKEN,
            "spapi_marketplace": MARKETPLACE, "spapi_endpoint": amazon.base_url}  # fmt: skip
-    db = tmp_path / "desk.sqlite3"
+    db = db_target
     async with await running_desk(fake_api, clock, db, amazon, sync_interval=0.2, **env) as app:
         t = await make_team(fake_api, app, db)
         await fake_api.wait_for(lambda: count(t, "SELECT count(*) FROM orders") == 9, what="the job's first sync")

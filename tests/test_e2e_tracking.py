@@ -46,7 +46,7 @@ async def track(clock: FakeClock, track_time: TrackTime) -> AsyncIterator[FakeTr
         await fake.stop()
 
 
-def tracking_desk(fake_api: FakeBotAPI, clock: FakeClock, db_path: Path, track: FakeTrack, track_time: TrackTime):
+def tracking_desk(fake_api: FakeBotAPI, clock: FakeClock, db_path: Path | str, track: FakeTrack, track_time: TrackTime):
     settings = dataclasses.replace(desk_settings(fake_api, clock, db_path), tracking_key=KEY, tracking_url=track.url)
     return running(settings)
 
@@ -65,16 +65,16 @@ def on_track_time(app: Application, track_time: TrackTime) -> None:
 
 
 @pytest.fixture
-async def track_desk(fake_api: FakeBotAPI, clock: FakeClock, tmp_path: Path, track: FakeTrack,
+async def track_desk(fake_api: FakeBotAPI, clock: FakeClock, db_target: Path | str, track: FakeTrack,
                      track_time: TrackTime) -> AsyncIterator[Application]:  # fmt: skip
-    async with tracking_desk(fake_api, clock, tmp_path / "desk.sqlite3", track, track_time) as app:
+    async with tracking_desk(fake_api, clock, db_target, track, track_time) as app:
         on_track_time(app, track_time)
         yield app
 
 
 @pytest.fixture
-async def track_team(fake_api: FakeBotAPI, track_desk: Application, tmp_path: Path) -> Team:
-    t = await make_team(fake_api, track_desk, tmp_path / "desk.sqlite3")
+async def track_team(fake_api: FakeBotAPI, track_desk: Application, db_target: Path | str) -> Team:
+    t = await make_team(fake_api, track_desk, db_target)
     replies = await t.api.upload(t.group, t.alice, "unshipped-orders-us.txt", sample("unshipped-orders-us.txt"))
     assert replies[0]["text"].startswith("Unshipped Orders report read"), replies[0]["text"]
     return t
@@ -209,9 +209,9 @@ async def test_rejected_and_already_registered_numbers_through_a_429_and_a_5xx(t
 
 
 async def test_a_restart_neither_registers_again_nor_delivers_twice(
-    fake_api, clock, tmp_path, track, track_time
+    fake_api, clock, db_target, track, track_time
 ) -> None:
-    db = tmp_path / "desk.sqlite3"
+    db = db_target
     track.script(UPS, *DELIVERED_STEPS)
     async with tracking_desk(fake_api, clock, db, track, track_time) as app:
         on_track_time(app, track_time)
@@ -244,9 +244,9 @@ async def test_a_restart_neither_registers_again_nor_delivers_twice(
 
 
 @pytest.fixture
-async def mic_team(fake_api: FakeBotAPI, track_desk: Application, tmp_path: Path) -> Team:
+async def mic_team(fake_api: FakeBotAPI, track_desk: Application, db_target: Path | str) -> Team:
     """The team with one order, MIC (its other orders would have their own alerts as the days pass)."""
-    t = await make_team(fake_api, track_desk, tmp_path / "desk.sqlite3")
+    t = await make_team(fake_api, track_desk, db_target)
     await t.api.upload(t.group, t.alice, "unshipped-orders-us.txt", sample_with_ids([MIC]))
     return t
 
@@ -349,8 +349,8 @@ async def test_lists_of_stuck_and_never_scanned_parcels(mic_team, track, clock) 
     assert await t.say(t.alice, "/orders stuck") == "No orders in this list."
 
 
-async def test_an_alert_is_not_repeated_after_a_restart(fake_api, clock, tmp_path, track, track_time) -> None:
-    db = tmp_path / "desk.sqlite3"
+async def test_an_alert_is_not_repeated_after_a_restart(fake_api, clock, db_target, track, track_time) -> None:
+    db = db_target
     async with tracking_desk(fake_api, clock, db, track, track_time) as app:
         on_track_time(app, track_time)
         t = await make_team(fake_api, app, db)
@@ -409,9 +409,9 @@ def parcel_report(*orders: tuple[str, str]) -> bytes:
 
 
 async def test_a_late_delivery_alert_only_for_a_parcel_the_carrier_has_not_delivered(
-    fake_api, track_desk, tmp_path, track, clock
+    fake_api, track_desk, db_target, track, clock
 ) -> None:
-    t = await make_team(fake_api, track_desk, tmp_path / "desk.sqlite3")
+    t = await make_team(fake_api, track_desk, db_target)
     arrived, late = "113-7000000-0000001", "113-7000000-0000002"
     await t.api.upload(t.group, t.alice, "orders.txt", parcel_report((arrived, "2026-11-25T07:59:59+00:00"),
                                                                      (late, "2026-11-25T07:59:59+00:00")))  # fmt: skip

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import sqlite3
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -23,6 +22,7 @@ from bot.lifecycle import Lifecycle
 from bot.settings import ConfigError, Settings
 from bot.storage import Store
 from tests.support.clock import START, FakeClock
+from tests.support.db import opened
 from tests.support.fakespapi import CLIENT_ID, CLIENT_SECRET, MARKETPLACE, REFRESH_TOKEN, AmazonTime, FakeSpApi
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -142,8 +142,8 @@ def amazon(amazon: FakeSpApi) -> FakeSpApi:
 
 
 @pytest.fixture
-async def store(tmp_path: Path, clock: FakeClock) -> AsyncIterator[Store]:
-    s = Store(tmp_path / "desk.sqlite3")
+async def store(db_target: Path | str, clock: FakeClock) -> AsyncIterator[Store]:
+    s = Store(db_target)
     await s.open()
     for team_id, title in ((STORE_A, "Store A"), (STORE_B, "Store B")):
         await s.create_team(team_id, title, "Asia/Shanghai", by=1001, at=clock())
@@ -243,8 +243,8 @@ def dingdan(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]
                           capture_output=True, text=True, timeout=60)  # fmt: skip
 
 
-def test_rotate_secrets_from_the_shell(tmp_path: Path) -> None:
-    db = tmp_path / "desk.sqlite3"
+def test_rotate_secrets_from_the_shell(db_target: Path | str) -> None:
+    db = db_target
 
     async def connect_two_teams() -> None:
         store = Store(db)
@@ -259,14 +259,14 @@ def test_rotate_secrets_from_the_shell(tmp_path: Path) -> None:
         await store.close()
 
     asyncio.run(connect_two_teams())
-    with sqlite3.connect(db) as conn:  # Store B: set by dingdan 0.1, in clear
+    with opened(db) as conn, conn:  # Store B: set by dingdan 0.1, in clear
         conn.execute("INSERT INTO amazon_accounts (team_id, source, marketplace_id, endpoint, client_id, client_secret, "
                      "refresh_token, configured_at, secrets_at) VALUES (?, 'chat', ?, ?, ?, 'b-secret-0001', "
                      "'b-token-00001', '2026-11-20T08:00:00+00:00', '2026-11-20T08:00:00+00:00')",
                      (STORE_B, MARKETPLACE, "https://sellingpartnerapi-na.amazon.com", CLIENT_ID))  # fmt: skip
 
     def secrets() -> list[tuple[str, str]]:
-        with sqlite3.connect(db) as conn:
+        with opened(db) as conn:
             return [tuple(r) for r in conn.execute("SELECT client_secret, refresh_token FROM amazon_accounts "
                                                    "ORDER BY team_id DESC")]  # fmt: skip
 

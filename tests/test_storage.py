@@ -16,6 +16,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 
 import bot.storage.db
@@ -25,6 +26,7 @@ from bot.lifecycle import Lifecycle
 from bot.parsing import OrderRef
 from bot.services import Ask, Desk, Done
 from bot.storage import Confirmation, OrderChangedMeanwhile, Store, digits_reversed, migrations
+from tests.support.db import opened
 
 TEAM = -1001234567890  # the team's Telegram group
 OTHER_TEAM = -1009876543210
@@ -50,16 +52,36 @@ def at(day: int, hour: int = 8) -> datetime:
 
 
 @pytest.fixture
-def db_path(tmp_path: Path) -> Path:
-    return tmp_path / "desk.sqlite3"
+def db_path(db_target: Path | str) -> Path | str:
+    return db_target
 
 
 @pytest.fixture
-async def store(db_path: Path, clock):
-    s = Store(db_path)
+def sqlite_path(tmp_path: Path) -> Path:
+    """For the tests about SQLite's file itself (its schema table, WAL, pragmas, two processes migrating it)."""
+    return tmp_path / "desk.sqlite3"
+
+
+async def two_teams(target: Path | str, clock: Any) -> Store:
+    s = Store(target)
     await s.open()
     await s.create_team(TEAM, "Shenzhen Audio", "Asia/Shanghai", by=ALICE.id, at=clock())
     await s.create_team(OTHER_TEAM, "Another seller", "UTC", by=999, at=clock())
+    return s
+
+
+@pytest.fixture
+async def store(db_path: Path | str, clock):
+    s = await two_teams(db_path, clock)
+    try:
+        yield s
+    finally:
+        await s.close()
+
+
+@pytest.fixture
+async def sqlite_store(sqlite_path: Path, clock):
+    s = await two_teams(sqlite_path, clock)
     try:
         yield s
     finally:
@@ -106,16 +128,13 @@ async def seed(store: Store, *orders: Order, now: datetime = SEEDED_AT, team_id:
                                  changed=[], record=record(f"seed-{team}-{its[0].order_id}"), now=now)  # fmt: skip
 
 
-def look(db: Path, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    """Read the file the way another process would: committed data only."""
-    conn = sqlite3.connect(db)
-    try:
-        return conn.execute(sql, params).fetchall()
-    finally:
-        conn.close()
+def look(db: Path | str, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Read the database the way another process would: committed data only."""
+    with opened(db) as conn:
+        return [tuple(r) for r in conn.execute(sql, params).fetchall()]
 
 
-def event_count(db: Path, action: str | None = None) -> int:
+def event_count(db: Path | str, action: str | None = None) -> int:
     if action is None:
         return look(db, "SELECT count(*) FROM events")[0][0]
     return look(db, "SELECT count(*) FROM events WHERE action = ?", (action,))[0][0]
@@ -135,7 +154,9 @@ EXPECTED_TABLES = {"teams", "chats", "users", "members", "orders", "order_items"
                    "tracking", "tracking_cursor", "tracking_quota", "tracking_off", "leases"}  # fmt: skip
 
 
-async def test_the_schema_is_created_once_and_reopening_changes_nothing(db_path, clock):
+# SQLite only: sqlite_master. (PostgreSQL's schema: tests/test_schema_pair.py.)
+async def test_the_schema_is_created_once_and_reopening_changes_nothing(sqlite_path, clock):
+    db_path = sqlite_path
     store = Store(db_path)
     await store.open()
     await store.create_team(TEAM, "Shenzhen Audio", "Asia/Shanghai", by=101, at=clock())
@@ -159,13 +180,15 @@ def test_migrations_are_numbered_from_one_without_gaps():
     assert versions[0] == 1
 
 
-async def test_two_processes_opening_a_new_database_at_once_both_start(db_path, monkeypatch):
-    """The bot and `dingdan import` started together on a fresh file."""
+async def test_two_processes_opening_a_new_database_at_once_both_start(sqlite_path, monkeypatch):
+    """The bot and `dingdan import` started together on a fresh file (SQLite only: the other process
+    migrates the file with sqlite3)."""
+    db_path = sqlite_path
     real = bot.storage.db.migrations
 
-    def other_process_wins_the_race() -> list[tuple[int, str]]:
+    def other_process_wins_the_race(dialect: str = "sqlite") -> list[tuple[int, str]]:
         # This store has already read "nothing applied"; the other process now migrates.
-        found = real()
+        found = real(dialect)
         other = sqlite3.connect(db_path, isolation_level=None)
         try:
             for version, sql in found:
@@ -188,7 +211,9 @@ async def test_two_processes_opening_a_new_database_at_once_both_start(db_path, 
     assert look(db_path, "SELECT version FROM schema_migrations") == [(v,) for v, _sql in migrations()]
 
 
-async def test_every_connection_uses_wal_enforces_foreign_keys_and_limits_the_journal(store, db_path):
+# SQLite only: WAL, pragmas.
+async def test_every_connection_uses_wal_enforces_foreign_keys_and_limits_the_journal(sqlite_store, sqlite_path):
+    store, db_path = sqlite_store, sqlite_path
     # After a big import the WAL is cut back to 64 MB, not kept at the import's size.
     expected = {"journal_mode": "wal", "foreign_keys": 1, "journal_size_limit": 64 * 1024 * 1024}
     async with contextlib.AsyncExitStack() as stack:
@@ -205,7 +230,7 @@ async def test_every_connection_uses_wal_enforces_foreign_keys_and_limits_the_jo
 
 async def test_an_order_for_a_group_that_is_not_a_team_is_refused_by_the_database(store, db_path):
     stray = an_order(MIC, team_id=-100111)
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises((sqlite3.IntegrityError, psycopg.IntegrityError)):
         await seed(store, stray)
     assert look(db_path, "SELECT count(*) FROM orders")[0][0] == 0
     assert event_count(db_path) == 0

@@ -38,9 +38,8 @@ MIC = "113-4417305-6689831"
 NOW = datetime(2026, 11, 21, 8, 0, tzinfo=UTC)
 
 
-@pytest.fixture
-async def store(tmp_path: Path):
-    s = Store(tmp_path / "desk.sqlite3")
+async def seeded_store(target: Path | str) -> Store:
+    s = Store(target)
     await s.open()
     await s.create_team(TEAM, "Shenzhen Audio", "Asia/Shanghai", by=101, at=NOW)
     order = Order(team_id=TEAM, order_id=MIC, version=1, items=[OrderItem("683101", "USB-MIC-01", "Mic", quantity=1)])
@@ -49,6 +48,22 @@ async def store(tmp_path: Path):
     record = {"sha256": "seed", "kind": "unshipped_orders", "filename": "seed.txt", "actor_id": 101,
               "chat_id": TEAM, "rows": 1, "new": 1, "updated": 0, "unchanged": 0, "refused": 0}  # fmt: skip
     await s.write_import(team_id=TEAM, new=[(order, event)], changed=[], record=record, now=NOW)
+    return s
+
+
+@pytest.fixture
+async def store(db_target: Path | str):
+    s = await seeded_store(db_target)
+    try:
+        yield s
+    finally:
+        await s.close()
+
+
+@pytest.fixture
+async def sqlite_store(tmp_path: Path):
+    """SQLite only: the reader tests teach SQLite a Python function (aiosqlite's create_function)."""
+    s = await seeded_store(tmp_path / "desk.sqlite3")
     try:
         yield s
     finally:
@@ -99,7 +114,8 @@ async def test_the_store_has_the_attributes_the_seam_names(store):
 # Readers
 
 
-async def test_a_card_is_read_while_a_long_list_holds_a_reader(store):
+async def test_a_card_is_read_while_a_long_list_holds_a_reader(sqlite_store):
+    store = sqlite_store
     """The long read really runs on a reader's thread (it waits inside SQLite until told to
     go on); another person's card is read meanwhile on another reader."""
     inside, go_on = threading.Event(), threading.Event()
@@ -129,7 +145,8 @@ async def teach_every_reader(store, name, function) -> None:
             await reader.create_function(name, 0, function)
 
 
-async def test_while_a_list_runs_long_a_burst_of_cards_never_queues_behind_it(store):
+async def test_while_a_list_runs_long_a_burst_of_cards_never_queues_behind_it(sqlite_store):
+    store = sqlite_store
     inside, go_on = threading.Event(), threading.Event()
 
     def slow_row() -> int:
@@ -175,8 +192,8 @@ async def test_an_update_reads_what_it_wrote_and_nobody_else_does_before_it_comm
     assert (await store.user(101)).language == "zh_Hant"
 
 
-async def test_a_store_used_before_it_is_open_says_so(tmp_path):
-    store = Store(tmp_path / "desk.sqlite3")
+async def test_a_store_used_before_it_is_open_says_so(db_target):
+    store = Store(db_target)
     with pytest.raises(NotOpen):
         await store.fetchone("SELECT 1")
     with pytest.raises(NotOpen):

@@ -37,8 +37,8 @@ def amazon(amazon: FakeSpApi) -> FakeSpApi:
 
 
 @pytest.fixture
-async def store(tmp_path: Path, clock: FakeClock) -> AsyncIterator[Store]:
-    s = Store(tmp_path / "desk.sqlite3")
+async def store(db_target: Path | str, clock: FakeClock) -> AsyncIterator[Store]:
+    s = Store(db_target)
     await s.open()
     await s.create_team(TEAM, "Store A", "Asia/Shanghai", by=ALICE.id, at=clock())
     try:

@@ -8,7 +8,6 @@ hours "abc", and every team's alerts stopped; a zone "Mars/Olympus" broke its te
 from __future__ import annotations
 
 import logging
-import sqlite3
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from bot.alerts import SHIP_LATE, Alerts
 from bot.domain import Actor, Event, Goods, Order, OrderItem
 from bot.storage import Store
 from bot.team_settings import DIGEST, KINDS, SHIP_SOON, InvalidSetting, TeamSettings, parse_time
+from tests.support.db import opened
 
 SHENZHEN = -1001234567890
 TAIPEI = -1009876543210
@@ -114,12 +114,12 @@ def test_times_read_as_people_write_them():
 
 
 @pytest.fixture
-def db_path(tmp_path: Path) -> Path:
-    return tmp_path / "desk.sqlite3"
+def db_path(db_target: Path | str) -> Path | str:
+    return db_target
 
 
 @pytest.fixture
-async def store(db_path: Path):
+async def store(db_path: Path | str):
     s = Store(db_path)
     await s.open()
     await s.create_team(SHENZHEN, "Shenzhen Audio", "Asia/Shanghai", by=101, at=NOW)
@@ -130,12 +130,12 @@ async def store(db_path: Path):
         await s.close()
 
 
-def stored(db_path: Path, team_id: int) -> tuple:
-    with sqlite3.connect(db_path) as conn:
-        return conn.execute(
+def stored(db_path: Path | str, team_id: int) -> tuple:
+    with opened(db_path) as conn:
+        return tuple(conn.execute(
             "SELECT timezone, lead_hours, digest_at, quiet_from, quiet_until, pending_days, kinds_off FROM teams "
             "WHERE team_id = ?", (team_id,),
-        ).fetchone()  # fmt: skip
+        ).fetchone())  # fmt: skip
 
 
 async def test_a_new_team_is_written_with_every_default(store, db_path):
@@ -183,8 +183,8 @@ async def test_a_bad_setting_is_refused_by_the_store_and_nothing_is_written(stor
 # One team's trouble is its own
 
 
-def break_settings_as_an_old_version_could(db_path: Path, team_id: int) -> None:
-    with sqlite3.connect(db_path) as conn:
+def break_settings_as_an_old_version_could(db_path: Path | str, team_id: int) -> None:
+    with opened(db_path) as conn, conn:
         conn.execute("UPDATE teams SET lead_hours = 'abc', timezone = 'Mars/Olympus', digest_at = '9h' "
                      "WHERE team_id = ?", (team_id,))  # fmt: skip
 

@@ -243,11 +243,11 @@ def seed_shipped(db_path: Any, n: int, shipped_at: datetime, *, team_id: int = -
                  prefix: str = "1ZSEED", first: int = 0) -> list[str]:  # fmt: skip
     """``n`` orders of one team shipped at ``shipped_at``, one shipment each, written straight into a
     migrated database (benchmarks and batch tests; the e2e tests ship through the chat). Their numbers."""
-    import sqlite3
+    from tests.support.db import connect
 
     at = shipped_at.astimezone(UTC).isoformat(timespec="seconds")
     numbers = [f"{prefix}{k:010d}" for k in range(first, first + n)]
-    conn = sqlite3.connect(db_path)
+    conn = connect(db_path)
     try:
         with conn:
             conn.execute("INSERT OR IGNORE INTO teams (team_id, title, timezone, started_at) VALUES (?, 'Bench', "
