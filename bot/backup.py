@@ -108,6 +108,7 @@ def migrate(source: Path, target: str) -> int:
         if tables and not ours:
             raise BackupRefused(f"{pg.redact(target)} is not empty (tables that are not dingdan's: "
                                 f"{', '.join(sorted(tables)[:5])}): migrate into a new database.")  # fmt: skip
+        _nobody_on(target)  # a replica answering on an empty database while it is filled would mislead
         with database_lock(source):  # no bot writes into the source while it is copied
             asyncio.run(bring_up_to_date(source))
             asyncio.run(bring_up_to_date(target))

@@ -280,6 +280,15 @@ def make_more(target: Path | str) -> None:
     asyncio.run(go())
 
 
+def make_desk_schema(target: Path | str) -> None:
+    async def go() -> None:
+        store = Store(target)
+        await store.open()
+        await store.close()
+
+    asyncio.run(go())
+
+
 def max_version() -> int:
     from bot.storage import migrations
 
@@ -445,5 +454,27 @@ def test_migrate_refuses_while_a_bot_runs_on_the_source_and_what_is_not_a_dingda
         assert (
             testdb.scalar(target, "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'") == 0
         )
+        # A replica started on the new database first: it made the schema and took a lease.
+        make_desk_schema(target)
+        with testdb.opened(target) as conn:
+            conn.execute("INSERT INTO leases VALUES ('shard:3', 'host-1-abc', '2026-11-21T08:00:00Z')")
+            conn.commit()
+        from bot.storage import pg
+
+        replica = pg.Connection(target)  # still connected: refused
+        try:
+            running = dingdan("migrate", "--from", str(source), "--to", target, env={})
+        finally:
+            replica.close()
+        assert running.returncode == 4
+        assert running.stderr == (
+            f"dingdan: 1 dingdan connection(s) are open on {target}: stop every replica (and any import or export) "
+            "first.\n"
+        )
+        # Stopped, it left its lease: that says who ran, not what the desk holds, and is no obstacle.
+        done = dingdan("migrate", "--from", str(source), "--to", target, env={})
+        assert done.returncode == 0, done.stderr
+        assert testdb.scalar(target, "SELECT count(*) FROM orders") == 6
+        assert testdb.scalar(target, "SELECT holder FROM leases") == "host-1-abc"
     finally:
         pg_server.drop(target)

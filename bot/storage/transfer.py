@@ -3,7 +3,7 @@
 The target gets the desk's schema first (``Store(url).open()``, as a replica would), and must then be
 empty. The copy is one PostgreSQL transaction:
 
-- every table, parents before children (the foreign keys' order), in batches (``COPY``), each column
+- every table (but the replicas' leases), parents before children (the foreign keys' order), in batches (``COPY``), each column
   by name; generated columns are computed by PostgreSQL again;
 - under ``SET LOCAL session_replication_role = replica``: no trigger fires, so the derived tables
   (``order_counts``, ``team_hours``) are taken as they are instead of being counted twice;
@@ -32,8 +32,10 @@ from bot.storage.backup import BackupRefused
 
 #: Rows read from SQLite and written to PostgreSQL at a time.
 BATCH = 5_000
-#: Not copied: the target's schema wrote its own (the versions are compared instead).
-SKIPPED = {"schema_migrations"}
+#: Not copied: the target's schema wrote its own (the versions are compared instead); and the replicas'
+#: leases, which say who runs now, not what the desk holds (a replica that ran on the new database
+#: before the copy may have left some: they are neither copied nor counted as content).
+SKIPPED = {"schema_migrations", "leases"}
 
 
 @dataclass(frozen=True)
