@@ -386,6 +386,11 @@ def test_without_pg_dump_the_backup_says_what_to_install(pg_url: str, tmp_path: 
 def test_migrate_copies_a_desk_database_into_postgresql_checked(pg_server: Any, tmp_path: Path) -> None:
     source = tmp_path / "desk.sqlite3"
     make_desk(source, orders=40, shipped=5)
+    with sqlite3.connect(source) as conn:  # a file waiting in the outbox: bytes (BLOB -> BYTEA), tabs and newlines
+        conn.execute("INSERT INTO outbox (team_id, chat_id, kind, payload, document, created_at, not_before) "
+                     "VALUES (?, ?, 'file', ?, ?, ?, ?)", (TEAM, TEAM, '{"filename": "a\tb.txt"}',
+                                                           bytes(range(256)) + b"\\N\n\t", AT.isoformat(), AT.isoformat()))  # fmt: skip
+    conn.close()
     target = pg_server.create(schema=False)  # a new, empty database: migrate gives it the schema
     try:
         secret = "S3cret-never-printed"
@@ -401,6 +406,8 @@ def test_migrate_copies_a_desk_database_into_postgresql_checked(pg_server: Any, 
             done.stdout,
         ), done.stdout
         after = snapshot(url)
+        assert rows(url, "outbox") == rows(source, "outbox")
+        assert testdb.scalar(url, "SELECT document FROM outbox WHERE kind = 'file'") == bytes(range(256)) + b"\\N\n\t"
         # Every table the same, the derived ones (order_counts, team_hours) included: taken as they were,
         # not counted again by PostgreSQL's triggers.
         assert after == before
