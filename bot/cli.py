@@ -1,9 +1,11 @@
-"""``dingdan run``, ``dingdan import FILE``, ``dingdan export`` and ``dingdan rotate-secrets``.
+"""``dingdan run``, ``dingdan import FILE``, ``dingdan export``, ``dingdan rotate-secrets``, and the
+operator's ``dingdan backup FILE``, ``dingdan restore FILE`` and ``dingdan migrate`` (``bot/backup.py``).
 
 Exit codes: 0 done; 1 the command was refused (a file that is not a report, nothing to export,
-secrets that cannot be decrypted); 2 the environment is not a runnable configuration; 3 the bot
+secrets that cannot be decrypted, a backup that is not a dingdan database, a non-empty migration
+target); 2 the environment is not a runnable configuration (pg_dump missing, too); 3 the bot
 could not start (Telegram unreachable, the token refused); 4 another ``dingdan run`` already
-runs on the same database; 5 the database cannot be used (read-only, locked by another program,
+runs on the same database (restore and migrate wait for it to stop); 5 the database cannot be used (read-only, locked by another program,
 its folder not writable, not a database); 130 interrupted.
 """
 
