@@ -5,8 +5,9 @@ Exit codes: 0 done; 1 the command was refused (a file that is not a report, noth
 secrets that cannot be decrypted, a backup that is not a dingdan database, a non-empty migration
 target); 2 the environment is not a runnable configuration (pg_dump missing, too); 3 the bot
 could not start (Telegram unreachable, the token refused); 4 another ``dingdan run`` already
-runs on the same database (restore and migrate are refused while one runs); 5 the database cannot be used (read-only, locked by another program,
-its folder not writable, not a database); 130 interrupted.
+runs on the same database (restore and migrate are refused while one runs); 5 the database
+cannot be used (read-only, locked by another program, its folder not writable, not a database);
+130 interrupted.
 """
 
 from __future__ import annotations
