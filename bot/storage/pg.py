@@ -42,6 +42,8 @@ SCHEMES = ("postgresql://", "postgres://")
 
 #: What psycopg raises; the store turns it into ``DatabaseUnusable`` at start.
 Error = psycopg.Error
+#: A row that would repeat a unique key (SQLite's ``OR IGNORE`` has no PostgreSQL twin in an UPDATE).
+UniqueViolation = psycopg.errors.UniqueViolation
 
 
 def is_url(target: object) -> bool:
@@ -179,6 +181,7 @@ _RETURNING = re.compile(r"\bRETURNING\b", re.IGNORECASE)
 _HINTS = re.compile(r"\s+NOT\s+INDEXED\b|\s+INDEXED\s+BY\s+\w+", re.IGNORECASE)
 _UNARY_PLUS = re.compile(r"(?<=[\s(,])\+(?=[A-Za-z_])")
 _JSON_EXTRACT = re.compile(r"\bjson_extract\(\s*([\w.]+)\s*,\s*'\$\.(\w+)'\s*\)", re.IGNORECASE)
+_JSON_REMOVE = re.compile(r"\bjson_remove\(\s*([\w.]+)\s*,\s*'\$\.(\w+)'\s*\)", re.IGNORECASE)
 
 
 def _rewrite(part: str) -> str:
@@ -195,6 +198,7 @@ def _rewrite(part: str) -> str:
 def translate(sql: str) -> str:
     """``sql``, written for both databases in SQLite's spelling, as PostgreSQL reads it."""
     text = _JSON_EXTRACT.sub(r"(\1::jsonb ->> '\2')", sql)
+    text = _JSON_REMOVE.sub(r"((\1::jsonb - '\2')::text)", text)
     text = _outside_strings(text, _rewrite)
     if _OR_IGNORE.search(text):
         text = _OR_IGNORE.sub("INSERT INTO", text)
@@ -342,6 +346,9 @@ class Connection:
                 self._conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITER_LOCK,))
             return Cursor(self, cur)
         if head.startswith("PRAGMA"):
+            if "defer_foreign_keys" in sql.lower():
+                # The keys' checks wait for the commit (the schema's keys are DEFERRABLE for this).
+                return Cursor(self, self._conn.execute("SET CONSTRAINTS ALL DEFERRED"))
             return Cursor(self, None)  # SQLite's settings; PostgreSQL's are the server's
         params: Any = parameters if isinstance(parameters, dict) else tuple(parameters)
         return Cursor(self, self._conn.execute(translate(sql), params))

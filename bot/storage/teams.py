@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
+from bot.storage import pg
 from bot.storage.db import Database
 from bot.storage.unit import _UNIT
 from bot.storage.values import dumps, iso
@@ -94,6 +95,24 @@ TEAM_TABLES = ("members", "orders", "order_items", "events", "shipments", "impor
 #: Of those, the tables whose ``chat_id`` says where something happened: the group's id there
 #: becomes the supergroup's, so history and questions stay with the group.
 _CHAT_IN_TEAM_TABLES = ("events", "imports", "confirmations")
+
+
+async def _give_way_pg(tx: Any, table: str, both: dict[str, int]) -> None:
+    """PostgreSQL's form of SQLite's ``UPDATE OR REPLACE members`` / ``UPDATE OR IGNORE`` (``table``)
+    from the team ``:new`` to ``:old``: a membership replaces the old one; another row that would
+    clash with one the old team has stays behind (and goes with the empty team's row)."""
+    if table == "members":
+        await tx.execute("DELETE FROM members WHERE team_id = :old AND user_id IN "
+                         "(SELECT user_id FROM members WHERE team_id = :new)", both)  # fmt: skip
+        await tx.execute("UPDATE members SET team_id = :old WHERE team_id = :new", both)
+        return
+    for (row,) in await tx.execute_fetchall(f"SELECT ctid::text FROM {table} WHERE team_id = :new", both):
+        await tx.execute("SAVEPOINT give_way")
+        try:
+            await tx.execute(f"UPDATE {table} SET team_id = :old WHERE ctid = CAST(:row AS tid)", {**both, "row": row})
+        except pg.UniqueViolation:
+            await tx.execute("ROLLBACK TO SAVEPOINT give_way")
+        await tx.execute("RELEASE SAVEPOINT give_way")
 
 
 class TeamTables(Database):
@@ -275,6 +294,9 @@ class TeamTables(Database):
                 # like lose to the old team's, and go with the empty team's row.
                 await tx.execute("UPDATE users SET active_team = :old WHERE active_team = :new", both)
                 for table in TEAM_TABLES:
+                    if self.dialect == "pg":
+                        await _give_way_pg(tx, table, both)
+                        continue
                     verb = "UPDATE OR REPLACE" if table == "members" else "UPDATE OR IGNORE"
                     await tx.execute(f"{verb} {table} SET team_id = :old WHERE team_id = :new", both)
                 await tx.execute("DELETE FROM teams WHERE team_id = :new", new)

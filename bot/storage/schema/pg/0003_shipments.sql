@@ -17,7 +17,7 @@ CREATE TABLE shipments (
     export_id     ctext,
     confirmed_at  ctext,                     -- confirmed with Amazon through the API
     confirm_error ctext,
-    FOREIGN KEY (team_id, order_id) REFERENCES orders (team_id, order_id) ON DELETE CASCADE
+    FOREIGN KEY (team_id, order_id) REFERENCES orders (team_id, order_id) ON DELETE CASCADE DEFERRABLE
 );
 CREATE INDEX shipments_to_export ON shipments (team_id, superseded, exported_at);
 CREATE INDEX shipments_by_order ON shipments (team_id, order_id);

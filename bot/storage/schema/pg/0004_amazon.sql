@@ -2,7 +2,7 @@
 -- the last sync went; and which shipments Amazon refused to confirm. (Twin of ../0004_amazon.sql.)
 
 CREATE TABLE amazon_accounts (
-    team_id         BIGINT PRIMARY KEY REFERENCES teams(team_id) ON DELETE CASCADE,
+    team_id         BIGINT PRIMARY KEY REFERENCES teams(team_id) ON DELETE CASCADE DEFERRABLE,
     source          ctext NOT NULL,             -- 'chat': set with /amazon; 'env': DINGDAN_SPAPI_* (no secrets here)
     marketplace_id  ctext NOT NULL,
     endpoint        ctext NOT NULL,

@@ -5,7 +5,7 @@
 -- A condition counted into an integer is (cond)::int, as SQLite stores a comparison's 0 or 1.
 
 CREATE TABLE team_hours (
-    team_id           BIGINT NOT NULL REFERENCES teams(team_id) ON DELETE CASCADE,
+    team_id           BIGINT NOT NULL REFERENCES teams(team_id) ON DELETE CASCADE DEFERRABLE,
     hour              ctext NOT NULL,
     ordered           BIGINT NOT NULL DEFAULT 0,
     seller_cancelled  BIGINT NOT NULL DEFAULT 0,

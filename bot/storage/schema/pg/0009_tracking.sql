@@ -28,7 +28,7 @@ CREATE TABLE tracking (
     stop_reason      ctext,                       -- delivered | corrected | expired | order_closed
     concern          ctext,                       -- exception | no_scan | stuck: an alert candidate
     concern_since    ctext,
-    FOREIGN KEY (team_id, order_id) REFERENCES orders (team_id, order_id) ON DELETE CASCADE,
+    FOREIGN KEY (team_id, order_id) REFERENCES orders (team_id, order_id) ON DELETE CASCADE DEFERRABLE,
     UNIQUE (team_id, order_id, number)
 );
 -- The poll: the numbers due, oldest first. A partial index holds only the registered ones,
@@ -59,7 +59,7 @@ CREATE TABLE tracking_quota (
 
 -- A team's administrator switched carrier tracking off (no row: on, when the operator set a key).
 CREATE TABLE tracking_off (
-    team_id     BIGINT PRIMARY KEY REFERENCES teams(team_id) ON DELETE CASCADE,
+    team_id     BIGINT PRIMARY KEY REFERENCES teams(team_id) ON DELETE CASCADE DEFERRABLE,
     by          BIGINT,
     at          ctext NOT NULL
 );
