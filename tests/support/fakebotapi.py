@@ -1587,10 +1587,11 @@ class FakeBotAPI(LocalServer):
                 info["allowed_updates"] = self.webhook["allowed_updates"]
         return info
 
-    async def post_update(self, update: dict | None = None, *, body: bytes | None = None,
-                          secret: str | None = None, headers: dict[str, str] | None = None) -> int:  # fmt: skip
+    async def post_update(self, update: dict | None = None, *, body: bytes | None = None, secret: str | None = None,
+                          headers: dict[str, str] | None = None, url: str | None = None) -> int:  # fmt: skip
         """POST ``update`` (or the raw ``body``) to the webhook as Telegram would, with the secret
-        setWebhook was given unless ``secret`` says otherwise ("" : no header); the HTTP status."""
+        setWebhook was given unless ``secret`` says otherwise ("" : no header); the HTTP status.
+        ``url``: another address than setWebhook's (one replica of several behind it)."""
         if self.webhook is None:
             raise AssertionError("no webhook is set (setWebhook was not called)")
         secret = self.webhook["secret_token"] if secret is None else secret
@@ -1601,7 +1602,7 @@ class FakeBotAPI(LocalServer):
             body = json.dumps(update, ensure_ascii=False).encode()
             sent.setdefault("Content-Type", "application/json")
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
-            async with session.post(self.webhook["url"], data=body, headers=sent) as response:
+            async with session.post(url or self.webhook["url"], data=body, headers=sent) as response:
                 await response.read()
                 status = response.status
         self.webhook_posts.append((update.get("update_id") if isinstance(update, dict) else None, status))
