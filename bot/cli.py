@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import os
 import sys
+from contextlib import nullcontext
 from importlib import metadata
 from pathlib import Path
 
@@ -72,8 +73,12 @@ def main(argv: list[str] | None = None) -> int:
             from bot.app import serve
 
             if isinstance(settings.db_path, str):  # PostgreSQL: processes share it (replicas)
+                from bot.storage.pg import poller_lock
+
                 asyncio.run(_database_ready(settings.db_path))
-                asyncio.run(serve(settings))
+                # Replicas take updates through the webhook; Telegram allows one poller per bot.
+                with nullcontext() if settings.webhook_url else poller_lock(settings.db_path):
+                    asyncio.run(serve(settings))
                 return 0
             # Before anything touches the database or Telegram: a second poller would double actions.
             with database_lock(settings.db_path):

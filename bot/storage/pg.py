@@ -23,6 +23,7 @@ synchronous driver on a thread that code is shared by both databases instead of 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import re
 from collections.abc import Iterator, Sequence
@@ -36,6 +37,8 @@ from psycopg.types.numeric import Int8Dumper
 
 #: The advisory lock a write transaction holds (``'ding'``): one writer at a time across processes.
 WRITER_LOCK = 0x64696E67
+#: The advisory lock a polling process holds for its life (``'poll'``): Telegram allows one poller per bot.
+POLLER_LOCK = 0x706F6C6C
 
 #: What a database URL of ours starts with.
 SCHEMES = ("postgresql://", "postgres://")
@@ -388,6 +391,31 @@ class Connection:
                 self.rollback()
         finally:
             self.close()
+
+
+@contextlib.contextmanager
+def poller_lock(url: str) -> Iterator[None]:
+    """Held while this process polls Telegram for the desk in ``url``: a second poller on the same
+    database is refused at start (exit code 4), as the file lock refuses one on a SQLite file.
+    Replicas take their updates through the webhook instead (``--webhook``)."""
+    from bot.db_lock import AlreadyRunning
+
+    try:
+        conn = psycopg.connect(url, autocommit=True, application_name="dingdan-poller")
+    except psycopg.Error as err:
+        from bot.storage.errors import DatabaseUnusable
+
+        raise DatabaseUnusable(f"cannot use the database {redact(url)}: {redact(str(err))}") from None
+    try:
+        row = conn.execute("SELECT pg_try_advisory_lock(%s)", (POLLER_LOCK,)).fetchone()
+        if not (row and row[0]):
+            raise AlreadyRunning(
+                f"another dingdan already polls Telegram with the database {redact(url)}; stop it first, or run "
+                "every process in webhook mode (--webhook) to serve the desk from several replicas."
+            )
+        yield
+    finally:
+        conn.close()
 
 
 def redact(text: str) -> str:
