@@ -80,6 +80,9 @@ class DeskBot(ExtBot[Any]):
 
     _inbox: Store | None = None
     _clock: Callable[[], datetime] | None = None
+    #: The last getUpdates' updates as the inbox stores them, made from Telegram's own JSON
+    #: (cheaper than ``Update.to_dict()`` again), by update id.
+    _received: dict[int, str] = {}
 
     def attach_inbox(self, store: Store | None, clock: Callable[[], datetime] | None = None) -> None:
         self._inbox, self._clock = store, clock
@@ -90,8 +93,22 @@ class DeskBot(ExtBot[Any]):
             if self._inbox is None or self._clock is None:
                 # Raising keeps the offset where it is: Telegram delivers these again.
                 raise RuntimeError("the inbox is not open; the updates are fetched again")
-            await self._inbox.store_updates([(u.update_id, _for_inbox(u)) for u in updates], self._clock())
+            received, self._received = self._received, {}
+            await self._inbox.store_updates(
+                [(u.update_id, received.get(u.update_id) or _for_inbox(u)) for u in updates], self._clock()
+            )
         return updates
+
+    async def _post(self, endpoint: str, *args: Any, **kwargs: Any) -> Any:
+        result = await super()._post(endpoint, *args, **kwargs)
+        if endpoint == "getUpdates" and isinstance(result, list):
+            # Before PTB reads them into Updates: the JSON as Telegram sent it, as the inbox keeps it.
+            self._received = {
+                u["update_id"]: _inbox_json(u)
+                for u in result
+                if isinstance(u, dict) and isinstance(u.get("update_id"), int)
+            }
+        return result
 
     def _after_commit(self, call: Callable[[], Awaitable[Any]], method: str) -> bool:
         unit = current_unit()
@@ -355,13 +372,19 @@ def _for_inbox(update: Update) -> str:
     """The update as JSON, without secrets: ``/amazon set …`` carries Amazon credentials, which
     are stored only encrypted. Processed again after a crash, it reads as ``/amazon set`` and
     the person is asked to send it again."""
-    data = update.to_dict()
+    return _inbox_json(update.to_dict())
+
+
+def _inbox_json(data: dict[str, Any]) -> str:
+    """An update's JSON (``Update.to_dict()`` or Telegram's own) as the inbox keeps it (see
+    :func:`_for_inbox`); ``data`` itself is left as it is."""
     message = data.get("message")
     if isinstance(message, dict):
         words = str(message.get("text", "")).split()
         if words and words[0].split("@")[0].lower() == "/amazon" and len(words) > 2:
-            message["text"] = " ".join(words[:2])
-            message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(words[0])}]
+            message = {**message, "text": " ".join(words[:2]),
+                       "entities": [{"type": "bot_command", "offset": 0, "length": len(words[0])}]}  # fmt: skip
+            data = {**data, "message": message}
     return json.dumps(data, ensure_ascii=False)
 
 
