@@ -67,7 +67,7 @@ async def test_alice_connects_in_private_and_orders_come_in_once_through_throttl
     assert count(t, "SELECT count(*) FROM events") == 9
     with t.db() as conn:
         imported = conn.execute("SELECT order_id, count(*), actor_kind, actor_name FROM events WHERE action = 'imported' "
-                                "GROUP BY order_id ORDER BY order_id").fetchall()  # fmt: skip
+                                "GROUP BY order_id, actor_kind, actor_name ORDER BY order_id").fetchall()  # fmt: skip
         kinds = conn.execute("SELECT kind, rows, new FROM imports ORDER BY import_id").fetchall()
     assert [tuple(r) for r in imported] == [(o, 1, "import", "Amazon (SP-API)") for o in sorted(ORDERS + [TWO_ITEMS])]
     assert [tuple(r) for r in kinds] == [("sp_api", 3, 3)] * 3
