@@ -7,7 +7,9 @@
 --   gives (a Telegram id, update_id, a one-row id) is a plain BIGINT PRIMARY KEY. BLOB is BYTEA;
 --   flags stay integers (0/1), as the code writes and compares numbers;
 -- - defaults, NOT NULL, CHECKs, UNIQUE, foreign keys and their ON DELETE, indexes (names, column order,
---   partial WHERE) are the same; WITHOUT ROWID is dropped; a VIRTUAL generated column is STORED;
+--   partial WHERE) are the same; foreign keys are DEFERRABLE (still checked per statement) so that
+--   SQLite's `PRAGMA defer_foreign_keys = ON` (a team moved to its supergroup's id) can be
+--   `SET CONSTRAINTS ALL DEFERRED` here; WITHOUT ROWID is dropped; a VIRTUAL generated column is STORED;
 -- - triggers keep their names, tables, timing and WHEN (`IS NOT` is IS DISTINCT FROM); their bodies
 --   are plpgsql functions named as the trigger; a condition stored in an integer is `(cond)::int`;
 -- - copies and backfills of existing rows may be left out (each says so): these scripts came with
