@@ -41,7 +41,7 @@ from bot.durable import (
     FairUpdates,
     FollowMigration,
     Sender,
-    _for_inbox,
+    _inbox_json,
     recover,
 )
 from bot.importing import Importer
@@ -232,7 +232,7 @@ def _webhook(application: Application, settings: Settings) -> WebhookServer:
             raise Malformed from err
         if update is None or type(update.update_id) is not int:
             raise Malformed
-        new = await store.store_updates([(update.update_id, _for_inbox(update))], settings.clock())
+        new = await store.store_updates([(update.update_id, _inbox_json(data))], settings.clock())
         if update.update_id in new:
             await application.update_queue.put(update)
 
