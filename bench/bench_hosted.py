@@ -575,38 +575,58 @@ async def commands(args: argparse.Namespace, pg: Any, workdir: Path) -> None:
 # ----------------------------------------------------------------------------- reads
 
 
-def _columns(con: sqlite3.Connection) -> set[tuple[str, str]]:
-    tables = [t for (t,) in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
-    return {(t, c[1]) for t in tables for c in con.execute(f"PRAGMA table_info({t})")}
+def _schema(con: sqlite3.Connection) -> tuple[dict[str, dict[str, tuple[Any, ...]]], dict[str, tuple[str, str]]]:
+    """Each table's columns (name -> table_info row), and every index, trigger and table: name -> (kind, sql)."""
+    objects = {name: (kind, sql) for kind, name, sql in con.execute(
+        "SELECT type, name, sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%'")}  # fmt: skip
+    tables = [name for name, (kind, _) in objects.items() if kind == "table"]
+    return {t: {c[1]: tuple(c) for c in con.execute(f"PRAGMA table_info({t})")} for t in tables}, objects
 
 
-def _repair(path: Path) -> set[tuple[str, str]]:
+def _repair(path: Path) -> list[str]:
     """A cached database built before a migration script was changed in place lacks what the change
-    added (the reads-N files of 17:01 on 2026-11-30 lack 0009's ``teams.stuck_days``): each missing
-    column is added by the migrations' own ``ALTER TABLE … ADD COLUMN``. What is still missing then."""
-    import re
-
+    added (the reads-N files built at 17:01 on 2026-11-30 lack 0009's later ``teams.stuck_days``,
+    ``tracking.concern`` and the ``tracking_off`` table). Added here from today's schema: a missing
+    table as created, a missing column with its type and default, a missing or changed index or
+    trigger as created. What could not be (a column of a table that changed otherwise) is returned."""
     from bot.storage.db import _statements, migrations
 
     fresh = sqlite3.connect(":memory:")
-    adds: dict[tuple[str, str], str] = {}
     try:
         for _version, sql in migrations():
             for statement in _statements(sql):
                 fresh.execute(statement)
-                found = re.match(r"ALTER TABLE (\w+) ADD COLUMN (\w+)", statement.strip(), re.IGNORECASE)
-                if found:
-                    adds[(found[1], found[2])] = statement
-        want = _columns(fresh)
+        want_cols, want = _schema(fresh)
     finally:
         fresh.close()
     con = sqlite3.connect(path, isolation_level=None)
+    left: list[str] = []
     try:
-        missing = want - _columns(con)
-        for key in sorted(missing & set(adds)):
-            con.execute(adds[key])
-            print(f"{path.name}: added {key[0]}.{key[1]} ({' '.join(adds[key].split())})", flush=True)
-        return want - _columns(con)
+        have_cols, have = _schema(con)
+        done = []
+        for name, (kind, sql) in want.items():
+            if kind == "table" and name not in have:
+                con.execute(sql)
+                done.append(f"table {name}")
+            elif kind == "table":
+                for col, (_cid, _n, ctype, notnull, default, pk) in want_cols[name].items():
+                    if col in have_cols[name]:
+                        continue
+                    if pk:
+                        left.append(f"{name}.{col}")
+                        continue
+                    extra = (" NOT NULL" if notnull else "") + (f" DEFAULT {default}" if default is not None else "")
+                    con.execute(f"ALTER TABLE {name} ADD COLUMN {col} {ctype}{extra}")
+                    done.append(f"{name}.{col}")
+        for name, (kind, sql) in want.items():
+            if kind in ("index", "trigger") and have.get(name) != (kind, sql):
+                if name in have:
+                    con.execute(f"DROP {kind.upper()} {name}")
+                con.execute(sql)
+                done.append(f"{kind} {name}")
+        if done:
+            print(f"{path.name}: brought up to today's schema: {', '.join(done)}", flush=True)
+        return left
     finally:
         con.close()
 
