@@ -170,6 +170,7 @@ async def _post_init(application: Application) -> None:
     replicas = Replicas(store, exclusive=not str(settings.db_path).startswith(("postgresql://", "postgres://")))
     replicas.sweeper = InboxSweep(store, _feeder(application), MAX_ATTEMPTS)
     alerts.partition = replicas
+    sender.partition = replicas
     application.bot_data["services"].amazon.partition = replicas
     application.bot_data["replicas"] = replicas
     await replicas.start()

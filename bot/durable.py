@@ -47,6 +47,7 @@ from telegram.ext import Application, BaseRateLimiter, BaseUpdateProcessor, ExtB
 from bot import i18n
 from bot.i18n import _
 from bot.logs import handled_update, note
+from bot.replicas import EVERYTHING, Partition
 from bot.storage import AlertStore, OutboxRow, Store, current_unit
 
 log = logging.getLogger(__name__)
@@ -440,6 +441,9 @@ class Sender:
         self._kicks = 0
         #: The last read of the outbox may have left chats out (MAX_CHATS were busy, or its limit).
         self._left_out = False
+        #: Which chats are this process's to send to: all (one process), or a replica's shards
+        #: (bot/replicas.py; set by the composition root). Another replica sends the rest.
+        self.partition: Partition = EVERYTHING
 
     def kick(self) -> None:
         """Something was queued: look now."""
@@ -493,16 +497,23 @@ class Sender:
             waiting, soonest = self._waiting_chats(loop.time())
             queues: list[list[OutboxRow]] = []
             self._left_out = True
-            if len(self._busy) < MAX_CHATS:
+            owned = self.partition.owned_shards()  # None: every chat is ours
+            if len(self._busy) < MAX_CHATS and owned != []:
                 chats = MAX_CHATS - len(self._busy)
+                shards = None if owned is None else (self.partition.shards, owned)
                 try:
-                    queues = await self.store.due_queues(self.clock(), chats=chats, skip_chats=[*self._busy, *waiting])
+                    queues = await self.store.due_queues(self.clock(), chats=chats, skip_chats=[*self._busy, *waiting],
+                                                         shards=shards)  # fmt: skip
                     self._left_out = len(queues) >= chats
                 except Exception:  # noqa: BLE001 - the sender outlives a failed read
                     log.exception("could not read the outbox")
             for rows in queues:
                 chat_id = rows[0].chat_id
                 if chat_id in self._busy or len(self._busy) >= MAX_CHATS:
+                    continue
+                # Still ours (a replica's share may have moved since the read), and kept ours
+                # until this delivery ends: two replicas never send one chat's queue.
+                if not self.partition.claim_chat(chat_id):
                     continue
                 self._busy[chat_id] = asyncio.create_task(self._deliver(chat_id, rows))
             timeout = IDLE if soonest is None else min(IDLE, max(soonest - loop.time(), 0.005))
@@ -540,6 +551,7 @@ class Sender:
             log.exception("sending to chat %s failed", chat_id)
         finally:
             self._busy.pop(chat_id, None)
+            self.partition.release_chat(chat_id)
             if not seen_all or self._left_out:
                 # The outbox is read again: this chat's later messages, or chats left out.
                 self._wake.set()

@@ -57,12 +57,15 @@ class Outbox:
         return [OutboxRow(*r) for r in rows]
 
     async def due_queues(self, now: datetime, *, chats: int = 32, per_chat: int = 100, skip_chats: Iterable[int] = (),
-                         only_chat: int | None = None) -> list[list[OutboxRow]]:  # fmt: skip
+                         only_chat: int | None = None,
+                         shards: tuple[int, Sequence[int]] | None = None) -> list[list[OutboxRow]]:  # fmt: skip
         """Each chat's due messages in order (at most ``per_chat``), for at most ``chats`` chats,
         the chat that waits longest first: one busy chat never fills the read and hides the
-        others. ``only_chat``: that chat's queue alone. Files come without their bytes (see
-        :meth:`document`)."""
-        sql, params = _due_queues_query(now, per_chat=per_chat, skip_chats=skip_chats, only_chat=only_chat)
+        others. ``only_chat``: that chat's queue alone. ``shards``: (count, the shards): only the
+        chats whose ``abs(chat_id) % count`` is one of them (a replica's share, bot/replicas.py).
+        Files come without their bytes (see :meth:`document`)."""
+        sql, params = _due_queues_query(now, per_chat=per_chat, skip_chats=skip_chats, only_chat=only_chat,
+                                        shards=shards)  # fmt: skip
         return _queues(await self.store.fetchall(sql, params), chats)
 
     async def sent_then_due(self, outbox_id: int, message_id: int, now: datetime, chat_id: int, *,
@@ -140,14 +143,17 @@ _SENT = (
 )
 
 
-def _due_queues_query(now: datetime, *, per_chat: int, skip_chats: Iterable[int] = (),
-                      only_chat: int | None = None) -> tuple[str, tuple[Any, ...]]:  # fmt: skip
+def _due_queues_query(now: datetime, *, per_chat: int, skip_chats: Iterable[int] = (), only_chat: int | None = None,
+                      shards: tuple[int, Sequence[int]] | None = None) -> tuple[str, tuple[Any, ...]]:  # fmt: skip
     """The read behind :meth:`Outbox.due_queues` and :meth:`Outbox.sent_then_due`."""
     skip = list(skip_chats)
     not_busy = f" AND o.chat_id NOT IN ({', '.join('?' * len(skip))})" if skip else ""
     if only_chat is not None:
         not_busy += " AND o.chat_id = ?"
         skip.append(only_chat)
+    if shards is not None:
+        count, some = shards
+        not_busy += f" AND abs(o.chat_id) % {int(count)} IN ({', '.join(str(int(k)) for k in some) or 'NULL'})"
     sql = (
         "SELECT outbox_id, team_id, chat_id, payload, attempts, kind, update_id FROM ("
         "SELECT o.*, ROW_NUMBER() OVER (PARTITION BY o.chat_id ORDER BY o.outbox_id) AS n, "

@@ -145,7 +145,8 @@ class OutboxStore(Protocol):
     async def due_messages(self, now: datetime, limit: int = 64, *,
                            skip_chats: Iterable[int] = ()) -> list[OutboxRow]: ...  # fmt: skip
     async def due_queues(self, now: datetime, *, chats: int = 32, per_chat: int = 100, skip_chats: Iterable[int] = (),
-                         only_chat: int | None = None) -> list[list[OutboxRow]]: ...  # fmt: skip
+                         only_chat: int | None = None,
+                         shards: tuple[int, Sequence[int]] | None = None) -> list[list[OutboxRow]]: ...  # fmt: skip
     async def document(self, outbox_id: int) -> bytes | None: ...
     async def sent(self, outbox_id: int, message_id: int, now: datetime) -> None: ...
     async def sent_together(self, outbox_ids: Sequence[int], message_id: int, now: datetime) -> None: ...
