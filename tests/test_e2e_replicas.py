@@ -29,9 +29,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from bot import i18n
 from bot.lifecycle import RULES_BY_ACTION
-from bot.replicas import SHARD, shard_of
+from bot.replicas import SHARD, SHARDS, shard_of
+from bot.storage import Store
+from bot.storage.outbox import Outbox
 from tests.support.alerts import unshipped_report
 from tests.support.db import opened, scalar
 from tests.support.fakebotapi import FakeBotAPI, FakeChat, FakeUser
@@ -63,6 +67,29 @@ def report(now: datetime) -> bytes:
     rows += [(oid, bought, (now - timedelta(hours=2)).strftime(stamp)) for oid in LATE]
     rows += [(oid, bought, (now + timedelta(hours=2)).strftime(stamp)) for oid in SOON]
     return unshipped_report(*rows)
+
+
+@pytest.mark.parametrize("owned", [[], [3], [1, 2, 9]])
+async def test_a_replicas_sender_reads_only_its_shards_chats(db_target: Path | str, owned: list[int]) -> None:
+    """The outbox read behind the sender (``due_queues``) on either store: with a replica's shards
+    only those chats' queues (a group's negative id and a person's positive one alike)."""
+    chats = [-1001234567890 - k for k in range(6)] + [1001 + k for k in range(6)]
+    store = Store(db_target)
+    await store.open()
+    try:
+        then = "2026-11-30T12:00:00+00:00"
+        async with store.transaction() as tx:
+            await tx.executemany("INSERT INTO outbox (chat_id, payload, created_at, not_before) VALUES (?, '{}', ?, ?)",
+                                 [(c, then, then) for c in chats for _ in range(2)])  # fmt: skip
+        now = datetime(2026, 11, 30, 13, 0, tzinfo=UTC)
+        outbox = Outbox(store)
+        everyone = await outbox.due_queues(now, chats=100)
+        assert sorted(q[0].chat_id for q in everyone) == sorted(chats)
+        mine = await outbox.due_queues(now, chats=100, shards=(SHARDS, owned))
+        assert sorted(q[0].chat_id for q in mine) == sorted(c for c in chats if shard_of(c) in owned)
+        assert all(len(q) == 2 for q in mine)
+    finally:
+        await store.close()
 
 
 class Command:
