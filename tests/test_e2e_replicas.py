@@ -283,7 +283,7 @@ async def test_three_replicas_apply_and_answer_every_command_once_while_one_is_k
     finally:
         await dispatcher.stop()
         codes = [r.stop() for r in replicas]
-        with (tmp_path / "sent.json").open("w") as out:
+        with (tmp_path / "sent.json").open("w") as out:  # beside the replicas' logs, for a failure's post-mortem
             for chat in [group, *(api.private(p) for p in (alice, bob, erin, frank))]:
                 json.dump(api.sent(chat), out, ensure_ascii=False, default=str, indent=1)
         await api.stop()
