@@ -169,6 +169,9 @@ async def _post_init(application: Application) -> None:
     # process on its own SQLite file; a share of the shards for a replica on PostgreSQL.
     replicas = Replicas(store, exclusive=not str(settings.db_path).startswith(("postgresql://", "postgres://")))
     replicas.sweeper = InboxSweep(store, _feeder(application), MAX_ATTEMPTS)
+    limiter = application.bot.rate_limiter
+    if isinstance(limiter, DeskRateLimiter):
+        replicas.on_count = limiter.share  # Telegram's 30 messages a second, split between the replicas
     alerts.partition = replicas
     sender.partition = replicas
     application.bot_data["services"].amazon.partition = replicas

@@ -187,7 +187,13 @@ class DeskRateLimiter(BaseRateLimiter[int]):
 
     def __init__(self, max_retries: int = 0, overall_per_second: float = FloodLimit.MESSAGES_PER_SECOND) -> None:
         self.max_retries = max_retries
+        self.overall_per_second = overall_per_second
         self._overall = AsyncLimiter(overall_per_second, 1)
+
+    def share(self, replicas: int) -> None:
+        """Several replicas send for one bot: each keeps its share of Telegram's overall limit
+        (``bot.replicas`` tells the number of live replicas when it changes)."""
+        self._overall = AsyncLimiter(self.overall_per_second / max(replicas, 1), 1)
 
     async def initialize(self) -> None:
         """Nothing to open."""

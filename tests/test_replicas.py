@@ -5,17 +5,22 @@ replica "dies" by no longer ticking (no release), and "stops" cleanly with ``sto
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
 from bot.app import running
+from bot.durable import DeskRateLimiter, Sender
 from bot.replicas import LEASE, SHARDS, STALE_AFTER, TICK, InboxSweep, Replicas, shard_of
-from bot.storage import Store
+from bot.storage import AlertStore, Store
+from bot.storage.values import iso
 from tests.support.alerts import no_more_alerts, read, wait_alerts
 from tests.support.db import opened, scalar
 from tests.support.desk import desk_settings, settled
@@ -256,6 +261,7 @@ async def test_a_desk_alone_holds_every_shard_and_its_alerts_fire(alert_team, cl
     assert replicas.owned() == ALL
     assert replicas.owns_team(t.group.id) and replicas.owns_chat(t.alice.id)
     assert shard_leases(db_target) == dict.fromkeys(range(SHARDS), replicas.id)
+    assert t.app.bot.rate_limiter._overall.max_rate == 30
     with opened(db_target) as conn:
         assert [tuple(r) for r in conn.execute("SELECT name, holder FROM leases WHERE name LIKE 'replica:%'")] == [
             (f"replica:{replicas.id}", replicas.id)
@@ -330,6 +336,7 @@ async def test_a_teams_alerts_come_from_its_replica_and_move_when_that_one_dies(
             assert busy.enter_context(desk.working_on(k))
         await tick(other, desk, other)
     assert desk.owned() == frozenset(range(8, SHARDS)) and other.owned() == frozenset(range(8))
+    assert t.app.bot.rate_limiter._overall.max_rate == 15  # Telegram's 30 a second, split in two
     assert other.owns_team(t.group.id) and not desk.owns_team(t.group.id)
     # KETO's warning falls due (24 hours before its ship-by): the other replica's to send.
     clock.set(datetime(2026, 11, 22, 8, 0, tzinfo=UTC))
@@ -339,6 +346,7 @@ async def test_a_teams_alerts_come_from_its_replica_and_move_when_that_one_dies(
         wall.advance(TICK)
         await tick(desk)
     assert desk.owned() == ALL
+    assert t.app.bot.rate_limiter._overall.max_rate == 30
     soon = (await wait_alerts(t, 1, since=t.start))[0]
     assert read(soon).splitlines() == ["⏰ 1 order must ship soon:", "…4445556 KETO-BM-04×3 ⏳24 hours (11/23 3:59 PM)"]
     await no_more_alerts(t, t.start + 1)
@@ -359,3 +367,67 @@ async def test_two_desks_in_one_process_leave_each_other_alone(store: Store) -> 
             await second.stop()
     finally:
         await first.stop()
+
+
+# --- the sender: each replica its own chats ---------------------------------------------------
+
+
+class FakeBot:
+    """Telegram as the sender sees it: takes every message."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[int, str]] = []
+
+    async def send_message(self, chat_id: int, text: str, **_: Any) -> Any:
+        self.sent.append((chat_id, text))
+        return SimpleNamespace(message_id=len(self.sent))
+
+
+async def test_each_replicas_sender_sends_only_to_its_own_chats(store: Store) -> None:
+    wall = Wall()
+    a, b = Replicas(store, clock=wall, replica_id="a"), Replicas(store, clock=wall, replica_id="b")
+    await tick(a, b, a, b)
+    chats = [70000 + k for k in range(SHARDS)] + [-1009000000000 - k for k in range(SHARDS)]
+    for chat_id in chats:
+        await store.execute_write(
+            "INSERT INTO outbox (team_id, chat_id, kind, payload, created_at, not_before) "
+            "VALUES (NULL, ?, 'reply', ?, ?, ?)",
+            (chat_id, json.dumps({"text": f"to {chat_id}"}), iso(T0), iso(T0)),
+        )
+    bots = {r.id: FakeBot() for r in (a, b)}
+    senders = []
+    for r in (a, b):
+        sender = Sender(bots[r.id], AlertStore(store), lambda: T0)  # type: ignore[arg-type]
+        sender.partition = r
+        senders.append(sender)
+        sender.start()
+    try:
+        for _ in range(1000):  # until every message went and was marked sent (each once: checked below)
+            if not await pending(store):
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        for sender in senders:
+            await sender.stop()
+    for r in (a, b):
+        assert sorted(chat_id for chat_id, _ in bots[r.id].sent) == sorted(c for c in chats if r.owns_chat(c)), r.id
+    assert await pending(store) == 0
+
+
+async def pending(store: Store) -> int:
+    return int((await store.fetchone("SELECT count(*) FROM outbox WHERE status = 'pending'"))[0])
+
+
+async def test_the_overall_limit_is_split_between_the_live_replicas(store: Store) -> None:
+    limiter = DeskRateLimiter()
+    wall = Wall()
+    a = Replicas(store, clock=wall, replica_id="a", on_count=limiter.share)
+    b, c = Replicas(store, clock=wall, replica_id="b"), Replicas(store, clock=wall, replica_id="c")
+    await tick(a)
+    assert limiter._overall.max_rate == 30
+    await tick(b, c, a)
+    assert limiter._overall.max_rate == 10
+    await c.stop()
+    await b.stop()
+    await tick(a)
+    assert limiter._overall.max_rate == 30
