@@ -177,7 +177,7 @@ class AlertStore(Outbox):
         # (PostgreSQL has no row id: there the order id, with the team, is the key.)
         rid = "rowid" if self.store.dialect == "sqlite" else "order_id"
         first = (
-            f"SELECT order_id, ship_by FROM orders WHERE team_id = ? AND {rid} IN (SELECT {rid} FROM orders WHERE "
+            f"SELECT order_id, ship_by FROM orders WHERE +team_id = ? AND {rid} IN (SELECT {rid} FROM orders WHERE "
             f"{shippable} AND ship_by >= ? AND ship_by < ? ORDER BY ship_by, {rid} LIMIT ?) ORDER BY ship_by, {rid}"
         )
         overdue = await q(first, (team_id, team_id, "", iso(now), shown))

@@ -331,7 +331,7 @@ class OrderTables(Database):
                 return []
             # Then the page's own rows, by their row ids.
             rows = await conn.execute_fetchall(
-                f"SELECT list_key, {ORDER_SELECT} FROM orders WHERE team_id = ? AND {rid} IN "
+                f"SELECT list_key, {ORDER_SELECT} FROM orders WHERE +team_id = ? AND {rid} IN "
                 f"({', '.join('?' * len(keys))})",
                 [team_id, *(rowid for _, rowid in keys)],
             )

@@ -227,11 +227,11 @@ class TrackingTables(Database):
         async with self.transaction() as tx:
             await tx.executemany(
                 "UPDATE tracking SET status = ?, sub_status = ?, "
-                "moved_at = CASE WHEN ? IS NOT NULL AND ? IS NOT coalesce(event_at, '') THEN ? ELSE moved_at END, "
-                "event_at = coalesce(?, event_at), event_place = CASE WHEN ? IS NULL THEN event_place ELSE ? END, "
-                "event_text = CASE WHEN ? IS NULL THEN event_text ELSE ? END, "
+                "moved_at = CASE WHEN CAST(? AS TEXT) IS NOT NULL AND CAST(? AS TEXT) IS NOT coalesce(event_at, '') THEN ? ELSE moved_at END, "
+                "event_at = coalesce(?, event_at), event_place = CASE WHEN CAST(? AS TEXT) IS NULL THEN event_place ELSE ? END, "
+                "event_text = CASE WHEN CAST(? AS TEXT) IS NULL THEN event_text ELSE ? END, "
                 "delivered_at = coalesce(?, delivered_at), provider_carrier = coalesce(?, provider_carrier), "
-                "concern_since = CASE WHEN ? IS NULL THEN NULL WHEN ? IS concern THEN concern_since ELSE ? END, "
+                "concern_since = CASE WHEN CAST(? AS TEXT) IS NULL THEN NULL WHEN CAST(? AS TEXT) IS concern THEN concern_since ELSE ? END, "
                 "concern = ?, checked_at = ?, next_check_at = ? WHERE tracking_id = ? AND state = 'registered'",
                 [params(*u) for u in updates],
             )
