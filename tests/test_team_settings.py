@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from bot import team_settings
 from bot.alerts import SHIP_LATE, Alerts
 from bot.domain import Actor, Event, Goods, Order, OrderItem
-from bot.storage import Store
+from bot.storage import Store, teams
 from bot.team_settings import DIGEST, KINDS, SHIP_SOON, InvalidSetting, TeamSettings, parse_time
 from tests.support.db import opened
 
@@ -189,7 +190,12 @@ def break_settings_as_an_old_version_could(db_path: Path | str, team_id: int) ->
                      "WHERE team_id = ?", (team_id,))  # fmt: skip
 
 
-async def test_settings_stored_before_they_were_checked_read_as_defaults_and_are_reported_once(store, db_path, caplog):
+async def test_settings_stored_before_they_were_checked_read_as_defaults_and_are_reported_once(
+    store, db_path, caplog, monkeypatch
+):
+    # "Once" is per process: the other store's run of this test already parsed and said it.
+    monkeypatch.setattr(team_settings, "_WARNED", set())
+    teams._settings.cache_clear()
     break_settings_as_an_old_version_could(db_path, SHENZHEN)
     with caplog.at_level(logging.WARNING, logger="bot.team_settings"):
         team = await store.team(SHENZHEN)
