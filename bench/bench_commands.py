@@ -146,8 +146,14 @@ def _running(cfg: BotConfig) -> Any:
         if not cfg.limited:
             # build_application() always installs its rate limiter (DeskRateLimiter since the
             # fairness change; AIORateLimiter before); without it the builder gets
-            # rate_limiter(None), i.e. no limiter.
-            bot.app.DeskRateLimiter = lambda *args, **kwargs: None  # type: ignore[assignment,misc]
+            # rate_limiter(None), i.e. no limiter. A class whose instances are None, since
+            # _post_init asks isinstance(limiter, DeskRateLimiter) (replicas share the limit).
+
+            class NoLimiter:
+                def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+                    return None
+
+            bot.app.DeskRateLimiter = NoLimiter  # type: ignore[assignment,misc]
         settings = Settings(token=cfg.token, db_path=Path(cfg.db_path), timezone=TIMEZONE, api_url=cfg.api_url,
                             file_url=cfg.file_url)  # fmt: skip
         return bot.app.running(settings)
