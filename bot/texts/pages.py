@@ -67,6 +67,13 @@ def _tokens(text: str) -> list[_Token]:
     return out
 
 
+def _surely_fits(text: str, limit: int) -> bool:
+    """Whether ``text`` fits ``limit`` without parsing it: the raw text's UTF-16 units bound
+    what Telegram counts (a tag counts nothing, an entity no more than its own characters),
+    and no character is more than two units. Most replies are short: they skip the parser."""
+    return len(text) * 2 <= limit or _units(text) <= limit
+
+
 def measure(text: str) -> int:
     """The length of HTML ``text`` as Telegram counts it: tags left out, entities as the
     character they stand for, in UTF-16 code units."""
@@ -86,6 +93,8 @@ def split(text: str, limit: int = TEXT_LIMIT) -> list[str]:
     """
     if limit < 2:
         raise ValueError("a limit under 2 cannot hold every character")
+    if _surely_fits(text, limit):
+        return [text]
     tokens = _tokens(text)
     if sum(t.size for t in tokens) <= limit:
         return [text]
@@ -143,7 +152,7 @@ def _visible(piece: str) -> bool:
 
 def fit(text: str, limit: int = TEXT_LIMIT) -> str:
     """``text`` if it fits, else its first piece ending in "…" (for answers that are not paged)."""
-    if measure(text) <= limit:
+    if _surely_fits(text, limit) or measure(text) <= limit:
         return text
     first = split(text, limit - 2)[0]
     return first + "\n…"
