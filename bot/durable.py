@@ -47,8 +47,10 @@ from telegram.ext import Application, BaseRateLimiter, BaseUpdateProcessor, ExtB
 from bot import i18n
 from bot.i18n import _
 from bot.logs import handled_update, note
-from bot.replicas import EVERYTHING, Partition
+from bot.replicas import EVERYTHING, Partition, Replicas
 from bot.storage import AlertStore, OutboxRow, Store, current_unit
+from bot.storage.outbox import CLAIM, Claim
+from bot.storage.values import utc_now
 
 log = logging.getLogger(__name__)
 
@@ -347,8 +349,22 @@ class DeskApplication(Application):
 
 
 async def recover(application: Application) -> int:
-    """Process again what a stop or crash left unfinished; returns how many."""
-    store: Store = application.bot_data["services"].store
+    """Process again what a stop or crash left unfinished; returns how many.
+
+    Alone on its database (SQLite; the one process polling Telegram; the only live replica on
+    PostgreSQL), this process takes every update still 'new'. A replica beside live ones (the
+    webhook, several processes) takes none: the 'new' ones may be in progress elsewhere right
+    now, and what a dead replica left is taken over by the inbox sweep (``bot.replicas.InboxSweep``)
+    once it has stayed 'new' ``STALE_AFTER`` seconds; the sweep starts counting now."""
+    services = application.bot_data["services"]
+    store: Store = services.store
+    replicas: Replicas | None = application.bot_data.get("replicas")
+    webhook = bool(services.settings.webhook_url)  # a poller is alone: Telegram allows one per bot
+    if replicas is not None and webhook and not replicas.exclusive and replicas.count > 1:
+        if replicas.sweeper is not None:
+            await replicas.sweeper.sweep()
+        log.info("%d other replica(s) alive: updates left 'new' are left to the inbox sweep", replicas.count - 1)
+        return 0
     pending = await store.unfinished_updates(MAX_ATTEMPTS)
     for update_id, payload in pending:
         try:
@@ -450,6 +466,16 @@ class Sender:
         #: Which chats are this process's to send to: all (one process), or a replica's shards
         #: (bot/replicas.py; set by the composition root). Another replica sends the rest.
         self.partition: Partition = EVERYTHING
+        #: The wall clock the outbox's claims are dated by (they are about this replica being alive).
+        self.claim_clock: Callable[[], datetime] = utc_now
+
+    def _claim(self) -> Claim | None:
+        """What the next read claims: nothing for a process alone on its database; a replica
+        claims the messages it is about to send (bot/storage/outbox.py), so that no other replica
+        sends them even while their chat's shard changes hands."""
+        if self.partition.exclusive:
+            return None
+        return Claim(self.partition.id, self.claim_clock())
 
     def kick(self) -> None:
         """Something was queued: look now."""
@@ -509,7 +535,7 @@ class Sender:
                 shards = None if owned is None else (self.partition.shards, owned)
                 try:
                     queues = await self.store.due_queues(self.clock(), chats=chats, skip_chats=[*self._busy, *waiting],
-                                                         shards=shards)  # fmt: skip
+                                                         shards=shards, claim=self._claim())  # fmt: skip
                     self._left_out = len(queues) >= chats
                 except Exception:  # noqa: BLE001 - the sender outlives a failed read
                     log.exception("could not read the outbox")
@@ -520,6 +546,8 @@ class Sender:
                 # Still ours (a replica's share may have moved since the read), and kept ours
                 # until this delivery ends: two replicas never send one chat's queue.
                 if not self.partition.claim_chat(chat_id):
+                    if not self.partition.exclusive:
+                        await self._unclaim(chat_id)  # its next holder need not wait for the claim
                     continue
                 self._busy[chat_id] = asyncio.create_task(self._deliver(chat_id, rows))
             timeout = IDLE if soonest is None else min(IDLE, max(soonest - loop.time(), 0.005))
@@ -531,11 +559,19 @@ class Sender:
     async def _deliver(self, chat_id: int, rows: list[OutboxRow]) -> None:
         loop = asyncio.get_running_loop()
         seen_all = False  # the chat's queue was read after anything was last queued, and is empty
+        claimed_at = loop.time()  # when ``rows`` were claimed (a replica's; see _claim)
+        cancelled = failed = False
         try:
             while rows:
                 pace = self._pace(chat_id)
                 if pace is not None and pace.next_send(loop.time()) > loop.time():
                     break  # the rest waits in the outbox for the group's next turn
+                if not self.partition.exclusive and loop.time() - claimed_at > CLAIM.total_seconds() / 2:
+                    # This replica was held up (a long send, a stall): the claim is renewed before
+                    # sending on, and what another replica took meanwhile is left to it.
+                    queues = await self.store.due_queues(self.clock(), only_chat=chat_id, claim=self._claim())
+                    rows, claimed_at = (queues[0] if queues else []), loop.time()
+                    continue
                 batch = self._batch(rows, pace, loop.time())
                 # A group's queue is read again after each message (what arrived meanwhile joins
                 # the next merge), anyone's when its last message went: in the hop that marks it.
@@ -547,15 +583,21 @@ class Sender:
                 if outcome is True:  # taken, or given up, without a look at the queue
                     rows = rows[len(batch) :]
                     if pace is not None:
-                        queues = await self.store.due_queues(self.clock(), only_chat=chat_id)
-                        rows = queues[0] if queues else []
+                        queues = await self.store.due_queues(self.clock(), only_chat=chat_id, claim=self._claim())
+                        rows, claimed_at = (queues[0] if queues else []), loop.time()
                 else:
-                    rows, seen_all = outcome, not outcome and kicks == self._kicks
+                    rows, seen_all, claimed_at = outcome, not outcome and kicks == self._kicks, loop.time()
         except asyncio.CancelledError:
+            cancelled = True  # a stop: the replica gives its claims back (Replicas.stop)
             raise
         except Exception:  # noqa: BLE001 - one chat's trouble never stops the others
             log.exception("sending to chat %s failed", chat_id)
+            failed = True
         finally:
+            if (rows or failed) and not cancelled and not self.partition.exclusive:
+                # Claimed and not sent now (the group's pace, a retry, a failure): free for whoever
+                # sends to the chat next, this replica or the next holder of its shard.
+                await self._unclaim(chat_id)
             self._busy.pop(chat_id, None)
             self.partition.release_chat(chat_id)
             if not seen_all or self._left_out:
@@ -603,9 +645,15 @@ class Sender:
         await self.store.sent_together([r.outbox_id for r in batch], sent.message_id, self.clock())
         log.info("sent %d replies merged into one message to chat %s", len(batch), chat_id)
         if follow:
-            queues = await self.store.due_queues(self.clock(), only_chat=chat_id)
+            queues = await self.store.due_queues(self.clock(), only_chat=chat_id, claim=self._claim())
             return queues[0] if queues else []
         return True
+
+    async def _unclaim(self, chat_id: int) -> None:
+        try:
+            await self.store.unclaim(chat_id, self.partition.id)
+        except Exception:  # noqa: BLE001 - the claim runs out by itself (CLAIM)
+            log.warning("could not give back the claims on chat %s's messages", chat_id, exc_info=True)
 
     def _took(self, chat_id: int) -> None:
         pace = self._pace(chat_id)
@@ -636,7 +684,8 @@ class Sender:
             return await self._failed(row, target, err)
         self._took(target)
         if follow:
-            return await self.store.sent_then_due(row.outbox_id, sent.message_id, self.clock(), target)
+            return await self.store.sent_then_due(row.outbox_id, sent.message_id, self.clock(), target,
+                                                  claim=self._claim())  # fmt: skip
         await self.store.sent(row.outbox_id, sent.message_id, self.clock())
         return True
 

@@ -84,6 +84,10 @@ class Partition:
     without replicas). :class:`Replicas` narrows it to this replica's shards."""
 
     shards = SHARDS
+    #: No other process works on this database: the sender need not claim what it sends.
+    exclusive = True
+    #: Who this process is in the leases and the outbox's claims.
+    id = "alone"
 
     def owned(self) -> frozenset[int]:
         """The shards this process may act on now."""
@@ -211,6 +215,7 @@ class Replicas(Partition):
                 past.setdefault(lease.holder, []).append(lease.name)
         for holder, names in past.items():
             await self.store.release(names, holder)
+            await self.store.release_claims(holder)
             log.info("released %d lease(s) of %s, a past life of this process", len(names), holder)
 
     async def stop(self) -> None:
@@ -225,6 +230,7 @@ class Replicas(Partition):
             self._held = {}
             try:
                 await self.store.release(names, self.id)
+                await self.store.release_claims(self.id)  # the sender has stopped (bot/app.py stops it first)
             except Exception:  # noqa: BLE001 - a failed release only delays the hand-over (the leases run out)
                 log.warning("could not release this replica's leases; they run out within %s", LEASE, exc_info=True)
 

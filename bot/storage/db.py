@@ -238,12 +238,15 @@ class Database:
         return await self._readers.run(work)
 
     async def write_in_one(self, work: Callable[[sqlite3.Connection], Any], *, standalone: bool = False,
-                           changes: Sequence[tuple[Any, ...]] | None = None) -> Any:  # fmt: skip
+                           changes: Sequence[tuple[Any, ...]] | None = None, writer_lock: bool = True) -> Any:  # fmt: skip
         """``work(connection)`` as :meth:`transaction` would run its block (``standalone`` as
         there), in one hop into the writer's thread instead of one per statement: its own
         transaction, or the update's (its first write begins it; a later one runs under a
         savepoint). All or nothing. ``changes``: the keys of ``Unit.reads`` it may change
-        (None: any)."""
+        (None: any). ``writer_lock=False`` (its own transaction only): on PostgreSQL, without the
+        lock that makes the write transactions of every process take turns, for work whose row
+        locks keep processes apart (the outbox's claims, ``FOR UPDATE SKIP LOCKED``); SQLite's
+        one writer is taken either way."""
         unit = _UNIT.get()
         if unit is not None and unit.store is self:
             if changes is None:
@@ -251,9 +254,10 @@ class Database:
             for key in changes or ():
                 unit.reads.pop(key, None)
         if unit is None or unit.store is not self or unit.closed or (standalone and not unit.began):
+            begin = "BEGIN IMMEDIATE" if writer_lock or self.dialect == "sqlite" else "BEGIN"
 
             def whole(db: sqlite3.Connection) -> Any:
-                db.execute("BEGIN IMMEDIATE")
+                db.execute(begin)
                 try:
                     result = work(db)
                 except BaseException:

@@ -43,9 +43,24 @@ class LeaseTables(Database):
         return await self.execute_write(f"DELETE FROM leases WHERE holder = ? AND name IN ({marks})", (holder, *names))
 
     async def release_all(self) -> int:
-        """Forget every lease: only for a database one process uses alone (SQLite, under its lock),
-        where a lease left by a crash would otherwise keep the restarted process waiting."""
-        return await self.execute_write("DELETE FROM leases")
+        """Forget every lease, and every claim on the outbox's messages (``bot.storage.outbox``):
+        only for a database one process uses alone (SQLite, under its lock), where a lease left
+        by a crash would otherwise keep the restarted process waiting."""
+        async with self.transaction() as tx:
+            await tx.execute(
+                "UPDATE outbox SET claimed_by = NULL, claimed_until = NULL WHERE status = 'pending' "
+                "AND claimed_by IS NOT NULL"
+            )
+            return (await tx.execute("DELETE FROM leases")).rowcount
+
+    async def release_claims(self, holder: str) -> int:
+        """Give up ``holder``'s claims on the outbox's messages (a clean stop after its sender
+        stopped, or a past life of this process): whoever sends to those chats next need not
+        wait for the claims to run out."""
+        return await self.execute_write(
+            "UPDATE outbox SET claimed_by = NULL, claimed_until = NULL WHERE status = 'pending' AND claimed_by = ?",
+            (holder,),
+        )
 
     async def holders(self, now: datetime) -> list[Lease]:
         """The leases still running at ``now``, by name."""

@@ -7,13 +7,25 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from bot.storage.db import Database
 from bot.storage.values import iso
 
 #: How long delivered messages are kept, to look into what the bot said.
 OUTBOX_KEPT = timedelta(days=30)
+#: How long a replica's claim on the messages it is about to send runs (each look at the chat's
+#: queue renews it): far longer than one attempt at sending, so only a replica stalled or dead
+#: lets it run out.
+CLAIM = timedelta(seconds=60)
+
+
+class Claim(NamedTuple):
+    """Who claims the messages read (a replica's id) and when, on the replicas' wall clock (UTC):
+    a claim is about a process being alive, not the desk's business time."""
+
+    by: str
+    at: datetime
 
 
 @dataclass(frozen=True)
@@ -57,30 +69,92 @@ class Outbox:
         return [OutboxRow(*r) for r in rows]
 
     async def due_queues(self, now: datetime, *, chats: int = 32, per_chat: int = 100, skip_chats: Iterable[int] = (),
-                         only_chat: int | None = None,
-                         shards: tuple[int, Sequence[int]] | None = None) -> list[list[OutboxRow]]:  # fmt: skip
+                         only_chat: int | None = None, shards: tuple[int, Sequence[int]] | None = None,
+                         claim: Claim | None = None) -> list[list[OutboxRow]]:  # fmt: skip
         """Each chat's due messages in order (at most ``per_chat``), for at most ``chats`` chats,
         the chat that waits longest first: one busy chat never fills the read and hides the
         others. ``only_chat``: that chat's queue alone. ``shards``: (count, the shards): only the
         chats whose ``abs(chat_id) % count`` is one of them (a replica's share, bot/replicas.py).
-        Files come without their bytes (see :meth:`document`)."""
+        Files come without their bytes (see :meth:`document`).
+
+        ``claim``: the messages read are claimed for ``claim.by`` for :data:`CLAIM` (see
+        :meth:`_claim`), in the same hop; messages another replica claims, and the later ones of
+        their chats, are left out."""
         sql, params = _due_queues_query(now, per_chat=per_chat, skip_chats=skip_chats, only_chat=only_chat,
-                                        shards=shards)  # fmt: skip
-        return _queues(await self.store.fetchall(sql, params), chats)
+                                        shards=shards, claim=claim)  # fmt: skip
+        if claim is None:
+            return _queues(await self.store.fetchall(sql, params), chats)
+
+        def work(db: Any) -> list[list[OutboxRow]]:
+            return self._claim(db, _queues(db.execute(sql, params).fetchall(), chats), claim)
+
+        return await self.store.write_in_one(work, writer_lock=False)
 
     async def sent_then_due(self, outbox_id: int, message_id: int, now: datetime, chat_id: int, *,
-                            per_chat: int = 100) -> list[OutboxRow]:  # fmt: skip
+                            per_chat: int = 100, claim: Claim | None = None) -> list[OutboxRow]:  # fmt: skip
         """:meth:`sent`, then the chat's due messages as ``due_queues(only_chat=chat_id)`` reads
-        them, in one hop into the writer's thread instead of two (the sender's next look at the
-        chat comes with marking what it sent)."""
-        sql, params = _due_queues_query(now, per_chat=per_chat, only_chat=chat_id)
+        them (and, with ``claim``, claims them: a renewal of what was claimed, and what was
+        queued since), in one hop into the writer's thread instead of two (the sender's next
+        look at the chat comes with marking what it sent)."""
+        sql, params = _due_queues_query(now, per_chat=per_chat, only_chat=chat_id, claim=claim)
 
-        def work(db: Any) -> list[Any]:
+        def work(db: Any) -> list[list[OutboxRow]]:
             db.execute(_SENT, (iso(now), message_id, outbox_id))
-            return list(db.execute(sql, params).fetchall())
+            queues = _queues(db.execute(sql, params).fetchall(), 1)
+            return queues if claim is None else self._claim(db, queues, claim)
 
-        queues = _queues(await self.store.write_in_one(work), 1)
+        queues = await self.store.write_in_one(work, writer_lock=claim is None)
         return queues[0] if queues else []
+
+    def _claim(self, db: Any, queues: list[list[OutboxRow]], claim: Claim) -> list[list[OutboxRow]]:
+        """Claim the messages of ``queues`` (read in this transaction) for ``claim.by`` until
+        ``claim.at + CLAIM``; the queues as claimed.
+
+        On PostgreSQL the claim runs beside other replicas' transactions (not under the writers'
+        lock): the messages read are locked ``FOR UPDATE SKIP LOCKED`` and checked again on
+        their latest version (still pending, not claimed by another replica since the read). One
+        another transaction holds (another replica claiming or marking it) is skipped, not waited
+        for, and so is the rest of its chat's queue: a chat's later message never goes before an
+        earlier one. (Hence the read, then the lock, rather than one UPDATE ... RETURNING: a
+        skipped earlier message would not hold back a later one there.) SQLite has one writer,
+        this transaction: what it read is what it claims."""
+        ids = [r.outbox_id for q in queues for r in q]
+        if not ids:
+            return queues
+        if self.store.dialect == "pg":
+            marks = ", ".join("?" * len(ids))
+            free = {row[0] for row in db.execute(
+                f"SELECT outbox_id FROM outbox WHERE outbox_id IN ({marks}) AND status = 'pending' "
+                "AND (claimed_until IS NULL OR claimed_until <= ? OR claimed_by = ?) "
+                "ORDER BY outbox_id FOR UPDATE SKIP LOCKED", (*ids, iso(claim.at), claim.by)).fetchall()}  # fmt: skip
+            kept = []
+            for queue in queues:
+                n = 0
+                while n < len(queue) and queue[n].outbox_id in free:
+                    n += 1
+                if n:
+                    kept.append(queue[:n])
+            queues = kept
+            ids = [r.outbox_id for q in queues for r in q]
+            if not ids:
+                return queues
+        marks = ", ".join("?" * len(ids))
+        db.execute(f"UPDATE outbox SET claimed_by = ?, claimed_until = ? WHERE outbox_id IN ({marks})",
+                   (claim.by, iso(claim.at + CLAIM), *ids))  # fmt: skip
+        return queues
+
+    async def unclaim(self, chat_id: int, by: str) -> None:
+        """The chat's messages ``by`` claimed and is not sending now are free for whoever sends
+        to the chat next (this replica later, or the next holder of its shard)."""
+
+        def work(db: Any) -> None:
+            db.execute(
+                "UPDATE outbox SET claimed_by = NULL, claimed_until = NULL WHERE status = 'pending' AND chat_id = ? "
+                "AND claimed_by = ?",
+                (chat_id, by),
+            )
+
+        await self.store.write_in_one(work, writer_lock=False)
 
     async def document(self, outbox_id: int) -> bytes | None:
         """The bytes of a queued file."""
@@ -94,7 +168,7 @@ class Outbox:
             for outbox_id in outbox_ids:
                 await tx.execute(
                     "UPDATE outbox SET status = 'sent', sent_at = ?, message_id = ?, attempts = attempts + 1, "
-                    "document = NULL WHERE outbox_id = ? AND status = 'pending'",
+                    "document = NULL, claimed_by = NULL, claimed_until = NULL WHERE outbox_id = ? AND status = 'pending'",
                     (iso(now), message_id, outbox_id),
                 )
 
@@ -104,13 +178,15 @@ class Outbox:
     async def give_up(self, outbox_id: int, error: str) -> None:
         """Telegram will never take this message (the person blocked the bot, the text is refused)."""
         await self.store.execute_write(
-            "UPDATE outbox SET status = 'failed', last_error = ?, attempts = attempts + 1 WHERE outbox_id = ?",
+            "UPDATE outbox SET status = 'failed', last_error = ?, attempts = attempts + 1, claimed_by = NULL, "
+            "claimed_until = NULL WHERE outbox_id = ?",
             (error, outbox_id),
         )
 
     async def retry(self, outbox_id: int, not_before: datetime, error: str) -> None:
         await self.store.execute_write(
-            "UPDATE outbox SET not_before = ?, last_error = ?, attempts = attempts + 1 WHERE outbox_id = ?",
+            "UPDATE outbox SET not_before = ?, last_error = ?, attempts = attempts + 1, claimed_by = NULL, "
+            "claimed_until = NULL WHERE outbox_id = ?",
             (iso(not_before), error, outbox_id),
         )
 
@@ -120,8 +196,8 @@ class Outbox:
             await tx.execute("UPDATE teams SET unreachable_since = ? WHERE team_id = ?", (iso(now), team_id))
             # Replies into the group carry its chat id (a team's id is its group's chat id).
             await tx.execute(
-                "UPDATE outbox SET status = 'held', last_error = ? WHERE status = 'pending' "
-                "AND (team_id = ? OR chat_id = ?)",
+                "UPDATE outbox SET status = 'held', last_error = ?, claimed_by = NULL, claimed_until = NULL "
+                "WHERE status = 'pending' AND (team_id = ? OR chat_id = ?)",
                 (error, team_id, team_id),
             )
 
@@ -139,13 +215,15 @@ class Outbox:
 
 _SENT = (
     "UPDATE outbox SET status = 'sent', sent_at = ?, message_id = ?, attempts = attempts + 1, "
-    "document = NULL WHERE outbox_id = ?"
+    "document = NULL, claimed_by = NULL, claimed_until = NULL WHERE outbox_id = ?"
 )
 
 
 def _due_queues_query(now: datetime, *, per_chat: int, skip_chats: Iterable[int] = (), only_chat: int | None = None,
-                      shards: tuple[int, Sequence[int]] | None = None) -> tuple[str, tuple[Any, ...]]:  # fmt: skip
-    """The read behind :meth:`Outbox.due_queues` and :meth:`Outbox.sent_then_due`."""
+                      shards: tuple[int, Sequence[int]] | None = None,
+                      claim: Claim | None = None) -> tuple[str, tuple[Any, ...]]:  # fmt: skip
+    """The read behind :meth:`Outbox.due_queues` and :meth:`Outbox.sent_then_due`. With ``claim``,
+    a message another replica claims is not due here, nor are the later ones of its chat."""
     skip = list(skip_chats)
     not_busy = f" AND o.chat_id NOT IN ({', '.join('?' * len(skip))})" if skip else ""
     if only_chat is not None:
@@ -154,15 +232,21 @@ def _due_queues_query(now: datetime, *, per_chat: int, skip_chats: Iterable[int]
     if shards is not None:
         count, some = shards
         not_busy += f" AND abs(o.chat_id) % {int(count)} IN ({', '.join(str(int(k)) for k in some) or 'NULL'})"
+    free = held_back = ""
+    claimed: tuple[Any, ...] = ()
+    if claim is not None:
+        free = " AND (o.claimed_until IS NULL OR o.claimed_until <= ? OR o.claimed_by = ?)"
+        held_back = " OR (p.claimed_until > ? AND p.claimed_by <> ?)"
+        claimed = (iso(claim.at), claim.by)
     sql = (
         "SELECT outbox_id, team_id, chat_id, payload, attempts, kind, update_id FROM ("
         "SELECT o.*, ROW_NUMBER() OVER (PARTITION BY o.chat_id ORDER BY o.outbox_id) AS n, "
         "MIN(o.outbox_id) OVER (PARTITION BY o.chat_id) AS head "
-        "FROM outbox o WHERE o.status = 'pending' AND o.not_before <= ?" + not_busy + " AND NOT EXISTS ("
+        "FROM outbox o WHERE o.status = 'pending' AND o.not_before <= ?" + not_busy + free + " AND NOT EXISTS ("
         "SELECT 1 FROM outbox p WHERE p.status = 'pending' AND p.chat_id = o.chat_id "
-        "AND p.outbox_id < o.outbox_id AND p.not_before > ?)) WHERE n <= ? ORDER BY head, outbox_id"
+        "AND p.outbox_id < o.outbox_id AND (p.not_before > ?" + held_back + "))) WHERE n <= ? ORDER BY head, outbox_id"
     )
-    return sql, (iso(now), *skip, iso(now), per_chat)
+    return sql, (iso(now), *skip, *claimed, iso(now), *claimed, per_chat)
 
 
 def _queues(rows: Sequence[Any], chats: int) -> list[list[OutboxRow]]:

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from bot.storage.alerts import DueRow
     from bot.storage.confirmations import Confirmation
     from bot.storage.leases import Lease
-    from bot.storage.outbox import OutboxRow
+    from bot.storage.outbox import Claim, OutboxRow
     from bot.storage.shipments import Shipment
     from bot.storage.teams import Team, TeamMove, User
     from bot.storage.unit import OutgoingMessage
@@ -126,6 +126,7 @@ class LeaseStore(Protocol):
     async def take(self, name: str, holder: str, until: datetime, now: datetime) -> bool: ...
     async def release(self, names: list[str], holder: str) -> int: ...
     async def release_all(self) -> int: ...
+    async def release_claims(self, holder: str) -> int: ...
     async def holders(self, now: datetime) -> list[Lease]: ...
 
 
@@ -145,8 +146,11 @@ class OutboxStore(Protocol):
     async def due_messages(self, now: datetime, limit: int = 64, *,
                            skip_chats: Iterable[int] = ()) -> list[OutboxRow]: ...  # fmt: skip
     async def due_queues(self, now: datetime, *, chats: int = 32, per_chat: int = 100, skip_chats: Iterable[int] = (),
-                         only_chat: int | None = None,
-                         shards: tuple[int, Sequence[int]] | None = None) -> list[list[OutboxRow]]: ...  # fmt: skip
+                         only_chat: int | None = None, shards: tuple[int, Sequence[int]] | None = None,
+                         claim: Claim | None = None) -> list[list[OutboxRow]]: ...  # fmt: skip
+    async def sent_then_due(self, outbox_id: int, message_id: int, now: datetime, chat_id: int, *,
+                            per_chat: int = 100, claim: Claim | None = None) -> list[OutboxRow]: ...  # fmt: skip
+    async def unclaim(self, chat_id: int, by: str) -> None: ...
     async def document(self, outbox_id: int) -> bytes | None: ...
     async def sent(self, outbox_id: int, message_id: int, now: datetime) -> None: ...
     async def sent_together(self, outbox_ids: Sequence[int], message_id: int, now: datetime) -> None: ...

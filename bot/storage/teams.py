@@ -36,6 +36,8 @@ class Team:
 #: Team settings a group administrator may change with /alerts (each a ``teams`` column).
 TEAM_SETTINGS = frozenset(SETTING_NAMES)
 _TEAM_COLUMNS = ", ".join(("team_id", "title", *SETTING_NAMES, "unreachable_since", "started_by", "started_at"))
+#: Telegram's statuses of a member (``bot.access.MEMBER``; ``teams_of`` names them in its SQL).
+_MEMBER = frozenset({"creator", "administrator", "member", "restricted"})
 
 
 def _team_from_row(row: Sequence[Any]) -> Team:
@@ -253,8 +255,8 @@ class TeamTables(Database):
         self._forget_memberships()
         both = {**old, **new}
         retarget = (
-            "UPDATE outbox SET chat_id = :new, payload = json_remove(payload, '$.reply_to') "
-            "WHERE chat_id = :old AND status IN ('pending', 'held')"
+            "UPDATE outbox SET chat_id = :new, payload = json_remove(payload, '$.reply_to'), claimed_by = NULL, "
+            "claimed_until = NULL WHERE chat_id = :old AND status IN ('pending', 'held')"
         )
         async with self.transaction() as tx:
             async with tx.execute(
@@ -276,8 +278,8 @@ class TeamTables(Database):
                 if first:
                     await tx.execute("UPDATE teams SET unreachable_since = ? WHERE team_id = ?", (at, old_id))
                     await tx.execute(
-                        "UPDATE outbox SET status = 'held', last_error = ? WHERE status = 'pending' "
-                        "AND (team_id = ? OR chat_id = ?)",
+                        "UPDATE outbox SET status = 'held', last_error = ?, claimed_by = NULL, claimed_until = NULL "
+                        "WHERE status = 'pending' AND (team_id = ? OR chat_id = ?)",
                         (f"migrated to {new_id}, another team", old_id, old_id),
                     )
                     await tx.execute(
@@ -463,3 +465,50 @@ class TeamTables(Database):
         if self._keeps(generation):
             self._teams_of[user_id] = teams
         return list(teams)
+
+    async def teams_to_try(self, user_id: int, first: int | None, probes: int) -> list[int]:
+        """The teams a person's private chat may serve, in the order to check them: ``first``
+        (their active team), then those they were last seen a member of (``teams_of``); for
+        someone seen a member of none, the first ``probes`` teams. One read, which also keeps
+        what the checks that follow read: the person's membership in each (``member``) and
+        each team, for the rest of the update (``team``)."""
+        mine = self._teams_of.get(user_id)
+        if mine is not None:
+            candidates = list(dict.fromkeys([*([] if first is None else [first]), *mine]))
+            if candidates and all((t, user_id) in self._members for t in candidates):
+                return candidates
+        generation = self._generation
+
+        def read(db: sqlite3.Connection) -> tuple[list[Any], list[Any]]:
+            checks = db.execute(
+                "SELECT team_id, status, checked_at FROM members WHERE user_id = ? ORDER BY checked_at DESC",
+                (user_id,),
+            ).fetchall()
+            ids = [*([] if first is None else [first]), *(t for t, status, _ in checks if status in _MEMBER)]
+            if ids:
+                unique = list(dict.fromkeys(ids))
+                rows = db.execute(
+                    f"SELECT {_TEAM_COLUMNS} FROM teams WHERE team_id IN ({', '.join('?' * len(unique))})", unique
+                ).fetchall()
+            else:
+                rows = db.execute(
+                    f"SELECT {_TEAM_COLUMNS} FROM teams ORDER BY started_at LIMIT ?", (probes,)
+                ).fetchall()
+            return list(checks), list(rows)
+
+        checks, rows = await self.read_in_one(read)
+        mine = [t for t, status, _ in checks if status in _MEMBER]
+        candidates = list(dict.fromkeys([*([] if first is None else [first]), *mine]))
+        if not candidates:
+            candidates = [row[0] for row in rows]
+        if self._keeps(generation):
+            self._teams_of[user_id] = mine
+            checked = {t: (status, datetime.fromisoformat(at)) for t, status, at in checks}
+            for team_id in candidates:
+                self._members[team_id, user_id] = checked.get(team_id)
+        reads = self._update_reads()
+        if reads is not None:
+            teams = {row[0]: row for row in rows}
+            for team_id in candidates:
+                reads["team", team_id] = _team_from_row(teams[team_id]) if team_id in teams else None
+        return candidates
