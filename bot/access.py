@@ -49,13 +49,9 @@ class Access:
                 raise Refusal(AccessCode.not_a_member)
             return chat_id
         user = await self.store.user(user_id)
-        candidates: list[int] = []
-        if user is not None and user.active_team is not None:
-            candidates.append(user.active_team)
-        candidates += [t for t in await self.store.teams_of(user_id) if t not in candidates]
-        if not candidates:
-            candidates = [t.team_id for t in await self.store.teams()][:_MAX_PROBES]
-        for team_id in candidates:
+        first = user.active_team if user is not None else None
+        # One read for the candidates, the person's membership in each and the teams.
+        for team_id in await self.store.teams_to_try(user_id, first, _MAX_PROBES):
             if await self.is_member(team_id, user_id):
                 return team_id
         raise Refusal(AccessCode.not_a_member)

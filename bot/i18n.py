@@ -131,6 +131,14 @@ def person_language(chosen: str | None, telegram: str | None, group: str | None)
     return DEFAULT_LOCALE
 
 
+def group_matters(chosen: str | None, telegram: str | None) -> bool:
+    """Whether the group's language can change :func:`person_language`'s answer for this
+    person (else it need not be looked up)."""
+    if chosen in LOCALES:
+        return False
+    return normalise(telegram) is None or (telegram is not None and telegram.strip().lower() == "zh")
+
+
 def current() -> str:
     return _current.get()
 

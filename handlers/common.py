@@ -103,8 +103,11 @@ async def remember(update: Update, context: DeskContext) -> None:
         )  # fmt: skip
         services.seen.add(seen_as)
     known = await store.user(user.id)
-    context.locale = i18n.person_language(known.language if known else None, user.language_code,
-                                          await _group_language(store, chat, user.id, known))  # fmt: skip
+    chosen = known.language if known else None
+    group = None
+    if i18n.group_matters(chosen, user.language_code):  # else not needed: a read saved in private
+        group = await _group_language(store, chat, user.id, known)
+    context.locale = i18n.person_language(chosen, user.language_code, group)
     i18n.set_current(context.locale)
 
 

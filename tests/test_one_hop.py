@@ -12,6 +12,7 @@ from typing import Any
 
 import aiosqlite
 
+from bot import i18n
 from bot.storage import current_unit
 from tests.support.desk import settled
 from tests.support.scenario import FAN, KETO, SPEAKER, says
@@ -61,3 +62,33 @@ async def test_what_memory_keeps_is_forgotten_when_it_changes(team) -> None:
     reply = await t.say(t.bob, f"/order {FAN}", chat=dm)
     assert reply == says("zh_Hans", "I only work for members of a team group that uses dingdan. Ask your team to add "
                          "you to their group, then try again.")  # fmt: skip
+
+
+async def test_a_private_ship_that_asks_telegram_reads_once_before(team, clock, monkeypatch) -> None:
+    """Before Telegram is asked, one read finds the teams to ask about, the person's last check in
+    each and the teams themselves; after it, only the check is written (was 9 and 8 calls)."""
+    t = team
+    dm = t.api.private(t.carol)
+    await settled(t.api, t.app)
+    hops = Hops(monkeypatch)
+    # Carol's first message: who she is; the teams to try with her checks (none) and the team; her check.
+    assert (await t.say(t.carol, f"/ship {KETO} UPS 1Z999AA10123456784", chat=dm)).startswith(f"訂單 {KETO}")
+    await settled(t.api, t.app)
+    assert len(hops.calls) == 6, hops.calls  # ... then the order, the shipment, the reply and "done"
+    hops.calls.clear()
+    clock.advance(minutes=2)  # her check is no longer trusted: Telegram is asked again
+    assert (await t.say(t.carol, f"/ship {SPEAKER} UPS 1Z999AA10123456785", chat=dm)).startswith(f"訂單 {SPEAKER}")
+    await settled(t.api, t.app)
+    assert len(hops.calls) == 6, hops.calls  # the person; the teams to try with her check and the team; ...
+    assert [c["user_id"] for c in t.api.calls_of("getChatMember")].count(t.carol.id) == 2
+    assert t.goods(KETO) == "shipped" and t.goods(SPEAKER) == "shipped"
+
+
+def test_the_group_language_is_looked_up_only_where_it_can_matter() -> None:
+    # A private chat's group language costs a read for a person with no active team: skipped
+    # when the person's own language decides whatever the group's is.
+    groups = [None, "en", "zh_Hans", "zh_Hant"]
+    for chosen in (None, "en", "zh_Hans", "zh_Hant", "fr"):
+        for telegram in (None, "", "en", "en-GB", "zh", " ZH ", "zh-hans", "zh-hant", "fr"):
+            answers = {i18n.person_language(chosen, telegram, group) for group in groups}
+            assert i18n.group_matters(chosen, telegram) == (len(answers) > 1), (chosen, telegram, answers)
