@@ -18,8 +18,11 @@ split). Work in progress pins its shard (:meth:`Partition.working`, :meth:`Parti
 a pinned shard is renewed but never released, so a rebalance never hands a team over in the
 middle of its check. A replica stops counting a shard as its own ``MARGIN`` before its lease
 of it runs out, so two replicas never act on one shard at once even if this one's tick is late.
+The sender also claims each message it reads (``bot.storage.outbox.Claim``): a shard's old
+holder, stalled past its lease, and its new one never both send a message.
 
-The inbox across replicas: an update a replica stored and then died with stays 'new'.
+The inbox across replicas: an update a replica stored and then died with stays 'new' (a
+replica starting beside live ones leaves those to this sweep: ``bot.durable.recover``).
 Every ``SWEEP_EVERY`` seconds a replica looks for updates 'new' that it is not processing; one
 still 'new' ``STALE_AFTER`` seconds later (measured here, on this replica's monotonic clock) is
 processed here (``feed``). A slow replica processing it meanwhile is harmless: the inbox
