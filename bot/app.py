@@ -166,8 +166,10 @@ async def _post_init(application: Application) -> None:
     if isinstance(bot, DeskBot):
         bot.attach_inbox(store, settings.clock)
     # Which teams' jobs and which chats' messages are this process's: all of them for one
-    # process on its own SQLite file; a share of the shards for a replica on PostgreSQL.
-    replicas = Replicas(store, exclusive=not str(settings.db_path).startswith(("postgresql://", "postgres://")))
+    # process on its own SQLite file, or polling PostgreSQL (`dingdan run` holds it alone then:
+    # bot.storage.pg.poller_lock); a share of the shards for a webhook replica on PostgreSQL.
+    shared = str(settings.db_path).startswith(("postgresql://", "postgres://")) and bool(settings.webhook_url)
+    replicas = Replicas(store, exclusive=not shared)
     replicas.sweeper = InboxSweep(store, _feeder(application), MAX_ATTEMPTS)
     limiter = application.bot.rate_limiter
     if isinstance(limiter, DeskRateLimiter):

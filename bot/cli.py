@@ -16,7 +16,6 @@ import argparse
 import asyncio
 import os
 import sys
-from contextlib import nullcontext
 from importlib import metadata
 from pathlib import Path
 
@@ -76,8 +75,9 @@ def main(argv: list[str] | None = None) -> int:
                 from bot.storage.pg import poller_lock
 
                 asyncio.run(_database_ready(settings.db_path))
-                # Replicas take updates through the webhook; Telegram allows one poller per bot.
-                with nullcontext() if settings.webhook_url else poller_lock(settings.db_path):
+                # Replicas take updates through the webhook; Telegram allows one poller per bot,
+                # and a poller is alone on its database.
+                with poller_lock(settings.db_path, webhook=bool(settings.webhook_url)):
                     asyncio.run(serve(settings))
                 return 0
             # Before anything touches the database or Telegram: a second poller would double actions.

@@ -68,9 +68,25 @@ def test_a_urls_password_never_shows() -> None:
 
 def test_a_second_poller_on_one_database_is_refused(pg_url: str) -> None:
     with poller_lock(pg_url):
-        with pytest.raises(AlreadyRunning, match="webhook"), poller_lock(pg_url):
-            pass
+        with pytest.raises(AlreadyRunning, match="already polls Telegram .* run every process in webhook mode"):
+            with poller_lock(pg_url):
+                pass
     with poller_lock(pg_url):  # released with the first
+        pass
+
+
+def test_a_poller_is_alone_on_its_database_and_replicas_share_it(pg_url: str) -> None:
+    """A poller's replicas machinery is exclusive (a restart after kill -9 takes its leases and
+    claims back at once), so neither a replica beside a poller nor a poller beside replicas starts."""
+    with poller_lock(pg_url):
+        with pytest.raises(AlreadyRunning, match="polls Telegram .* cannot share a database with a poller"):
+            with poller_lock(pg_url, webhook=True):
+                pass
+    with poller_lock(pg_url, webhook=True), poller_lock(pg_url, webhook=True):  # replicas share it
+        with pytest.raises(AlreadyRunning, match="replicas in webhook mode serve the database .* --webhook"):
+            with poller_lock(pg_url):
+                pass
+    with poller_lock(pg_url):  # all of them gone: a poller starts
         pass
 
 

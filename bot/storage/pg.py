@@ -37,7 +37,8 @@ from psycopg.types.numeric import Int8Dumper
 
 #: The advisory lock a write transaction holds (``'ding'``): one writer at a time across processes.
 WRITER_LOCK = 0x64696E67
-#: The advisory lock a polling process holds for its life (``'poll'``): Telegram allows one poller per bot.
+#: The advisory lock every ``dingdan run`` holds for its life (``'poll'``): alone when it polls (Telegram
+#: allows one poller per bot), shared by webhook replicas (:func:`poller_lock`).
 POLLER_LOCK = 0x706F6C6C
 
 #: What a database URL of ours starts with.
@@ -335,6 +336,11 @@ class Connection:
         self._conn.row_factory = _keyed_row if factory is not None else tuple_row
 
     @property
+    def backend_pid(self) -> int:
+        """The server process serving this connection (what a notification it sent names)."""
+        return int(self._conn.info.backend_pid)
+
+    @property
     def in_transaction(self) -> bool:
         return self._conn.info.transaction_status != pq.TransactionStatus.IDLE
 
@@ -394,24 +400,44 @@ class Connection:
 
 
 @contextlib.contextmanager
-def poller_lock(url: str) -> Iterator[None]:
-    """Held while this process polls Telegram for the desk in ``url``: a second poller on the same
-    database is refused at start (exit code 4), as the file lock refuses one on a SQLite file.
-    Replicas take their updates through the webhook instead (``--webhook``)."""
+def poller_lock(url: str, *, webhook: bool = False) -> Iterator[None]:
+    """Held for this process's life on the desk in ``url``: how it takes updates, checked against
+    the other processes on the database. A poller holds :data:`POLLER_LOCK` alone: Telegram allows
+    one poller per bot, and a poller is alone on its database (its replicas' leases and claims
+    are its own: a restart after a crash takes them back at once). A webhook replica holds it
+    shared with the other replicas. So a second poller, a poller beside replicas, and a replica
+    beside a poller are refused at start (exit code 4), as the file lock refuses a second process
+    on a SQLite file. PostgreSQL drops the lock with the connection: a killed process holds
+    nothing."""
     from bot.db_lock import AlreadyRunning
 
     try:
-        conn = psycopg.connect(url, autocommit=True, application_name="dingdan-poller")
+        conn = psycopg.connect(
+            url, autocommit=True, application_name="dingdan-webhook" if webhook else "dingdan-poller"
+        )
     except psycopg.Error as err:
         from bot.storage.errors import DatabaseUnusable
 
         raise DatabaseUnusable(f"cannot use the database {redact(url)}: {redact(str(err))}") from None
     try:
-        row = conn.execute("SELECT pg_try_advisory_lock(%s)", (POLLER_LOCK,)).fetchone()
+        take = "pg_try_advisory_lock_shared" if webhook else "pg_try_advisory_lock"
+        row = conn.execute(f"SELECT {take}(%s)", (POLLER_LOCK,)).fetchone()
         if not (row and row[0]):
+            if webhook:
+                raise AlreadyRunning(
+                    f"a dingdan process polls Telegram with the database {redact(url)}; stop it first: "
+                    "replicas in webhook mode cannot share a database with a poller."
+                )
+            polls = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                                 "AND application_name = 'dingdan-poller' AND pid <> pg_backend_pid()").fetchone()  # fmt: skip
+            if polls and polls[0]:
+                raise AlreadyRunning(
+                    f"another dingdan already polls Telegram with the database {redact(url)}; stop it first, or run "
+                    "every process in webhook mode (--webhook) to serve the desk from several replicas."
+                )
             raise AlreadyRunning(
-                f"another dingdan already polls Telegram with the database {redact(url)}; stop it first, or run "
-                "every process in webhook mode (--webhook) to serve the desk from several replicas."
+                f"dingdan replicas in webhook mode serve the database {redact(url)}; run this one with --webhook "
+                "too, or stop them before polling."
             )
         yield
     finally:
