@@ -66,15 +66,16 @@ async def test_what_memory_keeps_is_forgotten_when_it_changes(team) -> None:
 
 async def test_a_private_ship_that_asks_telegram_reads_once_before(team, clock, monkeypatch) -> None:
     """Before Telegram is asked, one read finds the teams to ask about, the person's last check in
-    each and the teams themselves; after it, only the check is written (was 9 and 8 calls)."""
+    each and the teams themselves, in the same call as the write of who she is on her first
+    message; after it, only the check is written (was 9 and 8 calls)."""
     t = team
     dm = t.api.private(t.carol)
     await settled(t.api, t.app)
     hops = Hops(monkeypatch)
-    # Carol's first message: who she is; the teams to try with her checks (none) and the team; her check.
+    # Carol's first message: who she is, with the teams to try, her checks (none) and the team; her check.
     assert (await t.say(t.carol, f"/ship {KETO} UPS 1Z999AA10123456784", chat=dm)).startswith(f"訂單 {KETO}")
     await settled(t.api, t.app)
-    assert len(hops.calls) == 6, hops.calls  # ... then the order, the shipment, the reply and "done"
+    assert len(hops.calls) == 5, hops.calls  # ... then the order, the shipment, the reply and "done"
     hops.calls.clear()
     clock.advance(minutes=2)  # her check is no longer trusted: Telegram is asked again
     assert (await t.say(t.carol, f"/ship {SPEAKER} UPS 1Z999AA10123456785", chat=dm)).startswith(f"訂單 {SPEAKER}")
@@ -82,6 +83,20 @@ async def test_a_private_ship_that_asks_telegram_reads_once_before(team, clock, 
     assert len(hops.calls) == 6, hops.calls  # the person; the teams to try with her check and the team; ...
     assert [c["user_id"] for c in t.api.calls_of("getChatMember")].count(t.carol.id) == 2
     assert t.goods(KETO) == "shipped" and t.goods(SPEAKER) == "shipped"
+
+
+async def test_a_first_private_message_reads_what_access_needs_with_who_wrote(team, monkeypatch) -> None:
+    t = team
+    assert (await t.say(t.bob, f"/order {FAN}")).startswith("订单 ")  # checked with Telegram a moment ago, in the group
+    await settled(t.api, t.app)
+    asked = len(t.api.calls_of("getChatMember"))
+    hops = Hops(monkeypatch)
+    reply = await t.say(t.bob, f"/ship {KETO} UPS 1Z999AA10123456784", chat=t.api.private(t.bob))
+    assert reply.startswith(f"订单 {KETO}"), reply
+    await settled(t.api, t.app)
+    # Who he is, with his checks and the team; the order; the shipment; the reply and "done".
+    assert len(hops.calls) == 4, hops.calls
+    assert len(t.api.calls_of("getChatMember")) == asked and t.goods(KETO) == "shipped"
 
 
 def test_the_group_language_is_looked_up_only_where_it_can_matter() -> None:

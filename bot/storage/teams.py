@@ -38,6 +38,25 @@ TEAM_SETTINGS = frozenset(SETTING_NAMES)
 _TEAM_COLUMNS = ", ".join(("team_id", "title", *SETTING_NAMES, "unreachable_since", "started_by", "started_at"))
 #: Telegram's statuses of a member (``bot.access.MEMBER``; ``teams_of`` names them in its SQL).
 _MEMBER = frozenset({"creator", "administrator", "member", "restricted"})
+#: The teams a private chat with no known team asks about (``bot.access._MAX_PROBES``; a
+#: ``teams_to_try`` with other ``probes`` reads again).
+_PROBES = 20
+
+
+def _candidates(db: Any, user_id: int, first: int | None, probes: int) -> tuple[list[Any], list[Any]]:
+    """What ``TeamTables.teams_to_try`` reads, in one go on ``db``: the person's membership
+    checks, the most recent first, and the rows of the teams to try (``first`` and those they
+    are a member of; else the first ``probes`` teams)."""
+    checks = db.execute(
+        "SELECT team_id, status, checked_at FROM members WHERE user_id = ? ORDER BY checked_at DESC", (user_id,)
+    ).fetchall()
+    mine = [t for t, status, _ in checks if status in _MEMBER]
+    ids = list(dict.fromkeys(([] if first is None else [first]) + mine))
+    if ids:
+        rows = db.execute(f"SELECT {_TEAM_COLUMNS} FROM teams WHERE team_id IN ({', '.join('?' * len(ids))})", ids)
+    else:
+        rows = db.execute(f"SELECT {_TEAM_COLUMNS} FROM teams ORDER BY started_at LIMIT ?", (probes,))
+    return list(checks), list(rows.fetchall())
 
 
 def _team_from_row(row: Sequence[Any]) -> Team:
@@ -350,8 +369,11 @@ class TeamTables(Database):
         chat_title: str,
         at: datetime,
     ) -> None:
-        """Remember who wrote where (one transaction, two statements, one hop)."""
+        """Remember who wrote where (one transaction, two statements, one hop). In a private
+        chat, what the access check reads next (``teams_to_try``) is read in the same hop."""
         stamp = iso(at)
+        generation = self._generation
+        ahead: list[Any] = []
 
         def write(db: sqlite3.Connection) -> Any:
             # The person as written, for the rest of the update (see ``user``).
@@ -368,12 +390,16 @@ class TeamTables(Database):
                 "updated_at = excluded.updated_at",
                 (chat_id, chat_kind, chat_title, stamp),
             )
+            if chat_kind == "private":
+                ahead.append(_candidates(db, user_id, row[5], _PROBES))
             return row
 
         row = await self.write_in_one(write, standalone=True, changes=[("user", user_id)])
         reads = self._update_reads()
         if reads is not None:
             reads["user", user_id] = User(*row)
+            if ahead:
+                reads["candidates", user_id] = (row[5], _PROBES, generation, *ahead[0])
 
     async def user(self, user_id: int) -> User | None:
         reads, key = self._update_reads(), ("user", user_id)
@@ -477,26 +503,13 @@ class TeamTables(Database):
             candidates = list(dict.fromkeys([*([] if first is None else [first]), *mine]))
             if candidates and all((t, user_id) in self._members for t in candidates):
                 return candidates
-        generation = self._generation
-
-        def read(db: sqlite3.Connection) -> tuple[list[Any], list[Any]]:
-            checks = db.execute(
-                "SELECT team_id, status, checked_at FROM members WHERE user_id = ? ORDER BY checked_at DESC",
-                (user_id,),
-            ).fetchall()
-            ids = [*([] if first is None else [first]), *(t for t, status, _ in checks if status in _MEMBER)]
-            if ids:
-                unique = list(dict.fromkeys(ids))
-                rows = db.execute(
-                    f"SELECT {_TEAM_COLUMNS} FROM teams WHERE team_id IN ({', '.join('?' * len(unique))})", unique
-                ).fetchall()
-            else:
-                rows = db.execute(
-                    f"SELECT {_TEAM_COLUMNS} FROM teams ORDER BY started_at LIMIT ?", (probes,)
-                ).fetchall()
-            return list(checks), list(rows)
-
-        checks, rows = await self.read_in_one(read)
+        reads = self._update_reads()
+        ahead = reads.pop(("candidates", user_id), None) if reads is not None else None
+        if ahead is not None and ahead[:2] == (first, probes):  # read with who wrote (``seen``)
+            generation, checks, rows = ahead[2:]
+        else:
+            generation = self._generation
+            checks, rows = await self.read_in_one(lambda db: _candidates(db, user_id, first, probes))
         mine = [t for t, status, _ in checks if status in _MEMBER]
         candidates = list(dict.fromkeys([*([] if first is None else [first]), *mine]))
         if not candidates:
@@ -506,7 +519,6 @@ class TeamTables(Database):
             checked = {t: (status, datetime.fromisoformat(at)) for t, status, at in checks}
             for team_id in candidates:
                 self._members[team_id, user_id] = checked.get(team_id)
-        reads = self._update_reads()
         if reads is not None:
             teams = {row[0]: row for row in rows}
             for team_id in candidates:
