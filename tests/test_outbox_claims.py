@@ -241,6 +241,7 @@ async def test_a_fresh_replica_leaves_a_live_replicas_update_to_it(team, monkeyp
         services, "settings", dataclasses.replace(services.settings, webhook_url="https://desk.example/hook")
     )
     here: Replicas = t.app.bot_data["replicas"]
+    monkeypatch.setattr(here, "exclusive", False)  # a webhook replica shares the database (a poller is alone)
     elsewhere_store = Store(t.db_path)
     await elsewhere_store.open()
     elsewhere = Replicas(elsewhere_store, replica_id="elsewhere-1-abcdef")
