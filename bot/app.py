@@ -178,6 +178,10 @@ async def _post_init(application: Application) -> None:
     sender.partition = replicas
     application.bot_data["services"].amazon.partition = replicas
     application.bot_data["replicas"] = replicas
+    # What another replica queues for this one's chats wakes the sender at once (PostgreSQL's
+    # LISTEN/NOTIFY, bot/storage/notify.py; nothing on SQLite, whose one process kicks itself).
+    replicas.listener = store.outbox_listener(replicas.queued_elsewhere)
+    replicas.wake = sender.kick
     await replicas.start()
     sender.start()
     await set_command_menus(application)

@@ -49,6 +49,7 @@ from typing import TYPE_CHECKING
 from bot.storage.values import utc_now
 
 if TYPE_CHECKING:
+    from bot.storage.notify import OutboxListener as Listener
     from bot.storage.protocol import InboxStore, LeaseStore
 
 log = logging.getLogger(__name__)
@@ -173,6 +174,12 @@ class Replicas(Partition):
         self._task: asyncio.Task[None] | None = None
         self._tick_lock = asyncio.Lock()
         self.sweeper: InboxSweep | None = None
+        #: Told that another replica queued messages (``bot.storage.notify``; PostgreSQL), started
+        #: and stopped with this replica; ``wake`` kicks the sender when some are for our chats.
+        self.listener: Listener | None = None
+        self.wake: Callable[[], None] = lambda: None
+        #: How many times another replica's messages woke this one's sender (tests, logs).
+        self.woken = 0
 
     # --- what is ours -----------------------------------------------------------------
 
@@ -204,6 +211,15 @@ class Replicas(Partition):
         _HERE.add(self.id)
         await self.tick()
         self._task = asyncio.create_task(self._run(), name="dingdan-replicas")
+        if self.listener is not None:
+            await self.listener.start()
+
+    def queued_elsewhere(self, shards: frozenset[int] | None) -> None:
+        """Another replica queued messages for chats in ``shards`` (None: any chat): the sender
+        looks at the outbox now if one of them is ours, instead of at its next idle look."""
+        if shards is None or self.shards != SHARDS or not shards.isdisjoint(self.owned()):
+            self.woken += 1
+            self.wake()
 
     async def _forget_past_lives(self) -> None:
         """Leases of a replica with our host and process id but not our id are a past life of
@@ -224,6 +240,8 @@ class Replicas(Partition):
     async def stop(self) -> None:
         """Stop renewing and give every lease back: the others take the shards at their next tick."""
         _HERE.discard(self.id)
+        if self.listener is not None:
+            await self.listener.stop()
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)

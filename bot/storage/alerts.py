@@ -111,6 +111,8 @@ class AlertStore(Outbox):
                 "INSERT INTO outbox (team_id, chat_id, payload, created_at, not_before) VALUES (?, ?, ?, ?, ?)",
                 [(team_id, chat_id, dumps(m), iso(now), iso(now)) for m in messages],
             )
+            if messages and (notice := self.store.queued_notice([chat_id])) is not None:
+                await tx.execute(*notice)  # the chat's replica wakes at the commit (PostgreSQL)
         if messages:
             self.store.signal_queued()
         return len(messages)

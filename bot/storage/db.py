@@ -17,7 +17,7 @@ import asyncio
 import logging
 import os
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
@@ -25,7 +25,7 @@ from typing import Any
 
 import aiosqlite
 
-from bot.storage import pg
+from bot.storage import notify, pg
 from bot.storage.errors import DatabaseUnusable, NotOpen
 from bot.storage.readers import Readers
 from bot.storage.unit import _UNIT, Unit
@@ -315,6 +315,25 @@ class Database:
 
     def signal_queued(self) -> None:
         self.on_queued()
+
+    def queued_notice(self, chat_ids: Iterable[int] | None) -> tuple[str, tuple[str, str]] | None:
+        """The statement that wakes the other replicas' senders for messages queued to ``chat_ids``
+        (None: any chat), to run in the transaction that queues them: PostgreSQL's NOTIFY, delivered
+        at the commit, dropped on a rollback (``bot.storage.notify``). None on SQLite."""
+        return notify.notice(self.dialect, chat_ids)
+
+    def outbox_listener(self, on_notice: notify.OnNotice) -> notify.OutboxListener | None:
+        """On PostgreSQL, a listener (not started) told the shards other processes queued messages
+        for; this store's own commits are left out (they call :meth:`signal_queued`). None on SQLite."""
+        if self.dialect != "pg":
+            return None
+
+        def own_pids() -> set[int]:
+            writer = self._writer
+            pid = getattr(getattr(writer, "_conn", None), "backend_pid", None)
+            return set() if pid is None else {pid}
+
+        return notify.OutboxListener(self.path, on_notice, own_pids=own_pids)
 
 
 def keep_private(path: str) -> None:

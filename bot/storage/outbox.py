@@ -210,6 +210,8 @@ class Outbox:
                 "AND (team_id = ? OR chat_id = ?)",
                 (iso(now), team_id, team_id),
             )
+            if (notice := self.store.queued_notice(None)) is not None:
+                await tx.execute(*notice)  # the team's chats may be any replica's (PostgreSQL)
         self.store.signal_queued()
 
 

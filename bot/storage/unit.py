@@ -133,6 +133,8 @@ class Unit:
         now = iso(utc_now())
         rows = [(m.team_id, m.chat_id, m.kind, self.update_id, dumps(m.payload), m.document, now, _EPOCH)
                 for m in self.messages]  # fmt: skip
+        # Other replicas learn of the replies in this transaction (PostgreSQL; None on SQLite).
+        notice = store.queued_notice([m.chat_id for m in self.messages]) if rows else None
         began = self.began
         if not began:
             await store._write_lock.acquire()
@@ -158,6 +160,8 @@ class Unit:
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     rows,
                 )
+                if notice is not None:
+                    db.execute(*notice)
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
