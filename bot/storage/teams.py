@@ -36,6 +36,7 @@ class Team:
 #: Team settings a group administrator may change with /alerts (each a ``teams`` column).
 TEAM_SETTINGS = frozenset(SETTING_NAMES)
 _TEAM_COLUMNS = ", ".join(("team_id", "title", *SETTING_NAMES, "unreachable_since", "started_by", "started_at"))
+_TEAM_COLUMNS_OF_T = ", ".join(f"t.{c}" for c in _TEAM_COLUMNS.split(", "))
 #: Telegram's statuses of a member (``bot.access.MEMBER``; ``teams_of`` names them in its SQL).
 _MEMBER = frozenset({"creator", "administrator", "member", "restricted"})
 #: The teams a private chat with no known team asks about (``bot.access._MAX_PROBES``; a
@@ -405,13 +406,17 @@ class TeamTables(Database):
         reads, key = self._update_reads(), ("user", user_id)
         if reads is not None and key in reads:
             return cast("User | None", reads[key])
+        # With the team they work for (most often the one the update is for: one read, not two).
         row = await self.fetchone(
-            "SELECT user_id, name, username, telegram_language, language, active_team FROM users WHERE user_id = ?",
+            "SELECT u.user_id, u.name, u.username, u.telegram_language, u.language, u.active_team, "
+            f"{_TEAM_COLUMNS_OF_T} FROM users u LEFT JOIN teams t ON t.team_id = u.active_team WHERE u.user_id = ?",
             (user_id,),
         )
-        user = User(*row) if row else None
+        user = User(*row[:6]) if row else None
         if reads is not None:
             reads[key] = user
+            if user is not None and user.active_team is not None:
+                reads.setdefault(("team", user.active_team), _team_from_row(row[6:]) if row[6] is not None else None)
         return user
 
     async def chat_language(self, chat_id: int) -> str | None:
