@@ -97,7 +97,8 @@ async def test_alice_is_asked_before_money_moves_and_her_yes_refunds_once(priced
     first = await t.api.press(t.group, t.alice, question, yes)
     second = await t.api.press(t.group, t.alice, question, yes)
     await t.api.wait_for(lambda: first["id"] in t.api.answers and second["id"] in t.api.answers)
-    await t.api.wait_for(lambda: any("Refunded" in m.get("text", "") for m in t.api.sent(t.group)))
+    # The question says "Refunded after this" too: wait for the answer itself.
+    await t.api.wait_for(lambda: any(m.get("text", "").startswith("Refunded") for m in t.api.sent(t.group)))
     answers = sorted(str(t.api.answers[q["id"]].get("text")) for q in (first, second))
     assert answers == ["None", "This question has already been answered."]
     assert t.api.last(t.group)["text"] == f"Refunded $12.50 on order {MIC}; $32.48 can still be refunded."
