@@ -53,7 +53,9 @@ STORES = ("sqlite", "pg")
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Every test that uses the desk's database runs on both stores: a SQLite file and PostgreSQL."""
     if "db_target" in metafunc.fixturenames:
-        metafunc.parametrize("db_target", STORES, indirect=True)
+        # @pytest.mark.stores("pg"): a test about one store runs on that one only (not skipped on the other).
+        only = metafunc.definition.get_closest_marker("stores")
+        metafunc.parametrize("db_target", [s for s in STORES if only is None or s in only.args], indirect=True)
 
 
 @pytest.fixture

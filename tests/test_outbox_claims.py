@@ -27,7 +27,7 @@ from bot.replicas import SHARDS, Partition, Replicas, shard_of
 from bot.storage import AlertStore, Store
 from bot.storage.outbox import CLAIM, Claim, Outbox, OutboxRow
 from bot.storage.values import iso
-from tests.support.db import is_pg, scalar
+from tests.support.db import scalar
 from tests.support.desk import settled
 from tests.support.fakebotapi import user_entities, wire
 from tests.support.scenario import MIC
@@ -229,13 +229,12 @@ async def test_the_old_and_the_new_holder_of_a_shard_never_both_send_a_message(
 # --- recover() beside live replicas -----------------------------------------------------------------
 
 
+@pytest.mark.stores("pg")  # replicas share a PostgreSQL database (SQLite: one process, alone)
 async def test_a_fresh_replica_leaves_a_live_replicas_update_to_it(team, monkeypatch) -> None:
     """On PostgreSQL, a replica starting (webhook mode) while another is alive does not process
     the other's update in progress: only the inbox sweep takes over what stayed 'new' too long.
     Alone, it takes every update left 'new' (as after a crash)."""
     t = team
-    if not is_pg(t.db_path):
-        pytest.skip("replicas share a PostgreSQL database (SQLite: one process, alone)")
     services = t.app.bot_data["services"]
     monkeypatch.setattr(
         services, "settings", dataclasses.replace(services.settings, webhook_url="https://desk.example/hook")

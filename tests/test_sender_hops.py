@@ -6,7 +6,6 @@ the outbox once more when the chat's delivery ends."""
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 from typing import Any
 
 import aiosqlite
@@ -34,9 +33,8 @@ class SenderHops:
         monkeypatch.setattr(aiosqlite.Connection, "_execute", spy)
 
 
+@pytest.mark.stores("sqlite")  # counts aiosqlite's thread hops (the SQLite store)
 async def test_a_private_reply_costs_the_sender_two_calls(team, db_target, monkeypatch) -> None:
-    if not isinstance(db_target, Path):
-        pytest.skip("counts aiosqlite's thread hops (the SQLite store)")
     t = team
     dm = t.api.private(t.alice)
     await t.say(t.alice, f"/order {FAN}", chat=dm)  # who she is is written; her chat is known
