@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import re
+import time
 from collections.abc import Iterator, Sequence
 from decimal import Decimal
 from typing import Any
@@ -40,6 +41,8 @@ WRITER_LOCK = 0x64696E67
 #: The advisory lock every ``dingdan run`` holds for its life (``'poll'``): alone when it polls (Telegram
 #: allows one poller per bot), shared by webhook replicas (:func:`poller_lock`).
 POLLER_LOCK = 0x706F6C6C
+#: How long a process starting waits for the lock a process that just stopped still holds (s).
+LOCK_GRACE = 1.0
 
 #: What a database URL of ours starts with.
 SCHEMES = ("postgresql://", "postgres://")
@@ -422,6 +425,12 @@ def poller_lock(url: str, *, webhook: bool = False) -> Iterator[None]:
     try:
         take = "pg_try_advisory_lock_shared" if webhook else "pg_try_advisory_lock"
         row = conn.execute(f"SELECT {take}(%s)", (POLLER_LOCK,)).fetchone()
+        deadline = time.monotonic() + LOCK_GRACE
+        while not (row and row[0]) and time.monotonic() < deadline:
+            # A process that just stopped (a restart) may not have been let go by the server yet:
+            # its backend ends, and drops its locks, a moment after the connection closed.
+            time.sleep(0.05)
+            row = conn.execute(f"SELECT {take}(%s)", (POLLER_LOCK,)).fetchone()
         if not (row and row[0]):
             if webhook:
                 raise AlreadyRunning(
@@ -441,6 +450,8 @@ def poller_lock(url: str, *, webhook: bool = False) -> Iterator[None]:
             )
         yield
     finally:
+        with contextlib.suppress(psycopg.Error):
+            conn.execute("SELECT pg_advisory_unlock_all()")  # at once, not when the server notices the close
         conn.close()
 
 
