@@ -10,6 +10,7 @@ this module (they get the services through ``handlers.context.DeskContext``).
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
 import signal
@@ -332,6 +333,13 @@ async def _serving_webhook(application: Application, settings: Settings) -> Asyn
             await application.stop()
 
 
+def settle() -> None:
+    """Once the bot runs: what start-up built (modules, message catalogs, the application, about
+    100,000 objects) lives as long as the process, so the garbage collector stops walking it. A
+    full collection of it took ~100 ms on the event loop, and each younger one grew with it."""
+    gc.freeze()
+
+
 async def serve(settings: Settings) -> None:
     """Run until SIGINT/SIGTERM."""
     stop = asyncio.Event()
@@ -341,6 +349,7 @@ async def serve(settings: Settings) -> None:
             loop.add_signal_handler(sig, stop.set)
     try:
         async with running(settings) as application:
+            settle()
             me = application.bot
             log.info("dingdan is running as @%s (database %s)", me.username, redact(str(settings.db_path)))
             await stop.wait()

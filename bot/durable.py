@@ -26,7 +26,7 @@ import json
 import logging
 import re
 from collections import Counter, OrderedDict, deque
-from collections.abc import Awaitable, Callable, Coroutine, Hashable
+from collections.abc import Awaitable, Callable, Coroutine, Hashable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -48,7 +48,7 @@ from bot import i18n
 from bot.i18n import _
 from bot.logs import handled_update, note
 from bot.replicas import EVERYTHING, Partition, Replicas
-from bot.storage import AlertStore, OutboxRow, Store, current_unit
+from bot.storage import AlertStore, OutboxRow, Queued, Store, current_unit
 from bot.storage.outbox import CLAIM, Claim
 from bot.storage.values import utc_now
 
@@ -64,6 +64,9 @@ MAX_REFUSED = 3
 MAX_CHATS = 16
 #: How often the sender looks for retries that fell due without anyone waking it (seconds).
 IDLE = 1.0
+#: At most this many messages found pending, and the sender's next read of the whole outbox runs on the
+#: event loop's thread (small work, bot/storage/db.py); more, and it runs on a reader's thread.
+FEW_PENDING = 64
 #: Telegram's pace into one group: 20 messages a minute. The sender keeps each group's own
 #: pace (a bucket of 20 that empties by one every 3 s, the model PTB's limiter uses) instead of
 #: waiting on a shared limiter, so a group at its limit never holds a slot another chat needs.
@@ -458,11 +461,16 @@ class Sender:
         self._busy: dict[int, asyncio.Task[None]] = {}
         self._paces: dict[int, Pace] = {}
         self._task: asyncio.Task[None] | None = None
+        #: The context the sender's tasks run in: not the update's whose replies it takes (``kick``).
+        self._context = contextvars.copy_context()
         self._stopping = False
         #: Kicks so far: a chat's delivery that read its queue after the last one has seen it all.
         self._kicks = 0
         #: The last read of the outbox may have left chats out (MAX_CHATS were busy, or its limit).
         self._left_out = False
+        #: The last read of the whole outbox found few messages: the next one is small work
+        #: (bot/storage/db.py), not a backlog read on a thread.
+        self._few = True
         #: Which chats are this process's to send to: all (one process), or a replica's shards
         #: (bot/replicas.py; set by the composition root). Another replica sends the rest.
         self.partition: Partition = EVERYTHING
@@ -477,13 +485,41 @@ class Sender:
             return None
         return Claim(self.partition.id, self.claim_clock())
 
-    def kick(self) -> None:
-        """Something was queued: look now."""
+    def kick(self, queued: Sequence[Queued] = ()) -> None:
+        """Something was queued: look now. An update's replies (``queued``, committed with nothing
+        of their chat waiting before them) are taken from here, without reading the outbox for
+        them: their delivery starts before anything else the event loop has to do (the next
+        getUpdates), as a bot replying from its handler would."""
         self._kicks += 1
+        if queued and self._take(queued) and not self._left_out:
+            return  # all of it is on its way; the outbox holds nothing else new
         self._wake.set()
+
+    def _take(self, queued: Sequence[Queued]) -> bool:
+        """Start delivering ``queued`` chat by chat; whether all of it was taken. A chat being sent
+        to, a group that must wait for its pace, and a replica's (which claims what it sends) are
+        left to the next read of the outbox."""
+        if self._stopping or self._task is None or not self.partition.exclusive:
+            return False
+        chats: dict[int, list[OutboxRow]] = {}
+        for q in queued:
+            m = q.message
+            row = OutboxRow(q.outbox_id, m.team_id, m.chat_id, q.payload_json, 0, m.kind, q.update_id, m.document)
+            row.__dict__["payload"] = m.payload  # as committed (``OutboxRow.payload`` would parse it again)
+            chats.setdefault(m.chat_id, []).append(row)
+        now, everything = asyncio.get_running_loop().time(), True
+        for chat_id, rows in chats.items():
+            pace = self._pace(chat_id)
+            if (chat_id in self._busy or len(self._busy) >= MAX_CHATS or (pace is not None and pace.next_send(now) > now)
+                    or not self.partition.claim_chat(chat_id)):  # fmt: skip
+                everything = False
+                continue
+            self._busy[chat_id] = asyncio.create_task(self._deliver(chat_id, rows), context=self._context.copy())
+        return everything
 
     def start(self) -> None:
         self._stopping = False
+        self._context = contextvars.copy_context()
         self._task = asyncio.create_task(self._run(), name="dingdan-sender")
 
     async def stop(self) -> None:
@@ -535,8 +571,9 @@ class Sender:
                 shards = None if owned is None else (self.partition.shards, owned)
                 try:
                     queues = await self.store.due_queues(self.clock(), chats=chats, skip_chats=[*self._busy, *waiting],
-                                                         shards=shards, claim=self._claim())  # fmt: skip
+                                                         shards=shards, claim=self._claim(), small=self._few)  # fmt: skip
                     self._left_out = len(queues) >= chats
+                    self._few = not self._left_out and sum(map(len, queues)) <= FEW_PENDING
                 except Exception:  # noqa: BLE001 - the sender outlives a failed read
                     log.exception("could not read the outbox")
             for rows in queues:

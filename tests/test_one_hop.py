@@ -1,51 +1,50 @@
-"""What one command costs the database (issue 11 point 4): calls into aiosqlite's threads,
-counted while the update is processed (each is a thread hop, the main cost of a /ship beside
-Telegram's). A warm /ship reads the person with the team she works for, then the order, and writes the
-shipment and its reply in two calls; the membership check within the trusted minute, the
-chat's language and the person's teams come from memory. And what memory keeps is forgotten
-when it changes: a member who left is refused at once, though checked a moment before.
+"""What one command costs the database (issue 11 point 4): calls into it, counted while the
+update is processed. A warm /ship reads the person with the team she works for, then the order,
+and writes the shipment and its reply in two calls; the membership check within the trusted
+minute, the chat's language and the person's teams come from memory. On SQLite none of them
+hops into a thread: small work runs on the event loop's own thread (``Database.run_inline``).
+And what memory keeps is forgotten when it changes: a member who left is refused at once, though
+checked a moment before.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import aiosqlite
-
 from bot import i18n
-from bot.storage import current_unit
+from tests.support.calls import Calls
 from tests.support.desk import settled
 from tests.support.scenario import FAN, KETO, SPEAKER, says
 
 
-class Hops:
-    """Counts the calls into aiosqlite's threads made while an update is processed."""
+class Hops(Calls):
+    """The calls made while an update is processed (``calls``); on SQLite, none may hop."""
 
-    def __init__(self, monkeypatch: Any) -> None:
-        self.calls: list[str] = []
-        original = aiosqlite.Connection._execute
+    def __init__(self, monkeypatch: Any, db_target: Any) -> None:
+        super().__init__(monkeypatch)
+        self.sqlite = not str(db_target).startswith("postgresql")
 
-        async def spy(conn: Any, fn: Any, *args: Any, **kwargs: Any) -> Any:
-            if current_unit() is not None:
-                self.calls.append(str(args[0])[:40] if args and isinstance(args[0], str) else fn.__name__)
-            return await original(conn, fn, *args, **kwargs)
+    @property
+    def calls(self) -> list[Any]:
+        made = self.in_update
+        if self.sqlite:
+            assert not [c for c in made if c.hop], made  # every one on the event loop's thread
+        return made
 
-        monkeypatch.setattr(aiosqlite.Connection, "_execute", spy)
 
-
-async def test_a_warm_ship_costs_four_calls_into_the_database(team, monkeypatch) -> None:
+async def test_a_warm_ship_costs_four_calls_into_the_database(team, db_target, monkeypatch) -> None:
     t = team
     dm = t.api.private(t.alice)
     await t.say(t.alice, f"/order {FAN}", chat=dm)  # Alice's first message here: who she is is written
     await t.say(t.alice, f"/order {FAN}")
     await settled(t.api, t.app)
-    hops = Hops(monkeypatch)
+    hops = Hops(monkeypatch, db_target)
     assert (await t.say(t.alice, f"/ship {KETO} UPS 1Z999AA10123456784", chat=dm)).startswith(f"Order {KETO} shipped")
     await settled(t.api, t.app)
     # The person with the team she works for; the order with its items; the shipment with its event;
     # the reply and "done".
     assert len(hops.calls) == 4, hops.calls
-    hops.calls.clear()
+    hops.clear()
     assert (await t.say(t.alice, f"/ship {SPEAKER} UPS 1Z999AA10123456785")).startswith(f"Order {SPEAKER} shipped")
     await settled(t.api, t.app)
     assert len(hops.calls) == 4, hops.calls
@@ -65,19 +64,19 @@ async def test_what_memory_keeps_is_forgotten_when_it_changes(team) -> None:
                          "you to their group, then try again.")  # fmt: skip
 
 
-async def test_a_private_ship_that_asks_telegram_reads_once_before(team, clock, monkeypatch) -> None:
+async def test_a_private_ship_that_asks_telegram_reads_once_before(team, db_target, clock, monkeypatch) -> None:
     """Before Telegram is asked, one read finds the teams to ask about, the person's last check in
     each and the teams themselves, in the same call as the write of who she is on her first
     message; after it, only the check is written (was 9 and 8 calls)."""
     t = team
     dm = t.api.private(t.carol)
     await settled(t.api, t.app)
-    hops = Hops(monkeypatch)
+    hops = Hops(monkeypatch, db_target)
     # Carol's first message: who she is, with the teams to try, her checks (none) and the team; her check.
     assert (await t.say(t.carol, f"/ship {KETO} UPS 1Z999AA10123456784", chat=dm)).startswith(f"訂單 {KETO}")
     await settled(t.api, t.app)
     assert len(hops.calls) == 5, hops.calls  # ... then the order, the shipment, the reply and "done"
-    hops.calls.clear()
+    hops.clear()
     clock.advance(minutes=2)  # her check is no longer trusted: Telegram is asked again
     assert (await t.say(t.carol, f"/ship {SPEAKER} UPS 1Z999AA10123456785", chat=dm)).startswith(f"訂單 {SPEAKER}")
     await settled(t.api, t.app)
@@ -86,12 +85,12 @@ async def test_a_private_ship_that_asks_telegram_reads_once_before(team, clock, 
     assert t.goods(KETO) == "shipped" and t.goods(SPEAKER) == "shipped"
 
 
-async def test_a_first_private_message_reads_what_access_needs_with_who_wrote(team, monkeypatch) -> None:
+async def test_a_first_private_message_reads_what_access_needs_with_who_wrote(team, db_target, monkeypatch) -> None:
     t = team
     assert (await t.say(t.bob, f"/order {FAN}")).startswith("订单 ")  # checked with Telegram a moment ago, in the group
     await settled(t.api, t.app)
     asked = len(t.api.calls_of("getChatMember"))
-    hops = Hops(monkeypatch)
+    hops = Hops(monkeypatch, db_target)
     reply = await t.say(t.bob, f"/ship {KETO} UPS 1Z999AA10123456784", chat=t.api.private(t.bob))
     assert reply.startswith(f"订单 {KETO}"), reply
     await settled(t.api, t.app)

@@ -29,7 +29,7 @@ from bot.storage.protocol import AlertLedger, DeskStore, UnitOfWork
 from bot.storage.shipments import Shipment
 from bot.storage.store import Store
 from bot.storage.teams import TEAM_SETTINGS, TEAM_TABLES, Team, TeamMove, User
-from bot.storage.unit import OutgoingMessage, Unit, current_unit, outside_unit
+from bot.storage.unit import OutgoingMessage, Queued, Unit, current_unit, outside_unit
 from bot.storage.values import dumps, from_iso, iso
 
 __all__ = [
@@ -50,6 +50,7 @@ __all__ = [
     "NotOpen",
     "OrderChangedMeanwhile",
     "OutboxRow",
+    "Queued",
     "OutgoingMessage",
     "Shipment",
     "StorageError",

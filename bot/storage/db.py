@@ -7,6 +7,16 @@ export never makes a card wait.
 An update that has begun writing reads through its own transaction instead (it sees what it
 wrote; see ``bot.storage.unit``).
 
+Small work runs on the event loop's own thread (SQLite only, ``small=True``): a person, a team
+or an order read by its key, one order's save, an update's reply and its "done", the sender's
+marks. Each is tens of microseconds in SQLite's page cache, less than the hop into a thread it
+would otherwise cost (a queue, a thread woken, the loop woken again: issue 11, point 4).
+What may take longer stays on the threads: lists, exports, imports, anything that scans. Two
+things could make small work wait, and neither happens on the loop: SQLite's write lock held
+by another process (``dingdan import`` beside the bot: ``begin`` never waits inline, the work
+goes to the writer's thread instead), and checkpoints (the writer does none when it commits;
+``_checkpoint`` runs them on a thread of their own every :data:`CHECKPOINT_AFTER` rows written).
+
 Only this package speaks to the database driver; the aggregates' SQL sits beside this file
 (teams, orders, shipments, confirmations, alerts, the outbox, the inbox).
 """
@@ -17,6 +27,7 @@ import asyncio
 import logging
 import os
 import sqlite3
+import threading
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from importlib import resources
@@ -28,7 +39,7 @@ import aiosqlite
 from bot.storage import notify, pg
 from bot.storage.errors import DatabaseUnusable, NotOpen
 from bot.storage.readers import Readers
-from bot.storage.unit import _UNIT, Unit
+from bot.storage.unit import _UNIT, Queued, Unit
 from bot.storage.values import iso, utc_now
 
 log = logging.getLogger(__name__)
@@ -44,6 +55,18 @@ JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024
 #: (lists, counts, the digest's hours) are written in key order, not insertion order: with the
 #: default cache a 100,000-order import spent a quarter of its time re-reading index pages.
 CACHE_KIB = 32 * 1024
+
+#: How long the writer waits for SQLite's write lock held by another process, in ms.
+BUSY_MS = 5000
+#: Rows written (as SQLite counts them: ``total_changes``) between two checkpoints of the WAL:
+#: ~100 commands, or at once after an import. SQLite's own checkpoint, every 1,000 pages, would
+#: run in whichever commit crosses the mark: on the event loop's thread for small work.
+CHECKPOINT_AFTER = 1000
+
+#: Prepared statements each connection keeps (Python's default is 128). dingdan runs a few
+#: hundred distinct statements; one prepared again costs more than running it (an order's
+#: UPDATE compiles the triggers that keep lists, counts and hours: ~0.1 ms).
+STATEMENTS = 1024
 
 #: What the parameters of a statement may be.
 Params = Sequence[Any] | dict[str, Any]
@@ -63,8 +86,20 @@ class Database:
         self._writer: aiosqlite.Connection | None = None
         self._readers = Readers()
         self._write_lock = asyncio.Lock()
-        #: Called when messages were queued in the outbox (the sender wakes up).
-        self.on_queued: Callable[[], None] = lambda: None
+        #: Called when messages were queued in the outbox (the sender wakes up), with an update's
+        #: replies as committed (``Queued``) when the sender may take them without a read.
+        self.on_queued: Callable[[Sequence[Queued]], None] = lambda queued: None
+        #: Small work runs on the event loop's thread (see the module doc). PostgreSQL's calls
+        #: cross the network, so they always go to a thread.
+        self.inline = self.dialect == "sqlite"
+        #: The connection small reads use on the event loop's thread (committed data only).
+        self._near: sqlite3.Connection | None = None
+        #: The thread running small work now, if any (its ``begin`` must not wait).
+        self._inline_on: int | None = None
+        self._checkpointed_at = 0  # the writer's ``total_changes`` at the last checkpoint
+        self._checkpointing: asyncio.Task[None] | None = None
+        #: The connection checkpoints run on, on a thread, one at a time (opened by the first).
+        self._checkpointer: sqlite3.Connection | None = None
 
     # --- life ---------------------------------------------------------------------
 
@@ -77,6 +112,11 @@ class Database:
             await self._migrate(self._writer)
             for _ in range(self.readers):
                 self._readers.add(await self._connect())
+            if self.inline:
+                # The writer leaves checkpoints to ``_checkpoint`` (off the event loop's thread),
+                # and waits for SQLite's write lock only on its own thread (``begin``).
+                await self._writer.executescript("PRAGMA wal_autocheckpoint=0; PRAGMA busy_timeout=0;")
+                self._near = _near_connection(self.path)
         except (sqlite3.Error, pg.Error, OSError) as err:
             reason = pg.redact(str(err) or type(err).__name__)
             try:
@@ -98,19 +138,29 @@ class Database:
             url = self.path
             # psycopg on a thread of its own, as aiosqlite runs sqlite3 (bot/storage/pg.py).
             return await aiosqlite.Connection(lambda: pg.Connection(url), 64)  # type: ignore[arg-type, return-value]
-        conn = await aiosqlite.connect(self.path, isolation_level=None)
+        # Small work uses the writer from the event loop's thread, always under the write lock
+        # and never while a call on its own thread runs (see ``on_writer``).
+        conn = await aiosqlite.connect(
+            self.path, isolation_level=None, check_same_thread=False, cached_statements=STATEMENTS
+        )
         try:
-            await conn.executescript(
-                "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL; "
-                f"PRAGMA busy_timeout=5000; PRAGMA journal_size_limit={JOURNAL_SIZE_LIMIT}; PRAGMA cache_size=-{CACHE_KIB};"
-            )
+            await conn.executescript(_PRAGMAS)
         except BaseException:
             await conn.close()  # its thread would keep the process alive
             raise
         return conn
 
     async def close(self) -> None:
+        if self._checkpointing is not None:
+            await asyncio.gather(self._checkpointing, return_exceptions=True)
+            self._checkpointing = None
         await self._readers.close()
+        if self._near is not None:
+            self._near.close()
+            self._near = None
+        if self._checkpointer is not None:
+            self._checkpointer.close()
+            self._checkpointer = None
         if self._writer is not None:
             await self._writer.close()
         self._writer = None
@@ -162,7 +212,7 @@ class Database:
             unit.reads.clear()  # what the update read may be what it is about to change
         if unit is None or unit.store is not self or unit.closed or (standalone and not unit.began):
             async with self._write_lock:
-                await writer.execute("BEGIN IMMEDIATE")
+                await self.on_writer(self.begin)
                 try:
                     yield writer
                 except BaseException:
@@ -170,6 +220,7 @@ class Database:
                     raise
                 else:
                     await writer.execute("COMMIT")
+            self._wrote()
             return
         if not unit.began:
             # The update's first write: the transaction itself undoes it if it fails.
@@ -203,17 +254,22 @@ class Database:
     # One hop into aiosqlite's thread per read (execute and fetch together), not three
     # (execute, fetch, close the cursor).
 
-    async def fetchall(self, sql: str, params: Params = ()) -> list[Any]:
-        """Every row of a query."""
-        rows = await self._rows(sql, params)
+    async def fetchall(self, sql: str, params: Params = (), *, small: bool = False) -> list[Any]:
+        """Every row of a query. ``small``: a few rows found by an index (it runs on the event
+        loop's thread; see the module doc)."""
+        rows = await self._rows(sql, params, small)
         return rows if isinstance(rows, list) else list(rows)
 
-    async def fetchone(self, sql: str, params: Params = ()) -> Any:
-        """The first row or None; for queries of at most a row or two (a key, LIMIT 1, count)."""
-        rows = await self._rows(sql, params)
+    async def fetchone(self, sql: str, params: Params = (), *, small: bool = True) -> Any:
+        """The first row or None; for queries of at most a row or two found by a key (a key, LIMIT
+        1, a kept count): small work (see the module doc). ``small=False`` for an aggregate over
+        many rows (a count of a list): it runs on a reader's thread."""
+        rows = await self._rows(sql, params, small)
         return rows[0] if rows else None
 
-    async def _rows(self, sql: str, params: Params) -> Sequence[Any]:
+    async def _rows(self, sql: str, params: Params, small: bool) -> Sequence[Any]:
+        if small and self.inline:
+            return self.run_inline(lambda db: db.execute(sql, params).fetchall(), near=self._writing_unit() is None)
         if self._writing_unit() is not None:
             rows = await self.writer.execute_fetchall(sql, params)
         else:
@@ -230,15 +286,19 @@ class Database:
         async with self._readers.holding() as reader:
             yield reader
 
-    async def read_in_one(self, work: Callable[[sqlite3.Connection], Any]) -> Any:
+    async def read_in_one(self, work: Callable[[sqlite3.Connection], Any], *, small: bool = False) -> Any:
         """``work(connection)`` in one hop: on a reader, or on the update's own transaction once
-        it has begun writing (it sees what it wrote)."""
+        it has begun writing (it sees what it wrote). ``small``: on the event loop's thread, no
+        hop at all (see the module doc)."""
         if self._writing_unit() is not None:
-            return await self.on_writer(work)
+            return await self.on_writer(work, small=small)
+        if small and self.inline:
+            return self.run_inline(work, near=True)
         return await self._readers.run(work)
 
     async def write_in_one(self, work: Callable[[sqlite3.Connection], Any], *, standalone: bool = False,
-                           changes: Sequence[tuple[Any, ...]] | None = None, writer_lock: bool = True) -> Any:  # fmt: skip
+                           changes: Sequence[tuple[Any, ...]] | None = None, writer_lock: bool = True,
+                           small: bool = False) -> Any:  # fmt: skip
         """``work(connection)`` as :meth:`transaction` would run its block (``standalone`` as
         there), in one hop into the writer's thread instead of one per statement: its own
         transaction, or the update's (its first write begins it; a later one runs under a
@@ -246,7 +306,8 @@ class Database:
         (None: any). ``writer_lock=False`` (its own transaction only): on PostgreSQL, without the
         lock that makes the write transactions of every process take turns, for work whose row
         locks keep processes apart (the outbox's claims, ``FOR UPDATE SKIP LOCKED``); SQLite's
-        one writer is taken either way."""
+        one writer is taken either way. ``small``: a few rows written by their keys (it runs on the
+        event loop's thread; see the module doc)."""
         unit = _UNIT.get()
         if unit is not None and unit.store is self:
             if changes is None:
@@ -257,7 +318,7 @@ class Database:
             begin = "BEGIN IMMEDIATE" if writer_lock or self.dialect == "sqlite" else "BEGIN"
 
             def whole(db: sqlite3.Connection) -> Any:
-                db.execute(begin)
+                self.begin(db, begin)
                 try:
                     result = work(db)
                 except BaseException:
@@ -267,9 +328,9 @@ class Database:
                 return result
 
             async with self._write_lock:
-                return await self.on_writer(whole)
+                return await self.on_writer(whole, small=small)
         if not unit.began:
-            return await unit.begin_with(work)
+            return await unit.begin_with(work, small=small)
         savepoint = unit.next_savepoint()
 
         def nested(db: sqlite3.Connection) -> Any:
@@ -283,15 +344,97 @@ class Database:
             db.execute(f"RELEASE {savepoint}")
             return result
 
-        return await self.on_writer(nested)
+        return await self.on_writer(nested, small=small)
 
     # --- writes outside ``transaction()`` ----------------------------------------
 
-    async def on_writer(self, work: Callable[[sqlite3.Connection], Any]) -> Any:
+    async def on_writer(self, work: Callable[[sqlite3.Connection], Any], *, small: bool = False) -> Any:
         """Run ``work(connection)`` on the writer's own thread: a whole transaction in one hop
-        (aiosqlite pays a thread hop per await). The caller holds the write lock."""
+        (aiosqlite pays a thread hop per await). The caller holds the write lock. ``small``: on
+        the event loop's thread instead (see the module doc); a transaction ``work`` begins with
+        :meth:`begin`, which goes to the thread when SQLite's write lock is taken elsewhere."""
         writer = self.writer
-        return await writer._execute(work, writer._conn)
+        if small and self.inline:
+            try:
+                result = self.run_inline(work, near=False)
+            except _WouldWait:
+                log.debug("the database is being written by another process: this write waits on a thread")
+            else:
+                self._wrote()
+                return result
+        try:
+            return await writer._execute(work, writer._conn)
+        finally:
+            self._wrote()
+
+    def run_inline(self, work: Callable[[sqlite3.Connection], Any], *, near: bool) -> Any:
+        """``work(connection)`` now, on the event loop's thread: on the connection for small reads
+        (``near``), else on the writer (its caller holds the write lock, and every earlier call of
+        the writer's was awaited: the writer's thread is idle)."""
+        writer = self.writer._conn
+        if near and (self._write_lock.locked() or writer.in_transaction):
+            # Another update's transaction is open on the writer: committed data is read on the
+            # connection of its own. Else the writer reads it, from a page cache no other connection's
+            # commit has made stale (it made them all).
+            db = self._near
+        else:
+            db = writer
+        if db is None:
+            raise NotOpen("Store.open() first")
+        self._inline_on = threading.get_ident()
+        try:
+            return work(db)
+        finally:
+            self._inline_on = None
+
+    def begin(self, db: sqlite3.Connection, sql: str = "BEGIN IMMEDIATE") -> None:
+        """Begin the write transaction of work run by :meth:`on_writer`. On the event loop's thread
+        it does not wait for SQLite's write lock held by another process (``dingdan import``
+        beside the bot): :meth:`on_writer` runs the work on the writer's thread instead, where
+        it waits up to :data:`BUSY_MS`. Nothing was done when it gives up. (The writer's own
+        busy timeout is 0 when small work runs inline: only a transaction's first statement
+        waits for the lock, and only here.)"""
+        if not self.inline:
+            db.execute(sql)
+        elif self._inline_on == threading.get_ident():
+            try:
+                db.execute(sql)
+            except sqlite3.OperationalError as err:
+                if err.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY:
+                    raise _WouldWait from None
+                raise
+        else:
+            db.execute(f"PRAGMA busy_timeout={BUSY_MS}")
+            try:
+                db.execute(sql)
+            finally:
+                db.execute("PRAGMA busy_timeout=0")
+
+    def _wrote(self) -> None:
+        """Start a checkpoint when enough rows were written since the last one."""
+        if not self.inline or self._checkpointing is not None or self._writer is None:
+            return
+        changes = self._writer._conn.total_changes
+        if changes - self._checkpointed_at >= CHECKPOINT_AFTER:
+            self._checkpointed_at = changes
+            self._checkpointing = asyncio.get_running_loop().create_task(self._checkpoint(), name="dingdan-checkpoint")
+
+    async def _checkpoint(self) -> None:
+        """Copy what the WAL holds into the database file, on a thread, beside readers and the
+        writer (PASSIVE: it waits for nobody); the writer's next transaction then starts the WAL
+        over, cut back to :data:`JOURNAL_SIZE_LIMIT`."""
+
+        def checkpoint() -> None:
+            if self._checkpointer is None:
+                self._checkpointer = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            self._checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+
+        try:
+            await asyncio.to_thread(checkpoint)
+        except sqlite3.Error:
+            log.warning("could not checkpoint the database's WAL; it is tried again later", exc_info=True)
+        finally:
+            self._checkpointing = None
 
     async def execute_write(self, sql: str, params: Sequence[Any] = ()) -> int:
         """One statement in its own transaction, in one hop; the number of rows it changed."""
@@ -301,7 +444,7 @@ class Database:
                 return (await tx.execute(sql, params)).rowcount
 
         def write(db: sqlite3.Connection) -> int:
-            db.execute("BEGIN IMMEDIATE")
+            self.begin(db)
             try:
                 changed = db.execute(sql, params).rowcount
                 db.execute("COMMIT")
@@ -313,8 +456,8 @@ class Database:
         async with self._write_lock:
             return int(await self.on_writer(write))
 
-    def signal_queued(self) -> None:
-        self.on_queued()
+    def signal_queued(self, queued: Sequence[Queued] = ()) -> None:
+        self.on_queued(queued)
 
     def queued_notice(self, chat_ids: Iterable[int] | None) -> tuple[str, tuple[str, str]] | None:
         """The statement that wakes the other replicas' senders for messages queued to ``chat_ids``
@@ -334,6 +477,27 @@ class Database:
             return set() if pid is None else {pid}
 
         return notify.OutboxListener(self.path, on_notice, own_pids=own_pids)
+
+
+class _WouldWait(Exception):
+    """Small work about to wait on the event loop's thread for SQLite's write lock (see ``Database.begin``)."""
+
+
+_PRAGMAS = (
+    "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL; "
+    f"PRAGMA busy_timeout={BUSY_MS}; PRAGMA journal_size_limit={JOURNAL_SIZE_LIMIT}; PRAGMA cache_size=-{CACHE_KIB};"
+)
+
+
+def _near_connection(path: str) -> sqlite3.Connection:
+    """The connection small reads use on the event loop's thread: it reads only."""
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, cached_statements=STATEMENTS)
+    try:
+        conn.executescript(_PRAGMAS + " PRAGMA query_only=1;")
+    except BaseException:
+        conn.close()
+        raise
+    return conn
 
 
 def keep_private(path: str) -> None:

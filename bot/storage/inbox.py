@@ -64,7 +64,7 @@ class InboxTables(Database):
         ids = [update_id for update_id, _ in updates]
 
         def keep(db: sqlite3.Connection) -> set[int]:
-            db.execute("BEGIN IMMEDIATE")
+            self.begin(db)
             try:
                 marks = ", ".join("?" * len(ids))
                 known = {r[0] for r in db.execute(f"SELECT update_id FROM inbox WHERE update_id IN ({marks})", ids)}
@@ -78,7 +78,8 @@ class InboxTables(Database):
 
         async with self._write_lock:
             # Those are new for sure: processing them needs no look-up of their status.
-            fresh = await self.on_writer(keep)
+            # Small (at most a getUpdates' 100 rows by their keys): on the event loop's thread.
+            fresh = await self.on_writer(keep, small=True)
             self._fresh.update(fresh)
         return fresh
 

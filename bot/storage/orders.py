@@ -89,7 +89,7 @@ class OrderTables(Database):
             ).fetchall()
             return row, items
 
-        row, items = await self.read_in_one(read)
+        row, items = await self.read_in_one(read, small=True)
         if row is None:
             return None
         order = order_from_row(row)
@@ -193,7 +193,7 @@ class OrderTables(Database):
             )
             return True
 
-        ok = bool(await self.write_in_one(write))
+        ok = bool(await self.write_in_one(write, small=True))
         if ok:
             order.version += 1
         return ok
@@ -364,7 +364,9 @@ class OrderTables(Database):
             where += " AND list_key < ?"
             params.append(upper[0])
         row = await self.fetchone(
-            f"SELECT count(*) FROM orders WHERE team_id = ? AND goods IN ({marks}){where}", [team_id, *values, *params]
+            f"SELECT count(*) FROM orders WHERE team_id = ? AND goods IN ({marks}){where}",
+            [team_id, *values, *params],
+            small=False,  # the orders of a list: a reader's
         )
         return int(row[0])
 

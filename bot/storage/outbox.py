@@ -70,7 +70,7 @@ class Outbox:
 
     async def due_queues(self, now: datetime, *, chats: int = 32, per_chat: int = 100, skip_chats: Iterable[int] = (),
                          only_chat: int | None = None, shards: tuple[int, Sequence[int]] | None = None,
-                         claim: Claim | None = None) -> list[list[OutboxRow]]:  # fmt: skip
+                         claim: Claim | None = None, small: bool = False) -> list[list[OutboxRow]]:  # fmt: skip
         """Each chat's due messages in order (at most ``per_chat``), for at most ``chats`` chats,
         the chat that waits longest first: one busy chat never fills the read and hides the
         others. ``only_chat``: that chat's queue alone. ``shards``: (count, the shards): only the
@@ -79,16 +79,21 @@ class Outbox:
 
         ``claim``: the messages read are claimed for ``claim.by`` for :data:`CLAIM` (see
         :meth:`_claim`), in the same hop; messages another replica claims, and the later ones of
-        their chats, are left out."""
+        their chats, are left out.
+
+        ``small``: few messages are pending (the caller's last read found few): the read runs on
+        the event loop's thread (bot/storage/db.py). A backlog of thousands is read on a thread:
+        every pending message is ordered before the first chats are taken."""
         sql, params = _due_queues_query(now, per_chat=per_chat, skip_chats=skip_chats, only_chat=only_chat,
                                         shards=shards, claim=claim)  # fmt: skip
+        small = small or only_chat is not None  # one chat's queue: at most ``per_chat`` rows
         if claim is None:
-            return _queues(await self.store.fetchall(sql, params), chats)
+            return _queues(await self.store.fetchall(sql, params, small=small), chats)
 
         def work(db: Any) -> list[list[OutboxRow]]:
             return self._claim(db, _queues(db.execute(sql, params).fetchall(), chats), claim)
 
-        return await self.store.write_in_one(work, writer_lock=False)
+        return await self.store.write_in_one(work, writer_lock=False, small=small)
 
     async def sent_then_due(self, outbox_id: int, message_id: int, now: datetime, chat_id: int, *,
                             per_chat: int = 100, claim: Claim | None = None) -> list[OutboxRow]:  # fmt: skip
@@ -103,7 +108,7 @@ class Outbox:
             queues = _queues(db.execute(sql, params).fetchall(), 1)
             return queues if claim is None else self._claim(db, queues, claim)
 
-        queues = await self.store.write_in_one(work, writer_lock=claim is None)
+        queues = await self.store.write_in_one(work, writer_lock=claim is None, small=True)
         return queues[0] if queues else []
 
     def _claim(self, db: Any, queues: list[list[OutboxRow]], claim: Claim) -> list[list[OutboxRow]]:
@@ -154,7 +159,7 @@ class Outbox:
                 (chat_id, by),
             )
 
-        await self.store.write_in_one(work, writer_lock=False)
+        await self.store.write_in_one(work, writer_lock=False, small=True)
 
     async def document(self, outbox_id: int) -> bytes | None:
         """The bytes of a queued file."""

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from bot.storage.outbox import Claim, OutboxRow
     from bot.storage.shipments import Shipment
     from bot.storage.teams import Team, TeamMove, User
-    from bot.storage.unit import OutgoingMessage
+    from bot.storage.unit import OutgoingMessage, Queued
 
 
 class UnitOfWork(Protocol):
@@ -133,8 +133,8 @@ class LeaseStore(Protocol):
 class DeskStore(TeamStore, OrderStore, ShipmentStore, ConfirmationStore, InboxStore, LeaseStore, Protocol):
     """Everything the services ask of the database (``bot.storage.Store`` is the SQLite one)."""
 
-    #: Called when messages were queued in the outbox (the sender wakes up).
-    on_queued: Callable[[], None]
+    #: Called when messages were queued in the outbox (the sender wakes up; see ``Database.on_queued``).
+    on_queued: Callable[[Sequence[Queued]], None]
 
     async def open(self) -> None: ...
     async def close(self) -> None: ...
@@ -147,7 +147,7 @@ class OutboxStore(Protocol):
                            skip_chats: Iterable[int] = ()) -> list[OutboxRow]: ...  # fmt: skip
     async def due_queues(self, now: datetime, *, chats: int = 32, per_chat: int = 100, skip_chats: Iterable[int] = (),
                          only_chat: int | None = None, shards: tuple[int, Sequence[int]] | None = None,
-                         claim: Claim | None = None) -> list[list[OutboxRow]]: ...  # fmt: skip
+                         claim: Claim | None = None, small: bool = False) -> list[list[OutboxRow]]: ...  # fmt: skip
     async def sent_then_due(self, outbox_id: int, message_id: int, now: datetime, chat_id: int, *,
                             per_chat: int = 100, claim: Claim | None = None) -> list[OutboxRow]: ...  # fmt: skip
     async def unclaim(self, chat_id: int, by: str) -> None: ...

@@ -6,7 +6,7 @@ import functools
 import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 from bot.storage import pg
@@ -42,6 +42,8 @@ _MEMBER = frozenset({"creator", "administrator", "member", "restricted"})
 #: The teams a private chat with no known team asks about (``bot.access._MAX_PROBES``; a
 #: ``teams_to_try`` with other ``probes`` reads again).
 _PROBES = 20
+#: Who wrote where is written again after this long even when nothing of it changed.
+SEEN_AGAIN = timedelta(minutes=10)
 
 
 def _candidates(db: Any, user_id: int, first: int | None, probes: int) -> tuple[list[Any], list[Any]]:
@@ -151,6 +153,11 @@ class TeamTables(Database):
         self._members: dict[tuple[int, int], tuple[str, datetime] | None] = {}
         self._teams_of: dict[int, list[int]] = {}
         self._chat_languages: dict[int, str | None] = {}
+        #: What ``seen`` last wrote of a person (what they are called, and their row as it
+        #: returned it) and of a chat, and when: the same again within :data:`SEEN_AGAIN` is
+        #: not written again (SQLite, where this process is the only one writing people).
+        self._seen_people: dict[int, tuple[tuple[Any, ...], datetime, tuple[Any, ...]]] = {}
+        self._seen_chats: dict[int, tuple[tuple[Any, ...], datetime]] = {}
         #: Moves on at every change of what is kept: a read that overlapped one keeps nothing.
         self._generation = 0
 
@@ -183,6 +190,8 @@ class TeamTables(Database):
             self._members.clear()
             self._teams_of.clear()
             self._chat_languages.clear()
+            self._seen_people.clear()
+            self._seen_chats.clear()
 
         self._changed(forget)
 
@@ -371,10 +380,20 @@ class TeamTables(Database):
         at: datetime,
     ) -> None:
         """Remember who wrote where (one transaction, two statements, one hop). In a private
-        chat, what the access check reads next (``teams_to_try``) is read in the same hop."""
+        chat, what the access check reads next (``teams_to_try``) is read in the same hop.
+        Someone writing again where they wrote in the last :data:`SEEN_AGAIN`, under the same
+        name, is not written again (a transaction a command saved)."""
         stamp = iso(at)
         generation = self._generation
         ahead: list[Any] = []
+        who, where = (name, username, telegram_language), (chat_kind, chat_title)
+        person, chat = self._seen_people.get(user_id), self._seen_chats.get(chat_id)
+        if (self.inline and person is not None and chat is not None and person[0] == who and chat[0] == where
+                and timedelta(0) <= at - person[1] < SEEN_AGAIN and timedelta(0) <= at - chat[1] < SEEN_AGAIN):  # fmt: skip
+            reads = self._update_reads()
+            if reads is not None:
+                reads["user", user_id] = User(*person[2])
+            return
 
         def write(db: sqlite3.Connection) -> Any:
             # The person as written, for the rest of the update (see ``user``).
@@ -395,7 +414,10 @@ class TeamTables(Database):
                 ahead.append(_candidates(db, user_id, row[5], _PROBES))
             return row
 
-        row = await self.write_in_one(write, standalone=True, changes=[("user", user_id)])
+        row = await self.write_in_one(write, standalone=True, changes=[("user", user_id)], small=True)
+        if self.inline and self._keeps(generation):
+            self._seen_people[user_id] = (who, at, tuple(row))
+            self._seen_chats[chat_id] = (where, at)
         reads = self._update_reads()
         if reads is not None:
             reads["user", user_id] = User(*row)
@@ -430,8 +452,13 @@ class TeamTables(Database):
         return language
 
     async def set_user_language(self, user_id: int, language: str | None) -> None:
+        def forget() -> None:
+            self._seen_people.pop(user_id, None)
+
+        self._changed(forget)
         async with self.transaction() as tx:
             await tx.execute("UPDATE users SET language = ? WHERE user_id = ?", (language, user_id))
+        self._changed(forget)
 
     async def set_chat_language(self, chat_id: int, language: str | None) -> None:
         def forget() -> None:
@@ -448,6 +475,7 @@ class TeamTables(Database):
         def forget() -> None:
             self._members.pop((team_id, user_id), None)
             self._teams_of.pop(user_id, None)
+            self._seen_people.pop(user_id, None)  # its active team
 
         self._changed(forget)
         stamp = iso(at)
@@ -465,7 +493,7 @@ class TeamTables(Database):
                     "UPDATE users SET active_team = NULL WHERE user_id = ? AND active_team = ?", (user_id, team_id)
                 )
 
-        await self.write_in_one(write, standalone=True, changes=[("user", user_id)])
+        await self.write_in_one(write, standalone=True, changes=[("user", user_id)], small=True)
         self._changed(forget)
 
     async def member(self, team_id: int, user_id: int) -> tuple[str, datetime] | None:
@@ -491,6 +519,7 @@ class TeamTables(Database):
             "SELECT team_id FROM members WHERE user_id = ? AND status IN ('creator','administrator','member','restricted') "
             "ORDER BY checked_at DESC",
             (user_id,),
+            small=True,
         )
         teams = [r[0] for r in rows]
         if self._keeps(generation):
@@ -514,7 +543,7 @@ class TeamTables(Database):
             generation, checks, rows = ahead[2:]
         else:
             generation = self._generation
-            checks, rows = await self.read_in_one(lambda db: _candidates(db, user_id, first, probes))
+            checks, rows = await self.read_in_one(lambda db: _candidates(db, user_id, first, probes), small=True)
         mine = [t for t, status, _ in checks if status in _MEMBER]
         candidates = list(dict.fromkeys([*([] if first is None else [first]), *mine]))
         if not candidates:

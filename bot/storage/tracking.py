@@ -91,7 +91,7 @@ class TrackingTables(Database):
         Returns how many shipments were read (``limit`` at most: call again while it is)."""
 
         def work(db: Any) -> int:
-            db.execute("BEGIN IMMEDIATE")
+            self.begin(db)
             try:
                 row = db.execute("SELECT last_shipment_id FROM tracking_cursor WHERE id = 1").fetchone()
                 cursor = row[0] if row else 0
@@ -263,6 +263,7 @@ class TrackingTables(Database):
             "FROM tracking WHERE team_id = ? AND shipped_at >= ? AND shipped_at < ? "
             "AND coalesce(stop_reason, '') <> 'corrected' AND state <> 'rejected'",
             (team_id, iso(since), iso(until)),
+            small=False,  # a month of shipments: a reader's
         )
         return (int(row[0]), int(row[1])) if row else (0, 0)
 

@@ -25,6 +25,23 @@ log = logging.getLogger(__name__)
 
 #: Replies are due at once: any time at or before now.
 _EPOCH = "1970-01-01T00:00:00+00:00"
+_QUEUE = (
+    "INSERT INTO outbox (team_id, chat_id, kind, update_id, payload, document, created_at, not_before) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING outbox_id"
+)
+#: Whether a chat has a message waiting before a given one (a retry, a group's pace, a hold).
+_WAITING_BEFORE = "SELECT 1 FROM outbox WHERE status = 'pending' AND chat_id = ? AND outbox_id < ? LIMIT 1"
+
+
+@dataclass(frozen=True)
+class Queued:
+    """A message an update queued, as it was committed: with nothing of its chat waiting before it,
+    the sender may take it from here instead of reading the outbox for it (``Sender.kick``)."""
+
+    outbox_id: int
+    update_id: int
+    message: OutgoingMessage
+    payload_json: str
 
 
 @dataclass
@@ -69,7 +86,7 @@ class Unit:
             await self.store._write_lock.acquire()
             self._locked = True
             try:
-                await conn.execute("BEGIN IMMEDIATE")
+                await self.store.on_writer(self.store.begin)
             except BaseException:
                 self.store._write_lock.release()
                 self._locked = False
@@ -77,14 +94,16 @@ class Unit:
             self.began = True
         return conn
 
-    async def begin_with(self, work: Callable[[sqlite3.Connection], Any]) -> Any:
+    async def begin_with(self, work: Callable[[sqlite3.Connection], Any], *, small: bool = False) -> Any:
         """The update's first write: BEGIN and ``work(connection)`` in one hop into the
-        writer's thread. If ``work`` raises, nothing stays begun (as :meth:`undo` leaves it)."""
+        writer's thread (``small``: none, see ``Database.on_writer``). If ``work`` raises,
+        nothing stays begun (as :meth:`undo` leaves it)."""
         await self.store._write_lock.acquire()
         self._locked = True
+        store = self.store
 
         def first(db: sqlite3.Connection) -> Any:
-            db.execute("BEGIN IMMEDIATE")
+            store.begin(db)
             try:
                 return work(db)
             except BaseException:
@@ -92,7 +111,7 @@ class Unit:
                 raise
 
         try:
-            result = await self.store.on_writer(first)
+            result = await self.store.on_writer(first, small=small)
         except BaseException:
             self._release_lock()
             raise
@@ -139,10 +158,11 @@ class Unit:
         if not began:
             await store._write_lock.acquire()
             self._locked = True
+        queued: list[Queued] = []
 
         def finish(db: sqlite3.Connection) -> bool:
             if not began:
-                db.execute("BEGIN IMMEDIATE")
+                store.begin(db)
             try:
                 # Done: the payload is no longer needed (and may hold what a person typed). Only
                 # if it was still new: another process sharing the database (a replica that was
@@ -155,11 +175,14 @@ class Unit:
                 if not done and db.execute("SELECT 1 FROM inbox WHERE update_id = ?", (self.update_id,)).fetchone():
                     db.execute("ROLLBACK")
                     return False
-                db.executemany(
-                    "INSERT INTO outbox (team_id, chat_id, kind, update_id, payload, document, created_at, not_before) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    rows,
-                )
+                ids = [db.execute(_QUEUE, row).fetchone()[0] for row in rows]
+                first: dict[int, int] = {}
+                for outbox_id, message in zip(ids, self.messages, strict=True):
+                    first.setdefault(message.chat_id, outbox_id)
+                waiting = {chat for chat, oid in first.items() if db.execute(_WAITING_BEFORE, (chat, oid)).fetchone()}
+                queued[:] = [Queued(outbox_id, self.update_id, message, row[4])
+                             for outbox_id, message, row in zip(ids, self.messages, rows, strict=True)
+                             if message.chat_id not in waiting]  # fmt: skip
                 if notice is not None:
                     db.execute(*notice)
                 db.execute("COMMIT")
@@ -169,7 +192,8 @@ class Unit:
             return True
 
         try:
-            applied = await store.on_writer(finish)
+            # Small: a few rows by their keys, on the event loop's thread (bot/storage/db.py).
+            applied = await store.on_writer(finish, small=True)
         finally:
             self.began = False
             self.closed = True
@@ -181,7 +205,7 @@ class Unit:
             self.after.clear()
             return
         if rows:
-            store.signal_queued()
+            store.signal_queued(queued)
 
     async def release(self) -> None:
         """After an error on the way out (cancelled, disk full): nothing of the update stays."""

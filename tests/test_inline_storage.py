@@ -1,0 +1,91 @@
+"""Small work on the event loop's thread (SQLite; issue 11 point 4, bot/storage/db.py).
+
+A person, a team or an order read by its key, an update's reply and "done", the sender's mark:
+each runs where the event loop runs, without a hop into a thread. What could make it wait there
+never does: SQLite's write lock held by another process (``dingdan import`` beside the bot)
+sends the work to the writer's thread, and checkpoints run on a thread of their own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from datetime import timedelta
+
+import pytest
+
+from bot.storage import Store
+from bot.storage import db as storage_db
+from tests.support.calls import Calls
+from tests.test_store_shape import NOW, TEAM, store  # noqa: F401 - the seeded store, a fixture
+
+pytestmark = pytest.mark.stores("sqlite")
+
+
+async def seen(store: Store, name: str = "Alice", at=NOW) -> None:
+    await store.seen(user_id=101, name=name, username=None, telegram_language="en", chat_id=TEAM,
+                     chat_kind="supergroup", chat_title="Shenzhen Audio", at=at)  # fmt: skip
+
+
+async def test_small_work_runs_on_the_event_loops_thread(store, monkeypatch) -> None:
+    calls = Calls(monkeypatch)
+    await store.store_updates([(9001, "{}")], NOW)
+    await seen(store)
+    assert (await store.user(101)).name == "Alice"
+    assert await store.team(TEAM) is not None
+    assert [c.hop for c in calls.all] == [False, False, False, False]
+    # A list is not small: it goes to a reader's thread.
+    await store.fetchall("SELECT order_id FROM orders WHERE team_id = ?", (TEAM,))
+    assert calls.all[-1].hop
+
+
+async def test_a_write_lock_held_by_another_process_is_waited_for_on_a_thread(store, db_target) -> None:
+    other = sqlite3.connect(db_target, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # `dingdan import` writing beside the bot
+    try:
+        write = asyncio.create_task(store.store_updates([(9002, "{}")], NOW))
+        ticks = 0
+        for _ in range(10):  # the event loop keeps serving while the write waits
+            await asyncio.sleep(0.01)
+            ticks += 1
+        assert ticks == 10 and not write.done()
+    finally:
+        other.execute("COMMIT")
+        other.close()
+    assert await asyncio.wait_for(write, timeout=5) == {9002}
+    assert await store.inbox_status(9002) == "new"
+    # The next small write runs on the event loop's thread again.
+    assert await store.store_updates([(9003, "{}")], NOW) == {9003}
+
+
+async def test_the_writer_never_checkpoints_the_event_loop_does_not(store, db_target, monkeypatch) -> None:
+    assert (await store.writer.execute_fetchall("PRAGMA wal_autocheckpoint"))[0][0] == 0
+    monkeypatch.setattr(storage_db, "CHECKPOINT_AFTER", 5)  # rows
+    for n in range(6):
+        await store.store_updates([(9100 + n, "{}")], NOW)
+    assert store._checkpointing is not None  # started on its thread
+    await store._checkpointing
+    # What was written is in the database file itself now, not only in the WAL.
+    frozen = sqlite3.connect(f"file:{db_target}?immutable=1", uri=True)
+    try:
+        assert frozen.execute("SELECT count(*) FROM inbox WHERE update_id >= 9100").fetchone() == (6,)
+    finally:
+        frozen.close()
+
+
+async def test_who_wrote_where_is_not_written_again_when_nothing_changed(store, monkeypatch) -> None:
+    await seen(store)
+    calls = Calls(monkeypatch)
+    await seen(store, at=NOW + timedelta(minutes=1))
+    assert calls.all == []  # nothing changed: no write
+    await seen(store, name="Alice Wang", at=NOW + timedelta(minutes=2))
+    assert len(calls.all) == 1 and (await store.user(101)).name == "Alice Wang"
+    calls.clear()
+    await seen(store, name="Alice Wang", at=NOW + timedelta(minutes=13))
+    assert len(calls.all) == 1  # written again after SEEN_AGAIN, though nothing changed
+    # A change of what the row returns (their language) is never hidden by the memory.
+    await store.set_user_language(101, "zh_Hans")
+    calls.clear()
+    await seen(store, name="Alice Wang", at=NOW + timedelta(minutes=14))
+    assert len(calls.all) == 1
+    assert (await store.user(101)).language == "zh_Hans"
