@@ -1,7 +1,7 @@
 """Commands handled per second, end to end: dingdan against a bare echo bot, in one run.
 
     python bench/bench_commands.py [--members 200] [--cold 25] [--repeat 5] [--only limited|unlimited]
-                                   [--profile DIR]
+                                   [--profile DIR] [--phases]
 
 Both bots are real python-telegram-bot ``Application``s polling the same kind of fake Bot
 API server (tests/support/fakebotapi.py) over real HTTP on 127.0.0.1. Each bot runs in its own
@@ -38,12 +38,18 @@ exactly one "ship" event.
 
 Printed: commands/s of both bots per round and their ratio (target: dingdan >= 0.7 of the
 echo bot), CPU milliseconds per command in each bot's process and in the fake server, and
-the Bot API calls dingdan made besides getUpdates. Takes ~1-1.5 minutes on 2 cores.
+the Bot API calls each bot made. Takes ~1-1.5 minutes on 2 cores. dingdan's process calls
+``bot.app.settle()`` once it runs, as ``dingdan run`` does.
 
 ``--profile DIR`` runs each dingdan process under cProfile (its event loop's thread: what
 the CPU-per-command figures mostly are; aiosqlite's threads are not in it) and writes
 ``DIR/dingdan-<pid>.prof``; the functions costing most, summed over the runs, are printed
 at the end. Profiling slows dingdan: its figures are then not comparable to the echo bot's.
+
+``--phases`` prints where one command's time goes in dingdan's one-by-one round, as medians:
+from Telegram's answer to getUpdates to the update kept in the inbox, to its processing, to
+its commit, to the reply's sendMessage going out, to Telegram's answer (marks set by wrapping
+a few methods inside dingdan's process; nothing in bot/ changes).
 """
 
 from __future__ import annotations
@@ -105,6 +111,7 @@ class BotConfig:
     file_url: str
     db_path: str
     profile: str = ""  # a directory: run under cProfile, write dingdan-<pid>.prof there
+    phases: bool = False  # print where one command's time goes (dingdan, one by one)
 
 
 def _bot_process(cfg: BotConfig, conn: Any) -> None:
@@ -127,15 +134,92 @@ def _bot_process(cfg: BotConfig, conn: Any) -> None:
 
 async def _serve_bot(cfg: BotConfig, conn: Any) -> None:
     loop = asyncio.get_running_loop()
+    phases = _Phases() if cfg.phases else None
+    asked = 0
     async with _running(cfg):
+        if cfg.kind == "dingdan":
+            import bot.app
+
+            bot.app.settle()  # as `dingdan run` does once the bot runs (bot.app.serve)
         conn.send(("ready", _cpu()))
         while True:
             message = await loop.run_in_executor(None, conn.recv)
             if message == "cpu":
+                asked += 1
+                if phases is not None and asked == 2:  # the end of the first round: one by one
+                    phases.show()
                 conn.send(("cpu", _cpu()))
             elif message == "stop":
                 break
     conn.send(("stopped", _cpu()))
+
+
+class _Phases:
+    """Marks set inside dingdan's process, one command at a time (the one-by-one round)."""
+
+    STEPS = (("recv", "inbox", "getUpdates answered -> kept in the inbox"),
+             ("inbox", "process", "-> processing begins"),
+             ("process", "commit", "-> committed (effect, reply, done)"),
+             ("commit", "send", "-> the reply's sendMessage goes out"),
+             ("send", "sent", "-> Telegram answered"),
+             ("recv", "sent", "all"))  # fmt: skip
+
+    def __init__(self) -> None:
+        import bot.durable as durable
+        from bot.storage import unit
+
+        self.marks: dict[str, float] = {}
+        self.spans: dict[str, list[float]] = {name: [] for _, _, name in self.STEPS}
+        mark = self.mark
+        post, get_updates, process, commit = (durable.DeskBot._post, durable.DeskBot.get_updates,
+                                              durable.DeskApplication.process_update, unit.Unit.commit)  # fmt: skip
+
+        async def _post(bot: Any, endpoint: str, *args: Any, **kwargs: Any) -> Any:
+            if endpoint == "sendMessage":
+                mark("send")
+            result = await post(bot, endpoint, *args, **kwargs)
+            if endpoint == "getUpdates" and result:
+                mark("recv")
+            elif endpoint == "sendMessage":
+                mark("sent")
+                self.took()
+            return result
+
+        async def _get_updates(bot: Any, *args: Any, **kwargs: Any) -> Any:
+            updates = await get_updates(bot, *args, **kwargs)
+            if updates:
+                mark("inbox")
+            return updates
+
+        async def _process(application: Any, update: Any) -> None:
+            mark("process")
+            await process(application, update)
+
+        async def _commit(u: Any) -> None:
+            await commit(u)
+            mark("commit")
+
+        durable.DeskBot._post = _post  # type: ignore[method-assign]
+        durable.DeskBot.get_updates = _get_updates  # type: ignore[method-assign]
+        durable.DeskApplication.process_update = _process  # type: ignore[method-assign]
+        unit.Unit.commit = _commit  # type: ignore[method-assign]
+
+    def mark(self, name: str) -> None:
+        self.marks[name] = time.perf_counter()
+
+    def took(self) -> None:
+        for start, end, name in self.STEPS:
+            a, b = self.marks.get(start), self.marks.get(end)
+            if a is not None and b is not None and b >= a:
+                self.spans[name].append(b - a)
+        self.marks.clear()
+
+    def show(self) -> None:
+        print("dingdan, one by one, where a command's time goes (median ms):", flush=True)
+        for _, _, name in self.STEPS:
+            got = self.spans[name]
+            if got:
+                print(f"  {name:42} {statistics.median(got) * 1000:6.2f}  ({len(got)} commands)", flush=True)
 
 
 def _running(cfg: BotConfig) -> Any:
@@ -371,7 +455,8 @@ def _verify_db(db_path: Path, shipped: dict[str, str]) -> str:
     return f"{len(shipped)} orders shipped in the DB, one 'ship' event each, tracking numbers as sent"
 
 
-async def run_bot(kind: str, limited: bool, members: int, cold: int, workdir: Path, profile: str = "") -> RunResult:
+async def run_bot(kind: str, limited: bool, members: int, cold: int, workdir: Path, profile: str = "",
+                  phases: bool = False) -> RunResult:  # fmt: skip
     api = CountingAPI()
     await api.start()
     bot_process: BotProcess | None = None
@@ -398,7 +483,7 @@ async def run_bot(kind: str, limited: bool, members: int, cold: int, workdir: Pa
             await _prepare_db(db_path, [p.id for p in people["round 1"] + people.get(ONE_BY_ONE, [])])
 
         cfg = BotConfig(kind, limited, api.token, api.base_url, api.base_file_url, str(db_path),
-                        profile if kind == "dingdan" else "")  # fmt: skip
+                        profile if kind == "dingdan" else "", phases and kind == "dingdan")  # fmt: skip
         bot_process = BotProcess(cfg)
         await bot_process.ready()
 
@@ -431,7 +516,7 @@ async def run_bot(kind: str, limited: bool, members: int, cold: int, workdir: Pa
             seconds = api.last_reply_at - t0
             fake_cpu = _cpu() - fake_cpu0
             bot_cpu = await bot_process.cpu() - bot_cpu0
-            calls = Counter(method for method, _ in api.calls[calls0:] if method != "getUpdates")
+            calls = Counter(method for method, _ in api.calls[calls0:])
             result.rounds[name] = RoundResult(len(batch), seconds, bot_cpu, fake_cpu, dict(calls))
 
         # Every reply is the right one (a refusal is a reply too, and must not count).
@@ -482,10 +567,11 @@ def _print_pairs(title: str, pairs: list[tuple[RunResult, RunResult]]) -> None:
             f"{_ms_per_command(e, 'fake_cpu'):18.2f} / {_ms_per_command(d, 'fake_cpu'):.2f}"
         )
     echo, dingdan = pairs[-1]
-    calls = {
-        name: ", ".join(f"{n} {method}" for method, n in sorted(r.calls.items())) for name, r in dingdan.rounds.items()
-    }
-    print("dingdan's Bot API calls (getUpdates aside): " + "; ".join(f"{name}: {c}" for name, c in calls.items()))
+    for who, run in (("echo", echo), ("dingdan", dingdan)):
+        calls = {
+            name: ", ".join(f"{n} {method}" for method, n in sorted(r.calls.items())) for name, r in run.rounds.items()
+        }
+        print(f"{who}'s Bot API calls: " + "; ".join(f"{name}: {c}" for name, c in calls.items()))
     print(f"checked: echo: {echo.checked}; dingdan: {dingdan.checked}")
 
 
@@ -511,6 +597,8 @@ async def main() -> None:
     parser.add_argument("--only", choices=("limited", "unlimited"), help="run one pair only")
     parser.add_argument("--profile", metavar="DIR", default="",
                         help="run dingdan under cProfile, write DIR/dingdan-<pid>.prof, print the costliest")  # fmt: skip
+    parser.add_argument("--phases", action="store_true",
+                        help="print where one command's time goes in dingdan's one-by-one round")  # fmt: skip
     args = parser.parse_args()
     if args.profile:
         args.profile = str(Path(args.profile).resolve())
@@ -536,7 +624,8 @@ async def main() -> None:
                 # Alternate which bot goes first, so neither always runs on a warmer machine.
                 order = ("echo", "dingdan") if i % 2 == 0 else ("dingdan", "echo")
                 got = {
-                    kind: await run_bot(kind, False, args.members, args.cold, workdir, args.profile) for kind in order
+                    kind: await run_bot(kind, False, args.members, args.cold, workdir, args.profile, args.phases)
+                    for kind in order
                 }
                 pairs.append((got["echo"], got["dingdan"]))
             _print_pairs("WITHOUT a rate limiter on either bot (what the handlers cost)", pairs)
