@@ -48,8 +48,10 @@ at the end. Profiling slows dingdan: its figures are then not comparable to the 
 
 ``--phases`` prints where one command's time goes in dingdan's one-by-one round, as medians:
 from Telegram's answer to getUpdates to the update kept in the inbox, to its processing, to
-its commit, to the reply's sendMessage going out, to Telegram's answer (marks set by wrapping
-a few methods inside dingdan's process; nothing in bot/ changes).
+its commit, to the sender calling sendMessage, to that call's return (marks set per update by
+wrapping a few methods inside dingdan's process; nothing in bot/ changes). The fake server
+hands out the next command as soon as it has the reply, so the last step also holds the next
+update's first steps, and the steps of one update share the loop with the last one's ending.
 """
 
 from __future__ import annotations
@@ -155,7 +157,8 @@ async def _serve_bot(cfg: BotConfig, conn: Any) -> None:
 
 
 class _Phases:
-    """Marks set inside dingdan's process, one command at a time (the one-by-one round)."""
+    """Marks set inside dingdan's process, per update (the one-by-one round: one at a time, but
+    the next update may arrive while the last reply's sendMessage waits for its answer)."""
 
     STEPS = (("recv", "inbox", "getUpdates answered -> kept in the inbox"),
              ("inbox", "process", "-> processing begins"),
@@ -168,51 +171,60 @@ class _Phases:
         import bot.durable as durable
         from bot.storage import unit
 
-        self.marks: dict[str, float] = {}
+        self.marks: dict[int, dict[str, float]] = {}
         self.spans: dict[str, list[float]] = {name: [] for _, _, name in self.STEPS}
         mark = self.mark
-        post, get_updates, process, commit = (durable.DeskBot._post, durable.DeskBot.get_updates,
-                                              durable.DeskApplication.process_update, unit.Unit.commit)  # fmt: skip
+        post, get_updates, process = (
+            durable.DeskBot._post,
+            durable.DeskBot.get_updates,
+            durable.DeskApplication.process_update,
+        )
+        commit, call = unit.Unit.commit, durable.Sender._call
 
         async def _post(bot: Any, endpoint: str, *args: Any, **kwargs: Any) -> Any:
-            if endpoint == "sendMessage":
-                mark("send")
             result = await post(bot, endpoint, *args, **kwargs)
-            if endpoint == "getUpdates" and result:
-                mark("recv")
-            elif endpoint == "sendMessage":
-                mark("sent")
-                self.took()
+            if endpoint == "getUpdates" and isinstance(result, list):
+                for u in result:
+                    mark(u["update_id"], "recv")
             return result
 
         async def _get_updates(bot: Any, *args: Any, **kwargs: Any) -> Any:
             updates = await get_updates(bot, *args, **kwargs)
-            if updates:
-                mark("inbox")
+            for u in updates:
+                mark(u.update_id, "inbox")
             return updates
 
         async def _process(application: Any, update: Any) -> None:
-            mark("process")
+            mark(update.update_id, "process")
             await process(application, update)
 
         async def _commit(u: Any) -> None:
             await commit(u)
-            mark("commit")
+            mark(u.update_id, "commit")
+
+        async def _call(sender: Any, row: Any, chat_id: int) -> Any:
+            mark(row.update_id, "send")
+            message = await call(sender, row, chat_id)
+            mark(row.update_id, "sent")
+            self.took(row.update_id)
+            return message
 
         durable.DeskBot._post = _post  # type: ignore[method-assign]
         durable.DeskBot.get_updates = _get_updates  # type: ignore[method-assign]
         durable.DeskApplication.process_update = _process  # type: ignore[method-assign]
         unit.Unit.commit = _commit  # type: ignore[method-assign]
+        durable.Sender._call = _call  # type: ignore[method-assign]
 
-    def mark(self, name: str) -> None:
-        self.marks[name] = time.perf_counter()
+    def mark(self, update_id: int | None, name: str) -> None:
+        if update_id is not None:
+            self.marks.setdefault(update_id, {})[name] = time.perf_counter()
 
-    def took(self) -> None:
+    def took(self, update_id: int | None) -> None:
+        marks = self.marks.pop(update_id, {}) if update_id is not None else {}
         for start, end, name in self.STEPS:
-            a, b = self.marks.get(start), self.marks.get(end)
-            if a is not None and b is not None and b >= a:
+            a, b = marks.get(start), marks.get(end)
+            if a is not None and b is not None:
                 self.spans[name].append(b - a)
-        self.marks.clear()
 
     def show(self) -> None:
         print("dingdan, one by one, where a command's time goes (median ms):", flush=True)
