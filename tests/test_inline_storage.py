@@ -60,9 +60,12 @@ async def test_a_write_lock_held_by_another_process_is_waited_for_on_a_thread(st
 
 async def test_the_writer_never_checkpoints_the_event_loop_does_not(store, db_target, monkeypatch) -> None:
     assert (await store.writer.execute_fetchall("PRAGMA wal_autocheckpoint"))[0][0] == 0
-    monkeypatch.setattr(storage_db, "CHECKPOINT_AFTER", 5)  # rows
-    for n in range(6):
+    monkeypatch.setattr(storage_db, "CHECKPOINT_AFTER", 6)  # rows
+    store._checkpointed_at = store.writer._conn.total_changes  # as if one had just run
+    for n in range(5):
         await store.store_updates([(9100 + n, "{}")], NOW)
+    assert store._checkpointing is None
+    await store.store_updates([(9105, "{}")], NOW)  # the sixth row
     assert store._checkpointing is not None  # started on its thread
     await store._checkpointing
     # What was written is in the database file itself now, not only in the WAL.
