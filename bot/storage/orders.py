@@ -74,7 +74,8 @@ class OrderTables(Database):
         return [r[0] for r in rows]
 
     async def order(self, team_id: int, order_id: str) -> Order | None:
-        """The order with its items (one hop: both statements on the reader's thread)."""
+        """The order with its items (one call: both statements together; small work, on SQLite
+        on the event loop's thread)."""
 
         def read(db: sqlite3.Connection) -> tuple[Any, list[Any]]:
             row = db.execute(
@@ -165,7 +166,8 @@ class OrderTables(Database):
 
         ``order.version`` is the version it was loaded at; on success it is bumped. With
         ``supersede`` (a tracking number), the shipments under it are replaced (a correction).
-        The statements are prepared here and run in one hop into the writer's thread.
+        The statements are prepared here and run in one call (small work: on SQLite, on the event
+        loop's thread; bot/storage/db.py).
         """
         params = self._update_params(order, now)
         items = [(i.quantity_shipped, order.team_id, order.order_id, i.item_id) for i in order.items]

@@ -146,8 +146,9 @@ class Unit:
         self.after.clear()
 
     async def commit(self) -> None:
-        """The effect, the replies and "done" in one transaction (one hop into the database
-        thread when the update wrote nothing else: a look-up's reply)."""
+        """The effect, the replies and "done" in one transaction, in one call (on SQLite, on the
+        event loop's thread: small work, bot/storage/db.py). The replies, with nothing of their
+        chat waiting before them, go to the sender as committed (``Queued``)."""
         store = self.store
         now = iso(utc_now())
         rows = [(m.team_id, m.chat_id, m.kind, self.update_id, dumps(m.payload), m.document, now, _EPOCH)
