@@ -76,6 +76,49 @@ async def test_the_writer_never_checkpoints_the_event_loop_does_not(store, db_ta
         frozen.close()
 
 
+async def test_the_wal_starts_over_after_a_checkpoint_that_commits_raced(store, db_target, monkeypatch) -> None:
+    """A checkpoint runs beside the writer's commits. One that left what was committed meanwhile
+    in the WAL never let the writer start the WAL over: it grew without end (338 MB after 2,000
+    commands in bench_commands, each write slower as it grew). What the writer committed during
+    the first pass is copied while it waits, so its next write starts the WAL over."""
+    monkeypatch.setattr(storage_db, "CHECKPOINT_AFTER", 40)  # rows
+    store._checkpointed_at = store.writer._conn.total_changes
+    real = asyncio.to_thread
+    passes: list[object] = []
+
+    async def to_thread(work, /, *args, **kwargs):
+        if getattr(work, "__name__", "") != "checkpoint":
+            return await real(work, *args, **kwargs)
+        passes.append(work)
+        if len(passes) > 1:
+            return await real(work, *args, **kwargs)
+        # The first pass copies up to where it started; the bot commits meanwhile. (A reader's
+        # snapshot stands for "where it started": a checkpoint copies nothing a reader might read.)
+        reader = sqlite3.connect(db_target, isolation_level=None)
+        try:
+            reader.execute("BEGIN")
+            reader.execute("SELECT count(*) FROM inbox").fetchone()
+            await store.store_updates([(9300, "{}")], NOW)
+            return await real(work, *args, **kwargs)
+        finally:
+            reader.close()
+
+    monkeypatch.setattr(storage_db.asyncio, "to_thread", to_thread)
+    await store.store_updates([(9200 + n, "{" + "x" * 2000 + "}") for n in range(40)], NOW)  # ~20 pages
+    assert store._checkpointing is not None
+    await store._checkpointing
+    assert len(passes) == 2  # the second while the writer waited
+    monkeypatch.setattr(storage_db.asyncio, "to_thread", real)
+    await store.store_updates([(9301, "{}")], NOW)
+    other = sqlite3.connect(db_target, isolation_level=None)
+    try:
+        _, frames, _ = other.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    finally:
+        other.close()
+    # The WAL holds the last write alone (it started over), not everything since the store opened.
+    assert 0 < frames <= 3
+
+
 async def test_who_wrote_where_is_not_written_again_when_nothing_changed(store, monkeypatch) -> None:
     await seen(store)
     calls = Calls(monkeypatch)
