@@ -187,7 +187,8 @@ class Desk:
                 change = await self._fire(order, action, asked)
                 event = self._event(order, before, change, actor)
                 shipments, supersede = await self._shipments(before, order, change, event.at)
-                if await self.store.save(order, event, now=event.at, shipments=shipments, supersede=supersede):
+                if await self.store.save(order, event, now=event.at, shipments=shipments, supersede=supersede,
+                                         before=before):  # fmt: skip
                     return Done(order, change, event)
             latest = await self.store.last_event(team_id, order_id)
             raise Refusal(LifecycleCode.changed_meanwhile, order=order_id, **_who(latest))

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 import pytest
 
-from bot.domain import Actor, Event, Order, OrderItem
+from bot.domain import Actor, Event, Goods, Order, OrderItem
 from bot.storage import (
     AlertDecidedMeanwhile,
     AlertLedger,
@@ -193,6 +193,34 @@ async def test_an_update_reads_what_it_wrote_and_nobody_else_does_before_it_comm
                                     context=contextvars.Context())  # fmt: skip
         assert await other == (None,)
     assert (await store.user(101)).language == "zh_Hant"
+
+
+async def test_a_save_writes_the_columns_the_action_changed_and_no_other(store):
+    """A save given the order as it was read writes what differs from it (and the version): an
+    UPDATE of every column rewrote each index on a date that had not moved and ran every trigger's
+    test. A column nobody changed keeps what is stored; the version check still guards the rest."""
+    order = await store.order(TEAM, MIC)
+    before = order.copy()
+    order.goods, order.carrier, order.tracking, order.shipped_at = Goods.shipped, "UPS", "1Z999AA10123456784", NOW
+    order.items[0].quantity_shipped = 1
+    event = Event(TEAM, MIC, NOW, Actor("user", 101, "Alice", TEAM), "ship", "unshipped", "shipped", "none", "none",
+                  {})  # fmt: skip
+    # Written behind the order's back (no new version): an UPDATE of every column would put back
+    # the name as it was read.
+    await store.execute_write("UPDATE orders SET buyer_name = 'Written meanwhile' WHERE order_id = ?", (MIC,))
+    assert await store.save(order, event, now=NOW, before=before)
+    saved = await store.order(TEAM, MIC)
+    assert (saved.goods, saved.carrier, saved.tracking, saved.shipped_at, saved.version) == (
+        Goods.shipped, "UPS", "1Z999AA10123456784", NOW, before.version + 1)  # fmt: skip
+    assert saved.items[0].quantity_shipped == 1
+    assert saved.buyer_name == "Written meanwhile"
+    assert (await store.fetchone("SELECT updated_at FROM orders WHERE order_id = ?", (MIC,)))[0] == NOW.isoformat()
+    # A stale version writes nothing, with ``before`` or without.
+    assert not await store.save(before.copy(), event, now=NOW, before=before)
+    stale = saved.copy()
+    stale.version -= 1
+    assert not await store.save(stale, event, now=NOW)
+    assert (await store.order(TEAM, MIC)).version == before.version + 1
 
 
 async def test_a_store_used_before_it_is_open_says_so(db_target):

@@ -24,6 +24,7 @@ from bot.storage.order_rows import (
     item_rows,
     order_from_row,
     order_row,
+    order_update,
 )
 from bot.storage.shipments import Shipment
 from bot.storage.values import CHUNK, dumps, iso
@@ -41,6 +42,10 @@ def _key_bounds(ship_by: ShipByRange) -> tuple[tuple[str, bool] | None, tuple[st
     start, end = ship_by
     return (None if start is None else (cast(str, iso(start)), True),
             None if end is None else (cast(str, iso(end)), False))  # fmt: skip
+
+
+#: The columns an action may change (``version`` and ``updated_at`` are written at every save).
+_UPDATABLE = frozenset(ORDER_UPDATE_COLUMNS) - {"version", "updated_at"}
 
 
 class OrderTables(Database):
@@ -160,27 +165,31 @@ class OrderTables(Database):
                 found[oid].items.append(OrderItem(i, sku, title, q, qs, amount(p)))
         return found
 
-    async def save(self, order: Order, event: Event, *, now: datetime,
-                   shipments: Sequence[Shipment] = (), supersede: str | None = None) -> bool:  # fmt: skip
+    async def save(self, order: Order, event: Event, *, now: datetime, shipments: Sequence[Shipment] = (),
+                   supersede: str | None = None, before: Order | None = None) -> bool:  # fmt: skip
         """Write the changed order, its event and its shipments together, if nobody changed it meanwhile.
 
         ``order.version`` is the version it was loaded at; on success it is bumped. With
         ``supersede`` (a tracking number), the shipments under it are replaced (a correction).
+        ``before``: the order as it was read at that version; then only the columns that differ
+        from it are written (the version check makes sure it is what is stored).
         The statements are prepared here and run in one call (small work: on SQLite, on the event
         loop's thread; bot/storage/db.py).
         """
-        params = self._update_params(order, now)
+        statement, params = self._changed_params(order, before, now)
         items = [(i.quantity_shipped, order.team_id, order.order_id, i.item_id) for i in order.items]
         event_params = event_row(event)
         shipment_rows = [(order.team_id, order.order_id, sh.item_id, sh.quantity, iso(sh.shipped_at), sh.carrier,
                           sh.carrier_name, sh.tracking, sh.ship_method) for sh in shipments]  # fmt: skip
 
         def write(db: sqlite3.Connection) -> bool:
-            if db.execute(ORDER_UPDATE, params).rowcount != 1:
+            if db.execute(statement, params).rowcount != 1:
                 return False
-            db.executemany(
-                "UPDATE order_items SET quantity_shipped = ? WHERE team_id = ? AND order_id = ? AND item_id = ?", items
-            )
+            if items:
+                db.executemany(
+                    "UPDATE order_items SET quantity_shipped = ? WHERE team_id = ? AND order_id = ? AND item_id = ?",
+                    items,
+                )
             db.execute(f"INSERT INTO events ({EVENT_COLUMNS}) VALUES ({', '.join('?' * 13)})", event_params)
             if supersede is not None:
                 db.execute(
@@ -199,6 +208,18 @@ class OrderTables(Database):
         if ok:
             order.version += 1
         return ok
+
+    @staticmethod
+    def _changed_params(order: Order, before: Order | None, now: datetime) -> tuple[str, list[Any]]:
+        """The UPDATE of ``order``'s changed columns (all of them without ``before``) and its parameters."""
+        if before is None or before.version != order.version:
+            return ORDER_UPDATE, OrderTables._update_params(order, now)
+        new, old = order_row(order, now), order_row(before, now)
+        changed = [(c, value) for c, value, was in zip(ORDER_COLUMNS, new, old, strict=True)
+                   if c in _UPDATABLE and value != was]  # fmt: skip
+        columns = (*(c for c, _ in changed), "version", "updated_at")
+        return order_update(columns), [*(v for _, v in changed), order.version + 1, iso(now), order.team_id,
+                                       order.order_id, order.version]  # fmt: skip
 
     @staticmethod
     def _update_params(order: Order, now: datetime) -> list[Any]:

@@ -72,8 +72,8 @@ class OrderStore(Protocol):
                              limit: int = 6, open_only: bool = False) -> list[str]: ...  # fmt: skip
     async def order(self, team_id: int, order_id: str) -> Order | None: ...
     async def orders_by_ids(self, team_id: int, order_ids: Sequence[str]) -> dict[str, Order]: ...
-    async def save(self, order: Order, event: Event, *, now: datetime,
-                   shipments: Sequence[Shipment] = (), supersede: str | None = None) -> bool: ...  # fmt: skip
+    async def save(self, order: Order, event: Event, *, now: datetime, shipments: Sequence[Shipment] = (),
+                   supersede: str | None = None, before: Order | None = None) -> bool: ...  # fmt: skip
     async def write_import(self, *, team_id: int, new: Sequence[tuple[Order, Event]],
                            changed: Sequence[tuple[Order, Sequence[Event]]], record: dict[str, Any],
                            now: datetime) -> None: ...  # fmt: skip
