@@ -537,7 +537,8 @@ class Sender:
                     or not self.partition.claim_chat(chat_id)):  # fmt: skip
                 everything = False
                 continue
-            self._busy[chat_id] = asyncio.create_task(self._deliver(chat_id, rows), context=self._context.copy())
+            self._busy[chat_id] = asyncio.create_task(self._deliver(chat_id, rows, handed=self._kicks),
+                                                      context=self._context.copy())  # fmt: skip
         return everything
 
     def start(self) -> None:
@@ -616,7 +617,12 @@ class Sender:
             except TimeoutError:
                 pass
 
-    async def _deliver(self, chat_id: int, rows: list[OutboxRow]) -> None:
+    async def _deliver(self, chat_id: int, rows: list[OutboxRow], *, handed: int | None = None) -> None:
+        """Send the chat's ``rows`` in order, and what its queue holds after them. ``handed``: the
+        rows were handed over by the commit that queued them (``kick``), with nothing of the chat
+        waiting before them; the value of ``_kicks`` then. While nothing else was queued since
+        (no kick), the chat's queue is known to be empty after them: the last one's mark comes
+        without a read of the queue."""
         loop = asyncio.get_running_loop()
         seen_all = False  # the chat's queue was read after anything was last queued, and is empty
         claimed_at = loop.time()  # when ``rows`` were claimed (a replica's; see _claim)
@@ -637,11 +643,14 @@ class Sender:
                 # the next merge), anyone's when its last message went: in the hop that marks it.
                 follow = pace is not None or len(batch) == len(rows)
                 kicks = self._kicks
-                outcome = await self._send_batch(batch, follow=follow)
+                known = follow and pace is None and handed == kicks  # nothing queued since the hand-over
+                outcome = await self._send_batch(batch, follow=follow and not known)
                 if outcome is False:
                     break  # the chat's later messages wait for this one
                 if outcome is True:  # taken, or given up, without a look at the queue
                     rows = rows[len(batch) :]
+                    if known and not rows:
+                        seen_all = kicks == self._kicks  # and still nothing: the queue is empty
                     if pace is not None:
                         queues = await self.store.due_queues(self.clock(), only_chat=chat_id, claim=self._claim())
                         rows, claimed_at = (queues[0] if queues else []), loop.time()

@@ -1,14 +1,16 @@
 """What a reply costs the sender in the database (issue 11 point 4): an update's reply, committed
 with nothing of its chat waiting before it, is taken from the commit (``Sender.kick``), so the
 sender only marks it sent and looks at the chat's queue again, in one call, on the event loop's
-thread. Its queue seen empty after the last thing queued, the sender does not read the outbox
-once more when the chat's delivery ends."""
+thread. While nothing else was queued since the hand-over, the chat's queue is known to be
+empty: the mark comes without a look at it. Its queue seen empty after the last thing queued,
+the sender does not read the outbox once more when the chat's delivery ends."""
 
 from __future__ import annotations
 
 import pytest
 
 import bot.durable
+from bot.storage.outbox import Outbox
 from tests.support.calls import Calls
 from tests.support.desk import settled
 from tests.support.scenario import FAN, KETO, MIC, SPEAKER
@@ -28,15 +30,30 @@ async def test_a_private_reply_costs_the_sender_one_call(team, db_target, monkey
     await t.api.wait_for(lambda: len(calls.by("Sender._run")) >= 1, what="the sender's read after the kick")
     await sender.idle()
     calls.clear()
+    marks: list[str] = []
+    sent, sent_then_due = Outbox.sent, Outbox.sent_then_due
+
+    async def spy_sent(outbox: Outbox, *args, **kwargs):
+        marks.append("sent")
+        return await sent(outbox, *args, **kwargs)
+
+    async def spy_sent_then_due(outbox: Outbox, *args, **kwargs):
+        marks.append("sent, then the queue")
+        return await sent_then_due(outbox, *args, **kwargs)
+
+    monkeypatch.setattr(Outbox, "sent", spy_sent)
+    monkeypatch.setattr(Outbox, "sent_then_due", spy_sent_then_due)
 
     for order, tracking in ((KETO, "1Z999AA10123456784"), (SPEAKER, "1Z999AA10123456785")):
         reply = await t.say(t.alice, f"/ship {order} UPS {tracking}", chat=dm)
         assert reply.startswith(f"Order {order} shipped"), reply
         await settled(t.api, t.app)
         await sender.idle()
-    # Per reply: "sent" with the chat's next look, in one call on the event loop's thread. Before,
-    # the commit woke a read of what was due (and before that, each delivery's end one more).
+    # Per reply: "sent", in one call on the event loop's thread. Before, the commit woke a read of
+    # what was due (and before that, each delivery's end one more); then the mark came with a look
+    # at the chat's queue, which nothing had been queued to since the commit handed the reply over.
     assert calls.by("Sender.") == calls.by("Sender._deliver") and len(calls.by("Sender.")) == 2, calls.all
+    assert marks == ["sent", "sent"]
     assert not [c for c in calls.all if c.hop], calls.all
     assert t.goods(KETO) == "shipped" and t.goods(SPEAKER) == "shipped"
 

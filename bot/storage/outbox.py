@@ -178,7 +178,12 @@ class Outbox:
                 )
 
     async def sent(self, outbox_id: int, message_id: int, now: datetime) -> None:
-        await self.store.execute_write(_SENT, (iso(now), message_id, outbox_id))
+        """Mark one message sent (small work: on SQLite, on the event loop's thread)."""
+
+        def work(db: Any) -> None:
+            db.execute(_SENT, (iso(now), message_id, outbox_id))
+
+        await self.store.write_in_one(work, small=True)
 
     async def give_up(self, outbox_id: int, error: str) -> None:
         """Telegram will never take this message (the person blocked the bot, the text is refused)."""
