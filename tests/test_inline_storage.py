@@ -119,6 +119,28 @@ async def test_the_wal_starts_over_after_a_checkpoint_that_commits_raced(store, 
     assert 0 < frames <= 3
 
 
+async def test_a_small_write_lets_the_tasks_that_are_ready_run_first(store, monkeypatch) -> None:
+    """Another team's update, ready to run, goes before the write begins (fairness); with nothing
+    ready the write does not give the loop a turn for nothing (one more poll of the sockets)."""
+    order: list[str] = []
+    inline = storage_db.Database.run_inline
+
+    def run_inline(db, work, *, near):
+        order.append("write")
+        return inline(db, work, near=near)
+
+    monkeypatch.setattr(storage_db.Database, "run_inline", run_inline)
+
+    async def other_team() -> None:
+        order.append("other team")
+
+    other = asyncio.create_task(other_team())
+    await store.store_updates([(9400, "{}")], NOW)
+    await other
+    assert order == ["other team", "write"]
+    assert storage_db._others_ready() is False  # this test's task alone is running now
+
+
 async def test_who_wrote_where_is_not_written_again_when_nothing_changed(store, monkeypatch) -> None:
     await seen(store)
     calls = Calls(monkeypatch)

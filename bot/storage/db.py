@@ -355,7 +355,7 @@ class Database:
         :meth:`begin`, which goes to the thread when SQLite's write lock is taken elsewhere."""
         writer = self.writer
         if small and self.inline:
-            if not writer._conn.in_transaction:
+            if not writer._conn.in_transaction and _others_ready():
                 # A turn for the other tasks before a transaction begins: with no hop left, an update
                 # would otherwise run from its first read to its commit without letting another team's
                 # update in (bench_fairness: team B's p95 while A's 100 commands were processed 2.6x
@@ -494,6 +494,14 @@ class Database:
 
 class _WouldWait(Exception):
     """Small work about to wait on the event loop's thread for SQLite's write lock (see ``Database.begin``)."""
+
+
+def _others_ready() -> bool:
+    """Whether other callbacks wait for the event loop (a turn given when none waits is one more
+    turn of the loop for nothing: a poll of the sockets that finds what the next await finds).
+    asyncio's loops keep them in ``_ready``; a loop that does not say is given its turn."""
+    ready = getattr(asyncio.get_running_loop(), "_ready", None)
+    return ready is None or len(ready) > 0
 
 
 _PRAGMAS = (
