@@ -1,7 +1,7 @@
 """Commands handled per second, end to end: dingdan against a bare echo bot, in one run.
 
     python bench/bench_commands.py [--members 200] [--cold 25] [--repeat 5] [--only limited|unlimited]
-                                   [--profile DIR] [--phases]
+                                   [--profile DIR] [--phases] [--pin]
 
 Both bots are real python-telegram-bot ``Application``s polling the same kind of fake Bot
 API server (tests/support/fakebotapi.py) over real HTTP on 127.0.0.1. Each bot runs in its own
@@ -45,6 +45,11 @@ the Bot API calls each bot made. Takes ~1-1.5 minutes on 2 cores. dingdan's proc
 the CPU-per-command figures mostly are; aiosqlite's threads are not in it) and writes
 ``DIR/dingdan-<pid>.prof``; the functions costing most, summed over the runs, are printed
 at the end. Profiling slows dingdan: its figures are then not comparable to the echo bot's.
+
+``--pin`` keeps this process (the fake server and the people) on the first CPU and each bot's
+process, its threads included, on the second: on a 2-core machine the bots' figures otherwise
+move with where the scheduler puts the three processes (one by one's ratio 0.44-0.72 in
+consecutive runs; pinned 0.56-0.63).
 
 ``--phases`` prints where one command's time goes in dingdan's one-by-one round, as medians:
 from Telegram's answer to getUpdates to the update kept in the inbox, to its processing, to
@@ -93,6 +98,8 @@ ROUNDS = ("round 1", "round 2", "cold")
 #: Without a limiter, also one command at a time: the handler's own latency, no queueing.
 ONE_BY_ONE = "one by one"
 ONE_BY_ONE_COUNT = 100
+#: ``--pin``: this process (the fake server, the people) on the first CPU, each bot on the second.
+PIN = [False]
 
 
 def _cpu() -> float:
@@ -114,11 +121,14 @@ class BotConfig:
     db_path: str
     profile: str = ""  # a directory: run under cProfile, write dingdan-<pid>.prof there
     phases: bool = False  # print where one command's time goes (dingdan, one by one)
+    pin: bool = False  # run on the second CPU (the benchmark's own process has the first)
 
 
 def _bot_process(cfg: BotConfig, conn: Any) -> None:
     """Entry point of a bot's process: run it until told to stop; answer CPU questions."""
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    if cfg.pin:
+        os.sched_setaffinity(0, {1})  # its threads too: what the bot costs, on a core of its own
     profiler = None
     if cfg.profile:
         import cProfile
@@ -495,7 +505,7 @@ async def run_bot(kind: str, limited: bool, members: int, cold: int, workdir: Pa
             await _prepare_db(db_path, [p.id for p in people["round 1"] + people.get(ONE_BY_ONE, [])])
 
         cfg = BotConfig(kind, limited, api.token, api.base_url, api.base_file_url, str(db_path),
-                        profile if kind == "dingdan" else "", phases and kind == "dingdan")  # fmt: skip
+                        profile if kind == "dingdan" else "", phases and kind == "dingdan", PIN[0])  # fmt: skip
         bot_process = BotProcess(cfg)
         await bot_process.ready()
 
@@ -611,7 +621,14 @@ async def main() -> None:
                         help="run dingdan under cProfile, write DIR/dingdan-<pid>.prof, print the costliest")  # fmt: skip
     parser.add_argument("--phases", action="store_true",
                         help="print where one command's time goes in dingdan's one-by-one round")  # fmt: skip
+    parser.add_argument("--pin", action="store_true",
+                        help="this process on the first CPU, each bot on the second (steadier ratios on 2 cores)")  # fmt: skip
     args = parser.parse_args()
+    if args.pin:
+        if (os.cpu_count() or 1) < 2:
+            parser.error("--pin needs 2 CPUs")
+        PIN[0] = True
+        os.sched_setaffinity(0, {0})
     if args.profile:
         args.profile = str(Path(args.profile).resolve())
         Path(args.profile).mkdir(parents=True, exist_ok=True)
