@@ -119,6 +119,30 @@ async def test_the_wal_starts_over_after_a_checkpoint_that_commits_raced(store, 
     assert 0 < frames <= 3
 
 
+async def test_a_checkpoint_never_holds_the_writer_while_much_is_written(store, monkeypatch) -> None:
+    """The pass that runs while the writer waits copies what a few commands wrote. While an import
+    writes beside the checkpoint, each pass runs beside it, and the last is left for later."""
+    monkeypatch.setattr(storage_db, "CHECKPOINT_AFTER", 40)  # rows
+    monkeypatch.setattr(storage_db, "LOCKED_PASS_ROWS", 5)
+    store._checkpointed_at = store.writer._conn.total_changes
+    real = asyncio.to_thread
+    held: list[bool] = []
+
+    async def to_thread(work, /, *args, **kwargs):
+        if getattr(work, "__name__", "") == "checkpoint":
+            held.append(store._write_lock.locked())
+            # 10 rows written during each pass (with the lock held here, this would wait: a hang
+            # that the time limit below turns into a failure)
+            await store.store_updates([(9600 + 10 * len(held) + n, "{}") for n in range(10)], NOW)
+        return await real(work, *args, **kwargs)
+
+    monkeypatch.setattr(storage_db.asyncio, "to_thread", to_thread)
+    await store.store_updates([(9500 + n, "{}") for n in range(40)], NOW)
+    assert store._checkpointing is not None
+    await asyncio.wait_for(store._checkpointing, timeout=10)
+    assert held == [False, False, False]
+
+
 async def test_a_small_write_lets_the_tasks_that_are_ready_run_first(store, monkeypatch) -> None:
     """Another team's update, ready to run, goes before the write begins (fairness); with nothing
     ready the write does not give the loop a turn for nothing (one more poll of the sockets)."""

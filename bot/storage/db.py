@@ -62,6 +62,9 @@ BUSY_MS = 5000
 #: ~100 commands, or at once after an import. SQLite's own checkpoint, every 1,000 pages, would
 #: run in whichever commit crosses the mark: on the event loop's thread for small work.
 CHECKPOINT_AFTER = 1000
+#: The most rows written during a checkpoint's pass for its last pass to run while the writer waits
+#: (a few milliseconds of copying; see ``Database._checkpoint``).
+LOCKED_PASS_ROWS = 2000
 
 #: Prepared statements each connection keeps (Python's default is 128). dingdan runs a few
 #: hundred distinct statements; one prepared again costs more than running it (an order's
@@ -429,21 +432,34 @@ class Database:
     async def _checkpoint(self) -> None:
         """Copy what the WAL holds into the database file, on a thread: first beside the writer
         (PASSIVE: it waits for nobody), then, while the writer waits (``_write_lock``), what it
-        committed meanwhile (a few pages). Only a WAL copied whole is started over by the
-        writer's next transaction (cut back to :data:`JOURNAL_SIZE_LIMIT`): a checkpoint racing
-        the writer's commits never finishes one, and the WAL grew without end (338 MB after 2,000
-        commands, each write and read slower as it grew: SQLite looks every page up in its index)."""
+        committed meanwhile. Only a WAL copied whole is started over by the writer's next
+        transaction (cut back to :data:`JOURNAL_SIZE_LIMIT`): a checkpoint racing the writer's
+        commits never finishes one, and the WAL grew without end (338 MB after 2,000 commands,
+        each write and read slower as it grew: SQLite looks every page up in its index).
 
-        def checkpoint() -> tuple[int, int, int]:
+        The writer waits only for a short pass: while more than :data:`LOCKED_PASS_ROWS` rows were
+        written during the last pass (an import), another pass runs beside it first, at most
+        three; after that the last pass is left to the next checkpoint. (Another process's writes
+        are not counted: a big one committed just before the last pass makes it longer.)"""
+
+        def checkpoint() -> None:
             if self._checkpointer is None:
                 self._checkpointer = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-            busy, frames, copied = self._checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-            return busy, frames, copied
+            self._checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+
+        def written() -> int:
+            return self._writer._conn.total_changes if self._writer is not None else 0
 
         try:
-            await asyncio.to_thread(checkpoint)
-            async with self._write_lock:
+            for _ in range(3):
+                before = written()
                 await asyncio.to_thread(checkpoint)
+                if written() - before > LOCKED_PASS_ROWS:
+                    continue  # much was written meanwhile: copy it beside the writer first
+                async with self._write_lock:
+                    if written() - before <= LOCKED_PASS_ROWS:
+                        await asyncio.to_thread(checkpoint)
+                break
         except sqlite3.Error:
             log.warning("could not checkpoint the database's WAL; it is tried again later", exc_info=True)
         finally:
