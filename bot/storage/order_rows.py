@@ -30,8 +30,9 @@ ORDER_UPDATE = (
 @functools.cache
 def order_update(columns: tuple[str, ...]) -> str:
     """``ORDER_UPDATE`` for some of the columns (those an action changed; ``version`` and
-    ``updated_at`` always). A column left out keeps its indexes and its triggers still: an order's
-    full UPDATE rewrote every index on a date that had not moved and ran every trigger's test."""
+    ``updated_at`` always). A column left out is not written: the indexes on it are not rewritten,
+    and the triggers on it do not run (the full UPDATE rewrote every index on a date that had not
+    moved, and tested every trigger's condition)."""
     return (
         f"UPDATE orders SET {', '.join(f'{c} = ?' for c in columns)} WHERE team_id = ? AND order_id = ? AND version = ?"
     )
