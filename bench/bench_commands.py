@@ -1,7 +1,7 @@
 """Commands handled per second, end to end: dingdan against a bare echo bot, in one run.
 
     python bench/bench_commands.py [--members 200] [--cold 25] [--repeat 5] [--only limited|unlimited]
-                                   [--profile DIR] [--phases] [--pin]
+                                   [--profile DIR] [--phases] [--pin] [--floor]
 
 Both bots are real python-telegram-bot ``Application``s polling the same kind of fake Bot
 API server (tests/support/fakebotapi.py) over real HTTP on 127.0.0.1. Each bot runs in its own
@@ -51,6 +51,14 @@ process, its threads included, on the second: on a 2-core machine the bots' figu
 move with where the scheduler puts the three processes (one by one's ratio 0.44-0.72 in
 consecutive runs; pinned 0.56-0.63).
 
+``--floor`` runs a third bot in each unlimited run, the storage floor: the echo bot, plus
+the writes dingdan makes durable for a /ship, in a database prepared as dingdan's (its
+schema, its indexes and triggers), on one connection, with no other code: the inbox (before
+the offset is confirmed), the order and its items read, one transaction for the shipment, its
+event, the queued reply and the update done, then the reply sent as the echo bot sends it and
+marked sent. A second table prints floor/echo (what those writes alone cost a bare bot) and
+dingdan/floor (what the rest of dingdan costs on top of them).
+
 ``--phases`` prints where one command's time goes in dingdan's one-by-one round, as medians:
 from Telegram's answer to getUpdates to the update kept in the inbox, to its processing, to
 its commit, to the sender calling sendMessage, to that call's return (marks set per update by
@@ -76,6 +84,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -299,11 +308,122 @@ def _echo_application(cfg: BotConfig) -> Any:
     return application
 
 
+def _floor_application(cfg: BotConfig) -> Any:
+    """The storage floor (``--floor``): the echo bot, plus the writes dingdan makes durable for a
+    /ship, in dingdan's database (its schema: the indexes and triggers that keep reads flat), on
+    one connection on the event loop's thread, with nothing else: no access check, no parsing
+    beyond a split, no lifecycle, no texts, no sender. Per command, as dingdan:
+
+    - the update kept in the inbox before its offset is confirmed (a transaction per getUpdates);
+    - the order and its items read; then one transaction: the order shipped (its version
+      checked), its items, the shipment, the event, the reply queued in the outbox, the update
+      done;
+    - the reply sent (as the echo bot sends it), then marked sent (a transaction).
+
+    Not made: who wrote where (dingdan writes it once per person per 10 minutes), the checkpoint
+    on a thread (SQLite's own, every 1,000 pages, runs in the commit that crosses the mark)."""
+    import json
+
+    from telegram import LinkPreviewOptions, Update
+    from telegram.constants import ParseMode
+    from telegram.ext import ApplicationBuilder, CommandHandler, ContextTypes, Defaults, ExtBot
+    from telegram.request import HTTPXRequest
+
+    db = sqlite3.connect(cfg.db_path, isolation_level=None, check_same_thread=False, cached_statements=1024)
+    db.executescript("PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL;")
+
+    def stamp() -> str:
+        return datetime.now(UTC).isoformat(timespec="seconds")
+
+    def in_one(work: Any) -> Any:
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            result = work()
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+        return result
+
+    received: dict[int, str] = {}  # the JSON of the last getUpdates' updates (PTB's bots are frozen)
+
+    class FloorBot(ExtBot):  # type: ignore[type-arg]
+        async def _post(self, endpoint: str, *args: Any, **kwargs: Any) -> Any:
+            result = await super()._post(endpoint, *args, **kwargs)
+            if endpoint == "getUpdates" and isinstance(result, list):
+                received.clear()
+                received.update((u["update_id"], json.dumps(u)) for u in result)
+            return result
+
+        async def get_updates(self, *args: Any, **kwargs: Any) -> Any:
+            updates = await super().get_updates(*args, **kwargs)
+            if updates:
+                ids, at = [u.update_id for u in updates], stamp()
+
+                def keep() -> None:
+                    known = {r[0] for r in db.execute(
+                        f"SELECT update_id FROM inbox WHERE update_id IN ({', '.join('?' * len(ids))})", ids)}  # fmt: skip
+                    db.executemany("INSERT INTO inbox (update_id, payload, received_at) VALUES (?, ?, ?)",
+                                   [(i, received.get(i, "{}"), at) for i in ids if i not in known])  # fmt: skip
+
+                in_one(keep)
+            return updates
+
+    builder = ApplicationBuilder().bot(FloorBot(
+        token=cfg.token, base_url=cfg.api_url, base_file_url=cfg.file_url,
+        defaults=Defaults(parse_mode=ParseMode.HTML, link_preview_options=LinkPreviewOptions(is_disabled=True)),
+        request=HTTPXRequest(connection_pool_size=256), get_updates_request=HTTPXRequest(connection_pool_size=1),
+    )).concurrent_updates(64)  # fmt: skip
+    application = builder.build()
+
+    async def ship(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message, user = update.effective_message, update.effective_user
+        assert message is not None and message.text is not None and user is not None
+        _, oid, carrier, tracking = message.text.split()
+        at = stamp()
+        goods, version = db.execute("SELECT goods, version FROM orders WHERE team_id = ? AND order_id = ?",
+                                    (GROUP_ID, oid)).fetchone()  # fmt: skip
+        items = db.execute("SELECT item_id, quantity FROM order_items WHERE team_id = ? AND order_id = ? "
+                           "ORDER BY item_id", (GROUP_ID, oid)).fetchall()  # fmt: skip
+        text = f"Order {oid} shipped with UPS, tracking number {tracking}."
+
+        def write() -> int:
+            db.execute("UPDATE orders SET goods = 'shipped', carrier = ?, tracking = ?, shipped_at = ?, version = ?, "
+                       "updated_at = ? WHERE team_id = ? AND order_id = ? AND version = ?",
+                       (carrier, tracking, at, version + 1, at, GROUP_ID, oid, version))  # fmt: skip
+            db.executemany("UPDATE order_items SET quantity_shipped = ? WHERE team_id = ? AND order_id = ? AND item_id = ?",
+                           [(q, GROUP_ID, oid, item) for item, q in items])  # fmt: skip
+            db.executemany("INSERT INTO shipments (team_id, order_id, item_id, quantity, shipped_at, carrier, carrier_name, "
+                           "tracking, ship_method) VALUES (?, ?, ?, ?, ?, ?, '', ?, '')",
+                           [(GROUP_ID, oid, item, q, at, carrier, tracking) for item, q in items])  # fmt: skip
+            db.execute("INSERT INTO events (team_id, order_id, at, actor_kind, actor_id, actor_name, chat_id, action, "
+                       "from_goods, to_goods, details) VALUES (?, ?, ?, 'user', ?, ?, ?, 'ship', ?, 'shipped', ?)",
+                       (GROUP_ID, oid, at, user.id, user.full_name, message.chat_id, goods,
+                        json.dumps({"carrier": carrier, "tracking": tracking})))  # fmt: skip
+            (outbox_id,) = db.execute(
+                "INSERT INTO outbox (chat_id, kind, update_id, payload, created_at, not_before) "
+                "VALUES (?, 'reply', ?, ?, ?, ?) RETURNING outbox_id",
+                (message.chat_id, update.update_id, json.dumps({"text": text}), at, at)).fetchone()  # fmt: skip
+            db.execute("UPDATE inbox SET status = 'done', done_at = ?, payload = '' WHERE update_id = ? AND status = 'new'",
+                       (at, update.update_id))  # fmt: skip
+            return int(outbox_id)
+
+        outbox_id = in_one(write)
+        sent = await message.reply_text(text)
+        in_one(lambda: db.execute(
+            "UPDATE outbox SET status = 'sent', sent_at = ?, message_id = ?, attempts = attempts + 1 WHERE outbox_id = ?",
+            (stamp(), sent.message_id, outbox_id)))  # fmt: skip
+
+    application.add_handler(CommandHandler("ship", ship))
+    application.bot_data["floor db"] = db  # closed with the process
+    return application
+
+
 class EchoRunning:
     """Start and stop the echo bot exactly as ``bot.app.running`` starts dingdan."""
 
     def __init__(self, cfg: BotConfig) -> None:
-        self.application = _echo_application(cfg)
+        self.application = _floor_application(cfg) if cfg.kind == "floor" else _echo_application(cfg)
 
     async def __aenter__(self) -> Any:
         from telegram import Update
@@ -501,7 +621,7 @@ async def run_bot(kind: str, limited: bool, members: int, cold: int, workdir: Pa
             group.add(person, "member")
             api.private(person)
         db_path = Path(tempfile.mkdtemp(dir=workdir)) / f"{kind}.sqlite3"
-        if kind == "dingdan":
+        if kind in ("dingdan", "floor"):
             await _prepare_db(db_path, [p.id for p in people["round 1"] + people.get(ONE_BY_ONE, [])])
 
         cfg = BotConfig(kind, limited, api.token, api.base_url, api.base_file_url, str(db_path),
@@ -549,7 +669,7 @@ async def run_bot(kind: str, limited: bool, members: int, cold: int, workdir: Pa
             raise AssertionError(f"the fake server refused {len(api.errors)} calls, e.g. {api.errors[0]}")
         await bot_process.stop()
         bot_process = None
-        if kind == "dingdan":
+        if kind in ("dingdan", "floor"):
             result.checked = _verify_db(db_path, shipped)
         else:
             result.checked = f"{len(shipped)} echoes, each as sent"
@@ -571,8 +691,9 @@ def _ms_per_command(rounds: list[RoundResult], what: str) -> float:
     return _median([1000 * getattr(r, what) / r.commands for r in rounds])
 
 
-def _print_pairs(title: str, pairs: list[tuple[RunResult, RunResult]]) -> None:
-    """One line per round: medians over the repeats, and the spread of the per-repeat ratio."""
+def _print_pairs(title: str, pairs: list[tuple[RunResult, RunResult]], floors: Sequence[RunResult] = ()) -> None:
+    """One line per round: medians over the repeats, and the spread of the per-repeat ratio;
+    with ``floors`` (``--floor``), the storage floor's runs in a second table."""
     many = len(pairs) > 1
     print(f"\n== {title}" + (f" - median of {len(pairs)} runs, alternating the bots" if many else ""))
     print(f"{'':10} {'commands':>8} {'echo/s':>8} {'dingdan/s':>9} {'ratio':>6} {'(min-max)' if many else '':>11}"
@@ -588,13 +709,33 @@ def _print_pairs(title: str, pairs: list[tuple[RunResult, RunResult]]) -> None:
             f" | {'':23}{_ms_per_command(e, 'bot_cpu'):5.2f} {_ms_per_command(d, 'bot_cpu'):7.2f} "
             f"{_ms_per_command(e, 'fake_cpu'):18.2f} / {_ms_per_command(d, 'fake_cpu'):.2f}"
         )
+    if floors:
+        _print_floor(pairs, floors)
     echo, dingdan = pairs[-1]
-    for who, run in (("echo", echo), ("dingdan", dingdan)):
+    for who, run in (("echo", echo), ("dingdan", dingdan), *((("floor", floors[-1]),) if floors else ())):
         calls = {
             name: ", ".join(f"{n} {method}" for method, n in sorted(r.calls.items())) for name, r in run.rounds.items()
         }
         print(f"{who}'s Bot API calls: " + "; ".join(f"{name}: {c}" for name, c in calls.items()))
-    print(f"checked: echo: {echo.checked}; dingdan: {dingdan.checked}")
+    print(f"checked: echo: {echo.checked}; dingdan: {dingdan.checked}"
+          + (f"; floor: {floors[-1].checked}" if floors else ""))  # fmt: skip
+
+
+def _print_floor(pairs: list[tuple[RunResult, RunResult]], floors: Sequence[RunResult]) -> None:
+    """The storage floor beside the pair it ran with: what dingdan's durable writes alone cost
+    the echo bot (floor/echo), and what the rest of dingdan costs on top of them (dingdan/floor)."""
+    print(f"\n{'':10} {'floor/s':>8} {'floor/echo':>10} {'dingdan/floor':>13} {'(min-max)':>11}"
+          f" | CPU ms per command in: {'echo':>5} {'floor':>5} {'dingdan':>7}")  # fmt: skip
+    for name in floors[0].rounds:
+        e = [echo.rounds[name] for echo, _ in pairs]
+        d = [dingdan.rounds[name] for _, dingdan in pairs]
+        f = [floor.rounds[name] for floor in floors]
+        e_rate, d_rate, f_rate = (_median([r.rate for r in x]) for x in (e, d, f))
+        ratios = [dr.rate / fr.rate for dr, fr in zip(d, f, strict=True)]
+        spread = f"({min(ratios):.2f}-{max(ratios):.2f})" if len(ratios) > 1 else ""
+        print(f"{name:10} {f_rate:8.1f} {f_rate / e_rate:10.2f} {d_rate / f_rate:13.2f} {spread:>11}"
+              f" | {'':23}{_ms_per_command(e, 'bot_cpu'):5.2f} {_ms_per_command(f, 'bot_cpu'):5.2f} "
+              f"{_ms_per_command(d, 'bot_cpu'):7.2f}")  # fmt: skip
 
 
 def _print_profile(directory: str, top: int = 30) -> None:
@@ -621,6 +762,8 @@ async def main() -> None:
                         help="run dingdan under cProfile, write DIR/dingdan-<pid>.prof, print the costliest")  # fmt: skip
     parser.add_argument("--phases", action="store_true",
                         help="print where one command's time goes in dingdan's one-by-one round")  # fmt: skip
+    parser.add_argument("--floor", action="store_true",
+                        help="also run the storage floor: the echo bot making dingdan's durable writes (unlimited)")  # fmt: skip
     parser.add_argument("--pin", action="store_true",
                         help="this process on the first CPU, each bot on the second (steadier ratios on 2 cores)")  # fmt: skip
     args = parser.parse_args()
@@ -648,16 +791,20 @@ async def main() -> None:
                     await run_bot("dingdan", True, args.members, args.cold, workdir, args.profile))  # fmt: skip
             _print_pairs("WITH AIORateLimiter(max_retries=2) on both bots (both capped at ~30 messages/s)", [pair])
         if args.only != "limited":
-            pairs = []
+            pairs, floors = [], []
             for i in range(args.repeat):
                 # Alternate which bot goes first, so neither always runs on a warmer machine.
-                order = ("echo", "dingdan") if i % 2 == 0 else ("dingdan", "echo")
+                order = ["echo", "dingdan"] if i % 2 == 0 else ["dingdan", "echo"]
+                if args.floor:
+                    order.insert(1, "floor")
                 got = {
                     kind: await run_bot(kind, False, args.members, args.cold, workdir, args.profile, args.phases)
                     for kind in order
                 }
                 pairs.append((got["echo"], got["dingdan"]))
-            _print_pairs("WITHOUT a rate limiter on either bot (what the handlers cost)", pairs)
+                if args.floor:
+                    floors.append(got["floor"])
+            _print_pairs("WITHOUT a rate limiter on either bot (what the handlers cost)", pairs, floors)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     if args.profile:
