@@ -33,7 +33,9 @@ async def test_small_work_runs_on_the_event_loops_thread(store, monkeypatch) -> 
     await seen(store)
     assert (await store.user(101)).name == "Alice"
     assert await store.team(TEAM) is not None
-    assert [c.hop for c in calls.all] == [False, False, False, False]
+    # The inbox; who wrote where (not known to this process: read, then written, as it is new);
+    # the person; the team.
+    assert [c.hop for c in calls.all] == [False, False, False, False, False]
     # A list is not small: it goes to a reader's thread.
     await store.fetchall("SELECT order_id FROM orders WHERE team_id = ?", (TEAM,))
     assert calls.all[-1].hop
@@ -163,6 +165,56 @@ async def test_a_small_write_lets_the_tasks_that_are_ready_run_first(store, monk
     await other
     assert order == ["other team", "write"]
     assert storage_db._others_ready() is False  # this test's task alone is running now
+
+
+async def test_a_restart_does_not_write_again_who_wrote_where_recently(store, db_target, monkeypatch) -> None:
+    """The first message since the process started: what the database holds is read; written
+    again only if it changed or is older than SEEN_AGAIN (a restart does not write everyone)."""
+    await seen(store, at=NOW)
+    await store.close()
+    again = Store(db_target)
+    await again.open()
+    try:
+        calls = Calls(monkeypatch)
+        with sqlite3.connect(db_target) as plain:
+            stamps = plain.execute("SELECT updated_at FROM users WHERE user_id = 101").fetchall()
+        await seen(again, at=NOW + timedelta(minutes=3))
+        assert len(calls.all) == 1  # read, not written
+        assert (await again.user(101)).name == "Alice"
+        with sqlite3.connect(db_target) as plain:
+            assert plain.execute("SELECT updated_at FROM users WHERE user_id = 101").fetchall() == stamps
+        calls.clear()
+        await seen(again, at=NOW + timedelta(minutes=4))
+        assert calls.all == []  # known now
+        # Older than SEEN_AGAIN as the database has it (not as this process first read it): written.
+        await seen(again, at=NOW + timedelta(minutes=11))
+        assert len(calls.all) == 1
+        with sqlite3.connect(db_target) as plain:
+            assert plain.execute("SELECT updated_at FROM users WHERE user_id = 101").fetchall() == [
+                ("2026-11-21T08:11:00+00:00",)
+            ]
+    finally:
+        await again.close()
+        await store.open()  # the fixture closes it
+
+
+async def test_a_restart_writes_who_wrote_where_when_it_changed(store, db_target, monkeypatch) -> None:
+    await seen(store, at=NOW)
+    await store.close()
+    again = Store(db_target)
+    await again.open()
+    try:
+        calls = Calls(monkeypatch)
+        await seen(again, name="Alice Wang", at=NOW + timedelta(minutes=1))
+        assert len(calls.all) == 2  # read, then written
+        assert (await again.user(101)).name == "Alice Wang"
+        calls.clear()
+        await again.seen(user_id=101, name="Alice Wang", username=None, telegram_language="en", chat_id=101,
+                         chat_kind="private", chat_title="", at=NOW + timedelta(minutes=2))  # fmt: skip
+        assert len(calls.all) == 2  # a chat this process does not know yet: read, then written (it is new)
+    finally:
+        await again.close()
+        await store.open()
 
 
 async def test_who_wrote_where_is_not_written_again_when_nothing_changed(store, monkeypatch) -> None:
