@@ -487,7 +487,8 @@ class Sender:
         #: The context the sender's tasks run in: not the update's whose replies it takes (``kick``).
         self._context = contextvars.copy_context()
         self._stopping = False
-        #: Kicks so far: a chat's delivery that read its queue after the last one has seen it all.
+        #: Kicks that left messages in the outbox so far: a chat's delivery that read its queue
+        #: after the last one has seen it all.
         self._kicks = 0
         #: The last read of the outbox may have left chats out (MAX_CHATS were busy, or its limit).
         self._left_out = False
@@ -512,10 +513,12 @@ class Sender:
         """Something was queued: look now. An update's replies (``queued``, committed with nothing
         of their chat waiting before them) are taken from here, without reading the outbox for
         them: their delivery starts before anything else the event loop has to do (the next
-        getUpdates), as a bot replying from its handler would."""
-        self._kicks += 1
+        getUpdates), as a bot replying from its handler would. Only what is left in the outbox
+        counts as a kick (``_kicks``): replies all handed over add nothing to any queue a delivery
+        under way would have to read again (its own chat's are never handed to another)."""
         if queued and self._take(queued) and not self._left_out:
             return  # all of it is on its way; the outbox holds nothing else new
+        self._kicks += 1
         self._wake.set()
 
     def _take(self, queued: Sequence[Queued]) -> bool:

@@ -69,3 +69,40 @@ async def test_a_private_reply_costs_the_sender_one_call(team, db_target, monkey
         assert sorted(o for o in (FAN, MIC, SPEAKER) for r in replies if r.startswith(f"Order {o}")) == sorted(
             (FAN, MIC, SPEAKER)
         ), replies
+
+
+@pytest.mark.stores("sqlite")
+async def test_a_reply_handed_to_another_chat_meanwhile_makes_no_read_of_the_outbox(
+    team, db_target, monkeypatch
+) -> None:
+    """Alice's reply is on its way when Bob's command commits: his reply is handed over to a
+    delivery of its own, so nothing new waits in the outbox. Alice's delivery ends without a
+    look at her chat's queue, and nobody reads the whole outbox (before: Bob's commit counted
+    as a kick, and Alice's delivery's end woke a read of what was due, 0.12 ms on the loop)."""
+    t = team
+    alice_dm, bob_dm = t.api.private(t.alice), t.api.private(t.bob)
+    for person, dm in ((t.alice, alice_dm), (t.bob, bob_dm)):
+        await t.say(person, f"/order {FAN}", chat=dm)  # who they are is written; their chats are known
+    await settled(t.api, t.app)
+    sender = t.app.bot_data["services"].sender
+    monkeypatch.setattr(bot.durable, "IDLE", 3600.0)  # only a wake-up reads the outbox from here on
+    calls = Calls(monkeypatch)
+    sender.kick()
+    await t.api.wait_for(lambda: len(calls.by("Sender._run")) >= 1, what="the sender's read after the kick")
+    await sender.idle()
+    calls.clear()
+    before = len(t.api.sent(alice_dm)), len(t.api.sent(bob_dm))
+
+    t.api.hold("sendMessage")  # Telegram is slow: Alice's reply is still on its way ...
+    await t.api.send_text(alice_dm, t.alice, f"/ship {KETO} UPS 1Z999AA10123456784")
+    await t.api.wait_for(lambda: t.api.held("sendMessage") == 1, what="Alice's reply on its way")
+    await t.api.send_text(bob_dm, t.bob, f"/ship {SPEAKER} UPS 1Z999AA10123456785")  # ... when Bob's commits
+    await t.api.wait_for(lambda: t.api.held("sendMessage") == 2, what="Bob's reply on its way")
+    t.api.release("sendMessage")
+    await settled(t.api, t.app)
+    await sender.idle()
+
+    assert (len(t.api.sent(alice_dm)), len(t.api.sent(bob_dm))) == (before[0] + 1, before[1] + 1)
+    assert t.goods(KETO) == "shipped" and t.goods(SPEAKER) == "shipped"
+    assert calls.by("Sender._run") == [], calls.all
+    assert len(calls.by("Sender._deliver")) == 2, calls.all  # the two marks, and nothing else
