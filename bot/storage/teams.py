@@ -384,83 +384,71 @@ class TeamTables(Database):
         Someone writing again where they wrote in the last :data:`SEEN_AGAIN`, under the same
         name, is not written again (a transaction a command saved). This process remembers what
         it wrote; what it does not know yet (a person's first message since it started) is read
-        first, and written only if it changed or is older than :data:`SEEN_AGAIN` (a restart
-        does not write everyone again)."""
+        first, in the same transaction, and written only if it changed or is older than
+        :data:`SEEN_AGAIN`: a restart does not write everyone again."""
         stamp = iso(at)
         generation = self._generation
         ahead: list[Any] = []
         who, where = (name, username, telegram_language), (chat_kind, chat_title)
         person, chat = self._seen_people.get(user_id), self._seen_chats.get(chat_id)
-        if self.inline and (person is None or chat is None):
-            person, chat, ahead_read = await self._seen_stored(user_id, chat_id, chat_kind, generation)
-            if ahead_read is not None:
-                ahead.append(ahead_read)
         if (self.inline and person is not None and chat is not None and person[0] == who and chat[0] == where
                 and timedelta(0) <= at - person[1] < SEEN_AGAIN and timedelta(0) <= at - chat[1] < SEEN_AGAIN):  # fmt: skip
             reads = self._update_reads()
             if reads is not None:
                 reads["user", user_id] = User(*person[2])
-                if ahead:
-                    reads["candidates", user_id] = (person[2][5], _PROBES, generation, *ahead[0])
             return
-        ahead.clear()
+        # Not known to this process (its first message since the start): the stored rows decide.
+        check = self.inline and (person is None or chat is None)
+        stored: list[datetime] = []  # when the rows kept as they were had been written
+
+        def fresh(text: str) -> datetime | None:
+            written = datetime.fromisoformat(text)
+            return written if timedelta(0) <= at - written < SEEN_AGAIN else None
 
         def write(db: sqlite3.Connection) -> Any:
-            # The person as written, for the rest of the update (see ``user``).
-            row = db.execute(
-                "INSERT INTO users (user_id, name, username, telegram_language, updated_at) VALUES (?, ?, ?, ?, ?) "
-                "ON CONFLICT (user_id) DO UPDATE SET name = excluded.name, username = excluded.username, "
-                "telegram_language = excluded.telegram_language, updated_at = excluded.updated_at "
-                "RETURNING user_id, name, username, telegram_language, language, active_team",
-                (user_id, name, username, telegram_language, stamp),
-            ).fetchone()
-            db.execute(
-                "INSERT INTO chats (chat_id, kind, title, updated_at) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT (chat_id) DO UPDATE SET kind = excluded.kind, title = excluded.title, "
-                "updated_at = excluded.updated_at",
-                (chat_id, chat_kind, chat_title, stamp),
-            )
+            row = None
+            if check:
+                known = db.execute(
+                    "SELECT u.user_id, u.name, u.username, u.telegram_language, u.language, u.active_team, "
+                    "u.updated_at, c.kind, c.title, c.updated_at FROM users u JOIN chats c ON c.chat_id = ? "
+                    "WHERE u.user_id = ?",
+                    (chat_id, user_id),
+                ).fetchone()
+                if known is not None and tuple(known[1:4]) == who and tuple(known[7:9]) == where:
+                    person_seen, chat_seen = fresh(known[6]), fresh(known[9])
+                    if person_seen is not None and chat_seen is not None:
+                        stored.extend((person_seen, chat_seen))
+                        row = known[:6]
+            if row is None:
+                # The person as written, for the rest of the update (see ``user``).
+                row = db.execute(
+                    "INSERT INTO users (user_id, name, username, telegram_language, updated_at) VALUES (?, ?, ?, ?, ?) "
+                    "ON CONFLICT (user_id) DO UPDATE SET name = excluded.name, username = excluded.username, "
+                    "telegram_language = excluded.telegram_language, updated_at = excluded.updated_at "
+                    "RETURNING user_id, name, username, telegram_language, language, active_team",
+                    (user_id, name, username, telegram_language, stamp),
+                ).fetchone()
+                db.execute(
+                    "INSERT INTO chats (chat_id, kind, title, updated_at) VALUES (?, ?, ?, ?) "
+                    "ON CONFLICT (chat_id) DO UPDATE SET kind = excluded.kind, title = excluded.title, "
+                    "updated_at = excluded.updated_at",
+                    (chat_id, chat_kind, chat_title, stamp),
+                )
             if chat_kind == "private":
                 ahead.append(_candidates(db, user_id, row[5], _PROBES))
             return row
 
+        # Kept as they were, the transaction wrote nothing: its commit writes no page.
         row = await self.write_in_one(write, standalone=True, changes=[("user", user_id)], small=True)
         if self.inline and self._keeps(generation):
-            self._seen_people[user_id] = (who, at, tuple(row))
-            self._seen_chats[chat_id] = (where, at)
+            person_at, chat_at = stored if stored else (at, at)
+            self._seen_people[user_id] = (who, person_at, tuple(row))
+            self._seen_chats[chat_id] = (where, chat_at)
         reads = self._update_reads()
         if reads is not None:
             reads["user", user_id] = User(*row)
             if ahead:
                 reads["candidates", user_id] = (row[5], _PROBES, generation, *ahead[0])
-
-    async def _seen_stored(self, user_id: int, chat_id: int, chat_kind: str, generation: int) -> tuple[Any, Any, Any]:
-        """What the database holds of a person and a chat, as ``seen`` remembers what it wrote
-        (kept for the next time when nothing changed meanwhile), with the access check's reads in
-        a private chat: one read on the event loop's thread."""
-
-        def look(db: sqlite3.Connection) -> tuple[Any, Any, Any]:
-            person = db.execute(
-                "SELECT name, username, telegram_language, updated_at, user_id, name, username, telegram_language, "
-                "language, active_team FROM users WHERE user_id = ?",
-                (user_id,),
-            ).fetchone()
-            chat = db.execute("SELECT kind, title, updated_at FROM chats WHERE chat_id = ?", (chat_id,)).fetchone()
-            ahead = (
-                _candidates(db, user_id, person[9], _PROBES) if person is not None and chat_kind == "private" else None
-            )
-            return person, chat, ahead
-
-        person_row, chat_row, ahead = await self.read_in_one(look, small=True)
-        stamp = datetime.fromisoformat  # updated_at: NOT NULL in both tables
-        person = None if person_row is None else (tuple(person_row[:3]), stamp(person_row[3]), tuple(person_row[4:]))
-        chat = None if chat_row is None else (tuple(chat_row[:2]), stamp(chat_row[2]))
-        if self._keeps(generation):
-            if person is not None:
-                self._seen_people[user_id] = person
-            if chat is not None:
-                self._seen_chats[chat_id] = chat
-        return person, chat, ahead
 
     async def user(self, user_id: int) -> User | None:
         reads, key = self._update_reads(), ("user", user_id)
