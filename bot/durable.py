@@ -516,16 +516,19 @@ class Sender:
         getUpdates), as a bot replying from its handler would. Only what is left in the outbox
         counts as a kick (``_kicks``): replies all handed over add nothing to any queue a delivery
         under way would have to read again (its own chat's are never handed to another)."""
-        if queued and self._take(queued) and not self._left_out:
+        if not queued:
+            self._kicks += 1
+        elif self._take(queued):
             return  # all of it is on its way; the outbox holds nothing else new
-        self._kicks += 1
         self._wake.set()
 
     def _take(self, queued: Sequence[Queued]) -> bool:
-        """Start delivering ``queued`` chat by chat; whether all of it was taken. A chat being sent
-        to, a group that must wait for its pace, and a replica's (which claims what it sends) are
-        left to the next read of the outbox."""
+        """Start delivering ``queued`` chat by chat; whether all of it was taken, with no chat left
+        out by the last read of the outbox (else the kick is counted, before the deliveries are
+        handed its count). A chat being sent to, a group that must wait for its pace, and a
+        replica's (which claims what it sends) are left to the next read of the outbox."""
         if self._stopping or self._task is None or not self.partition.exclusive:
+            self._kicks += 1
             return False
         chats: dict[int, list[OutboxRow]] = {}
         for q in queued:
@@ -533,13 +536,18 @@ class Sender:
             row = OutboxRow(q.outbox_id, m.team_id, m.chat_id, q.payload_json, 0, m.kind, q.update_id, m.document)
             row.__dict__["payload"] = m.payload  # as committed (``OutboxRow.payload`` would parse it again)
             chats.setdefault(m.chat_id, []).append(row)
-        now, everything = asyncio.get_running_loop().time(), True
+        now, busy, taken = asyncio.get_running_loop().time(), len(self._busy), []
         for chat_id, rows in chats.items():
             pace = self._pace(chat_id)
-            if (chat_id in self._busy or len(self._busy) >= MAX_CHATS or (pace is not None and pace.next_send(now) > now)
+            if (chat_id in self._busy or busy >= MAX_CHATS or (pace is not None and pace.next_send(now) > now)
                     or not self.partition.claim_chat(chat_id)):  # fmt: skip
-                everything = False
                 continue
+            busy += 1
+            taken.append((chat_id, rows))
+        everything = len(taken) == len(chats) and not self._left_out
+        if not everything:
+            self._kicks += 1
+        for chat_id, rows in taken:
             self._busy[chat_id] = asyncio.create_task(self._deliver(chat_id, rows, handed=self._kicks),
                                                       context=self._context.copy())  # fmt: skip
         return everything
