@@ -1,7 +1,7 @@
 """Commands handled per second, end to end: dingdan against a bare echo bot, in one run.
 
     python bench/bench_commands.py [--members 200] [--cold 25] [--repeat 5] [--only limited|unlimited]
-                                   [--profile DIR] [--phases] [--pin] [--floor]
+                                   [--profile DIR] [--phases] [--pin] [--floor] [--one-by-one 100]
 
 Both bots are real python-telegram-bot ``Application``s polling the same kind of fake Bot
 API server (tests/support/fakebotapi.py) over real HTTP on 127.0.0.1. Each bot runs in its own
@@ -10,13 +10,14 @@ one). ``--members`` people each write in their private chat with the bot (Telegr
 20 messages/minute into one group would otherwise be all we measure):
 
   round 1  "/ship ORDER UPS 1Z…" on a distinct order each, the first message of each person
-           since the bot started (dingdan writes who they are once);
+           since the bot started (dingdan reads who they are once; the prepared database
+           has them as seen just before it started: nothing to write unless it changed);
   round 2  the same people again, on other orders: the steady state;
   cold     ``--cold`` more people whose membership dingdan has not checked in the last
            10 minutes: it asks Telegram (getChatMember on the group) before acting. Since
            d90077d those look-ups bypass PTB's limiter, which would count them against the
            group's 20 messages/minute (measured before: 25 cold members, 1.7 commands/s);
-  one by one  (unlimited pair only; run first) 100 more members, each sending one command
+  one by one  (unlimited pair only; run first) 100 more members (``--one-by-one``), each sending one command
            when the previous reply has arrived: one command's latency with no queueing,
            shown as commands/s. For dingdan it is each person's first message.
 
@@ -106,7 +107,8 @@ TIMEZONE = "Asia/Shanghai"
 ROUNDS = ("round 1", "round 2", "cold")
 #: Without a limiter, also one command at a time: the handler's own latency, no queueing.
 ONE_BY_ONE = "one by one"
-ONE_BY_ONE_COUNT = 100
+#: People in the one-by-one round (``--one-by-one``).
+ONE_BY_ONE_PEOPLE = {"count": 100}
 #: ``--pin``: this process (the fake server, the people) on the first CPU, each bot on the second.
 PIN = [False]
 
@@ -320,8 +322,9 @@ def _floor_application(cfg: BotConfig) -> Any:
       done;
     - the reply sent (as the echo bot sends it), then marked sent (a transaction).
 
-    Not made: who wrote where (dingdan writes it once per person per 10 minutes), the checkpoint
-    on a thread (SQLite's own, every 1,000 pages, runs in the commit that crosses the mark)."""
+    Checkpoints as dingdan makes them: none in a commit; every 1,000 rows written, a pass on a
+    thread beside the writes, then a short one while they wait (else the WAL never starts over).
+    Not made: who wrote where (dingdan writes it once per person per 10 minutes)."""
     import json
 
     from telegram import LinkPreviewOptions, Update
@@ -330,19 +333,38 @@ def _floor_application(cfg: BotConfig) -> Any:
     from telegram.request import HTTPXRequest
 
     db = sqlite3.connect(cfg.db_path, isolation_level=None, check_same_thread=False, cached_statements=1024)
-    db.executescript("PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL;")
+    db.executescript("PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL; "
+                     "PRAGMA wal_autocheckpoint=0;")  # fmt: skip
+    checkpointer = sqlite3.connect(cfg.db_path, isolation_level=None, check_same_thread=False)
+    writing = asyncio.Lock()
+    checkpoints: dict[str, Any] = {"at": 0, "task": None}
 
     def stamp() -> str:
         return datetime.now(UTC).isoformat(timespec="seconds")
 
-    def in_one(work: Any) -> Any:
-        db.execute("BEGIN IMMEDIATE")
+    async def checkpoint() -> None:
+        def one_pass() -> None:
+            checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+
         try:
-            result = work()
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
+            await asyncio.to_thread(one_pass)
+            async with writing:
+                await asyncio.to_thread(one_pass)
+        finally:
+            checkpoints["task"] = None
+
+    async def in_one(work: Any) -> Any:
+        async with writing:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                result = work()
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+        if db.total_changes - checkpoints["at"] >= 1000 and checkpoints["task"] is None:
+            checkpoints["at"] = db.total_changes
+            checkpoints["task"] = asyncio.create_task(checkpoint())
         return result
 
     received: dict[int, str] = {}  # the JSON of the last getUpdates' updates (PTB's bots are frozen)
@@ -366,7 +388,7 @@ def _floor_application(cfg: BotConfig) -> Any:
                     db.executemany("INSERT INTO inbox (update_id, payload, received_at) VALUES (?, ?, ?)",
                                    [(i, received.get(i, "{}"), at) for i in ids if i not in known])  # fmt: skip
 
-                in_one(keep)
+                await in_one(keep)
             return updates
 
     builder = ApplicationBuilder().bot(FloorBot(
@@ -408,9 +430,9 @@ def _floor_application(cfg: BotConfig) -> Any:
                        (at, update.update_id))  # fmt: skip
             return int(outbox_id)
 
-        outbox_id = in_one(write)
+        outbox_id = await in_one(write)
         sent = await message.reply_text(text)
-        in_one(lambda: db.execute(
+        await in_one(lambda: db.execute(
             "UPDATE outbox SET status = 'sent', sent_at = ?, message_id = ?, attempts = attempts + 1 WHERE outbox_id = ?",
             (stamp(), sent.message_id, outbox_id)))  # fmt: skip
 
@@ -616,7 +638,7 @@ async def run_bot(kind: str, limited: bool, members: int, cold: int, workdir: Pa
             # First, while the bot's HTTP connection pool is still small (see README).
             rounds.insert(0, ONE_BY_ONE)
             people[ONE_BY_ONE] = [api.user(30_000 + i, f"Member {30_000 + i}", language_code="en")
-                                  for i in range(ONE_BY_ONE_COUNT)]  # fmt: skip
+                                  for i in range(ONE_BY_ONE_PEOPLE["count"])]  # fmt: skip
         for person in people["round 1"] + people["cold"] + people.get(ONE_BY_ONE, []):
             group.add(person, "member")
             api.private(person)
@@ -762,6 +784,8 @@ async def main() -> None:
                         help="run dingdan under cProfile, write DIR/dingdan-<pid>.prof, print the costliest")  # fmt: skip
     parser.add_argument("--phases", action="store_true",
                         help="print where one command's time goes in dingdan's one-by-one round")  # fmt: skip
+    parser.add_argument("--one-by-one", type=int, default=100,
+                        help="people in the one-by-one round (100; 1,000 tells small differences apart)")  # fmt: skip
     parser.add_argument("--floor", action="store_true",
                         help="also run the storage floor: the echo bot making dingdan's durable writes (unlimited)")  # fmt: skip
     parser.add_argument("--pin", action="store_true",
@@ -775,8 +799,9 @@ async def main() -> None:
     if args.profile:
         args.profile = str(Path(args.profile).resolve())
         Path(args.profile).mkdir(parents=True, exist_ok=True)
-    if 2 * args.members + args.cold + ONE_BY_ONE_COUNT > ORDERS_IN_DB:
-        parser.error(f"need 2 * members + cold + {ONE_BY_ONE_COUNT} <= {ORDERS_IN_DB}")
+    ONE_BY_ONE_PEOPLE["count"] = args.one_by_one
+    if 2 * args.members + args.cold + args.one_by_one > ORDERS_IN_DB:
+        parser.error(f"need 2 * members + cold + one-by-one <= {ORDERS_IN_DB}")
 
     import telegram
 
