@@ -16,8 +16,8 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -103,13 +103,15 @@ class Desk:
                 self.process.kill()
 
 
-@contextmanager
-def running(desk: Desk) -> Iterator[Desk]:
+@asynccontextmanager
+async def running(desk: Desk) -> AsyncIterator[Desk]:
     desk.start()
     try:
         yield desk
     finally:
-        desk.stop()
+        # On a thread: the fake Bot API runs on this event loop, and the desk's shutdown waits for
+        # its answers (its long poll); blocking the loop held each stop until the poll timed out.
+        await asyncio.to_thread(desk.stop)
 
 
 def count(db: Path | str, sql: str, *params: object) -> int:
@@ -129,7 +131,7 @@ async def test_kill_9_mid_burst_loses_and_doubles_nothing(
         group.add(p)
     chats = [api.private(p) for p in packers]
 
-    with running(desk):
+    async with running(desk):
         await api.ask(group, alice, "/start", timeout=30)
         summary = await api.upload(group, alice, "unshipped.txt", unshipped_report(PACKERS), timeout=30)
         assert summary[0]["text"].startswith(f"Unshipped Orders report read (utf-8): {PACKERS} new,")
@@ -150,7 +152,7 @@ async def test_kill_9_mid_burst_loses_and_doubles_nothing(
     await api.wait_for(lambda: api.held("sendMessage") == 0, what="the dead process's requests to end")
     api.release("sendMessage")
 
-    with running(desk):
+    async with running(desk):
         await api.wait_for(lambda: all(len(api.sent(chat)) >= 1 for chat in chats), timeout=90,
                            what="every packer to be answered after the restart")  # fmt: skip
         await api.wait_for(lambda: count(db, "SELECT count(*) FROM outbox WHERE status != 'sent'") == 0
@@ -173,7 +175,7 @@ async def test_an_import_interrupted_by_kill_9_completes_after_the_restart(
     desk = Desk(api, db, log)
     alice = api.user(1001, "Alice", language_code="en")
     group = api.group(GROUP_ID, "Store A").add(alice, "creator")
-    with running(desk):
+    async with running(desk):
         await api.ask(group, alice, "/start", timeout=30)
         api.hold("file")  # the download is under way when the process dies
         await api.upload_document(group, alice, "unshipped.txt", unshipped_report(500))
@@ -183,7 +185,7 @@ async def test_an_import_interrupted_by_kill_9_completes_after_the_restart(
     await api.wait_for(lambda: api.held("file") == 0, what="the dead process's download to end")
     api.release("file")
     sent = len(api.sent(group))
-    with running(desk):
+    async with running(desk):
         await api.wait_for(lambda: len(api.sent(group)) > sent, timeout=60, what="the import's summary")
         await api.wait_for(lambda: count(db, "SELECT count(*) FROM inbox WHERE status != 'done'") == 0, timeout=30)
     assert [m["text"] for m in api.sent(group)[sent:]] == [

@@ -285,7 +285,9 @@ async def test_three_replicas_apply_and_answer_every_command_once_while_one_is_k
         await api.wait_for(lambda: all(status(c) == "done" for c in commands), timeout=WAIT, what="all done")
     finally:
         await dispatcher.stop()
-        codes = [r.stop() for r in replicas]
+        # On threads, side by side: the fake Bot API runs on this event loop, and a replica's
+        # shutdown may still call it (a stop that blocked the loop would wait out its timeout).
+        codes = list(await asyncio.gather(*(asyncio.to_thread(r.stop) for r in replicas)))
         with (tmp_path / "sent.json").open("w") as out:  # beside the replicas' logs, for a failure's post-mortem
             for chat in [group, *(api.private(p) for p in (alice, bob, erin, frank))]:
                 json.dump(api.sent(chat), out, ensure_ascii=False, default=str, indent=1)
