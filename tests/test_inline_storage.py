@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 
 import pytest
@@ -165,54 +167,55 @@ async def test_a_small_write_lets_the_tasks_that_are_ready_run_first(store, monk
     assert storage_db._others_ready() is False  # this test's task alone is running now
 
 
-async def test_a_restart_does_not_write_again_who_wrote_where_recently(store, db_target, monkeypatch) -> None:
-    """The first message since the process started: what the database holds is read; written
-    again only if it changed or is older than SEEN_AGAIN (a restart does not write everyone)."""
+@asynccontextmanager
+async def restarted(store: Store, db_target) -> AsyncIterator[Store]:
+    """The desk after a restart: Alice wrote in the team's group at NOW; the process that saw her
+    is gone, and a new one opens the same database (the fixture's store is open again after)."""
     await seen(store, at=NOW)
     await store.close()
     again = Store(db_target)
     await again.open()
     try:
+        yield again
+    finally:
+        await again.close()
+        await store.open()  # the fixture closes it
+
+
+def alice_seen_at(db_target) -> list[tuple[str]]:
+    with sqlite3.connect(db_target) as plain:
+        return plain.execute("SELECT updated_at FROM users WHERE user_id = 101").fetchall()
+
+
+async def test_a_restart_does_not_write_again_who_wrote_where_recently(store, db_target, monkeypatch) -> None:
+    """The first message since the process started: what the database holds is read; written
+    again only if it changed or is older than SEEN_AGAIN (a restart does not write everyone)."""
+    async with restarted(store, db_target) as again:
         calls = Calls(monkeypatch)
-        with sqlite3.connect(db_target) as plain:
-            stamps = plain.execute("SELECT updated_at FROM users WHERE user_id = 101").fetchall()
         await seen(again, at=NOW + timedelta(minutes=3))
         assert len(calls.all) == 1  # read, and nothing written
         assert (await again.user(101)).name == "Alice"
-        with sqlite3.connect(db_target) as plain:
-            assert plain.execute("SELECT updated_at FROM users WHERE user_id = 101").fetchall() == stamps
+        assert alice_seen_at(db_target) == [("2026-11-21T08:00:00+00:00",)]
         calls.clear()
         await seen(again, at=NOW + timedelta(minutes=4))
         assert calls.all == []  # known now
         # Older than SEEN_AGAIN as the database has it (not as this process first read it): written.
         await seen(again, at=NOW + timedelta(minutes=11))
         assert len(calls.all) == 1
-        with sqlite3.connect(db_target) as plain:
-            assert plain.execute("SELECT updated_at FROM users WHERE user_id = 101").fetchall() == [
-                ("2026-11-21T08:11:00+00:00",)
-            ]
-    finally:
-        await again.close()
-        await store.open()  # the fixture closes it
+        assert alice_seen_at(db_target) == [("2026-11-21T08:11:00+00:00",)]
 
 
 async def test_a_restart_writes_who_wrote_where_when_it_changed(store, db_target, monkeypatch) -> None:
-    await seen(store, at=NOW)
-    await store.close()
-    again = Store(db_target)
-    await again.open()
-    try:
+    async with restarted(store, db_target) as again:
         calls = Calls(monkeypatch)
         await seen(again, name="Alice Wang", at=NOW + timedelta(minutes=1))
         assert len(calls.all) == 1  # read, then written, in one call
         assert (await again.user(101)).name == "Alice Wang"
+        assert alice_seen_at(db_target) == [("2026-11-21T08:01:00+00:00",)]
         calls.clear()
         await again.seen(user_id=101, name="Alice Wang", username=None, telegram_language="en", chat_id=101,
                          chat_kind="private", chat_title="", at=NOW + timedelta(minutes=2))  # fmt: skip
         assert len(calls.all) == 1  # a chat this process does not know yet: read, then written (it is new)
-    finally:
-        await again.close()
-        await store.open()
 
 
 async def test_who_wrote_where_is_not_written_again_when_nothing_changed(store, monkeypatch) -> None:
